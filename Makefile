@@ -1,0 +1,30 @@
+# The venv is created on first use; dependencies are reinstalled only when a requirements file changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: test run lint bench clean
+
+$(VENV)/.runtime-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+
+run: $(VENV)/.runtime-installed
+	$(PY) day_trader.py --allocation 0.25 --sim
+
+bench: $(VENV)/.dev-installed
+	$(PY) benchmarks/indicators.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
