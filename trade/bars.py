@@ -1,0 +1,60 @@
+"""Build completed 1-minute bars from IB's 5-second real-time bars.
+
+IB streams a 5-second bar every 5 seconds (`reqRealTimeBars`); the bar starting at :55 ends on the
+minute, so the minute is complete the moment that bar arrives, with no need to wait for the next
+minute's first update. If the :55 bar never comes (a gap, a reconnect), the minute is completed by
+the first 5-second bar of a later minute, so no minute is ever emitted twice or out of order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from trade.models import Bar
+
+_MINUTE = timedelta(minutes=1)
+
+
+class MinuteBarBuilder:
+    """Aggregates one symbol's 5-second bars; `add` returns the 1-minute bars it completed."""
+
+    __slots__ = ("symbol", "_start", "_open", "_high", "_low", "_close", "_volume", "_last_emitted")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self._start: datetime | None = None
+        self._open = self._high = self._low = self._close = 0.0
+        self._volume = 0.0
+        self._last_emitted: datetime | None = None
+
+    def add(
+        self, start: datetime, open_: float, high: float, low: float, close: float, volume: float,
+        seconds: int = 5,
+    ) -> list[Bar]:
+        minute = start.replace(second=0, microsecond=0)
+        if self._last_emitted is not None and minute <= self._last_emitted:
+            return []  # a replayed bar after a reconnect: that minute is already out
+        completed: list[Bar] = []
+        if self._start is not None and minute > self._start:
+            completed.append(self._flush())
+        if self._start is None:
+            self._start = minute
+            self._open, self._high, self._low = open_, high, low
+            self._volume = 0.0
+        else:
+            self._high = max(self._high, high)
+            self._low = min(self._low, low)
+        self._close = close
+        self._volume += volume
+        if start + timedelta(seconds=seconds) >= minute + _MINUTE:
+            completed.append(self._flush())
+        return completed
+
+    def _flush(self) -> Bar:
+        assert self._start is not None
+        bar = Bar(
+            self.symbol, self._start, self._open, self._high, self._low, self._close, self._volume
+        )
+        self._last_emitted = self._start
+        self._start = None
+        return bar

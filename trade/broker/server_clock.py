@@ -1,0 +1,68 @@
+"""The broker's clock as seen from the client: live wall time or a simulator's replay clock.
+
+DESIGN.md: market logic reads time from the broker. Against IB that is wall time; against the
+Gateway simulator it is the replay clock, possibly running hundreds of times faster. The client
+cannot read that clock continuously, so it estimates it: samples of the server's current time
+(`reqCurrentTime`, whole seconds) give an offset and a rate, and completed market data gives a
+floor (a 5-second bar that ended at T proves the server clock is past T). Rates within 2x of
+real time are taken to be real time, because whole-second samples cannot tell them apart and a
+live Gateway always runs at 1x.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+
+class ServerClock:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._anchor_server: datetime | None = None
+        self._anchor_mono = 0.0
+        self._first: tuple[float, datetime] | None = None
+        self.rate = 1.0
+        self._floor: datetime | None = None
+        self._floor_mono = 0.0
+        self._last_returned: datetime | None = None
+
+    def sample(self, server_time: datetime) -> None:
+        """Add one reqCurrentTime reading (taken just now)."""
+        mono = self._monotonic()
+        if self._first is None:
+            self._first = (mono, server_time)
+        else:
+            real = mono - self._first[0]
+            if real >= 1.0:
+                rate = (server_time - self._first[1]).total_seconds() / real
+                self.rate = rate if rate >= 2.0 else 1.0
+        self._anchor_server, self._anchor_mono = server_time, mono
+
+    def observe_data_time(self, data_time: datetime) -> None:
+        """Market data proved the server clock has reached `data_time`."""
+        if self._floor is None or data_time > self._floor:
+            self._floor, self._floor_mono = data_time, self._monotonic()
+
+    @property
+    def synced(self) -> bool:
+        return self._anchor_server is not None or self._floor is not None
+
+    def now(self) -> datetime:
+        mono = self._monotonic()
+        estimates = []
+        if self._anchor_server is not None:
+            elapsed = (mono - self._anchor_mono) * self.rate
+            estimates.append(self._anchor_server + timedelta(seconds=elapsed))
+        if self._floor is not None:
+            # data time advances at most at the clock rate since it was seen
+            elapsed = (mono - self._floor_mono) * self.rate
+            floor = self._floor + timedelta(seconds=min(elapsed, 5.0))
+            estimates.append(floor)
+        if not estimates:
+            raise RuntimeError("server clock not synchronised yet: call sample() after connecting")
+        value = max(estimates)
+        if self._last_returned is not None and value < self._last_returned:
+            value = self._last_returned  # never run backwards
+        self._last_returned = value
+        return value
