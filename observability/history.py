@@ -1,0 +1,446 @@
+"""The SQLite history DB (`trading_history.db`): trades, metrics, health, parameter changes,
+evaluations, and what restart recovery needs (order intents, executions, each bot's book).
+
+Why SQLite in WAL mode with `synchronous=NORMAL`: writes are called synchronously from the event
+loop, so a committed insert must cost microseconds, not an fsync; WAL lets the reporting tools and
+the other bot read while one process writes; NORMAL in WAL mode never corrupts the file and at
+worst loses the last transactions on a power cut (not on a process crash). Both bots may write
+the same file: SQLite serialises them, and `busy_timeout` makes a writer wait briefly instead of
+failing. No SQL lives outside this module; rows are the dataclasses in `observability.schema`.
+Secrets never enter the DB: account ids are masked, secret-looking JSON keys are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.trace import Tracer
+
+from observability.migrations import CURRENT_VERSION, NewerSchemaError, migrate
+from observability.redaction import mask_account, redact_json, scrub_text
+from observability.schema import (
+    EVALUATION_KINDS,
+    HEALTH_STATUSES,
+    PARAMETER_CHANGE_STATUSES,
+    TERMINAL_INTENT_STATES,
+    BookPosition,
+    DailyMetricsRow,
+    DailySummary,
+    EvaluationRow,
+    ExecutionRow,
+    HealthRow,
+    IntentRow,
+    IntentState,
+    ParameterChangeRow,
+    SchemaValueError,
+    TradeRow,
+    from_db_time,
+    to_db_day,
+    to_db_time,
+)
+
+DEFAULT_BUSY_TIMEOUT_S = 2.0
+
+_TRADE_COLUMNS = (
+    "trading_date, book, symbol, side, qty, entry_time, entry_price, exit_time, exit_price, "
+    "pnl, commission, variant, rsi, vwap, atr, reason, exit_reason, order_ref"
+)
+_INSERT_TRADE = f"INSERT INTO trades ({_TRADE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_INTENT_COLUMNS = (
+    "order_ref, bot, trading_date, symbol, seq, side, qty, entry_price, target_price, "
+    "stop_price, variant, book, state, created_time, updated_time"
+)
+_EXEC_COLUMNS = "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account"
+
+
+class HistoryDBError(Exception):
+    """One clear line: what is wrong with the history DB and what to do about it."""
+
+
+class HistoryDB:
+    """One connection to the history DB. Thread-safe (one lock); open one per process."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, busy_timeout_s: float,
+                 tracer: Tracer | None) -> None:
+        self._conn = conn
+        self._path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._tracer = tracer
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+             tracer: Tracer | None = None) -> HistoryDB:
+        """Open (creating or migrating) the DB at `path`. `tracer` adds a `db.<op>` span per write."""
+        name = str(path)
+        try:
+            conn = sqlite3.connect(name, timeout=busy_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _translate(exc, name, busy_timeout_s) from None
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal" and name != ":memory:":
+                raise HistoryDBError(
+                    f"{name} could not be switched to WAL mode (journal_mode={mode}): "
+                    "put the DB on a local filesystem or point --db elsewhere"
+                )
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            migrate(conn)
+        except NewerSchemaError as exc:
+            conn.close()
+            raise HistoryDBError(
+                f"{name} has schema version {exc.found}, newer than this code's {CURRENT_VERSION}: "
+                "update the code or point --db elsewhere"
+            ) from None
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc, name, busy_timeout_s) from None
+        except HistoryDBError:
+            conn.close()
+            raise
+        return cls(conn, name, busy_timeout_s, tracer)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> HistoryDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    # -- trades ------------------------------------------------------------------------------
+    def record_trade(self, trade: TradeRow) -> int:
+        """Store one round trip (committed on return); returns its row id."""
+        row = (
+            to_db_day(trade.trading_date), trade.book, trade.symbol, str(trade.side), trade.qty,
+            to_db_time(trade.entry_time, "entry_time"), trade.entry_price,
+            to_db_time(trade.exit_time, "exit_time"), trade.exit_price, trade.pnl,
+            trade.commission, trade.variant, trade.rsi, trade.vwap, trade.atr, trade.reason,
+            trade.exit_reason, trade.order_ref,
+        )
+        return int(self._write("record_trade", _INSERT_TRADE, row).lastrowid or 0)
+
+    def trades_on(self, day: date, book: str | None = None) -> list[TradeRow]:
+        """The day's trades in exit-time order."""
+        return self.trades_between(day, day, book)
+
+    def trades_between(self, first: date, last: date, book: str | None = None) -> list[TradeRow]:
+        sql = f"SELECT id, {_TRADE_COLUMNS} FROM trades WHERE trading_date BETWEEN ? AND ?"
+        args: list[Any] = [to_db_day(first), to_db_day(last)]
+        if book is not None:
+            sql += " AND book = ?"
+            args.append(book)
+        return [_trade(r) for r in self._query(sql + " ORDER BY exit_time, id", args)]
+
+    def daily_summary(self, day: date, book: str | None = None) -> DailySummary:
+        sql = "SELECT pnl, commission FROM trades WHERE trading_date = ?"
+        args: list[Any] = [to_db_day(day)]
+        if book is not None:
+            sql += " AND book = ?"
+            args.append(book)
+        rows = self._query(sql + " ORDER BY exit_time, id", args)
+        wins = gross = fees = equity = peak = drawdown = 0.0
+        for pnl, commission in rows:
+            net = pnl - commission
+            wins += net > 0
+            gross += pnl
+            fees += commission
+            equity += net
+            peak = max(peak, equity)
+            drawdown = max(drawdown, peak - equity)
+        count = len(rows)
+        return DailySummary(
+            trading_date=day, trades=count, wins=int(wins), losses=count - int(wins),
+            win_rate=(wins / count) if count else 0.0, gross_pnl=gross, commissions=fees,
+            total_pnl=gross - fees, max_drawdown=drawdown,
+        )
+
+    # -- recovery: intents and executions ----------------------------------------------------
+    def record_intent(self, intent: IntentRow) -> None:
+        """Store a new intent. An `order_ref` already on file is an error: refs are never reused."""
+        state = IntentState(intent.state)
+        created = to_db_time(intent.created_time, "created_time")
+        updated = to_db_time(intent.updated_time, "updated_time") if intent.updated_time else created
+        row = (
+            intent.order_ref, intent.bot, to_db_day(intent.trading_date), intent.symbol, intent.seq,
+            str(intent.side), intent.qty, intent.entry_price, intent.target_price,
+            intent.stop_price, intent.variant, intent.book, state.value, created, updated,
+        )
+        sql = f"INSERT INTO order_intents ({_INTENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+        try:
+            self._write("record_intent", sql, row)
+        except HistoryDBError as exc:
+            if "UNIQUE" in str(exc):
+                raise HistoryDBError(
+                    f"order_ref {intent.order_ref} is already recorded: take the next sequence "
+                    "from max_sequence() + 1"
+                ) from None
+            raise
+
+    def update_intent_state(self, order_ref: str, state: IntentState | str, time: datetime) -> bool:
+        """Move an intent to `state`; False if no intent has this ref."""
+        sql = "UPDATE order_intents SET state = ?, updated_time = ? WHERE order_ref = ?"
+        args = (IntentState(state).value, to_db_time(time), order_ref)
+        return self._write("update_intent_state", sql, args).rowcount == 1
+
+    def intent(self, order_ref: str) -> IntentRow | None:
+        rows = self._query(f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE order_ref = ?",
+                           (order_ref,))
+        return _intent(rows[0]) if rows else None
+
+    def open_intents(self, book: str, day: date | None = None) -> list[IntentRow]:
+        """Intents of `book` not yet closed/cancelled/rejected (on `day`, or on any day)."""
+        marks = ", ".join("?" * len(TERMINAL_INTENT_STATES))
+        sql = (f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE book = ? "
+               f"AND state NOT IN ({marks})")
+        args: list[Any] = [book, *TERMINAL_INTENT_STATES]
+        if day is not None:
+            sql += " AND trading_date = ?"
+            args.append(to_db_day(day))
+        return [_intent(r) for r in self._query(sql + " ORDER BY created_time, seq", args)]
+
+    def intents_on(self, day: date, book: str | None = None) -> list[IntentRow]:
+        sql = f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE trading_date = ?"
+        args: list[Any] = [to_db_day(day)]
+        if book is not None:
+            sql += " AND book = ?"
+            args.append(book)
+        return [_intent(r) for r in self._query(sql + " ORDER BY created_time, seq", args)]
+
+    def max_sequence(self, bot: str, day: date, symbol: str) -> int:
+        """Highest sequence used by `bot` for `symbol` on `day` (0 if none): the next is +1."""
+        rows = self._query(
+            "SELECT MAX(seq) FROM order_intents WHERE bot = ? AND trading_date = ? AND symbol = ?",
+            (bot, to_db_day(day), symbol),
+        )
+        return int(rows[0][0] or 0)
+
+    def record_execution(self, exec_id: str, order_ref: str, symbol: str, side: str, qty: float,
+                         price: float, time: datetime, commission: float, book: str,
+                         account: str = "") -> bool:
+        """Record a fill exactly once: True if `exec_id` is new, False if it was seen before."""
+        sql = (f"INSERT INTO executions ({_EXEC_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+               "ON CONFLICT (exec_id) DO NOTHING")
+        args = (exec_id, order_ref, symbol, str(side), qty, price, to_db_time(time), commission,
+                book, mask_account(account))
+        return self._write("record_execution", sql, args).rowcount == 1
+
+    def executions_since(self, since: datetime, book: str | None = None) -> list[ExecutionRow]:
+        """Executions at or after `since`, oldest first (>=: the caller dedupes by exec id)."""
+        sql = f"SELECT {_EXEC_COLUMNS} FROM executions WHERE time >= ?"
+        args: list[Any] = [to_db_time(since, "since")]
+        if book is not None:
+            sql += " AND book = ?"
+            args.append(book)
+        return [_execution(r) for r in self._query(sql + " ORDER BY time, exec_id", args)]
+
+    def executions_for(self, order_ref: str) -> list[ExecutionRow]:
+        sql = f"SELECT {_EXEC_COLUMNS} FROM executions WHERE order_ref = ? ORDER BY time, exec_id"
+        return [_execution(r) for r in self._query(sql, (order_ref,))]
+
+    def last_execution_time(self, book: str | None = None) -> datetime | None:
+        sql, args = "SELECT MAX(time) FROM executions", ()
+        if book is not None:
+            sql, args = sql + " WHERE book = ?", (book,)
+        value = self._query(sql, args)[0][0]
+        return from_db_time(value) if value else None
+
+    # -- books (the weekly bot and the day trader share one account) --------------------------
+    def set_book_position(self, book: str, symbol: str, qty: int, avg_cost: float,
+                          time: datetime) -> None:
+        """Set what `book` owns of `symbol`; qty 0 removes the row."""
+        if qty == 0:
+            self._write("set_book_position", "DELETE FROM book_positions WHERE book = ? AND "
+                        "symbol = ?", (book, symbol))
+            return
+        sql = ("INSERT INTO book_positions (book, symbol, qty, avg_cost, updated_time) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (book, symbol) DO UPDATE SET qty = excluded.qty, "
+               "avg_cost = excluded.avg_cost, updated_time = excluded.updated_time")
+        self._write("set_book_position", sql, (book, symbol, qty, avg_cost, to_db_time(time)))
+
+    def book_qty(self, book: str, symbol: str) -> int:
+        rows = self._query("SELECT qty FROM book_positions WHERE book = ? AND symbol = ?",
+                           (book, symbol))
+        return int(rows[0][0]) if rows else 0
+
+    def book_positions(self, book: str) -> list[BookPosition]:
+        rows = self._query("SELECT book, symbol, qty, avg_cost FROM book_positions WHERE book = ? "
+                           "ORDER BY symbol", (book,))
+        return [BookPosition(*r) for r in rows]
+
+    # -- metrics, health, parameter changes, evaluations -------------------------------------
+    def record_daily_metrics(self, m: DailyMetricsRow) -> None:
+        """Store a bot's metrics for a day; recording the same (day, bot) again replaces them."""
+        cols = ("trading_date, bot, trades, wins, win_rate, total_pnl, commissions, max_drawdown, "
+                "sharpe, profit_factor, variant, extra")
+        updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in cols.split(",")[2:])
+        sql = (f"INSERT INTO daily_metrics ({cols}) VALUES ({', '.join('?' * 12)}) "
+               f"ON CONFLICT (trading_date, bot) DO UPDATE SET {updates}")
+        args = (to_db_day(m.trading_date), m.bot, m.trades, m.wins, m.win_rate, m.total_pnl,
+                m.commissions, m.max_drawdown, m.sharpe, m.profit_factor, m.variant,
+                _json(m.extra))
+        self._write("record_daily_metrics", sql, args)
+
+    def daily_metrics(self, bot: str, first: date, last: date) -> list[DailyMetricsRow]:
+        rows = self._query(
+            "SELECT trading_date, bot, trades, wins, win_rate, total_pnl, max_drawdown, "
+            "commissions, sharpe, profit_factor, variant, extra FROM daily_metrics "
+            "WHERE bot = ? AND trading_date BETWEEN ? AND ? ORDER BY trading_date",
+            (bot, to_db_day(first), to_db_day(last)),
+        )
+        return [DailyMetricsRow(date.fromisoformat(r[0]), *r[1:11], json.loads(r[11]))
+                for r in rows]
+
+    def record_health(self, h: HealthRow) -> int:
+        _check_choice("status", h.status, HEALTH_STATUSES)
+        sql = ("INSERT INTO agent_health (time, agent, status, cpu_pct, memory_mb, connected, "
+               "connection_status, event_loop_lag_ms, data_staleness_s, actions, detail) "
+               f"VALUES ({', '.join('?' * 11)})")
+        args = (to_db_time(h.time), h.agent, h.status, h.cpu_pct, h.memory_mb, int(h.connected),
+                h.connection_status, h.event_loop_lag_ms, h.data_staleness_s,
+                _json(list(h.actions)), scrub_text(h.detail))
+        return int(self._write("record_health", sql, args).lastrowid or 0)
+
+    def health_since(self, since: datetime, agent: str | None = None) -> list[HealthRow]:
+        sql = ("SELECT time, agent, status, cpu_pct, memory_mb, connected, event_loop_lag_ms, "
+               "data_staleness_s, connection_status, actions, detail FROM agent_health "
+               "WHERE time >= ?")
+        args: list[Any] = [to_db_time(since, "since")]
+        if agent is not None:
+            sql += " AND agent = ?"
+            args.append(agent)
+        return [
+            HealthRow(from_db_time(r[0]), r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8],
+                      json.loads(r[9]), r[10])
+            for r in self._query(sql + " ORDER BY time, id", args)
+        ]
+
+    def record_parameter_change(self, c: ParameterChangeRow) -> int:
+        _check_choice("status", c.status, PARAMETER_CHANGE_STATUSES)
+        sql = ("INSERT INTO parameter_changes (time, parameter, old_value, new_value, reason, "
+               "source, status, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        args = (to_db_time(c.time), c.parameter, _json(c.old_value), _json(c.new_value),
+                scrub_text(c.reason), c.source, c.status, c.variant)
+        return int(self._write("record_parameter_change", sql, args).lastrowid or 0)
+
+    def parameter_changes_since(self, since: datetime) -> list[ParameterChangeRow]:
+        rows = self._query(
+            "SELECT time, parameter, old_value, new_value, reason, source, status, variant "
+            "FROM parameter_changes WHERE time >= ? ORDER BY time, id", (to_db_time(since),))
+        return [ParameterChangeRow(from_db_time(r[0]), r[1], json.loads(r[2]), json.loads(r[3]),
+                                   *r[4:]) for r in rows]
+
+    def record_evaluation(self, e: EvaluationRow) -> int:
+        _check_choice("kind", e.kind, EVALUATION_KINDS)
+        sql = "INSERT INTO evaluations (time, kind, content, status) VALUES (?, ?, ?, ?)"
+        args = (to_db_time(e.time), e.kind, _json(e.content), e.status)
+        return int(self._write("record_evaluation", sql, args).lastrowid or 0)
+
+    def evaluations(self, kind: str | None = None, limit: int = 20) -> list[EvaluationRow]:
+        """The latest `limit` evaluations (of `kind`), newest first."""
+        sql, args = "SELECT id, time, kind, content, status FROM evaluations", []
+        if kind is not None:
+            sql, args = sql + " WHERE kind = ?", [kind]
+        rows = self._query(sql + " ORDER BY time DESC, id DESC LIMIT ?", [*args, limit])
+        return [EvaluationRow(from_db_time(r[1]), r[2], json.loads(r[3]), r[4], id=r[0])
+                for r in rows]
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _write(self, op: str, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        if self._tracer is None:
+            return self._execute(sql, args)
+        with self._tracer.start_as_current_span(
+            f"db.{op}", attributes={"db.system": "sqlite", "db.operation": op}
+        ):
+            return self._execute(sql, args)
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        with self._guard():
+            return self._conn.execute(sql, args)
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._guard():
+            return self._conn.execute(sql, args).fetchall()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise _translate(exc, self._path, self._busy_timeout_s) from None
+
+
+def _translate(exc: sqlite3.Error, path: str, busy_timeout_s: float) -> HistoryDBError:
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return HistoryDBError(
+            f"{path} is locked by another process (busy for more than {busy_timeout_s:g}s: {text}): "
+            "stop the other bot or point --db elsewhere"
+        )
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return HistoryDBError(
+            f"{path} is not a readable history database ({text}): move the file aside "
+            "(it is left untouched) and restart, or point --db elsewhere"
+        )
+    if "unable to open" in lowered or "readonly" in lowered or "disk i/o" in lowered:
+        return HistoryDBError(
+            f"cannot write {path} ({text}): check the directory exists and is writable, "
+            "or point --db elsewhere"
+        )
+    if isinstance(exc, sqlite3.IntegrityError):
+        return HistoryDBError(f"{path}: row rejected by the schema ({text}): fix the value named")
+    return HistoryDBError(f"{path}: {type(exc).__name__}: {text}")
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SchemaValueError(f"{name}={value!r} is invalid: use one of {', '.join(allowed)}")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(redact_json(value), default=str, separators=(",", ":"))
+
+
+def _trade(r: Sequence[Any]) -> TradeRow:
+    return TradeRow(
+        id=r[0], trading_date=date.fromisoformat(r[1]), book=r[2], symbol=r[3], side=r[4],
+        qty=r[5], entry_time=from_db_time(r[6]), entry_price=r[7], exit_time=from_db_time(r[8]),
+        exit_price=r[9], pnl=r[10], commission=r[11], variant=r[12], rsi=r[13], vwap=r[14],
+        atr=r[15], reason=r[16], exit_reason=r[17], order_ref=r[18],
+    )
+
+
+def _intent(r: Sequence[Any]) -> IntentRow:
+    return IntentRow(
+        order_ref=r[0], bot=r[1], trading_date=date.fromisoformat(r[2]), symbol=r[3], seq=r[4],
+        side=r[5], qty=r[6], entry_price=r[7], target_price=r[8], stop_price=r[9], variant=r[10],
+        book=r[11], state=IntentState(r[12]), created_time=from_db_time(r[13]),
+        updated_time=from_db_time(r[14]),
+    )
+
+
+def _execution(r: Sequence[Any]) -> ExecutionRow:
+    return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9])

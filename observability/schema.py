@@ -1,0 +1,208 @@
+"""The history DB's rows as plain dataclasses, and how times and days are stored.
+
+Times are stored as UTC ISO-8601 text with a fixed width and an explicit offset
+(`2025-07-03T13:31:00.000000+00:00`): fixed width makes text order equal time order, so indexes
+and `ORDER BY` work on the text, and UTC avoids the NY DST jump reordering rows. Times come back
+as aware UTC datetimes; convert with `.astimezone(ZoneInfo("America/New_York"))` for display.
+Trading days are NY calendar days stored as `YYYY-MM-DD` (the caller knows the session's day; a
+UTC timestamp alone does not say it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class SchemaValueError(ValueError):
+    """A row value that cannot be stored as given (e.g. a naive datetime)."""
+
+
+def to_db_time(moment: datetime, name: str = "time") -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise SchemaValueError(
+            f"{name}={moment.isoformat()} is naive: pass an aware datetime (broker.now() or a bar time)"
+        )
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def to_db_day(day: date) -> str:
+    if isinstance(day, datetime):
+        raise SchemaValueError(f"trading day {day!r} is a datetime: pass a date (the NY session day)")
+    return day.isoformat()
+
+
+class IntentState(StrEnum):
+    """Life of an order intent. Terminal states are never 'open' again."""
+
+    PENDING = "pending"  # decided, not yet acknowledged by the broker
+    WORKING = "working"  # entry order live at the broker
+    OPEN = "open"  # entry filled, position held, exits (take-profit/stop) working
+    CLOSED = "closed"  # position exited
+    CANCELLED = "cancelled"  # entry cancelled before any fill
+    REJECTED = "rejected"  # refused by risk or by the broker
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (IntentState.CLOSED, IntentState.CANCELLED, IntentState.REJECTED)
+
+
+TERMINAL_INTENT_STATES = tuple(s.value for s in IntentState if s.is_terminal)
+
+
+@dataclass(slots=True)
+class TradeRow:
+    """One round trip. `pnl` is gross (price difference x qty); `net_pnl` subtracts commission."""
+
+    trading_date: date
+    book: str
+    symbol: str
+    side: str  # side of the entry: BUY = long round trip, SELL = short
+    qty: int
+    entry_time: datetime
+    entry_price: float
+    exit_time: datetime
+    exit_price: float
+    pnl: float
+    commission: float = 0.0
+    variant: str = ""
+    rsi: float | None = None
+    vwap: float | None = None
+    atr: float | None = None
+    reason: str = ""
+    exit_reason: str = ""
+    order_ref: str = ""
+    id: int | None = None
+
+    @property
+    def net_pnl(self) -> float:
+        return self.pnl - self.commission
+
+
+@dataclass(frozen=True, slots=True)
+class DailySummary:
+    """A day's trades in exit-time order. `max_drawdown` is the largest peak-to-trough fall of
+    cumulative net P&L (starting from 0), as a positive dollar amount."""
+
+    trading_date: date
+    trades: int
+    wins: int
+    losses: int
+    win_rate: float
+    gross_pnl: float
+    commissions: float
+    total_pnl: float  # net of commissions
+    max_drawdown: float
+
+
+@dataclass(slots=True)
+class DailyMetricsRow:
+    trading_date: date
+    bot: str
+    trades: int
+    wins: int
+    win_rate: float
+    total_pnl: float
+    max_drawdown: float
+    commissions: float = 0.0
+    sharpe: float | None = None
+    profit_factor: float | None = None
+    variant: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HealthRow:
+    time: datetime
+    agent: str
+    status: str  # normal | warning | critical
+    cpu_pct: float
+    memory_mb: float
+    connected: bool
+    event_loop_lag_ms: float
+    data_staleness_s: float
+    connection_status: str = ""
+    actions: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+HEALTH_STATUSES = ("normal", "warning", "critical")
+
+
+@dataclass(slots=True)
+class ParameterChangeRow:
+    """A proposed parameter change and what became of it (`status`: applied | rejected)."""
+
+    time: datetime
+    parameter: str
+    old_value: Any
+    new_value: Any
+    reason: str
+    source: str  # rule | regime | llm | manual | ab_test
+    status: str
+    variant: str = ""
+
+
+PARAMETER_CHANGE_STATUSES = ("applied", "rejected")
+
+
+@dataclass(slots=True)
+class EvaluationRow:
+    time: datetime
+    kind: str  # llm | rule
+    content: Any  # JSON-shaped insights
+    status: str = "ok"
+    id: int | None = None
+
+
+EVALUATION_KINDS = ("llm", "rule")
+
+
+@dataclass(slots=True)
+class IntentRow:
+    """What the bot meant to do with one `order_ref` (the entry leg's ref), so a restart can
+    tell its own orders, positions and executions apart and never repeat a sequence number."""
+
+    order_ref: str
+    bot: str
+    trading_date: date
+    symbol: str
+    seq: int
+    side: str
+    qty: int
+    entry_price: float
+    target_price: float | None
+    stop_price: float | None
+    book: str
+    created_time: datetime
+    variant: str = ""
+    state: IntentState = IntentState.PENDING
+    updated_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRow:
+    exec_id: str
+    order_ref: str
+    symbol: str
+    side: str
+    qty: float
+    price: float
+    time: datetime
+    commission: float
+    book: str
+    account: str = ""  # masked: last 4 characters only
+
+
+@dataclass(frozen=True, slots=True)
+class BookPosition:
+    book: str
+    symbol: str
+    qty: int
+    avg_cost: float
