@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Intraday VWAP momentum day trader for Interactive Brokers: command line and wiring only.
+
+    python day_trader.py --allocation 0.25 --sim          # a simulated day, about a minute long
+    python day_trader.py --allocation 0.25 --port 4002    # IB Gateway paper account
+
+Settings come from defaults < .env < environment < these flags (see trade/config.py and
+.env.example). Argument errors are one line naming the flag and the fix, exit code 2.
+Heavy modules (pandas, ib_async, the simulator) are imported inside `run` only, so `--help` and
+argument errors answer instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from trade import cli
+from trade.config import ConfigError, Settings, load_settings, option_fix
+
+BOT = "day_trader"
+DEFAULT_SPEED = 400.0  # a 390-minute session in about one minute of wall time
+DEFAULT_SIM_SEED = 7
+
+
+def build_parser() -> cli.OneLineArgumentParser:
+    parser = cli.OneLineArgumentParser(
+        prog="day_trader.py",
+        description=(
+            "Intraday VWAP momentum day trader. Trades the watchlist with bracket orders during "
+            "the NYSE session, stops new entries 30 min before the close and flattens 5 min "
+            "before it (12:55 on half days)."
+        ),
+        epilog=(
+            "Settings not given here come from the environment or .env (see .env.example). "
+            "Without --live the bot refuses any account whose id does not start with DU (paper)."
+        ),
+    )
+    fix = lambda name: option_fix(name, BOT)  # noqa: E731
+    money = parser.add_argument_group("money and safety")
+    cli.add_flag(
+        money,
+        "--allocation",
+        required=True,
+        metavar="FRACTION",
+        fix=fix("allocation"),
+        help="fraction of net liquidation the bot may use, in (0, 1], e.g. 0.25 (required)",
+    )
+    cli.add_flag(
+        money,
+        "--live",
+        action="store_true",
+        default=None,
+        help="allow trading a live account (ids not starting with DU); off by default",
+    )
+    cli.add_flag(
+        money,
+        "--watchlist",
+        metavar="PATH",
+        fix=fix("watchlist_path"),
+        help="watchlist JSON (default: day_trading_watchlist.json, or WATCHLIST_PATH)",
+    )
+    cli.add_flag(
+        money,
+        "--no-improve",
+        dest="improve",
+        action="store_false",
+        help="skip the after-close evaluation and parameter improvement cycle",
+    )
+    ib = parser.add_argument_group("IB Gateway / TWS connection")
+    cli.add_flag(
+        ib,
+        "--host",
+        metavar="HOST",
+        fix=fix("ib_host"),
+        help="Gateway host (default: 127.0.0.1, or IB_HOST)",
+    )
+    cli.add_flag(
+        ib,
+        "--port",
+        metavar="PORT",
+        fix=fix("ib_port"),
+        help="Gateway port (default: 4001, or IB_PORT; paper Gateway: 4002)",
+    )
+    cli.add_flag(
+        ib,
+        "--client-id",
+        metavar="N",
+        fix=fix("ib_client_id"),
+        help="API client id, unique per bot (default: 2, or IB_CLIENT_ID)",
+    )
+    cli.add_flag(
+        ib,
+        "--account",
+        metavar="ID",
+        fix=fix("ib_account"),
+        help="account id to trade (default: IB_ACCOUNT, or the login's only account)",
+    )
+    sim = parser.add_argument_group("simulator")
+    cli.add_flag(
+        sim,
+        "--sim",
+        action="store_true",
+        default=None,
+        help="start the built-in IB Gateway simulator in-process and trade against it",
+    )
+    cli.add_flag(
+        sim,
+        "--sim-data",
+        metavar="DIR",
+        fix=fix("sim_data_dir"),
+        help="market data directory (default: ../shared/data, or SIM_DATA_DIR)",
+    )
+    cli.add_flag(
+        sim,
+        "--sim-date",
+        metavar="YYYY-MM-DD",
+        type=cli.iso_date,
+        fix=cli.DATE_FIX,
+        help="replay this real session from --sim-data (default: a synthetic day)",
+    )
+    cli.add_flag(
+        sim,
+        "--sim-seed",
+        metavar="N",
+        type=cli.seed,
+        fix=cli.SEED_FIX,
+        help=f"seed of the synthetic day (default: {DEFAULT_SIM_SEED})",
+    )
+    cli.add_flag(
+        sim,
+        "--speed",
+        metavar="N",
+        type=cli.speed,
+        fix=cli.SPEED_FIX,
+        help=f"simulator clock speed, x real time (default: {DEFAULT_SPEED:g}: "
+        "a whole session in about a minute)",
+    )
+    out = parser.add_argument_group("records")
+    cli.add_flag(
+        out,
+        "--db",
+        metavar="PATH",
+        fix=fix("db_path"),
+        help="history DB (default: trading_history.db, or DB_PATH; with --sim: "
+        "trading_history.sim.db, or SIM_DB_PATH)",
+    )
+    cli.add_flag(
+        out,
+        "--log-level",
+        metavar="LEVEL",
+        fix=fix("log_level"),
+        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO, or LOG_LEVEL)",
+    )
+    return parser
+
+
+def parse_args(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = Path(".env"),
+) -> tuple[Settings, argparse.Namespace]:
+    """Parse and validate; exits 2 with one line on any bad argument or setting."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag, given in (
+        ("--sim-data", args.sim_data),
+        ("--sim-date", args.sim_date),
+        ("--sim-seed", args.sim_seed),
+        ("--speed", args.speed),
+    ):
+        if given is not None and not args.sim:
+            parser.error(f"{flag} needs --sim: add --sim to run against the simulator")
+    if args.live and args.sim:
+        parser.error("--live cannot be combined with --sim: drop --live to simulate")
+    try:
+        settings = load_settings(
+            cli={
+                "allocation": args.allocation,
+                "live": args.live,
+                "sim": args.sim,
+                "watchlist_path": args.watchlist,
+                "ib_host": args.host,
+                "ib_port": args.port,
+                "ib_client_id": args.client_id,
+                "ib_account": args.account,
+                "sim_data_dir": args.sim_data,
+                "db_path": args.db,
+                "log_level": args.log_level,
+            },
+            env=env,
+            dotenv_path=dotenv_path,
+            bot=BOT,
+        )
+    except ConfigError as exc:
+        parser.error(str(exc))
+    if args.sim_data is not None and not settings.sim_data_dir.is_dir():
+        parser.error(
+            f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
+            "intraday/<SYM>/<YYYY-MM-DD>.csv files"
+        )
+    if args.sim_seed is None:
+        args.sim_seed = DEFAULT_SIM_SEED
+    if args.speed is None:
+        args.speed = DEFAULT_SPEED
+    return settings, args
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """THE WIRING POINT: build the connection, broker, trader and simulator here.
+
+    For now it only says what it would do. Import heavy modules (pandas, ib_async, sim) inside
+    this function, not at the top of the file.
+    """
+    if settings.sim:
+        day = (
+            f"replay of {args.sim_date}"
+            if args.sim_date
+            else f"synthetic day, seed {args.sim_seed}"
+        )
+        where = f"the in-process simulator ({day}, speed x{args.speed:g})"
+    else:
+        where = f"IB at {settings.ib_host}:{settings.ib_port} (client id {settings.ib_client_id})"
+    account_rule = "any account (--live)" if settings.live else "paper accounts (DU...) only"
+    print(f"day_trader: would trade {settings.allocation:.0%} of net liquidation on {where}")
+    print(f"day_trader: accounts allowed: {account_rule}; watchlist {settings.watchlist_path}")
+    print(
+        f"day_trader: history DB {settings.db_path}; improvement cycle "
+        f"{'on' if args.improve else 'off'}; log level {settings.log_level}"
+    )
+    print(f"day_trader: settings {settings!r}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings, args = parse_args(argv)
+    return run(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Command-line helpers shared by the entry scripts: one-line errors and typed flag values.
+
+argparse reports a bad argument with a usage block plus an error line; an operator reading a
+cron mail or a systemd journal wants one line that names the argument and the fix. The parser here
+prints exactly `<prog>: error: <argument> <value> is invalid: use <fix>` and exits 2.
+
+Kept free of heavy imports: `--help` and argument errors must answer instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from datetime import date, time
+from typing import Any, NoReturn
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_ARGUMENT = re.compile(r"^argument (?P<flags>[^:]+): (?P<rest>.*)$", re.DOTALL)
+_REQUIRED = "the following arguments are required: "
+
+
+def add_flag(
+    container: argparse._ActionsContainer, *flags: str, fix: str | None = None, **kwargs: Any
+) -> argparse.Action:
+    """`add_argument` on a parser or argument group, remembering the fix for that flag.
+
+    The fix ("use ...") is what a one-line error says when the flag is missing or has no value.
+    """
+    action = container.add_argument(*flags, **kwargs)
+    action.fix = fix  # type: ignore[attr-defined]
+    return action
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line naming the argument and the fix.
+
+    Add flags with `add_flag(..., fix=...)` so a missing or empty flag gets its own advice.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {self.one_line(message)}\n")
+
+    def one_line(self, message: str) -> str:
+        """Rewrite argparse's wording into `<flag> ...: use <fix>` on one line."""
+        if message.startswith(_REQUIRED):
+            flag = message[len(_REQUIRED) :].split(",")[0].split()[0]
+            return f"{flag} is required: use {self._fix(flag)}"
+        match = _ARGUMENT.match(message)
+        if match is not None:
+            flag = match["flags"].split("/")[-1]
+            rest = match["rest"]
+            if rest.startswith("expected ") and "argument" in rest:
+                rest = f"needs a value: use {self._fix(flag)}"
+            elif rest.startswith("invalid ") and " value: " in rest:
+                # a plain int()/float() type failed: "invalid int value: 'x'"
+                rest = f"{rest.split(' value: ', 1)[1]} is invalid: use {self._fix(flag)}"
+            return " ".join(f"{flag} {rest}".split())
+        if message.startswith("unrecognized arguments: "):
+            return f"unrecognized argument {message.split(': ', 1)[1]}: see --help for the flags"
+        return " ".join(message.split())
+
+    def _fix(self, flag: str) -> str:
+        for action in self._actions:
+            if flag in action.option_strings and getattr(action, "fix", None):
+                return action.fix  # type: ignore[attr-defined,no-any-return]
+        return f"{flag} VALUE (see --help)"
+
+
+def _type(fix: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse `type=` that turns any failure into `<value> is invalid: use <fix>`."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except (ValueError, TypeError):
+            raise argparse.ArgumentTypeError(f"{text} is invalid: use {fix}") from None
+
+    return convert
+
+
+def _weekday(text: str) -> str:
+    wanted = text.strip().lower()
+    for name in WEEKDAYS:
+        if wanted in (name.lower(), name[:3].lower()):
+            return name
+    raise ValueError(text)
+
+
+def _hh_mm(text: str) -> time:
+    if not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
+        raise ValueError(text)
+    hour, minute = (int(part) for part in text.strip().split(":"))
+    return time(hour, minute)
+
+
+def _iso_date(text: str) -> date:
+    # date.fromisoformat alone would also take "20250703"; insist on the documented form
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise ValueError(text)
+    return date.fromisoformat(text.strip())
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+WEEKDAY_FIX = "weekday names such as Monday Thursday"
+DATE_FIX = "a date YYYY-MM-DD, e.g. 2025-07-03"
+TIME_FIX = "a New York time HH:MM, e.g. 10:00"
+SPEED_FIX = "a positive number, e.g. 400 (a 390-minute session in about a minute)"
+SEED_FIX = "a whole number >= 0, e.g. 7"
+
+weekday = _type(WEEKDAY_FIX, _weekday)
+iso_date = _type(DATE_FIX, _iso_date)
+hh_mm = _type(TIME_FIX, _hh_mm)
+speed = _type(SPEED_FIX, _positive_float)
+seed = _type(SEED_FIX, _non_negative_int)

@@ -1,0 +1,380 @@
+"""Settings: the one place for defaults, read from defaults < .env < environment < CLI.
+
+Each bot builds one frozen `Settings` at start-up with `load_settings(...)` and passes it down;
+nothing else reads the environment. Every value is validated on load, and a bad one stops the bot
+with a single line that names the setting *where it was set* and the fix, e.g.
+
+    IB_PORT='abc' is invalid: use a TCP port number 1-65535 (set in the environment)
+    --allocation 1.5 is invalid: use a fraction in (0, 1], e.g. 0.25
+
+`.env` is read with `dotenv_values`, which does not touch `os.environ`, and the environment is an
+argument, so tests pass plain dicts. The LLM key is a secret: `repr(settings)` masks it (and the
+account id), so logging the settings at start-up is safe. Every environment variable is documented
+in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+
+from trade.models import Params
+
+Bot = Literal["day_trader", "weekly"]
+BOTS: tuple[str, ...] = ("day_trader", "weekly")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+OTLP_PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+SECRET_FIELDS = frozenset({"deepseek_api_key"})
+DEFAULT_CLIENT_IDS: dict[str, int] = {"day_trader": 2, "weekly": 1}
+DEFAULT_SIM_DB_PATH = Path("trading_history.sim.db")
+# The shared market data sits beside the checkout (`../shared/data`), not inside it.
+DEFAULT_SIM_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid. `str(error)` is one line: the setting, the value, the fix."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Settings:
+    """Everything a bot is configured with. Build it with `load_settings`, never by hand in code
+    that runs live (the constructor does not validate; `load_settings` does)."""
+
+    bot: str = "day_trader"
+    # Interactive Brokers connection
+    ib_host: str = "127.0.0.1"
+    ib_port: int = 4001
+    ib_client_id: int = 2
+    ib_account: str | None = None  # None: the only account of the login
+    # what the bot may do
+    allocation: float | None = None  # fraction of net liquidation the bot may use
+    live: bool = False  # without it, only paper accounts (ids starting DU) are traded
+    sim: bool = False  # run against the built-in simulator
+    # files
+    watchlist_path: Path = Path("day_trading_watchlist.json")
+    db_path: Path = Path("trading_history.db")  # already the sim DB when sim=True
+    sim_db_path: Path = DEFAULT_SIM_DB_PATH
+    sim_data_dir: Path = DEFAULT_SIM_DATA_DIR
+    logs_dir: Path = Path("logs")
+    reports_dir: Path = Path("reports")
+    kill_switch_path: Path = Path("KILL_SWITCH")
+    # strategy and risk
+    params: Params = field(default_factory=Params)
+    entry_cutoff_minutes: int = 30
+    flatten_minutes: int = 5
+    daily_loss_cap_pct: float = 2.0
+    max_open_positions: int | None = None
+    # LLM (DeepSeek's OpenAI-compatible API)
+    deepseek_api_key: str | None = None
+    llm_base_url: str = "https://api.deepseek.com"
+    llm_model: str = "deepseek-chat"
+    llm_timeout_s: float = 30.0
+    # OpenTelemetry (the standard variables; no endpoint = no export)
+    otel_endpoint: str | None = None
+    otel_protocol: str = "http/protobuf"
+    log_level: str = "INFO"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.deepseek_api_key)
+
+    @property
+    def otlp_enabled(self) -> bool:
+        return bool(self.otel_endpoint)
+
+    def redacted(self) -> dict[str, Any]:
+        """All settings as plain values safe for logs, spans and reports (secrets masked)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "****" if value else None
+            elif f.name == "ib_account" and value:
+                value = "****" + value[-4:]
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, Params):
+                value = value.as_dict()
+            out[f.name] = value
+        return out
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
+        return f"Settings({body})"
+
+    __str__ = __repr__
+
+
+# -- parsers: raw text (or an already-typed value) -> typed value; ValueError when invalid ------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    value = value.strip()
+    if not value:
+        raise ValueError(value)
+    return value
+
+
+def _int(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = int(value.strip()) if isinstance(value, str) else value
+    if not isinstance(number, int) or not low <= number <= high:
+        raise ValueError(value)
+    return number
+
+
+def _float(value: Any, low: float, high: float, *, low_open: bool) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value.strip()) if isinstance(value, str) else float(value)
+    above_low = number > low if low_open else number >= low
+    if not math.isfinite(number) or not above_low or number > high:
+        raise ValueError(value)
+    return number
+
+
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Empty text (or "none") means "not set" for optional settings."""
+
+    def parse_optional(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+            return None
+        return parse(value)
+
+    return parse_optional
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _matching(pattern: str) -> Callable[[Any], str]:
+    compiled = re.compile(pattern)
+
+    def parse(value: Any) -> str:
+        text = _text(value)
+        if not compiled.fullmatch(text):
+            raise ValueError(value)
+        return text
+
+    return parse
+
+
+def _path(value: Any) -> Path:
+    return value if isinstance(value, Path) else Path(_text(value)).expanduser()
+
+
+def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value)
+        text = text.upper() if upper else text.lower()
+        if text not in options:
+            raise ValueError(value)
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """How one setting is read: its environment variable, its CLI flag, its parser and fix."""
+
+    name: str
+    env: str | None
+    flag: str | None
+    parse: Callable[[Any], Any]
+    fix: str
+
+
+_URL = r"https?://[^\s]+"
+_PORT_FIX = "a TCP port number 1-65535, e.g. 4001 for IB Gateway live, 4002 for paper"
+
+
+def _options(bot: str) -> list[_Option]:
+    weekly = bot == "weekly"
+    return [
+        _Option("ib_host", "IB_HOST", "--host", _matching(r"[A-Za-z0-9.:\-\[\]]+"),
+                "a host name or IP address, e.g. 127.0.0.1"),
+        _Option("ib_port", "IB_PORT", "--port", lambda v: _int(v, 1, 65535), _PORT_FIX),
+        _Option("ib_client_id", "IB_WEEKLY_CLIENT_ID" if weekly else "IB_CLIENT_ID",
+                "--client-id", lambda v: _int(v, 0, 2**31 - 1),
+                "a whole number 0-2147483647, different for each bot on the same Gateway"),
+        _Option("ib_account", "IB_ACCOUNT", "--account",
+                _optional(_matching(r"[A-Za-z0-9]{2,20}")),
+                "an IB account id such as DU1234567 (letters and digits), or leave it empty"),
+        _Option("allocation", "WEEKLY_ALLOCATION" if weekly else None, "--allocation",
+                _optional(lambda v: _float(v, 0.0, 1.0, low_open=True)),
+                "a fraction in (0, 1], e.g. 0.25"),
+        _Option("live", None, "--live", _bool, "true or false"),
+        _Option("sim", None, "--sim", _bool, "true or false"),
+        _Option("watchlist_path", "WATCHLIST_PATH", "--watchlist", _path, "a file path"),
+        _Option("db_path", "DB_PATH", "--db", _path, "a file path, e.g. trading_history.db"),
+        _Option("sim_db_path", "SIM_DB_PATH", None, _path, "a file path"),
+        _Option("sim_data_dir", "SIM_DATA_DIR", "--sim-data", _path, "a directory path"),
+        _Option("logs_dir", "LOGS_DIR", None, _path, "a directory path"),
+        _Option("reports_dir", "REPORTS_DIR", None, _path, "a directory path"),
+        _Option("kill_switch_path", "KILL_SWITCH_PATH", None, _path, "a file path"),
+        _Option("entry_cutoff_minutes", "ENTRY_CUTOFF_MINUTES", None,
+                lambda v: _int(v, 0, 180), "whole minutes before the close, 0-180, e.g. 30"),
+        _Option("flatten_minutes", "FLATTEN_MINUTES", None,
+                lambda v: _int(v, 1, 60), "whole minutes before the close, 1-60, e.g. 5"),
+        _Option("daily_loss_cap_pct", "DAILY_LOSS_CAP_PCT", None,
+                lambda v: _float(v, 0.0, 100.0, low_open=True),
+                "a percentage of net liquidation in (0, 100], e.g. 2.0"),
+        _Option("max_open_positions", "MAX_OPEN_POSITIONS", None,
+                _optional(lambda v: _int(v, 1, 10_000)),
+                "a whole number >= 1, or leave it empty for no limit"),
+        _Option("deepseek_api_key", "DEEPSEEK_API_KEY", None, _optional(_matching(r"\S+")),
+                "the API key without spaces, or leave it empty to disable LLM insights"),
+        _Option("llm_base_url", "LLM_BASE_URL", None, _matching(_URL),
+                "an http(s) URL, e.g. https://api.deepseek.com"),
+        _Option("llm_model", "LLM_MODEL", None, _matching(r"\S+"),
+                "a model name, e.g. deepseek-chat"),
+        _Option("llm_timeout_s", "LLM_TIMEOUT_S", None,
+                lambda v: _float(v, 0.0, 600.0, low_open=True), "seconds in (0, 600], e.g. 30"),
+        _Option("otel_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", None, _optional(_matching(_URL)),
+                "an http(s) URL such as http://localhost:4318, or leave it empty"),
+        _Option("otel_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", None,
+                _choice(OTLP_PROTOCOLS, upper=False), "one of " + ", ".join(OTLP_PROTOCOLS)),
+        _Option("log_level", "LOG_LEVEL", "--log-level", _choice(LOG_LEVELS, upper=True),
+                "one of " + ", ".join(LOG_LEVELS)),
+    ]  # fmt: skip
+
+
+def option_fix(name: str, bot: Bot = "day_trader") -> str:
+    """The "use ..." advice for a setting, so CLI errors and config errors say the same thing."""
+    for option in _options(bot):
+        if option.name == name:
+            return option.fix
+    raise KeyError(name)
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = Path(".env"),
+    *,
+    bot: Bot = "day_trader",
+) -> Settings:
+    """Build and validate the settings of `bot`; raises `ConfigError` (one line) when invalid.
+
+    `cli` maps Settings field names to values from the command line (None = flag not given;
+    `params` may be a ready `Params`). `env` defaults to `os.environ`; `dotenv_path=None` skips
+    the `.env` file, and a missing file is simply not read.
+    """
+    if bot not in BOTS:
+        raise ConfigError(f"bot {bot!r} is invalid: use one of {', '.join(BOTS)}")
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    environ: Mapping[str, str] = os.environ if env is None else env
+    dotenv: dict[str, str | None] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        dotenv = dict(dotenv_values(dotenv_path, interpolate=False))
+    options = _options(bot)
+    known = {o.name for o in options} | {"params"}
+    unknown = sorted(set(cli) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}: use one of {', '.join(sorted(known))}")
+
+    values: dict[str, Any] = {"bot": bot, "ib_client_id": DEFAULT_CLIENT_IDS[bot]}
+    for option in options:
+        raw, where = _lookup(option, cli, environ, dotenv, dotenv_path)
+        if where is None:
+            continue
+        try:
+            values[option.name] = option.parse(raw)
+        except (ValueError, TypeError):
+            raise ConfigError(_invalid(option, raw, where)) from None
+    if values.get("sim") and "db_path" not in cli:
+        # a simulated day must never write into the real trading history
+        values["db_path"] = values.get("sim_db_path", DEFAULT_SIM_DB_PATH)
+    values["params"] = _params(cli.get("params"), environ, dotenv, dotenv_path)
+    settings = Settings(**values)
+    if settings.entry_cutoff_minutes < settings.flatten_minutes:
+        raise ConfigError(
+            f"ENTRY_CUTOFF_MINUTES={settings.entry_cutoff_minutes} is invalid: use at least "
+            f"FLATTEN_MINUTES ({settings.flatten_minutes}), so entries stop before the flatten time"
+        )
+    return settings
+
+
+def _lookup(
+    option: _Option,
+    cli: Mapping[str, Any],
+    environ: Mapping[str, str],
+    dotenv: Mapping[str, str | None],
+    dotenv_path: Path | None,
+) -> tuple[Any, str | None]:
+    """The raw value with the highest precedence and where it came from (None: use default).
+
+    Empty text in the environment or `.env` counts as "not set" there, so a copied
+    `.env.example` with blank lines keeps the defaults.
+    """
+    if option.name in cli:
+        return cli[option.name], "cli"
+    if option.env is not None:
+        for source, where in ((environ, "the environment"), (dotenv, str(dotenv_path))):
+            raw = source.get(option.env)
+            if raw is not None and raw.strip():
+                return raw, where
+    return None, None
+
+
+def _invalid(option: _Option, raw: Any, where: str) -> str:
+    shown = "<hidden>" if option.name in SECRET_FIELDS else raw
+    if where == "cli" and option.flag is not None:
+        return f"{option.flag} {shown} is invalid: use {option.fix}"
+    name = option.env or option.name
+    return f"{name}={shown!r} is invalid: use {option.fix} (set in {where})"
+
+
+def _params(
+    given: Any,
+    environ: Mapping[str, str],
+    dotenv: Mapping[str, str | None],
+    dotenv_path: Path | None,
+) -> Params:
+    """Strategy parameters: the given `Params`, else defaults with `STRATEGY_<FIELD>` overrides."""
+    if given is not None:
+        if not isinstance(given, Params):
+            raise ConfigError(f"params={given!r} is invalid: use a trade.models.Params")
+        return given
+    params = Params()
+    whole = {"vwap_period", "rsi_period", "atr_period"}
+    for f in dataclasses.fields(Params):
+        option = _Option(f.name, "STRATEGY_" + f.name.upper(), None, str, "")
+        raw, where = _lookup(option, {}, environ, dotenv, dotenv_path)
+        if where is None:
+            continue
+        try:
+            text = raw.strip().lower()
+            number = int(text) if f.name in whole else None if text == "none" else float(text)
+            params = params.with_overrides({f.name: number})
+        except ValueError as exc:
+            message = str(exc)
+            fix = (
+                message.split(": use ", 1)[1]
+                if ": use " in message
+                else ("a whole number" if f.name in whole else "a number")
+            )
+            raise ConfigError(
+                f"{option.env}={raw!r} is invalid: use {fix} (set in {where})"
+            ) from None
+    return params
