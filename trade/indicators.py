@@ -43,7 +43,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from trade.models import Bar
+from trade.models import Bar, Params
 
 NAN = math.nan
 _EPS = sys.float_info.epsilon  # pandas-ta's non_zero_range replacement for a flat bar
@@ -108,9 +108,9 @@ class IndicatorState:
         self.reset()
 
     @classmethod
-    def from_params(cls, params: object) -> IndicatorState:
-        """Sized from a `trade.models.Params` (vwap_period, rsi_period, atr_period)."""
-        return cls(params.vwap_period, params.rsi_period, params.atr_period)  # type: ignore[attr-defined]
+    def from_params(cls, params: Params) -> IndicatorState:
+        """Sized from the strategy's parameters (vwap_period, rsi_period, atr_period)."""
+        return cls(params.vwap_period, params.rsi_period, params.atr_period)
 
     def reset(self) -> None:
         """Forget everything (a new warm-up starts with the next bar)."""
