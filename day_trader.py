@@ -38,7 +38,10 @@ def build_parser() -> cli.OneLineArgumentParser:
             "Without --live the bot refuses any account whose id does not start with DU (paper)."
         ),
     )
-    fix = lambda name: option_fix(name, BOT)  # noqa: E731
+
+    def fix(name: str) -> str:
+        return option_fix(name, BOT)
+
     money = parser.add_argument_group("money and safety")
     cli.add_flag(
         money,

@@ -238,7 +238,7 @@ def _options(bot: str) -> list[_Option]:
                 lambda v: _int(v, 1, 60), "whole minutes before the close, 1-60, e.g. 5"),
         _Option("daily_loss_cap_pct", "DAILY_LOSS_CAP_PCT", None,
                 lambda v: _float(v, 0.0, 100.0, low_open=True),
-                "a percentage of net liquidation in (0, 100], e.g. 2.0"),
+                "a percentage in (0, 100], e.g. 2.0"),
         _Option("max_open_positions", "MAX_OPEN_POSITIONS", None,
                 _optional(lambda v: _int(v, 1, 10_000)),
                 "a whole number >= 1, or leave it empty for no limit"),
@@ -257,6 +257,13 @@ def _options(bot: str) -> list[_Option]:
         _Option("log_level", "LOG_LEVEL", "--log-level", _choice(LOG_LEVELS, upper=True),
                 "one of " + ", ".join(LOG_LEVELS)),
     ]  # fmt: skip
+
+
+def environment_variables() -> list[str]:
+    """Every environment variable any bot reads (what `.env.example` must document)."""
+    names = {o.env for bot in BOTS for o in _options(bot) if o.env is not None}
+    names |= {"STRATEGY_" + f.name.upper() for f in dataclasses.fields(Params)}
+    return sorted(names)
 
 
 def option_fix(name: str, bot: Bot = "day_trader") -> str:
