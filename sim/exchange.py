@@ -1,0 +1,576 @@
+"""The paper matching engine: orders, brackets/OCA, fills, commissions and the account.
+
+It knows nothing of the TWS protocol; `sim/gateway.py` and `sim/paper_broker.py` drive it and
+listen to its events. Status sequences follow IB (see shared/notes/tws-protocol.md §4.9):
+
+    place -> PendingSubmit -> Submitted (MKT, resting LMT) | PreSubmitted (STP until triggered,
+    bracket children until the parent fills, orders sent with transmit=False)
+          -> Filled | Cancelled (cancel, OCA sibling filled, DAY expiry at the session close)
+
+Matching rules (all against `MarketReplay.segments`, i.e. the documented intra-bar path, and
+never past the clock: no look-ahead):
+- MKT fills at placement at `price_at(now)` moved `slippage_bps` against the order (before the
+  open: at the first segment's price, i.e. the opening print).
+- LMT fills when the path touches the limit, at the limit or better (the segment's first price
+  when that is already through the limit); no slippage.
+- STP triggers when the path touches the stop and fills at the stop, or at the segment's first
+  price when that is already beyond it (a gap through the stop fills at the worse bar open),
+  plus slippage. STP LMT turns into a limit when triggered.
+- Within one segment stops are matched before limits, so when both exits of an OCA group (or a
+  bracket) could trigger in the same interval the stop wins: the pessimistic choice, because
+  the path inside a bar is a convention, not a record.
+- An order activated by a fill in a segment (a bracket child) is matched from the next segment
+  on. A full fill of an OCA member cancels its siblings; a partial fill reduces each sibling's
+  quantity by the filled shares, so the exits never exceed the position (bracket children are
+  an implicit OCA group, as at IB).
+- DAY orders are cancelled at the session close; GTC orders stay working (`set_replay` carries
+  them into the next session).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sim.commissions import CommissionModel, IBFixedCommission, IBTieredCommission
+from sim.ledger import Ledger
+from sim.market import NY, MarketReplay
+
+__all__ = [
+    "CommissionModel",
+    "Execution",
+    "IBFixedCommission",
+    "IBTieredCommission",
+    "MatchingEngine",
+    "OrderReject",
+    "SimOrder",
+]
+
+WORKING_STATUSES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted"})
+ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
+_MATCH_PRIORITY = {"MKT": 0, "STP": 1, "STP LMT": 1, "LMT": 2}
+
+
+class OrderReject(Exception):
+    """IB-style order error: `code` is the IB error code (201, 200, 103, 10147, ...)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(eq=False)
+class SimOrder:
+    order_id: int
+    client_id: int
+    account: str
+    symbol: str
+    action: str
+    total_qty: float
+    order_type: str
+    lmt_price: float | None = None
+    aux_price: float | None = None
+    tif: str = "DAY"
+    oca_group: str = ""
+    oca_type: int = 0
+    parent_id: int = 0
+    transmit: bool = True
+    order_ref: str = ""
+    outside_rth: bool = False
+    # maintained by the engine
+    perm_id: int = 0
+    status: str = ""
+    filled: float = 0.0
+    remaining: float = 0.0
+    avg_fill_price: float = 0.0
+    last_fill_price: float = 0.0
+    submitted_at: datetime | None = None
+    triggered: bool = False
+    why_held: str = ""
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in WORKING_STATUSES
+
+    @property
+    def is_buy(self) -> bool:
+        return self.action == "BUY"
+
+
+@dataclass(frozen=True)
+class Execution:
+    exec_id: str
+    order_id: int
+    client_id: int
+    perm_id: int
+    account: str
+    symbol: str
+    side: str  # BOT | SLD
+    shares: float
+    price: float
+    time: datetime
+    cum_qty: float
+    avg_price: float
+    order_ref: str
+    commission: float
+    realized_pnl: float | None
+
+
+class MatchingEngine:
+    """Matches working orders against one `MarketReplay`; keeps the paper account."""
+
+    def __init__(
+        self,
+        replay: MarketReplay,
+        account_id: str = "DU1234567",
+        cash: float = 100_000.0,
+        commissions: CommissionModel | None = None,
+        slippage_bps: float = 1.0,
+        leverage: float = 4.0,
+    ) -> None:
+        self.replay = replay
+        self.account_id = account_id
+        self.commissions: CommissionModel = commissions or IBTieredCommission()
+        self.slippage_bps = slippage_bps
+        self.leverage = leverage
+        self.ledger = Ledger(initial_cash=cash)
+        self._orders: dict[int, SimOrder] = {}
+        self._active: dict[int, SimOrder] = {}  # matchable now (transmitted, parent filled)
+        self._executions: list[Execution] = []
+        self._listeners: list[Any] = []
+        self._perm_ids = itertools.count(1_000_001)
+        self.exec_seq = 0
+        self._exec_stamp = int(replay.session_open.timestamp()) & 0xFFFFFFFF
+        self._partial_next: float | None = None
+        self._last = replay.clock.now()
+        self._expired = False
+
+    # ------------------------------------------------------------------ listeners and state
+
+    def add_listener(self, listener: Any) -> None:
+        """`listener` has on_order_status(order), on_open_order(order), on_execution(execution)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Any) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @property
+    def cash(self) -> float:
+        return self.ledger.cash
+
+    def positions(self) -> dict[str, tuple[float, float]]:
+        return {s: (q, avg) for s, (q, avg) in self.ledger.positions.items() if q != 0}
+
+    def open_orders(self) -> list[SimOrder]:
+        return [o for o in self._orders.values() if o.is_working]
+
+    def orders(self) -> list[SimOrder]:
+        return list(self._orders.values())
+
+    def order(self, order_id: int) -> SimOrder | None:
+        return self._orders.get(order_id)
+
+    def executions(self) -> list[Execution]:
+        return list(self._executions)
+
+    def next_valid_id(self) -> int:
+        return max(self._orders, default=0) + 1
+
+    def mark(self, symbol: str) -> float | None:
+        return self.replay.price_at(symbol, self.replay.clock.now())
+
+    def account_values(self) -> dict[str, float]:
+        """IB account tags (Reg T margin: 25% initial/maintenance, `leverage` x buying power)."""
+        gross = market = unrealized = 0.0
+        for symbol, (qty, avg) in self.positions().items():
+            price = self.mark(symbol) or avg
+            market += qty * price
+            gross += abs(qty * price)
+            unrealized += (price - avg) * qty
+        net_liq = self.ledger.cash + market
+        init_margin = gross / self.leverage if self.leverage > 0 else gross
+        return {
+            "NetLiquidation": net_liq,
+            "TotalCashValue": self.ledger.cash,
+            "SettledCash": self.ledger.cash,
+            "EquityWithLoanValue": net_liq,
+            "GrossPositionValue": gross,
+            "InitMarginReq": init_margin,
+            "MaintMarginReq": init_margin,
+            "AvailableFunds": net_liq - init_margin,
+            "ExcessLiquidity": net_liq - init_margin,
+            "BuyingPower": max(0.0, self.leverage * net_liq - gross),
+            "RealizedPnL": self.ledger.realized_pnl,
+            "UnrealizedPnL": unrealized,
+        }
+
+    def inject_partial_fill_next(self, fraction: float = 0.5) -> None:
+        """The next fill of any order takes only `fraction` of its remaining quantity."""
+        if not 0 < fraction < 1:
+            raise ValueError(f"fraction={fraction!r} is invalid: use a value strictly between 0 and 1")
+        self._partial_next = fraction
+
+    def set_replay(self, replay: MarketReplay) -> None:
+        """Move to the next session's replay, keeping the account and GTC orders."""
+        self.replay = replay
+        self._exec_stamp = int(replay.session_open.timestamp()) & 0xFFFFFFFF
+        self._last = replay.clock.now()
+        self._expired = False
+
+    # ------------------------------------------------------------------ requests
+
+    def place(self, order: SimOrder) -> None:
+        """Accept a new order, or modify a working one re-sent with the same id (IB semantics)."""
+        now = self.replay.clock.now()
+        self.advance(now)
+        existing = self._orders.get(order.order_id)
+        if existing is not None:
+            if not existing.is_working:
+                raise OrderReject(
+                    103, f"Duplicate order id {order.order_id}: order ids are never reused, use a new id"
+                )
+            self._modify(existing, order, now)
+            return
+        order.symbol = order.symbol.upper()
+        order.action = order.action.upper()
+        order.order_type = order.order_type.upper()
+        order.tif = (order.tif or "DAY").upper()
+        self._validate(order)
+        self._check_buying_power(order, now)
+        order.account = order.account or self.account_id
+        order.perm_id = next(self._perm_ids)
+        order.status = "PendingSubmit"
+        order.filled = 0.0
+        order.remaining = float(order.total_qty)
+        order.submitted_at = now
+        self._orders[order.order_id] = order
+        self._emit_status(order)
+        if not order.transmit:
+            order.why_held = "not transmitted"
+            self._set_status(order, "PreSubmitted")
+            return
+        parent = self._orders.get(order.parent_id) if order.parent_id else None
+        if parent is not None and parent.is_working and not parent.transmit:
+            self._transmit_group(parent, now)
+            if order.is_working and order.order_id not in self._active:
+                self._activate(order, now)
+            return
+        self._activate(order, now)
+
+    def cancel(self, order_id: int) -> None:
+        """Cancel a working order (and, for a bracket parent, its children)."""
+        order = self._orders.get(order_id)
+        if order is None:
+            raise OrderReject(10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+        if not order.is_working:
+            raise OrderReject(
+                10148,
+                f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {order.status}.",
+            )
+        self._cancel(order)
+        for child in self._children(order_id):
+            if child.is_working:
+                self._cancel(child)
+
+    def cancel_all(self) -> None:
+        """Global cancel (reqGlobalCancel): every working order of the account."""
+        for order in sorted(self.open_orders(), key=lambda o: o.order_id):
+            if order.is_working:
+                self._cancel(order)
+
+    def advance(self, now: datetime) -> None:
+        """Match working orders against the price path over (last advance, now]."""
+        if now <= self._last:
+            return
+        t0, self._last = self._last, now
+        end = min(now, self.replay.session_close)
+        if t0 < end and self._active:
+            for symbol in sorted({o.symbol for o in self._active.values()}):
+                for segment in self.replay.segments(symbol, t0, end):
+                    candidates = [o for o in self._active.values() if o.symbol == symbol]
+                    if not candidates:
+                        break
+                    candidates.sort(key=lambda o: (_MATCH_PRIORITY[o.order_type], o.order_id))
+                    for order in candidates:
+                        if order.order_id in self._active:
+                            self._match(order, segment)
+        if now >= self.replay.session_close and not self._expired:
+            self._expired = True
+            for order in sorted(self.open_orders(), key=lambda o: o.order_id):
+                if order.tif == "DAY" and order.is_working:
+                    order.why_held = "DAY order expired at the session close"
+                    self._cancel(order)
+
+    # ------------------------------------------------------------------ internals
+
+    def _validate(self, order: SimOrder) -> None:
+        def reject(reason: str) -> None:
+            raise OrderReject(201, f"Order rejected - reason: {reason}")
+
+        if order.action not in ("BUY", "SELL"):
+            reject(f"action {order.action!r} is invalid: use BUY or SELL")
+        if order.order_type not in ORDER_TYPES:
+            reject(f"order type {order.order_type!r} is not supported: use MKT, LMT, STP or STP LMT")
+        if not order.total_qty or order.total_qty <= 0 or not math.isfinite(order.total_qty):
+            reject(f"total quantity {order.total_qty!r} is invalid: use a positive number of shares")
+        if order.order_type in ("LMT", "STP LMT") and not _valid_price(order.lmt_price):
+            reject(f"{order.order_type} order needs a positive limit price (lmtPrice)")
+        if order.order_type in ("STP", "STP LMT") and not _valid_price(order.aux_price):
+            reject(f"{order.order_type} order needs a positive stop price (auxPrice)")
+        if order.tif not in ("DAY", "GTC"):
+            reject(f"time in force {order.tif!r} is not supported: use DAY or GTC")
+        if order.symbol not in self.replay.known_symbols():
+            raise OrderReject(
+                200, f"No security definition has been found for the request: {order.symbol}"
+            )
+
+    def _reference_price(self, order: SimOrder, now: datetime) -> float:
+        market = self.replay.price_at(order.symbol, now) or 0.0
+        if order.order_type == "LMT" and order.lmt_price:
+            return order.lmt_price if order.is_buy else max(order.lmt_price, market)
+        if order.order_type in ("STP", "STP LMT") and order.aux_price:
+            return order.aux_price
+        return market
+
+    def _opening_qty(self, order: SimOrder) -> float:
+        """Shares of `order` that would open or add to exposure (exits reduce it: 0)."""
+        if order.parent_id:
+            return 0.0
+        position = self.ledger.positions.get(order.symbol, [0.0, 0.0])[0]
+        signed = order.remaining if order.status else order.total_qty
+        signed = signed if order.is_buy else -signed
+        if position == 0 or (position > 0) == (signed > 0):
+            return abs(signed)
+        return max(0.0, abs(signed) - abs(position))
+
+    def _check_buying_power(self, order: SimOrder, now: datetime) -> None:
+        """IB rejects an order whose margin would exceed the buying power (error 201)."""
+        needed = self._opening_qty(order) * self._reference_price(order, now)
+        if needed <= 0:
+            return
+        reserved = sum(
+            self._opening_qty(o) * self._reference_price(o, now) for o in self.open_orders()
+        )
+        available = self.account_values()["BuyingPower"] - reserved
+        if needed > available:
+            raise OrderReject(
+                201,
+                f"Order rejected - reason: insufficient buying power: {order.symbol} order needs "
+                f"{needed:,.2f} USD but {max(0.0, available):,.2f} USD is available; reduce the quantity",
+            )
+
+    def _modify(self, order: SimOrder, new: SimOrder, now: datetime) -> None:
+        if new.total_qty <= order.filled:
+            raise OrderReject(
+                201, f"Order rejected - reason: modified quantity {new.total_qty} is not above "
+                f"the {order.filled} shares already filled; cancel the order instead"
+            )
+        probe = SimOrder(**{**_fields(order), **{
+            "lmt_price": new.lmt_price, "aux_price": new.aux_price, "total_qty": new.total_qty,
+            "order_type": new.order_type.upper(), "tif": (new.tif or order.tif).upper(),
+        }})
+        probe.symbol = order.symbol
+        self._validate(probe)
+        order.lmt_price, order.aux_price = new.lmt_price, new.aux_price
+        order.order_type, order.tif = probe.order_type, probe.tif
+        order.total_qty = float(new.total_qty)
+        order.remaining = order.total_qty - order.filled
+        order.outside_rth = new.outside_rth
+        if new.order_ref:
+            order.order_ref = new.order_ref
+        self._emit_status(order)
+        if not order.transmit and new.transmit:
+            parent = self._orders.get(order.parent_id) if order.parent_id else None
+            self._transmit_group(parent if parent is not None and not parent.transmit else order, now)
+        elif order.order_id in self._active:
+            self._match_now(order, now)
+
+    def _transmit_group(self, root: SimOrder, now: datetime) -> None:
+        """A transmitted child releases its held parent and held siblings, parent first."""
+        for order in [root, *self._children(root.order_id)]:
+            if order.is_working and not order.transmit:
+                order.transmit = True
+                order.why_held = ""
+                self._activate(order, now)
+
+    def _children(self, parent_id: int) -> list[SimOrder]:
+        return sorted(
+            (o for o in self._orders.values() if o.parent_id == parent_id),
+            key=lambda o: o.order_id,
+        )
+
+    def _activate(self, order: SimOrder, now: datetime) -> None:
+        parent = self._orders.get(order.parent_id) if order.parent_id else None
+        if parent is not None and parent.status != "Filled":
+            order.why_held = "waiting for parent fill"
+            self._set_status(order, "PreSubmitted")
+            return
+        order.why_held = ""
+        self._active[order.order_id] = order
+        if order.order_type in ("STP", "STP LMT") and not order.triggered:
+            self._set_status(order, "PreSubmitted")
+        elif order.order_type == "MKT" and not self._in_session(now):
+            order.why_held = "market closed"
+            self._set_status(order, "PreSubmitted")
+            return
+        else:
+            self._set_status(order, "Submitted")
+        self._match_now(order, now)
+
+    def _in_session(self, now: datetime) -> bool:
+        return self.replay.session_open <= now < self.replay.session_close
+
+    def _match_now(self, order: SimOrder, now: datetime) -> None:
+        """Match against the current price only (placement, modification, activation)."""
+        if not self._in_session(now):
+            return
+        price = self.replay.price_at(order.symbol, now)
+        if price is None:
+            return
+        ts = now.timestamp()
+        self._match(order, (ts, ts, price, price, price))
+
+    def _match(self, order: SimOrder, segment: tuple[float, float, float, float, float]) -> None:
+        start, end, first, low, high = segment
+        buy = order.is_buy
+        kind = order.order_type
+        if kind == "MKT":
+            self._fill(order, self._slipped(first, buy), start, removes=True)
+            return
+        if kind in ("STP", "STP LMT") and not order.triggered:
+            stop = float(order.aux_price or 0.0)
+            if buy and high >= stop:
+                trigger = max(first, stop)
+            elif not buy and low <= stop:
+                trigger = min(first, stop)
+            else:
+                return
+            at = start if trigger == first else end
+            if kind == "STP":
+                self._fill(order, self._slipped(trigger, buy), at, removes=True)
+                return
+            order.triggered = True
+            limit = float(order.lmt_price or 0.0)
+            if (buy and trigger <= limit) or (not buy and trigger >= limit):
+                self._fill(order, trigger, at, removes=True)
+            else:
+                self._set_status(order, "Submitted")
+            return
+        limit = float(order.lmt_price or 0.0)
+        if buy and low <= limit:
+            price = min(first, limit)
+        elif not buy and high >= limit:
+            price = max(first, limit)
+        else:
+            return
+        self._fill(order, price, start if price == first else end, removes=price == first)
+
+    def _slipped(self, price: float, buy: bool) -> float:
+        move = price * self.slippage_bps / 10_000.0
+        return round(price + move if buy else price - move, 4)
+
+    def _fill(self, order: SimOrder, price: float, at_ts: float, removes: bool) -> None:
+        qty = order.remaining
+        if self._partial_next is not None and qty > 1:
+            qty = float(max(1, math.floor(qty * self._partial_next)))
+            self._partial_next = None
+        signed = qty if order.is_buy else -qty
+        commission = self.commissions.commission(qty, price, order.action, removes)
+        realized = self.ledger.apply(order.symbol, signed, price, commission)
+        order.avg_fill_price = (order.avg_fill_price * order.filled + price * qty) / (order.filled + qty)
+        order.filled += qty
+        order.remaining = order.total_qty - order.filled
+        order.last_fill_price = price
+        self.exec_seq += 1
+        execution = Execution(
+            exec_id=f"{self._exec_stamp:08x}.{self.exec_seq:08x}.01.01",
+            order_id=order.order_id,
+            client_id=order.client_id,
+            perm_id=order.perm_id,
+            account=order.account,
+            symbol=order.symbol,
+            side="BOT" if order.is_buy else "SLD",
+            shares=qty,
+            price=price,
+            time=datetime.fromtimestamp(at_ts, tz=NY),
+            cum_qty=order.filled,
+            avg_price=order.avg_fill_price,
+            order_ref=order.order_ref,
+            commission=commission,
+            realized_pnl=realized,
+        )
+        self._executions.append(execution)
+        for listener in list(self._listeners):
+            _call(listener, "on_execution", execution)
+        if order.remaining <= 1e-9:
+            order.remaining = 0.0
+            self._active.pop(order.order_id, None)
+            self._set_status(order, "Filled")
+        else:
+            self._set_status(order, "Submitted")
+        self._settle_oca(order, qty)
+        if order.status == "Filled":
+            now = datetime.fromtimestamp(at_ts, tz=NY)
+            for child in self._children(order.order_id):
+                if child.is_working and child.transmit:
+                    self._activate_later(child, now)
+
+    def _activate_later(self, child: SimOrder, now: datetime) -> None:
+        """Activate a bracket child without matching it in the segment that filled its parent."""
+        child.why_held = ""
+        self._active[child.order_id] = child
+        kind = child.order_type
+        self._set_status(child, "PreSubmitted" if kind in ("STP", "STP LMT") else "Submitted")
+
+    def _oca_siblings(self, order: SimOrder) -> list[SimOrder]:
+        if order.oca_group:
+            same = [o for o in self._orders.values() if o.oca_group == order.oca_group
+                    and o.account == order.account]
+        elif order.parent_id:
+            same = self._children(order.parent_id)
+        else:
+            return []
+        return [o for o in same if o is not order and o.is_working]
+
+    def _settle_oca(self, order: SimOrder, qty: float) -> None:
+        for sibling in sorted(self._oca_siblings(order), key=lambda o: o.order_id):
+            if order.status == "Filled" or sibling.remaining - qty <= 1e-9:
+                sibling.why_held = f"OCA group filled by order {order.order_id}"
+                self._cancel(sibling)
+            else:
+                sibling.total_qty -= qty
+                sibling.remaining = sibling.total_qty - sibling.filled
+                self._emit_status(sibling)
+
+    def _cancel(self, order: SimOrder) -> None:
+        self._active.pop(order.order_id, None)
+        self._set_status(order, "Cancelled")
+
+    def _set_status(self, order: SimOrder, status: str) -> None:
+        order.status = status
+        self._emit_status(order)
+
+    def _emit_status(self, order: SimOrder) -> None:
+        """IB sends openOrder then orderStatus on every change; listeners get both, in order."""
+        for listener in list(self._listeners):
+            _call(listener, "on_open_order", order)
+            _call(listener, "on_order_status", order)
+
+
+def _call(listener: Any, name: str, arg: Any) -> None:
+    handler = getattr(listener, name, None)
+    if handler is not None:
+        handler(arg)
+
+
+def _valid_price(price: float | None) -> bool:
+    return price is not None and math.isfinite(price) and price > 0
+
+
+def _fields(order: SimOrder) -> dict[str, Any]:
+    return {name: getattr(order, name) for name in SimOrder.__dataclass_fields__}

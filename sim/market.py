@@ -1,0 +1,338 @@
+"""Market data for the simulator: the replay clock, bar sources and one session's replay.
+
+One `ReplayClock` drives everything (history, live bars, prices, fills) so a bot never sees a
+price from the future. `MarketReplay` turns a session of 1-minute bars into a continuous,
+deterministic intra-bar price path that the matching engine triggers against:
+
+    up bar   (close >= open): O at +0 s -> L at +20 s -> H at +40 s -> C at +59 s
+    down bar (close <  open): O at +0 s -> H at +20 s -> L at +40 s -> C at +59 s
+
+linear in between, flat at C until the next bar's start, where the price jumps to that bar's
+open (a gap). Going to the low first on up bars is the pessimistic convention for long
+positions (the stop is hit before the target when both lie inside one bar). Before the first
+bar the price is the previous session's close (or, if unknown, the first open).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from sim.bar_sources import CsvBarSource
+from sim.history import (
+    DAY_SECONDS,
+    aggregate,
+    calendar_cutoff,
+    parse_bar_size,
+    parse_duration,
+    session_to_daily,
+)
+from sim.sessions import NY, session_bounds
+from sim.synthetic import SyntheticMarket
+from trade.models import Bar
+
+__all__ = [
+    "NY",
+    "BarSource",
+    "CsvBarSource",
+    "MarketReplay",
+    "ReplayClock",
+    "Segment",
+    "SyntheticMarket",
+]
+
+
+def _require_aware(t: datetime, name: str) -> None:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"{name}={t!r} is naive: pass a tz-aware datetime (America/New_York)")
+
+
+class ReplayClock:
+    """The one simulated clock.
+
+    `speed=None` is stepping mode: time moves only through `advance_to` / `advance_by` (backtests,
+    deterministic tests). `speed=N` runs N x real time from `time.monotonic()`. Changing `speed`
+    or pausing re-anchors so `now()` stays continuous.
+    """
+
+    def __init__(self, start: datetime, speed: float | None = None) -> None:
+        _require_aware(start, "start")
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed={speed!r} is invalid: use None (stepping) or a positive factor")
+        self._base = start.astimezone(NY)
+        self._anchor = time.monotonic()
+        self._speed = speed
+        self._paused = False
+
+    def now(self) -> datetime:
+        if self._speed is None or self._paused:
+            return self._base
+        return self._base + timedelta(seconds=(time.monotonic() - self._anchor) * self._speed)
+
+    @property
+    def is_stepping(self) -> bool:
+        return self._speed is None
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
+
+    @property
+    def speed(self) -> float | None:
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float | None) -> None:
+        if value is not None and value <= 0:
+            raise ValueError(f"speed={value!r} is invalid: use None (stepping) or a positive factor")
+        self._rebase()
+        self._speed = value
+
+    def advance_to(self, t: datetime) -> None:
+        """Jump forward to `t` (in any mode; running clocks continue from there). Never backwards."""
+        _require_aware(t, "t")
+        current = self.now()
+        if t < current:
+            raise ValueError(f"advance_to({t.isoformat()}) is before now ({current.isoformat()}): "
+                             "the replay clock never moves backwards")
+        self._base = t.astimezone(NY)
+        self._anchor = time.monotonic()
+
+    def advance_by(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"advance_by({seconds}) is negative: the clock never moves backwards")
+        self.advance_to(self.now() + timedelta(seconds=seconds))
+
+    def pause(self) -> None:
+        self._rebase()
+        self._paused = True
+
+    def resume(self) -> None:
+        self._rebase()
+        self._paused = False
+
+    def _rebase(self) -> None:
+        self._base = self.now()
+        self._anchor = time.monotonic()
+
+
+@runtime_checkable
+class BarSource(Protocol):
+    """Where bars come from: CSV files or the seeded synthetic market."""
+
+    def symbols(self) -> list[str]: ...
+
+    def sessions(self, symbol: str) -> list[date]: ...
+
+    def session_bars(self, symbol: str, day: date) -> list[Bar]: ...
+
+    def daily_bars(self, symbol: str) -> list[Bar]: ...
+
+
+# (start, end (epoch seconds), first price, low, high) of one piece of the path inside one bar.
+Segment = tuple[float, float, float, float, float]
+
+
+class _SymbolPath:
+    """One symbol's bars for the session with epoch-second starts for O(log n) lookups."""
+
+    __slots__ = ("bars", "starts", "prev_close")
+
+    def __init__(self, bars: list[Bar], prev_close: float | None) -> None:
+        self.bars = bars
+        self.starts = [b.start.timestamp() for b in bars]
+        self.prev_close = prev_close if prev_close is not None else (bars[0].open if bars else None)
+
+
+def _vertices(bar: Bar) -> tuple[tuple[float, float], ...]:
+    s = float(bar.seconds)
+    first, second = (bar.low, bar.high) if bar.close >= bar.open else (bar.high, bar.low)
+    return ((0.0, bar.open), (s / 3.0, first), (2.0 * s / 3.0, second), (s - 1.0, bar.close))
+
+
+def _value(bar: Bar, dt: float) -> float:
+    """Price `dt` seconds into `bar` along the documented path."""
+    verts = _vertices(bar)
+    if dt <= 0.0:
+        return bar.open
+    for (t0, v0), (t1, v1) in zip(verts, verts[1:], strict=False):
+        if dt <= t1:
+            return v0 + (v1 - v0) * (dt - t0) / (t1 - t0)
+    return bar.close
+
+
+def _segment(bar: Bar, origin: float, dt0: float, dt1: float) -> Segment:
+    """Times, first price and (low, high) of the path over [dt0, dt1] within `bar`."""
+    first = _value(bar, dt0)
+    last = _value(bar, dt1)
+    lo, hi = min(first, last), max(first, last)
+    for t, v in _vertices(bar):
+        if dt0 < t < dt1:
+            lo, hi = min(lo, v), max(hi, v)
+    return origin + dt0, origin + dt1, first, lo, hi
+
+
+class MarketReplay:
+    """Replays session `day` of `symbols` on `clock`; the caller starts the clock at the open."""
+
+    def __init__(
+        self, source: BarSource, clock: ReplayClock, day: date, symbols: Sequence[str]
+    ) -> None:
+        self.source = source
+        self.clock = clock
+        self.day = day
+        self.symbols = [s.upper() for s in symbols]
+        self.session_open, self.session_close = session_bounds(day)
+        self._paths: dict[str, _SymbolPath] = {}
+        for symbol in self.symbols:
+            bars = source.session_bars(symbol, day)
+            self._paths[symbol] = _SymbolPath(bars, self._previous_close(symbol))
+
+    def _previous_close(self, symbol: str) -> float | None:
+        earlier = [d for d in self.source.sessions(symbol) if d < self.day]
+        if earlier:
+            bars = self.source.session_bars(symbol, earlier[-1])
+            if bars:
+                return bars[-1].close
+        daily = [b for b in self.source.daily_bars(symbol) if b.start.date() < self.day]
+        return daily[-1].close if daily else None
+
+    def known_symbols(self) -> set[str]:
+        """Symbols tradeable in this replay: those with bars today (or any data at all)."""
+        return {s for s, p in self._paths.items() if p.bars or p.prev_close is not None}
+
+    def bars(self, symbol: str) -> list[Bar]:
+        """All of today's bars (the engine's view; bots must use `completed_bars`)."""
+        path = self._paths.get(symbol.upper())
+        return list(path.bars) if path else []
+
+    def completed_bars(self, symbol: str, until: datetime) -> list[Bar]:
+        """Today's bars with `bar.end <= until`: what a client may know at `until`."""
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return []
+        cut = until.timestamp() - 60.0
+        idx = bisect_right(path.starts, cut)
+        return [b for b in path.bars[:idx] if b.end <= until]
+
+    def price_at(self, symbol: str, t: datetime) -> float | None:
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return None
+        ts = t.timestamp()
+        i = bisect_right(path.starts, ts) - 1
+        if i < 0:
+            return path.prev_close
+        bar = path.bars[i]
+        return _value(bar, ts - path.starts[i])
+
+    def segments(self, symbol: str, t0: datetime, t1: datetime) -> Iterator[Segment]:
+        """The path over (t0, t1] cut at bar starts, in time order: the matching engine's input.
+
+        Each piece carries its first price, so a gap (a bar opening beyond a stop) fills at that
+        open, not at the stop. The piece containing t0 starts with the price at t0.
+        """
+        path = self._paths.get(symbol.upper())
+        if path is None or not path.bars or t1 <= t0:
+            return
+        ts0, ts1 = t0.timestamp(), t1.timestamp()
+        starts, bars = path.starts, path.bars
+        i = bisect_right(starts, ts0) - 1
+        if i >= 0:
+            dt0 = ts0 - starts[i]
+            if dt0 < bars[i].seconds:
+                yield _segment(bars[i], starts[i], dt0, min(ts1 - starts[i], bars[i].seconds))
+        j = i + 1
+        while j < len(bars) and starts[j] <= ts1:
+            yield _segment(bars[j], starts[j], 0.0, min(ts1 - starts[j], bars[j].seconds))
+            j += 1
+
+    def path_extremes(
+        self, symbol: str, t0: datetime, t1: datetime
+    ) -> tuple[float, float] | None:
+        """(low, high) of the price path over (t0, t1], or None when no bar falls in it."""
+        lo = hi = None
+        for _, _, _, seg_lo, seg_hi in self.segments(symbol, t0, t1):
+            lo = seg_lo if lo is None else min(lo, seg_lo)
+            hi = seg_hi if hi is None else max(hi, seg_hi)
+        if lo is None or hi is None:
+            price = self.price_at(symbol, t1)
+            return None if price is None else (price, price)
+        return lo, hi
+
+    # ----------------------------------------------------------------- history (IB semantics)
+
+    def history(
+        self,
+        symbol: str,
+        end: datetime,
+        duration: str,
+        bar_size: str,
+        use_rth: bool = True,
+    ) -> list[Bar]:
+        """Completed bars ending at `end` (capped at the clock: no look-ahead).
+
+        `"N D"` counts sessions the source holds (today counts once it has a completed bar), so a
+        bot warms up on D-1, D-2, ... as at IB; S/W/M/Y are calendar spans back from `end`.
+        Only regular-hours data exists, so `use_rth` changes nothing.
+        """
+        symbol = symbol.upper()
+        n, unit = parse_duration(duration)
+        size = parse_bar_size(bar_size)
+        end = min(end, self.clock.now())
+        if size >= DAY_SECONDS:
+            return self._daily_history(symbol, end, n, unit)
+        days = self._days_with_bars(symbol, end)
+        if unit == "D":
+            days = days[-n:]
+            cutoff = None
+        else:
+            cutoff = calendar_cutoff(end, n, unit)
+            days = [d for d in days if session_bounds(d)[1] > cutoff]
+        out: list[Bar] = []
+        for day in days:
+            minute_bars = self._bars_until(symbol, day, end)
+            if cutoff is not None:
+                minute_bars = [b for b in minute_bars if b.start >= cutoff]
+            opened, closed = session_bounds(day)
+            out.extend(b for b in aggregate(minute_bars, size, opened, closed) if b.end <= end)
+        return out
+
+    def _bars_until(self, symbol: str, day: date, end: datetime) -> list[Bar]:
+        if day == self.day:
+            return self.completed_bars(symbol, end)
+        return [b for b in self.source.session_bars(symbol, day) if b.end <= end]
+
+    def _days_with_bars(self, symbol: str, end: datetime) -> list[date]:
+        days = [d for d in self.source.sessions(symbol) if d < min(self.day, end.date())]
+        if end.date() >= self.day and self.completed_bars(symbol, end):
+            days.append(self.day)
+        return days
+
+    def _daily_history(self, symbol: str, end: datetime, n: int, unit: str) -> list[Bar]:
+        """Daily bars of sessions complete by `end`; from the daily file, else aggregated.
+
+        Caveat of the shared data: daily files are split-adjusted, intraday files are raw.
+        """
+        def complete(day: date) -> bool:
+            if day > self.day or day > end.date():
+                return False
+            return day < end.date() or end >= session_bounds(day)[1]
+
+        daily = [b for b in self.source.daily_bars(symbol) if complete(b.start.date())]
+        have = {b.start.date() for b in daily[-5:]}
+        for day in self._days_with_bars(symbol, end):
+            if day in have or not complete(day) or (daily and day < daily[-1].start.date()):
+                continue
+            bars = self._bars_until(symbol, day, end)
+            if bars:
+                opened, closed = session_bounds(day)
+                daily.append(session_to_daily(bars, opened, closed))
+        daily.sort(key=lambda b: b.start)
+        if unit == "D":
+            return daily[-n:]
+        cutoff = calendar_cutoff(end, n, unit)
+        return [b for b in daily if b.start >= cutoff]
