@@ -1,0 +1,161 @@
+"""The entry scripts' command lines, run as real subprocesses: --help, and one-line errors.
+
+Each run gets a clean environment and an empty working directory, so a developer's `.env` or
+exported IB_* variables cannot change the outcome.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DAY_TRADER = REPO / "day_trader.py"
+WEEKLY = REPO / "main.py"
+
+
+def run(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None):
+    clean = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+DAY_TRADER_FLAGS = [
+    "--allocation", "--watchlist", "--host", "--port", "--client-id", "--account", "--live",
+    "--sim", "--sim-data", "--sim-date", "--sim-seed", "--speed", "--db", "--no-improve",
+    "--log-level",
+]  # fmt: skip
+WEEKLY_FLAGS = [
+    "--run-days", "--run-time", "--allocation", "--host", "--port", "--client-id", "--once",
+    "--sim", "--dry-run", "--db", "--log-level",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("script", "flags"), [(DAY_TRADER, DAY_TRADER_FLAGS), (WEEKLY, WEEKLY_FLAGS)]
+)
+def test_help_exits_0_and_lists_every_flag(script: Path, flags: list[str], tmp_path: Path) -> None:
+    result = run(script, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    missing = [flag for flag in flags if flag not in result.stdout]
+    assert missing == []
+
+
+@pytest.mark.parametrize("script", [DAY_TRADER, WEEKLY])
+def test_help_does_not_import_heavy_modules(script: Path, tmp_path: Path) -> None:
+    result = run(script, "--help", cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+    }
+    assert imported & {"pandas", "numpy", "ib_async", "exchange_calendars", "sim"} == set()
+
+
+DAY_TRADER_ERRORS = [
+    (["--allocation", "0"], "--allocation 0 is invalid: use a fraction in (0, 1]"),
+    (["--allocation", "1.5"], "--allocation 1.5 is invalid: use a fraction in (0, 1]"),
+    (["--allocation", "abc"], "--allocation abc is invalid: use a fraction in (0, 1]"),
+    (["--allocation=-0.1"], "--allocation -0.1 is invalid: use a fraction in (0, 1]"),
+    ([], "--allocation is required: use a fraction in (0, 1]"),
+    (["--allocation", "0.25", "--port", "99999"], "--port 99999 is invalid: use a TCP port"),
+    (["--allocation", "0.25", "--port", "abc"], "--port abc is invalid: use a TCP port"),
+    (["--allocation", "0.25", "--port"], "--port needs a value: use a TCP port"),
+    (["--allocation", "0.25", "--client-id", "x"], "--client-id x is invalid: use a whole number"),
+    (
+        ["--allocation", "0.25", "--sim", "--sim-date", "2025-13-01"],
+        "--sim-date 2025-13-01 is invalid: use a date YYYY-MM-DD",
+    ),
+    (
+        ["--allocation", "0.25", "--sim", "--sim-date", "July 3"],
+        "--sim-date July 3 is invalid: use a date YYYY-MM-DD",
+    ),
+    (["--allocation", "0.25", "--sim-date", "2025-07-03"], "--sim-date needs --sim"),
+    (["--allocation", "0.25", "--sim", "--speed", "0"], "--speed 0 is invalid: use a positive"),
+    (
+        ["--allocation", "0.25", "--sim", "--sim-seed", "-1"],
+        "--sim-seed -1 is invalid: use a whole",
+    ),
+    (["--allocation", "0.25", "--sim", "--live"], "--live cannot be combined with --sim"),
+    (["--allocation", "0.25", "--log-level", "loud"], "--log-level loud is invalid: use one of"),
+    (["--allocation", "0.25", "--bogus"], "unrecognized argument --bogus"),
+]
+
+WEEKLY_ERRORS = [
+    (["--allocation", "0.5", "--run-days", "Funday"], "--run-days Funday is invalid: use weekday"),
+    (["--allocation", "0.5", "--run-days"], "--run-days needs a value: use weekday names"),
+    (["--allocation", "0.5", "--run-time", "25:00"], "--run-time 25:00 is invalid: use a New York"),
+    (["--allocation", "1.5"], "--allocation 1.5 is invalid: use a fraction in (0, 1]"),
+    (["--allocation", "0"], "--allocation 0 is invalid: use a fraction in (0, 1]"),
+    (["--allocation", "0.5", "--port", "0"], "--port 0 is invalid: use a TCP port"),
+    ([], "--allocation is required: use a fraction in (0, 1]"),
+]
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess, prog: str, expected: str) -> None:
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{prog}: error: {expected}")
+
+
+@pytest.mark.parametrize(("args", "expected"), DAY_TRADER_ERRORS)
+def test_day_trader_bad_argument_is_one_line_and_exit_2(
+    args: list[str], expected: str, tmp_path: Path
+) -> None:
+    _assert_one_line_error(run(DAY_TRADER, *args, cwd=tmp_path), "day_trader.py", expected)
+
+
+@pytest.mark.parametrize(("args", "expected"), WEEKLY_ERRORS)
+def test_weekly_bad_argument_is_one_line_and_exit_2(
+    args: list[str], expected: str, tmp_path: Path
+) -> None:
+    _assert_one_line_error(run(WEEKLY, *args, cwd=tmp_path), "main.py", expected)
+
+
+def test_bad_environment_variable_is_one_line_naming_it(tmp_path: Path) -> None:
+    result = run(DAY_TRADER, "--allocation", "0.25", cwd=tmp_path, env={"IB_PORT": "abc"})
+    _assert_one_line_error(result, "day_trader.py", "IB_PORT='abc' is invalid: use a TCP port")
+
+
+def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("IB_PORT=4002\n")
+    result = run(DAY_TRADER, "--allocation", "0.25", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "127.0.0.1:4002" in result.stdout
+
+
+def test_day_trader_valid_arguments_run_and_exit_0(tmp_path: Path) -> None:
+    result = run(DAY_TRADER, "--allocation", "0.25", "--sim", "--sim-seed", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "trading_history.sim.db" in result.stdout
+    assert "seed 3" in result.stdout
+
+
+def test_weekly_allocation_may_come_from_the_environment(tmp_path: Path) -> None:
+    result = run(
+        WEEKLY,
+        "--once",
+        "--run-days",
+        "thursday",
+        "MON",
+        cwd=tmp_path,
+        env={"WEEKLY_ALLOCATION": "0.4"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "40%" in result.stdout
+    assert "client id 1" in result.stdout
+
+
+def test_weekly_run_days_are_normalised_to_calendar_order(tmp_path: Path) -> None:
+    result = run(WEEKLY, "--allocation", "0.5", "--run-days", "thursday", "MON", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "every Monday, Thursday at 10:00" in result.stdout
