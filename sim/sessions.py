@@ -7,6 +7,7 @@ calendar costs ~0.2 s, so it is built once and cached.
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -18,7 +19,10 @@ NY = ZoneInfo("America/New_York")
 
 @lru_cache(maxsize=1)
 def _xnys() -> xcals.ExchangeCalendar:
-    return xcals.get_calendar("XNYS", start="1990-01-02")
+    # exchange_calendars 4.13 trips a pandas 3 deprecation warning while building; harmless.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return xcals.get_calendar("XNYS", start="1990-01-02")
 
 
 def is_session(day: date) -> bool:
