@@ -102,7 +102,8 @@ class MarketCalendar:
     # -- questions about one date -------------------------------------------------------------
 
     def is_trading_day(self, day: date) -> bool:
-        return _as_date(day) in self._block_for(day.year).by_date
+        day = _as_date(day)
+        return day in self._block_for(day.year).by_date
 
     def session(self, day: date) -> Session:
         """The session on `day`; raises `NoSessionError` on weekends and holidays."""

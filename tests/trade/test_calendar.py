@@ -86,6 +86,13 @@ def test_a_fresh_calendar_answers_for_2035_and_1995() -> None:
     assert calendar.is_trading_day(date(1995, 6, 1))
 
 
+def test_aware_datetime_is_judged_by_its_new_york_date(calendar: MarketCalendar) -> None:
+    # 2030-01-01 02:00 UTC is 2029-12-31 21:00 in New York: a trading day in another window.
+    moment = datetime(2030, 1, 1, 2, 0, tzinfo=UTC)
+    assert calendar.is_trading_day(moment)
+    assert calendar.session(moment).date == date(2029, 12, 31)
+
+
 def test_next_sessions_skip_weekends_and_holidays(calendar: MarketCalendar) -> None:
     days = [s.date for s in calendar.next_sessions(date(2025, 12, 23), 6)]
     assert days == [
