@@ -78,6 +78,10 @@ class FrameReader:
             del buf[:pos]
         return messages
 
+    def feed_raw(self, data: bytes) -> None:
+        """Buffer bytes without parsing frames (before the unframed hello prefix is consumed)."""
+        self._buf += data
+
     def take_raw(self, n: int) -> bytes | None:
         """Remove and return `n` unframed bytes (the `API\\0` hello prefix), or None if short."""
         if len(self._buf) < n:

@@ -1,0 +1,447 @@
+"""IB Gateway simulator: the TWS API on loopback over the replay market and the paper engine.
+
+This module only wires: the listening sockets, the clientId registry, the clock pump and the
+request routing. The protocol lives in `sim/tws/` (framing, encoders, request parsers, session
+state, faults), the market in `sim/market.py`, the matching engine in `sim/exchange.py`.
+
+The pump calls `engine.advance(now)` every few milliseconds of real time (and at once when a test
+steps the clock), then streams completed bars / real-time bars / ticks to subscribers, so fills
+and bars reach clients in clock order and no completed bar is ever skipped at high speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sim.exchange import MatchingEngine, OrderReject, SimOrder
+from sim.market import BarSource, CsvBarSource, MarketReplay, ReplayClock, SyntheticMarket
+from sim.sessions import session_bounds
+from sim.tws import encoders as enc
+from sim.tws import errors
+from sim.tws import requests as rq
+from sim.tws.account import AccountDesk
+from sim.tws.faults import apply_admin_command
+from sim.tws.feeds import MarketFeeds
+from sim.tws.orders import OrderDesk
+from sim.tws.session import ClientSession
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCOUNT = "DU1234567"
+
+
+class GatewaySimulator:
+    """The simulated IB Gateway. `await start()`, connect any TWS API client to `port`."""
+
+    def __init__(
+        self,
+        replay: MarketReplay,
+        engine: MatchingEngine,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_port: int | None = None,
+        pump_interval: float = 0.005,
+    ) -> None:
+        self.replay = replay
+        self.clock: ReplayClock = replay.clock
+        self.engine = engine
+        self.host = host
+        self.port = port
+        self.admin_port = admin_port
+        self.pump_interval = pump_interval
+        self._sessions: set[ClientSession] = set()
+        self._by_client: dict[int, ClientSession] = {}
+        self.orders = OrderDesk(engine, self._sessions_of, self.now)
+        self.accounts = AccountDesk(engine, replay, self.orders, self.now)
+        self.feeds = MarketFeeds(replay, self.now)
+        engine.add_listener(self)  # after the order desk: position/account pushes follow the fill
+        self._server: asyncio.Server | None = None
+        self._admin: asyncio.Server | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+        self._last_pump: datetime | None = None
+        self.refusing = False
+        self._routes: dict[type, Callable[[ClientSession, Any], None]] = self._build_routes()
+
+    @classmethod
+    def build(
+        cls,
+        source: BarSource,
+        day: date,
+        symbols: Sequence[str],
+        *,
+        speed: float | None = None,
+        start: datetime | None = None,
+        cash: float = 100_000.0,
+        account_id: str = DEFAULT_ACCOUNT,
+        **kwargs: Any,
+    ) -> GatewaySimulator:
+        """Clock at `start` (default: the session open of `day`), replay, engine, gateway."""
+        clock = ReplayClock(start or session_bounds(day)[0], speed=speed)
+        replay = MarketReplay(source, clock, day, symbols)
+        engine = MatchingEngine(replay, account_id=account_id, cash=cash)
+        return cls(replay, engine, **kwargs)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def start(self) -> None:
+        await self._listen()
+        if self.admin_port is not None:
+            self._admin = await asyncio.start_server(self._admin_client, self.host, self.admin_port)
+            self.admin_port = self._admin.sockets[0].getsockname()[1]
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump_forever())
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: ClientSession(self), self.host, self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.refusing = False
+
+    async def stop(self) -> None:
+        if self._reopen is not None:
+            self._reopen.cancel()
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+        for server in (self._server, self._admin):
+            if server is not None:
+                server.close()
+        for session in list(self._sessions):
+            session.close()
+        for server in (self._server, self._admin):
+            if server is not None:
+                await server.wait_closed()
+
+    def start_in_thread(self) -> GatewayThread:
+        """Run on a private event loop in a daemon thread (for blocking clients, subprocess e2e)."""
+        return GatewayThread(self)
+
+    # -- the clock pump ---------------------------------------------------------------------
+    async def _pump_forever(self) -> None:
+        while True:
+            try:
+                self.pump()
+            except Exception:
+                log.exception("gateway pump failed; continuing")
+            await asyncio.sleep(self.pump_interval)
+
+    def pump(self) -> None:
+        """Match orders up to the clock, then stream what completed by then."""
+        now = self.clock.now()
+        if self._last_pump is not None and now <= self._last_pump:
+            return
+        self._last_pump = now
+        self.engine.advance(now)
+        for session in list(self._sessions):
+            if session.ready:
+                self.feeds.emit(session, now)
+
+    def step(self, seconds: float) -> None:
+        """Stepping clock: advance by `seconds`, pumping at every minute boundary on the way."""
+        self.step_to(self.clock.now() + timedelta(seconds=seconds))
+
+    def step_to(self, t: datetime) -> None:
+        while self.clock.now() < t:
+            now = self.clock.now()
+            boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            self.clock.advance_to(min(t, boundary))
+            self.pump()
+
+    # -- sessions ---------------------------------------------------------------------------
+    def _sessions_of(self, client_id: int) -> Iterable[ClientSession]:
+        session = self._by_client.get(client_id)
+        return (session,) if session is not None and session.ready else ()
+
+    def on_start_api(self, session: ClientSession) -> None:
+        cid = session.client_id
+        assert cid is not None
+        sv = session.server_version
+        other = self._by_client.get(cid)
+        if other is not None and other.connected:
+            session.send(enc.error(sv, -1, errors.CLIENT_ID_IN_USE, errors.message(errors.CLIENT_ID_IN_USE)))
+            session.close()
+            return
+        self._sessions.add(session)
+        self._by_client[cid] = session
+        session.ready = True
+        session.send(enc.managed_accounts([self.engine.account_id]))
+        session.send(enc.next_valid_id(self.orders.next_valid_id(cid)))
+        for code in errors.FARM_NOTICES:
+            session.send(enc.error(sv, -1, code, errors.message(code)))
+
+    def on_closed(self, session: ClientSession) -> None:
+        self._sessions.discard(session)
+        if session.client_id is not None and self._by_client.get(session.client_id) is session:
+            del self._by_client[session.client_id]
+
+    def on_request(self, session: ClientSession, request: rq.Request) -> None:
+        route = self._routes.get(type(request))
+        if route is not None:
+            route(session, request)
+
+    def _build_routes(self) -> dict[type, Callable[[ClientSession, Any], None]]:
+        return {
+            rq.PlaceOrder: lambda s, r: self.orders.place(s, r, SimOrder, OrderReject),
+            rq.CancelOrder: lambda s, r: self.orders.cancel(s, r.order_id, OrderReject),
+            rq.ContractDetailsRequest: self.feeds.contract_details,
+            rq.HistoricalDataRequest: self.feeds.historical,
+            rq.RealTimeBarsRequest: self.feeds.realtime_bars,
+            rq.MarketDataRequest: self.feeds.market_data,
+            rq.ExecutionsRequest: self.accounts.send_executions,
+            rq.AccountUpdatesRequest: self._account_updates,
+            rq.AccountUpdatesMultiRequest: self._account_multi,
+            rq.AccountSummaryRequest: lambda s, r: self.accounts.send_account_summary(s, r.req_id),
+            rq.IdsRequest: lambda s, r: s.send(enc.next_valid_id(self.orders.next_valid_id(s.client_id))),
+            rq.CancelById: self._cancel_subscription,
+            rq.Simple: self._simple,
+        }
+
+    def _account_updates(self, session: ClientSession, req: rq.AccountUpdatesRequest) -> None:
+        session.subs.account_updates = (req.account or self.engine.account_id) if req.subscribe else ""
+        if req.subscribe:
+            self.accounts.send_account_updates(session)
+
+    def _account_multi(self, session: ClientSession, req: rq.AccountUpdatesMultiRequest) -> None:
+        session.subs.account_multi.add(req.req_id)
+        self.accounts.send_account_multi(session, req.req_id)
+
+    def _cancel_subscription(self, session: ClientSession, req: rq.CancelById) -> None:
+        subs = session.subs
+        subs.history.pop(req.req_id, None)
+        subs.realtime_bars.pop(req.req_id, None)
+        subs.market_data.pop(req.req_id, None)
+        subs.account_multi.discard(req.req_id)
+
+    def _simple(self, session: ClientSession, req: rq.Simple) -> None:
+        mid = req.msg_id
+        if mid == rq.REQ_POSITIONS:
+            session.subs.positions = True
+            self.accounts.send_positions(session)
+        elif mid == rq.CANCEL_POSITIONS:
+            session.subs.positions = False
+        elif mid in (rq.REQ_OPEN_ORDERS, rq.REQ_ALL_OPEN_ORDERS):
+            self.orders.send_open_orders(session)
+        elif mid == rq.REQ_COMPLETED_ORDERS:
+            self.orders.send_completed_orders(session)
+        elif mid == rq.REQ_CURRENT_TIME:
+            session.send(enc.current_time(int(self.now().timestamp())))
+        elif mid == rq.REQ_MANAGED_ACCTS:
+            session.send(enc.managed_accounts([self.engine.account_id]))
+        elif mid == rq.REQ_GLOBAL_CANCEL:
+            self.engine.cancel_all()
+
+    # -- engine listener (after the order desk): keep subscribed clients' books current --------
+    def on_order_status(self, order: Any) -> None:
+        pass
+
+    def on_open_order(self, order: Any) -> None:
+        pass
+
+    def on_execution(self, execution: Any) -> None:
+        for session in list(self._sessions):
+            if not session.ready:
+                continue
+            if session.subs.positions:
+                self.accounts.send_position_update(session, execution.symbol)
+            if session.subs.account_updates:
+                self.accounts.send_account_updates(session)
+            for req_id in session.subs.account_multi:
+                self.accounts.send_account_multi(session, req_id, end=False)
+
+    # -- faults (the Python handle; the admin port maps onto these) ------------------------------
+    def restart(self, refuse_seconds: float = 5.0) -> None:
+        """A Gateway restart: every socket dropped, connections refused for `refuse_seconds`.
+
+        The engine, its orders, executions and positions live on, and so does the clock.
+        """
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.refusing = True
+        for session in list(self._sessions):
+            session.close()
+        loop = asyncio.get_running_loop()
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._reopen = loop.call_later(refuse_seconds, lambda: loop.create_task(self._listen()))
+
+    def _broadcast_error(self, code: int) -> None:
+        for session in list(self._sessions):
+            if session.ready:
+                session.send(enc.error(session.server_version, -1, code, errors.message(code)))
+
+    def connectivity_lost(self) -> None:
+        self._broadcast_error(errors.CONNECTIVITY_LOST)
+
+    def connectivity_restored(self, data_kept: bool = True) -> None:
+        self._broadcast_error(
+            errors.CONNECTIVITY_RESTORED_DATA_KEPT if data_kept else errors.CONNECTIVITY_RESTORED_DATA_LOST
+        )
+
+    def reject_next_order(self, code: int = errors.ORDER_REJECTED) -> None:
+        self.orders.reject_next = code
+
+    def partial_fill_next(self, fraction: float = 0.5) -> None:
+        self.engine.inject_partial_fill_next(fraction)
+
+    def pacing_violation_next(self) -> None:
+        self.feeds.pacing_next = True
+
+    def set_speed(self, speed: float | None) -> None:
+        self.clock.speed = speed
+
+    def status(self) -> str:
+        clients = ",".join(str(c) for c in sorted(self._by_client)) or "none"
+        speed = "step" if self.clock.is_stepping else f"{self.clock.speed:g}x"
+        return (
+            f"time={self.now().isoformat()} speed={speed} clients={clients} "
+            f"open_orders={len(self.engine.open_orders())} positions={len(self.engine.positions())} "
+            f"refusing={int(self.refusing)}"
+        )
+
+    async def _admin_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                reply = apply_admin_command(self, line.decode(errors="replace"))
+                writer.write(reply.encode() + b"\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+class GatewayThread:
+    """A `GatewaySimulator` running on its own event loop in a daemon thread."""
+
+    def __init__(self, sim: GatewaySimulator) -> None:
+        self.sim = sim
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(sim.start())
+            except BaseException as exc:  # surfaced to the caller below
+                self._error = exc
+                started.set()
+                return
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="ib-gateway-sim", daemon=True)
+        self.thread.start()
+        started.wait(10)
+        if self._error is not None:
+            raise RuntimeError(f"gateway simulator failed to start: {self._error}") from self._error
+
+    @property
+    def host(self) -> str:
+        return self.sim.host
+
+    @property
+    def port(self) -> int:
+        return self.sim.port
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0) -> Any:
+        """Run `fn(*args)` on the gateway's loop (faults, stepping) and return its result."""
+
+        async def invoke() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(invoke(), self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if not self.loop.is_running():
+            return
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m sim.gateway", description="IB Gateway simulator (TWS API on loopback)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=4002)
+    p.add_argument("--admin-port", type=int, default=None, help="line-based fault/clock control port")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", type=Path, help="shared data directory (intraday/<SYM>/<DATE>.csv)")
+    src.add_argument("--synthetic", action="store_true", help="a seeded synthetic market")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--date", type=date.fromisoformat, help="session to replay, YYYY-MM-DD")
+    p.add_argument("--symbols", nargs="*", default=None)
+    p.add_argument("--speed", type=float, default=1.0, help="N x real time; 0 = stepping (admin 'step')")
+    p.add_argument("--cash", type=float, default=100_000.0)
+    p.add_argument("--account", default=DEFAULT_ACCOUNT)
+    return p.parse_args(argv)
+
+
+def _source_from_args(args: argparse.Namespace) -> tuple[BarSource, date, list[str]]:
+    if args.synthetic:
+        day = args.date or date(2025, 7, 3)
+        symbols = [s.upper() for s in (args.symbols or ["SPY", "QQQ", "AAPL"])]
+        return SyntheticMarket(args.seed, symbols, [day]), day, symbols
+    data = args.data or Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (data / "intraday").is_dir():
+        raise SystemExit(f"--data {data}: no intraday/ directory there; pass --data DIR or --synthetic")
+    source = CsvBarSource(data, args.symbols)
+    if args.date is None:
+        raise SystemExit("--date: required with --data (a session present in the data, e.g. 2025-07-03)")
+    symbols = [s.upper() for s in args.symbols] if args.symbols else [
+        s for s in source.symbols() if args.date in source.sessions(s)
+    ]
+    if not symbols:
+        raise SystemExit(f"--date {args.date}: no symbol has intraday data that day; pick another date")
+    return source, args.date, symbols
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    source, day, symbols = _source_from_args(args)
+    speed = None if args.speed == 0 else args.speed
+    sim = GatewaySimulator.build(
+        source, day, symbols, speed=speed, cash=args.cash, account_id=args.account,
+        host=args.host, port=args.port, admin_port=args.admin_port,
+    )
+    await sim.start()
+    admin = f" (admin {args.host}:{sim.admin_port})" if sim.admin_port is not None else ""
+    pace = "stepping" if speed is None else f"{speed:g}x real time"
+    print(
+        f"IB Gateway simulator listening on {args.host}:{sim.port}{admin}, replaying {day} "
+        f"{','.join(symbols)} at {pace}, account {args.account}",
+        flush=True,
+    )
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    await sim.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(_parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

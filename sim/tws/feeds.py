@@ -1,0 +1,207 @@
+"""Market data over the replay: contract details, historical bars (+ keepUpToDate), 5-second
+real-time bars and reqMktData ticks. Everything is read at the replay clock, never ahead of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sim.market import NY
+from sim.tws import encoders as enc
+from sim.tws import errors
+from sim.tws.contracts import stock
+from sim.tws.requests import (
+    ContractDetailsRequest,
+    HistoricalDataRequest,
+    MarketDataRequest,
+    RealTimeBarsRequest,
+)
+from sim.tws.session import BarSubscription
+from trade.models import Bar
+
+RTB_SECONDS = 5
+TICK_LAST, TICK_BID, TICK_ASK, TICK_VOLUME = 4, 1, 2, 8
+TICK_BID_SIZE, TICK_ASK_SIZE, TICK_LAST_SIZE = 0, 3, 5
+
+
+def parse_end(text: str, now: datetime) -> datetime:
+    """endDateTime as clients send it: "" (now), "YYYYMMDD HH:MM:SS[ zone]" or "YYYYMMDD-HH:MM:SS" (UTC)."""
+    text = text.strip()
+    if not text:
+        return now
+    zone = NY
+    if "-" in text[8:9]:
+        text, zone = text.replace("-", " ", 1), UTC
+    parts = text.split(" ")
+    if len(parts) >= 3:
+        from zoneinfo import ZoneInfo
+
+        zone = UTC if parts[2] in ("UTC", "GMT") else ZoneInfo(parts[2])
+    fmt = "%Y%m%d %H:%M:%S" if len(parts) >= 2 else "%Y%m%d"
+    naive = datetime.strptime(" ".join(parts[:2]), fmt)  # noqa: DTZ007 - zone attached next
+    return naive.replace(tzinfo=zone)
+
+
+def wire_bar(bar: Bar, format_date: int, daily: bool) -> enc.WireBar:
+    if format_date == 2:
+        date_str = str(int(bar.start.timestamp()))
+    elif daily:
+        date_str = bar.start.astimezone(NY).strftime("%Y%m%d")
+    else:
+        date_str = bar.start.astimezone(NY).strftime("%Y%m%d %H:%M:%S America/New_York")
+    wap = round((bar.high + bar.low + bar.close) / 3, 4)
+    count = max(1, int(bar.volume // 100)) if bar.volume else 0
+    return enc.WireBar(date_str, bar.open, bar.high, bar.low, bar.close, bar.volume, wap, count)
+
+
+class MarketFeeds:
+    """Answers market-data requests and streams subscriptions as the clock moves."""
+
+    def __init__(self, replay: Any, now: Callable[[], datetime]) -> None:
+        self.replay = replay
+        self._now = now
+        self.pacing_next = False
+
+    def _known(self, symbol: str) -> bool:
+        return symbol.upper() in self.replay.known_symbols()
+
+    def _no_security(self, session: Any, req_id: int, symbol: str) -> None:
+        session.send(enc.error(session.server_version, req_id, errors.NO_SECURITY_DEFINITION,
+                               errors.message(errors.NO_SECURITY_DEFINITION) + f" (symbol {symbol!r} is not in the replay data)"))
+
+    # -- contract details ---------------------------------------------------------------------
+    def contract_details(self, session: Any, req: ContractDetailsRequest) -> None:
+        symbol = req.contract.ticker
+        if req.contract.sec_type not in ("", "STK") or not self._known(symbol):
+            self._no_security(session, req.req_id, symbol)
+            return
+        day = self.replay.session_open.strftime("%Y%m%d")
+        hours = f"{day}:{self.replay.session_open:%H%M}-{day}:{self.replay.session_close:%H%M}"
+        session.send(enc.contract_details(session.server_version, req.req_id, stock(symbol), hours, hours))
+        session.send(enc.contract_details_end(req.req_id))
+
+    # -- historical data --------------------------------------------------------------------
+    def historical(self, session: Any, req: HistoricalDataRequest) -> None:
+        sv = session.server_version
+        symbol = req.contract.ticker
+        if self.pacing_next:
+            self.pacing_next = False
+            session.send(enc.error(sv, req.req_id, errors.HISTORICAL_DATA_ERROR,
+                                   errors.message(errors.HISTORICAL_DATA_ERROR)))
+            return
+        if not self._known(symbol):
+            self._no_security(session, req.req_id, symbol)
+            return
+        now = self._now()
+        try:
+            end = now if req.keep_up_to_date else min(parse_end(req.end, now), now)
+            bars = self.replay.history(symbol, end, req.duration, req.bar_size, req.use_rth)
+        except ValueError as exc:
+            session.send(enc.error(sv, req.req_id, errors.HISTORICAL_DATA_ERROR,
+                                   f"Historical Market Data Service error message:{exc}"))
+            return
+        daily = "day" in req.bar_size
+        wire = [wire_bar(b, req.format_date, daily) for b in bars]
+        start_str = (bars[0].start if bars else end).astimezone(NY).strftime("%Y%m%d %H:%M:%S")
+        session.send(enc.historical_data(req.req_id, start_str, end.astimezone(NY).strftime("%Y%m%d %H:%M:%S"), wire))
+        if req.keep_up_to_date and not daily:
+            seconds = bars[0].seconds if bars else 60
+            last_end = bars[-1].end if bars else now
+            session.subs.history[req.req_id] = BarSubscription(
+                req.req_id, symbol, seconds, last_end, req.format_date, req.use_rth
+            )
+            if bars:
+                seconds = int((bars[-1].end - bars[-1].start).total_seconds())
+            session.subs.history[req.req_id].seconds = seconds
+
+    def _size_label(self, seconds: int) -> str:
+        if seconds % 3600 == 0:
+            return f"{seconds // 3600} hour"
+        return f"{seconds // 60} mins" if seconds > 60 else "1 min"
+
+    def _emit_history(self, session: Any, sub: BarSubscription, now: datetime) -> None:
+        if now < sub.last_end + timedelta(seconds=60):
+            return
+        if sub.seconds == 60:
+            bars = self.replay.completed_bars(sub.symbol, now)
+        else:
+            bars = self.replay.history(sub.symbol, now, "1 D", self._size_label(sub.seconds), sub.use_rth)
+        for bar in bars:
+            if bar.end > sub.last_end:
+                session.send(enc.historical_data_update(sub.req_id, wire_bar(bar, sub.format_date, False)))
+                sub.last_end = bar.end
+
+    # -- real-time bars -----------------------------------------------------------------------
+    def realtime_bars(self, session: Any, req: RealTimeBarsRequest) -> None:
+        symbol = req.contract.ticker
+        if not self._known(symbol):
+            self._no_security(session, req.req_id, symbol)
+            return
+        now = self._now()
+        floor = now - timedelta(seconds=now.timestamp() % RTB_SECONDS)
+        session.subs.realtime_bars[req.req_id] = BarSubscription(req.req_id, symbol, RTB_SECONDS, floor)
+
+    def _rtb(self, symbol: str, start: datetime) -> Bar | None:
+        """A 5-second bar from the price path: open at start, close at the end, path extremes."""
+        end = start + timedelta(seconds=RTB_SECONDS)
+        if end <= self.replay.session_open or start >= self.replay.session_close:
+            return None
+        o = self.replay.price_at(symbol, start)
+        c = self.replay.price_at(symbol, end - timedelta(microseconds=1))
+        ext = self.replay.path_extremes(symbol, start, end)
+        if o is None or c is None or ext is None:
+            return None
+        lo, hi = min(ext[0], o, c), max(ext[1], o, c)
+        minute = [b for b in self.replay.completed_bars(symbol, start + timedelta(seconds=60))
+                  if b.start <= start < b.end]
+        volume = float(int(minute[-1].volume * RTB_SECONDS / 60)) if minute else 0.0
+        return Bar(symbol, start, o, hi, lo, c, volume, RTB_SECONDS)
+
+    def _emit_rtb(self, session: Any, sub: BarSubscription, now: datetime) -> None:
+        step = timedelta(seconds=RTB_SECONDS)
+        while sub.last_end + step <= now:
+            start = sub.last_end
+            sub.last_end = start + step
+            bar = self._rtb(sub.symbol, start)
+            if bar is not None:
+                session.send(enc.realtime_bar(sub.req_id, wire_bar(bar, 2, False), int(start.timestamp())))
+
+    # -- ticks ------------------------------------------------------------------------------
+    def market_data(self, session: Any, req: MarketDataRequest) -> None:
+        symbol = req.contract.ticker
+        if not self._known(symbol):
+            self._no_security(session, req.req_id, symbol)
+            return
+        session.send(enc.market_data_type(req.req_id, 1))
+        self._send_ticks(session, req.req_id, symbol, self._now(), force=True)
+        if req.snapshot:
+            session.send(enc.tick_snapshot_end(req.req_id))
+        else:
+            session.subs.market_data[req.req_id] = symbol
+
+    def _send_ticks(self, session: Any, req_id: int, symbol: str, now: datetime, force: bool = False) -> None:
+        price = self.replay.price_at(symbol, now)
+        if price is None:
+            return
+        if not force and session.subs.last_tick.get(req_id) == price:
+            return
+        session.subs.last_tick[req_id] = price
+        spread = max(0.01, round(price * 0.0001, 2))
+        session.send(enc.tick_price(req_id, TICK_BID, round(price - spread / 2, 2), 100.0))
+        session.send(enc.tick_price(req_id, TICK_ASK, round(price + spread / 2, 2), 100.0))
+        session.send(enc.tick_price(req_id, TICK_LAST, round(price, 4), 100.0))
+        volume = sum(b.volume for b in self.replay.completed_bars(symbol, now)) if force else None
+        if volume is not None:
+            session.send(enc.tick_size(req_id, TICK_VOLUME, volume))
+
+    # -- clock-driven streaming ------------------------------------------------------------------
+    def emit(self, session: Any, now: datetime) -> None:
+        subs = session.subs
+        for sub in list(subs.history.values()):
+            self._emit_history(session, sub, now)
+        for sub in list(subs.realtime_bars.values()):
+            self._emit_rtb(session, sub, now)
+        for req_id, symbol in list(subs.market_data.items()):
+            self._send_ticks(session, req_id, symbol, now)
