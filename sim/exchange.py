@@ -29,15 +29,23 @@ never past the clock: no look-ahead):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sim.commissions import CommissionModel, IBFixedCommission, IBTieredCommission
 from sim.ledger import Ledger
 from sim.market import NY, MarketReplay
+from sim.matching import MATCH_PRIORITY, Segment, match
+from sim.paper_orders import (
+    Execution,
+    OrderReject,
+    SimOrder,
+    normalise,
+    validate_fields,
+)
 
 __all__ = [
     "CommissionModel",
@@ -48,77 +56,6 @@ __all__ = [
     "OrderReject",
     "SimOrder",
 ]
-
-WORKING_STATUSES = frozenset({"PendingSubmit", "PreSubmitted", "Submitted"})
-ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
-_MATCH_PRIORITY = {"MKT": 0, "STP": 1, "STP LMT": 1, "LMT": 2}
-
-
-class OrderReject(Exception):
-    """IB-style order error: `code` is the IB error code (201, 200, 103, 10147, ...)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-@dataclass(eq=False)
-class SimOrder:
-    order_id: int
-    client_id: int
-    account: str
-    symbol: str
-    action: str
-    total_qty: float
-    order_type: str
-    lmt_price: float | None = None
-    aux_price: float | None = None
-    tif: str = "DAY"
-    oca_group: str = ""
-    oca_type: int = 0
-    parent_id: int = 0
-    transmit: bool = True
-    order_ref: str = ""
-    outside_rth: bool = False
-    # maintained by the engine
-    perm_id: int = 0
-    status: str = ""
-    filled: float = 0.0
-    remaining: float = 0.0
-    avg_fill_price: float = 0.0
-    last_fill_price: float = 0.0
-    submitted_at: datetime | None = None
-    triggered: bool = False
-    why_held: str = ""
-
-    @property
-    def is_working(self) -> bool:
-        return self.status in WORKING_STATUSES
-
-    @property
-    def is_buy(self) -> bool:
-        return self.action == "BUY"
-
-
-@dataclass(frozen=True)
-class Execution:
-    exec_id: str
-    order_id: int
-    client_id: int
-    perm_id: int
-    account: str
-    symbol: str
-    side: str  # BOT | SLD
-    shares: float
-    price: float
-    time: datetime
-    cum_qty: float
-    avg_price: float
-    order_ref: str
-    commission: float
-    realized_pnl: float | None
-
 
 class MatchingEngine:
     """Matches working orders against one `MarketReplay`; keeps the paper account."""
@@ -185,29 +122,9 @@ class MatchingEngine:
         return self.replay.price_at(symbol, self.replay.clock.now())
 
     def account_values(self) -> dict[str, float]:
-        """IB account tags (Reg T margin: 25% initial/maintenance, `leverage` x buying power)."""
-        gross = market = unrealized = 0.0
-        for symbol, (qty, avg) in self.positions().items():
-            price = self.mark(symbol) or avg
-            market += qty * price
-            gross += abs(qty * price)
-            unrealized += (price - avg) * qty
-        net_liq = self.ledger.cash + market
-        init_margin = gross / self.leverage if self.leverage > 0 else gross
-        return {
-            "NetLiquidation": net_liq,
-            "TotalCashValue": self.ledger.cash,
-            "SettledCash": self.ledger.cash,
-            "EquityWithLoanValue": net_liq,
-            "GrossPositionValue": gross,
-            "InitMarginReq": init_margin,
-            "MaintMarginReq": init_margin,
-            "AvailableFunds": net_liq - init_margin,
-            "ExcessLiquidity": net_liq - init_margin,
-            "BuyingPower": max(0.0, self.leverage * net_liq - gross),
-            "RealizedPnL": self.ledger.realized_pnl,
-            "UnrealizedPnL": unrealized,
-        }
+        """IB account tags, positions marked to the price path now (see `Ledger.account_values`)."""
+        marks = {symbol: self.mark(symbol) for symbol in self.positions()}
+        return self.ledger.account_values(marks, self.leverage)
 
     def inject_partial_fill_next(self, fraction: float = 0.5) -> None:
         """The next fill of any order takes only `fraction` of its remaining quantity."""
@@ -236,10 +153,7 @@ class MatchingEngine:
                 )
             self._modify(existing, order, now)
             return
-        order.symbol = order.symbol.upper()
-        order.action = order.action.upper()
-        order.order_type = order.order_type.upper()
-        order.tif = (order.tif or "DAY").upper()
+        normalise(order)
         self._validate(order)
         self._check_buying_power(order, now)
         order.account = order.account or self.account_id
@@ -295,7 +209,7 @@ class MatchingEngine:
                     candidates = [o for o in self._active.values() if o.symbol == symbol]
                     if not candidates:
                         break
-                    candidates.sort(key=lambda o: (_MATCH_PRIORITY[o.order_type], o.order_id))
+                    candidates.sort(key=lambda o: (MATCH_PRIORITY[o.order_type], o.order_id))
                     for order in candidates:
                         if order.order_id in self._active:
                             self._match(order, segment)
@@ -309,21 +223,7 @@ class MatchingEngine:
     # ------------------------------------------------------------------ internals
 
     def _validate(self, order: SimOrder) -> None:
-        def reject(reason: str) -> None:
-            raise OrderReject(201, f"Order rejected - reason: {reason}")
-
-        if order.action not in ("BUY", "SELL"):
-            reject(f"action {order.action!r} is invalid: use BUY or SELL")
-        if order.order_type not in ORDER_TYPES:
-            reject(f"order type {order.order_type!r} is not supported: use MKT, LMT, STP or STP LMT")
-        if not order.total_qty or order.total_qty <= 0 or not math.isfinite(order.total_qty):
-            reject(f"total quantity {order.total_qty!r} is invalid: use a positive number of shares")
-        if order.order_type in ("LMT", "STP LMT") and not _valid_price(order.lmt_price):
-            reject(f"{order.order_type} order needs a positive limit price (lmtPrice)")
-        if order.order_type in ("STP", "STP LMT") and not _valid_price(order.aux_price):
-            reject(f"{order.order_type} order needs a positive stop price (auxPrice)")
-        if order.tif not in ("DAY", "GTC"):
-            reject(f"time in force {order.tif!r} is not supported: use DAY or GTC")
+        validate_fields(order)
         if order.symbol not in self.replay.known_symbols():
             raise OrderReject(
                 200, f"No security definition has been found for the request: {order.symbol}"
@@ -370,11 +270,10 @@ class MatchingEngine:
                 201, f"Order rejected - reason: modified quantity {new.total_qty} is not above "
                 f"the {order.filled} shares already filled; cancel the order instead"
             )
-        probe = SimOrder(**{**_fields(order), **{
-            "lmt_price": new.lmt_price, "aux_price": new.aux_price, "total_qty": new.total_qty,
-            "order_type": new.order_type.upper(), "tif": (new.tif or order.tif).upper(),
-        }})
-        probe.symbol = order.symbol
+        probe = dataclasses.replace(
+            new, symbol=order.symbol, action=order.action, order_type=new.order_type.upper(),
+            tif=(new.tif or order.tif).upper(),
+        )
         self._validate(probe)
         order.lmt_price, order.aux_price = new.lmt_price, new.aux_price
         order.order_type, order.tif = probe.order_type, probe.tif
@@ -435,44 +334,16 @@ class MatchingEngine:
         ts = now.timestamp()
         self._match(order, (ts, ts, price, price, price))
 
-    def _match(self, order: SimOrder, segment: tuple[float, float, float, float, float]) -> None:
-        start, end, first, low, high = segment
-        buy = order.is_buy
-        kind = order.order_type
-        if kind == "MKT":
-            self._fill(order, self._slipped(first, buy), start, removes=True)
+    def _match(self, order: SimOrder, segment: Segment) -> None:
+        outcome = match(order, segment, self.slippage_bps)
+        if outcome is None:
             return
-        if kind in ("STP", "STP LMT") and not order.triggered:
-            stop = float(order.aux_price or 0.0)
-            if buy and high >= stop:
-                trigger = max(first, stop)
-            elif not buy and low <= stop:
-                trigger = min(first, stop)
-            else:
-                return
-            at = start if trigger == first else end
-            if kind == "STP":
-                self._fill(order, self._slipped(trigger, buy), at, removes=True)
-                return
+        if outcome.triggered:
             order.triggered = True
-            limit = float(order.lmt_price or 0.0)
-            if (buy and trigger <= limit) or (not buy and trigger >= limit):
-                self._fill(order, trigger, at, removes=True)
-            else:
-                self._set_status(order, "Submitted")
-            return
-        limit = float(order.lmt_price or 0.0)
-        if buy and low <= limit:
-            price = min(first, limit)
-        elif not buy and high >= limit:
-            price = max(first, limit)
-        else:
-            return
-        self._fill(order, price, start if price == first else end, removes=price == first)
-
-    def _slipped(self, price: float, buy: bool) -> float:
-        move = price * self.slippage_bps / 10_000.0
-        return round(price + move if buy else price - move, 4)
+        if outcome.fill:
+            self._fill(order, outcome.price, outcome.at, outcome.removes_liquidity)
+        elif order.status != "Submitted":
+            self._set_status(order, "Submitted")
 
     def _fill(self, order: SimOrder, price: float, at_ts: float, removes: bool) -> None:
         qty = order.remaining
@@ -566,11 +437,3 @@ def _call(listener: Any, name: str, arg: Any) -> None:
     handler = getattr(listener, name, None)
     if handler is not None:
         handler(arg)
-
-
-def _valid_price(price: float | None) -> bool:
-    return price is not None and math.isfinite(price) and price > 0
-
-
-def _fields(order: SimOrder) -> dict[str, Any]:
-    return {name: getattr(order, name) for name in SimOrder.__dataclass_fields__}

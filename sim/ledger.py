@@ -7,6 +7,7 @@ execution's realized P&L is net of its own commission; an opening execution has 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -48,3 +49,32 @@ class Ledger:
         else:
             self.positions[symbol] = [remaining, avg]
         return realized
+
+    def account_values(self, marks: Mapping[str, float | None], leverage: float) -> dict[str, float]:
+        """IB account tags with positions marked at `marks` (their average cost when unknown).
+
+        Reg T style margin: initial = maintenance = gross / `leverage` (4 = the intraday 25%), and
+        BuyingPower = leverage x NetLiquidation - GrossPositionValue, as IB computes it.
+        """
+        gross = market = unrealized = 0.0
+        for symbol, (qty, avg) in self.positions.items():
+            price = marks.get(symbol) or avg
+            market += qty * price
+            gross += abs(qty * price)
+            unrealized += (price - avg) * qty
+        net_liq = self.cash + market
+        init_margin = gross / leverage if leverage > 0 else gross
+        return {
+            "NetLiquidation": net_liq,
+            "TotalCashValue": self.cash,
+            "SettledCash": self.cash,
+            "EquityWithLoanValue": net_liq,
+            "GrossPositionValue": gross,
+            "InitMarginReq": init_margin,
+            "MaintMarginReq": init_margin,
+            "AvailableFunds": net_liq - init_margin,
+            "ExcessLiquidity": net_liq - init_margin,
+            "BuyingPower": max(0.0, leverage * net_liq - gross),
+            "RealizedPnL": self.realized_pnl,
+            "UnrealizedPnL": unrealized,
+        }
