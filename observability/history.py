@@ -23,13 +23,17 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
+from observability.history_errors import HistoryDBError, translate_sqlite_error
 from observability.migrations import CURRENT_VERSION, NewerSchemaError, migrate
 from observability.redaction import mask_account, redact_json, scrub_text
 from observability.schema import (
     EVALUATION_KINDS,
+    EXEC_COLUMNS,
     HEALTH_STATUSES,
+    INTENT_COLUMNS,
     PARAMETER_CHANGE_STATUSES,
     TERMINAL_INTENT_STATES,
+    TRADE_COLUMNS,
     BookPosition,
     DailyMetricsRow,
     DailySummary,
@@ -39,29 +43,22 @@ from observability.schema import (
     IntentRow,
     IntentState,
     ParameterChangeRow,
-    SchemaValueError,
     TradeRow,
+    check_choice,
+    execution_from_db,
     from_db_time,
+    intent_from_db,
+    intent_state,
     to_db_day,
     to_db_time,
+    trade_from_db,
 )
+
+__all__ = ["HistoryDB", "HistoryDBError"]
 
 DEFAULT_BUSY_TIMEOUT_S = 2.0
 
-_TRADE_COLUMNS = (
-    "trading_date, book, symbol, side, qty, entry_time, entry_price, exit_time, exit_price, "
-    "pnl, commission, variant, rsi, vwap, atr, reason, exit_reason, order_ref"
-)
-_INSERT_TRADE = f"INSERT INTO trades ({_TRADE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
-_INTENT_COLUMNS = (
-    "order_ref, bot, trading_date, symbol, seq, side, qty, entry_price, target_price, "
-    "stop_price, variant, book, state, created_time, updated_time"
-)
-_EXEC_COLUMNS = "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account"
-
-
-class HistoryDBError(Exception):
-    """One clear line: what is wrong with the history DB and what to do about it."""
+_INSERT_TRADE = f"INSERT INTO trades ({TRADE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
 
 
 class HistoryDB:
@@ -85,7 +82,7 @@ class HistoryDB:
             conn = sqlite3.connect(name, timeout=busy_timeout_s, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
-            raise _translate(exc, name, busy_timeout_s) from None
+            raise translate_sqlite_error(exc, name, busy_timeout_s) from None
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal" and name != ":memory:":
@@ -105,7 +102,7 @@ class HistoryDB:
             ) from None
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(exc, name, busy_timeout_s) from None
+            raise translate_sqlite_error(exc, name, busy_timeout_s) from None
         except HistoryDBError:
             conn.close()
             raise
@@ -146,12 +143,12 @@ class HistoryDB:
         return self.trades_between(day, day, book)
 
     def trades_between(self, first: date, last: date, book: str | None = None) -> list[TradeRow]:
-        sql = f"SELECT id, {_TRADE_COLUMNS} FROM trades WHERE trading_date BETWEEN ? AND ?"
+        sql = f"SELECT id, {TRADE_COLUMNS} FROM trades WHERE trading_date BETWEEN ? AND ?"
         args: list[Any] = [to_db_day(first), to_db_day(last)]
         if book is not None:
             sql += " AND book = ?"
             args.append(book)
-        return [_trade(r) for r in self._query(sql + " ORDER BY exit_time, id", args)]
+        return [trade_from_db(r) for r in self._query(sql + " ORDER BY exit_time, id", args)]
 
     def daily_summary(self, day: date, book: str | None = None) -> DailySummary:
         sql = "SELECT pnl, commission FROM trades WHERE trading_date = ?"
@@ -179,7 +176,7 @@ class HistoryDB:
     # -- recovery: intents and executions ----------------------------------------------------
     def record_intent(self, intent: IntentRow) -> None:
         """Store a new intent. An `order_ref` already on file is an error: refs are never reused."""
-        state = IntentState(intent.state)
+        state = intent_state(intent.state)
         created = to_db_time(intent.created_time, "created_time")
         updated = to_db_time(intent.updated_time, "updated_time") if intent.updated_time else created
         row = (
@@ -187,7 +184,7 @@ class HistoryDB:
             str(intent.side), intent.qty, intent.entry_price, intent.target_price,
             intent.stop_price, intent.variant, intent.book, state.value, created, updated,
         )
-        sql = f"INSERT INTO order_intents ({_INTENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+        sql = f"INSERT INTO order_intents ({INTENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
         try:
             self._write("record_intent", sql, row)
         except HistoryDBError as exc:
@@ -201,32 +198,32 @@ class HistoryDB:
     def update_intent_state(self, order_ref: str, state: IntentState | str, time: datetime) -> bool:
         """Move an intent to `state`; False if no intent has this ref."""
         sql = "UPDATE order_intents SET state = ?, updated_time = ? WHERE order_ref = ?"
-        args = (IntentState(state).value, to_db_time(time), order_ref)
+        args = (intent_state(state).value, to_db_time(time), order_ref)
         return self._write("update_intent_state", sql, args).rowcount == 1
 
     def intent(self, order_ref: str) -> IntentRow | None:
-        rows = self._query(f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE order_ref = ?",
+        rows = self._query(f"SELECT {INTENT_COLUMNS} FROM order_intents WHERE order_ref = ?",
                            (order_ref,))
-        return _intent(rows[0]) if rows else None
+        return intent_from_db(rows[0]) if rows else None
 
     def open_intents(self, book: str, day: date | None = None) -> list[IntentRow]:
         """Intents of `book` not yet closed/cancelled/rejected (on `day`, or on any day)."""
         marks = ", ".join("?" * len(TERMINAL_INTENT_STATES))
-        sql = (f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE book = ? "
+        sql = (f"SELECT {INTENT_COLUMNS} FROM order_intents WHERE book = ? "
                f"AND state NOT IN ({marks})")
         args: list[Any] = [book, *TERMINAL_INTENT_STATES]
         if day is not None:
             sql += " AND trading_date = ?"
             args.append(to_db_day(day))
-        return [_intent(r) for r in self._query(sql + " ORDER BY created_time, seq", args)]
+        return [intent_from_db(r) for r in self._query(sql + " ORDER BY created_time, seq", args)]
 
     def intents_on(self, day: date, book: str | None = None) -> list[IntentRow]:
-        sql = f"SELECT {_INTENT_COLUMNS} FROM order_intents WHERE trading_date = ?"
+        sql = f"SELECT {INTENT_COLUMNS} FROM order_intents WHERE trading_date = ?"
         args: list[Any] = [to_db_day(day)]
         if book is not None:
             sql += " AND book = ?"
             args.append(book)
-        return [_intent(r) for r in self._query(sql + " ORDER BY created_time, seq", args)]
+        return [intent_from_db(r) for r in self._query(sql + " ORDER BY created_time, seq", args)]
 
     def max_sequence(self, bot: str, day: date, symbol: str) -> int:
         """Highest sequence used by `bot` for `symbol` on `day` (0 if none): the next is +1."""
@@ -240,7 +237,7 @@ class HistoryDB:
                          price: float, time: datetime, commission: float, book: str,
                          account: str = "") -> bool:
         """Record a fill exactly once: True if `exec_id` is new, False if it was seen before."""
-        sql = (f"INSERT INTO executions ({_EXEC_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+        sql = (f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
                "ON CONFLICT (exec_id) DO NOTHING")
         args = (exec_id, order_ref, symbol, str(side), qty, price, to_db_time(time), commission,
                 book, mask_account(account))
@@ -248,16 +245,16 @@ class HistoryDB:
 
     def executions_since(self, since: datetime, book: str | None = None) -> list[ExecutionRow]:
         """Executions at or after `since`, oldest first (>=: the caller dedupes by exec id)."""
-        sql = f"SELECT {_EXEC_COLUMNS} FROM executions WHERE time >= ?"
+        sql = f"SELECT {EXEC_COLUMNS} FROM executions WHERE time >= ?"
         args: list[Any] = [to_db_time(since, "since")]
         if book is not None:
             sql += " AND book = ?"
             args.append(book)
-        return [_execution(r) for r in self._query(sql + " ORDER BY time, exec_id", args)]
+        return [execution_from_db(r) for r in self._query(sql + " ORDER BY time, exec_id", args)]
 
     def executions_for(self, order_ref: str) -> list[ExecutionRow]:
-        sql = f"SELECT {_EXEC_COLUMNS} FROM executions WHERE order_ref = ? ORDER BY time, exec_id"
-        return [_execution(r) for r in self._query(sql, (order_ref,))]
+        sql = f"SELECT {EXEC_COLUMNS} FROM executions WHERE order_ref = ? ORDER BY time, exec_id"
+        return [execution_from_db(r) for r in self._query(sql, (order_ref,))]
 
     def last_execution_time(self, book: str | None = None) -> datetime | None:
         sql, args = "SELECT MAX(time) FROM executions", ()
@@ -313,7 +310,7 @@ class HistoryDB:
                 for r in rows]
 
     def record_health(self, h: HealthRow) -> int:
-        _check_choice("status", h.status, HEALTH_STATUSES)
+        check_choice("status", h.status, HEALTH_STATUSES)
         sql = ("INSERT INTO agent_health (time, agent, status, cpu_pct, memory_mb, connected, "
                "connection_status, event_loop_lag_ms, data_staleness_s, actions, detail) "
                f"VALUES ({', '.join('?' * 11)})")
@@ -337,7 +334,7 @@ class HistoryDB:
         ]
 
     def record_parameter_change(self, c: ParameterChangeRow) -> int:
-        _check_choice("status", c.status, PARAMETER_CHANGE_STATUSES)
+        check_choice("status", c.status, PARAMETER_CHANGE_STATUSES)
         sql = ("INSERT INTO parameter_changes (time, parameter, old_value, new_value, reason, "
                "source, status, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         args = (to_db_time(c.time), c.parameter, _json(c.old_value), _json(c.new_value),
@@ -352,7 +349,7 @@ class HistoryDB:
                                    *r[4:]) for r in rows]
 
     def record_evaluation(self, e: EvaluationRow) -> int:
-        _check_choice("kind", e.kind, EVALUATION_KINDS)
+        check_choice("kind", e.kind, EVALUATION_KINDS)
         sql = "INSERT INTO evaluations (time, kind, content, status) VALUES (?, ?, ?, ?)"
         args = (to_db_time(e.time), e.kind, _json(e.content), e.status)
         return int(self._write("record_evaluation", sql, args).lastrowid or 0)
@@ -389,58 +386,8 @@ class HistoryDB:
             try:
                 yield
             except sqlite3.Error as exc:
-                raise _translate(exc, self._path, self._busy_timeout_s) from None
-
-
-def _translate(exc: sqlite3.Error, path: str, busy_timeout_s: float) -> HistoryDBError:
-    text = str(exc)
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
-        return HistoryDBError(
-            f"{path} is locked by another process (busy for more than {busy_timeout_s:g}s: {text}): "
-            "stop the other bot or point --db elsewhere"
-        )
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
-        return HistoryDBError(
-            f"{path} is not a readable history database ({text}): move the file aside "
-            "(it is left untouched) and restart, or point --db elsewhere"
-        )
-    if "unable to open" in lowered or "readonly" in lowered or "disk i/o" in lowered:
-        return HistoryDBError(
-            f"cannot write {path} ({text}): check the directory exists and is writable, "
-            "or point --db elsewhere"
-        )
-    if isinstance(exc, sqlite3.IntegrityError):
-        return HistoryDBError(f"{path}: row rejected by the schema ({text}): fix the value named")
-    return HistoryDBError(f"{path}: {type(exc).__name__}: {text}")
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise SchemaValueError(f"{name}={value!r} is invalid: use one of {', '.join(allowed)}")
+                raise translate_sqlite_error(exc, self._path, self._busy_timeout_s) from None
 
 
 def _json(value: Any) -> str:
     return json.dumps(redact_json(value), default=str, separators=(",", ":"))
-
-
-def _trade(r: Sequence[Any]) -> TradeRow:
-    return TradeRow(
-        id=r[0], trading_date=date.fromisoformat(r[1]), book=r[2], symbol=r[3], side=r[4],
-        qty=r[5], entry_time=from_db_time(r[6]), entry_price=r[7], exit_time=from_db_time(r[8]),
-        exit_price=r[9], pnl=r[10], commission=r[11], variant=r[12], rsi=r[13], vwap=r[14],
-        atr=r[15], reason=r[16], exit_reason=r[17], order_ref=r[18],
-    )
-
-
-def _intent(r: Sequence[Any]) -> IntentRow:
-    return IntentRow(
-        order_ref=r[0], bot=r[1], trading_date=date.fromisoformat(r[2]), symbol=r[3], seq=r[4],
-        side=r[5], qty=r[6], entry_price=r[7], target_price=r[8], stop_price=r[9], variant=r[10],
-        book=r[11], state=IntentState(r[12]), created_time=from_db_time(r[13]),
-        updated_time=from_db_time(r[14]),
-    )
-
-
-def _execution(r: Sequence[Any]) -> ExecutionRow:
-    return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9])

@@ -10,6 +10,7 @@ UTC timestamp alone does not say it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -206,3 +207,50 @@ class BookPosition:
     symbol: str
     qty: int
     avg_cost: float
+
+
+# -- column order of the SELECTs in history.py, and the decoders that rely on it --------
+TRADE_COLUMNS = (
+    "trading_date, book, symbol, side, qty, entry_time, entry_price, exit_time, exit_price, "
+    "pnl, commission, variant, rsi, vwap, atr, reason, exit_reason, order_ref"
+)
+INTENT_COLUMNS = (
+    "order_ref, bot, trading_date, symbol, seq, side, qty, entry_price, target_price, "
+    "stop_price, variant, book, state, created_time, updated_time"
+)
+EXEC_COLUMNS = "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account"
+
+
+def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SchemaValueError(f"{name}={value!r} is invalid: use one of {', '.join(allowed)}")
+
+
+def intent_state(value: IntentState | str) -> IntentState:
+    try:
+        return IntentState(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in IntentState)
+        raise SchemaValueError(f"state={value!r} is invalid: use one of {allowed}") from None
+
+
+def trade_from_db(r: Sequence[Any]) -> TradeRow:
+    return TradeRow(
+        id=r[0], trading_date=date.fromisoformat(r[1]), book=r[2], symbol=r[3], side=r[4],
+        qty=r[5], entry_time=from_db_time(r[6]), entry_price=r[7], exit_time=from_db_time(r[8]),
+        exit_price=r[9], pnl=r[10], commission=r[11], variant=r[12], rsi=r[13], vwap=r[14],
+        atr=r[15], reason=r[16], exit_reason=r[17], order_ref=r[18],
+    )
+
+
+def intent_from_db(r: Sequence[Any]) -> IntentRow:
+    return IntentRow(
+        order_ref=r[0], bot=r[1], trading_date=date.fromisoformat(r[2]), symbol=r[3], seq=r[4],
+        side=r[5], qty=r[6], entry_price=r[7], target_price=r[8], stop_price=r[9], variant=r[10],
+        book=r[11], state=IntentState(r[12]), created_time=from_db_time(r[13]),
+        updated_time=from_db_time(r[14]),
+    )
+
+
+def execution_from_db(r: Sequence[Any]) -> ExecutionRow:
+    return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9])

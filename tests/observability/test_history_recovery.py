@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from observability.history import HistoryDB, HistoryDBError
-from observability.schema import BookPosition, IntentRow, IntentState
+from observability.schema import BookPosition, IntentRow, IntentState, SchemaValueError
 from tests.observability.conftest import DAY, OPEN_UTC
 
 
@@ -65,6 +65,12 @@ def test_intent_round_trips_with_prices_and_state(db: HistoryDB) -> None:
 
 def test_updating_an_unknown_intent_reports_false(db: HistoryDB) -> None:
     assert db.update_intent_state("DT-20250703-SPY-9-ENTRY", "closed", OPEN_UTC) is False
+
+
+def test_unknown_intent_state_is_rejected_naming_the_choices(db: HistoryDB) -> None:
+    db.record_intent(_intent("SPY", 1))
+    with pytest.raises(SchemaValueError, match="state='done' is invalid: use one of pending"):
+        db.update_intent_state("DT-20250703-SPY-1-ENTRY", "done", OPEN_UTC)
 
 
 def test_max_sequence_lets_the_bot_take_the_next_unused_number(db: HistoryDB) -> None:
