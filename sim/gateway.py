@@ -17,7 +17,6 @@ import contextlib
 import logging
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from sim.tws.account import AccountDesk
 from sim.tws.faults import apply_admin_command
 from sim.tws.feeds import MarketFeeds
 from sim.tws.orders import OrderDesk
+from sim.tws.runner import GatewayThread
 from sim.tws.session import ClientSession
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class GatewaySimulator:
         self._pump_task: asyncio.Task[None] | None = None
         self._reopen: asyncio.TimerHandle | None = None
         self._last_pump: datetime | None = None
+        self._account_dirty = False
         self.refusing = False
         self._routes: dict[type, Callable[[ClientSession, Any], None]] = self._build_routes()
 
@@ -143,6 +144,8 @@ class GatewaySimulator:
 
     def pump(self) -> None:
         """Match orders up to the clock, then stream what completed by then."""
+        if self._account_dirty:
+            self._push_account_updates()
         now = self.clock.now()
         if self._last_pump is not None and now <= self._last_pump:
             return
@@ -254,11 +257,17 @@ class GatewaySimulator:
         pass
 
     def on_execution(self, execution: Any) -> None:
+        """Positions at once; account values on the next pump (off the fill's reply path)."""
+        for session in list(self._sessions):
+            if session.ready and session.subs.positions:
+                self.accounts.send_position_update(session, execution.symbol)
+        self._account_dirty = True
+
+    def _push_account_updates(self) -> None:
+        self._account_dirty = False
         for session in list(self._sessions):
             if not session.ready:
                 continue
-            if session.subs.positions:
-                self.accounts.send_position_update(session, execution.symbol)
             if session.subs.account_updates:
                 self.accounts.send_account_updates(session)
             for req_id in session.subs.account_multi:
@@ -323,56 +332,6 @@ class GatewaySimulator:
                 await writer.drain()
         finally:
             writer.close()
-
-
-class GatewayThread:
-    """A `GatewaySimulator` running on its own event loop in a daemon thread."""
-
-    def __init__(self, sim: GatewaySimulator) -> None:
-        self.sim = sim
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(sim.start())
-            except BaseException as exc:  # surfaced to the caller below
-                self._error = exc
-                started.set()
-                return
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="ib-gateway-sim", daemon=True)
-        self.thread.start()
-        started.wait(10)
-        if self._error is not None:
-            raise RuntimeError(f"gateway simulator failed to start: {self._error}") from self._error
-
-    @property
-    def host(self) -> str:
-        return self.sim.host
-
-    @property
-    def port(self) -> int:
-        return self.sim.port
-
-    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0) -> Any:
-        """Run `fn(*args)` on the gateway's loop (faults, stepping) and return its result."""
-
-        async def invoke() -> Any:
-            return fn(*args)
-
-        return asyncio.run_coroutine_threadsafe(invoke(), self.loop).result(timeout)
-
-    def stop(self) -> None:
-        if not self.loop.is_running():
-            return
-        asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 # -- CLI ----------------------------------------------------------------------------------------

@@ -169,6 +169,8 @@ class OrderDesk:
         )
 
     def on_order_status(self, order: Any) -> None:
+        if order.status == "PendingSubmit":
+            return  # the client set PendingSubmit itself when it sent the order; TWS skips it too
         view = self.view(order)
         fields = self._status_fields(order, view)
         for session in self._sessions_of(view.client_id):
@@ -178,6 +180,8 @@ class OrderDesk:
                                        errors.message(errors.ORDER_CANCELLED)))
 
     def on_open_order(self, order: Any) -> None:
+        if order.status == "PendingSubmit":
+            return
         view = self.view(order)
         c = stock(order.symbol)
         for session in self._sessions_of(view.client_id):

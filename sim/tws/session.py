@@ -122,12 +122,14 @@ class ClientSession(asyncio.Protocol):
         return self._transport is not None and not self._transport.is_closing()
 
     def write(self, data: bytes) -> None:
-        if self._transport is not None:
-            self._transport.write(data)
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def send(self, fields: list[object]) -> None:
-        if self._transport is not None:
-            self._transport.write(framing.encode(fields))
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(framing.encode(fields))
 
     def close(self) -> None:
         if self._transport is not None:
