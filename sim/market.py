@@ -218,6 +218,16 @@ class MarketReplay:
         idx = bisect_right(path.starts, cut)
         return [b for b in path.bars[:idx] if b.end <= until]
 
+    def completed_count(self, symbol: str, until: datetime) -> int:
+        """How many of today's bars have ended by `until` (O(log n); the per-bar hot path)."""
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return 0
+        idx = bisect_right(path.starts, until.timestamp() - 60.0)
+        while idx > 0 and path.bars[idx - 1].end > until:
+            idx -= 1
+        return idx
+
     def price_at(self, symbol: str, t: datetime) -> float | None:
         path = self._paths.get(symbol.upper())
         if path is None:

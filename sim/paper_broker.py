@@ -1,0 +1,313 @@
+"""`PaperBroker`: the Broker port straight over the matching engine, in-process, for backtests.
+
+No sockets and no IB types: orders go to `MatchingEngine`, engine events come back as
+`trade.models` values through the port's synchronous callbacks. Time is the replay clock in
+stepping mode; `step_to` / `run_session` move it bar by bar so that, for each minute:
+
+    1. the engine matches working orders along the price path up to the bar's end;
+    2. subscribers receive every bar whose `end <= now` (never earlier: no look-ahead).
+
+So a bot sees the 09:30 bar at 09:31:00 and its market order fills at the 09:31 bar's open, as
+it would at IB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sim.exchange import Execution, MatchingEngine, OrderReject, SimOrder
+from sim.market import MarketReplay
+from trade.broker.base import (
+    BarHandler,
+    BrokerError,
+    ConnectionHandler,
+    FillHandler,
+    OrderRejected,
+    OrderStatusHandler,
+    UnknownSymbol,
+)
+from trade.models import (
+    Account,
+    Bar,
+    BracketTickets,
+    Fill,
+    OrderRef,
+    OrderStatus,
+    OrderTicket,
+    OrderType,
+    Position,
+    Side,
+)
+
+
+def to_ticket(order: SimOrder) -> OrderTicket:
+    """The port's view of an engine order."""
+    return OrderTicket(
+        order_id=order.order_id,
+        order_ref=order.order_ref,
+        symbol=order.symbol,
+        side=Side(order.action),
+        qty=int(order.total_qty),
+        order_type=OrderType(order.order_type),
+        status=OrderStatus(order.status or "PendingSubmit"),
+        limit_price=order.lmt_price,
+        stop_price=order.aux_price,
+        parent_id=order.parent_id,
+        oca_group=order.oca_group,
+        filled=int(order.filled),
+        avg_fill_price=order.avg_fill_price,
+        perm_id=order.perm_id,
+    )
+
+
+def to_fill(execution: Execution) -> Fill:
+    """The port's view of an engine execution (commission and realized P&L included)."""
+    return Fill(
+        exec_id=execution.exec_id,
+        order_id=execution.order_id,
+        order_ref=execution.order_ref,
+        symbol=execution.symbol,
+        side=Side.BUY if execution.side == "BOT" else Side.SELL,
+        qty=int(execution.shares),
+        price=execution.price,
+        time=execution.time,
+        commission=execution.commission,
+        realized_pnl=execution.realized_pnl,
+    )
+
+
+def leg_refs(order_ref: str) -> tuple[str, str]:
+    """(take-profit ref, stop ref) for an entry ref: `OrderRef.sibling` for ours, else suffixed."""
+    parsed = OrderRef.parse(order_ref)
+    if parsed is None:
+        return f"{order_ref}-TP", f"{order_ref}-SL"
+    return str(parsed.sibling("TP")), str(parsed.sibling("SL"))
+
+
+class PaperBroker:
+    """The `Broker` port over `MatchingEngine` + `MarketReplay` (stepping clock, full speed)."""
+
+    def __init__(self, engine: MatchingEngine, client_id: int = 0) -> None:
+        self.engine = engine
+        self.client_id = client_id
+        self._next_id = engine.next_valid_id()
+        self._bar_handlers: dict[str, BarHandler] = {}
+        self._delivered: dict[str, int] = {}
+        self._bars_cache: dict[str, tuple[MarketReplay, list[Bar]]] = {}
+        self._fill_handlers: list[FillHandler] = []
+        self._status_handlers: list[OrderStatusHandler] = []
+        self._connection_handlers: list[ConnectionHandler] = []
+        engine.add_listener(self)
+
+    @property
+    def replay(self) -> MarketReplay:
+        return self.engine.replay
+
+    # ------------------------------------------------------------------ the Broker port
+
+    def now(self) -> datetime:
+        return self.replay.clock.now()
+
+    async def account(self) -> Account:
+        values = self.engine.account_values()
+        return Account(
+            account_id=self.engine.account_id,
+            net_liquidation=values["NetLiquidation"],
+            cash=values["TotalCashValue"],
+            buying_power=values["BuyingPower"],
+            realized_pnl=values["RealizedPnL"],
+            unrealized_pnl=values["UnrealizedPnL"],
+        )
+
+    async def positions(self) -> list[Position]:
+        return [
+            Position(symbol, int(qty), avg, self.engine.account_id)
+            for symbol, (qty, avg) in sorted(self.engine.positions().items())
+        ]
+
+    async def open_orders(self) -> list[OrderTicket]:
+        return [to_ticket(o) for o in self.engine.open_orders()]
+
+    async def executions(self, since: datetime | None = None) -> list[Fill]:
+        return [
+            to_fill(e) for e in self.engine.executions() if since is None or e.time >= since
+        ]
+
+    async def qualify(self, symbols: Sequence[str]) -> dict[str, bool]:
+        known = self.replay.known_symbols()
+        return {s: s.upper() in known for s in symbols}
+
+    async def history(self, symbol: str, duration: str, bar_size: str = "1 min") -> list[Bar]:
+        self._require_known(symbol)
+        return self.replay.history(symbol, self.now(), duration, bar_size)
+
+    async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
+        """Deliver each bar completed after now (like keepUpToDate after a history request)."""
+        symbol = symbol.upper()
+        self._require_known(symbol)
+        self._bar_handlers[symbol] = on_bar
+        self._delivered[symbol] = self.replay.completed_count(symbol, self.now())
+
+    async def unsubscribe_bars(self, symbol: str) -> None:
+        self._bar_handlers.pop(symbol.upper(), None)
+        self._delivered.pop(symbol.upper(), None)
+
+    def last_price(self, symbol: str) -> float | None:
+        return self.replay.price_at(symbol, self.now())
+
+    async def place_bracket(
+        self,
+        symbol: str,
+        qty: int,
+        entry_limit: float | None,
+        take_profit: float,
+        stop_loss: float,
+        order_ref: str,
+    ) -> BracketTickets:
+        tp_ref, sl_ref = leg_refs(order_ref)
+        parent_id = self._take_id()
+        oca = f"BRK-{parent_id}-{order_ref}"
+        entry = self._order(parent_id, symbol, "BUY", qty, "MKT" if entry_limit is None else "LMT",
+                            lmt=entry_limit, ref=order_ref, transmit=False)
+        target = self._order(self._take_id(), symbol, "SELL", qty, "LMT", lmt=take_profit,
+                             ref=tp_ref, parent=parent_id, oca=oca, transmit=False)
+        stop = self._order(self._take_id(), symbol, "SELL", qty, "STP", aux=stop_loss,
+                           ref=sl_ref, parent=parent_id, oca=oca)
+        self._submit(entry)
+        try:
+            self._submit(target)
+            self._submit(stop)
+        except BrokerError:
+            if entry.is_working:
+                self.engine.cancel(entry.order_id)
+            raise
+        return BracketTickets(to_ticket(entry), to_ticket(target), to_ticket(stop))
+
+    async def place_exits(
+        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
+    ) -> tuple[OrderTicket, OrderTicket]:
+        tp_ref, sl_ref = leg_refs(order_ref)
+        first = self._take_id()
+        oca = f"EXT-{first}-{order_ref}"
+        target = self._order(first, symbol, "SELL", qty, "LMT", lmt=take_profit, ref=tp_ref,
+                             oca=oca)
+        stop = self._order(self._take_id(), symbol, "SELL", qty, "STP", aux=stop_loss, ref=sl_ref,
+                           oca=oca)
+        self._submit(target)
+        try:
+            self._submit(stop)
+        except BrokerError:
+            if target.is_working:
+                self.engine.cancel(target.order_id)
+            raise
+        return to_ticket(target), to_ticket(stop)
+
+    async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
+        order = self._order(self._take_id(), symbol, str(side), qty, "MKT", ref=order_ref)
+        self._submit(order)
+        return to_ticket(order)
+
+    async def cancel(self, order_id: int) -> None:
+        try:
+            self.engine.cancel(order_id)
+        except OrderReject as exc:
+            raise BrokerError(exc.message, exc.code) from exc
+
+    async def cancel_all(self) -> None:
+        self.engine.cancel_all()
+
+    def add_fill_handler(self, handler: FillHandler) -> None:
+        self._fill_handlers.append(handler)
+
+    def add_order_status_handler(self, handler: OrderStatusHandler) -> None:
+        self._status_handlers.append(handler)
+
+    def add_connection_handler(self, handler: ConnectionHandler) -> None:
+        """Kept for the port; an in-process broker never loses its connection."""
+        self._connection_handlers.append(handler)
+
+    # ------------------------------------------------------------------ driving the backtest
+
+    async def step_to(self, t: datetime) -> None:
+        """Move the stepping clock to `t` minute by minute: match orders, then deliver bars."""
+        clock = self.replay.clock
+        if not clock.is_stepping:
+            raise RuntimeError("step_to needs a stepping ReplayClock (speed=None); "
+                               "real-time clocks are driven by the gateway")
+        while clock.now() < t:
+            now = clock.now()
+            boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            target = min(t, boundary)
+            clock.advance_to(target)
+            self.engine.advance(target)
+            self._deliver_bars(target)
+            await asyncio.sleep(0)
+
+    async def run_session(self, until: datetime | None = None) -> None:
+        """Step through the rest of the session (or to `until`); DAY orders expire at the close."""
+        await self.step_to(until or self.replay.session_close)
+
+    # ------------------------------------------------------------------ engine listener
+
+    def on_execution(self, execution: Execution) -> None:
+        fill = to_fill(execution)
+        for handler in list(self._fill_handlers):
+            handler(fill)
+
+    def on_order_status(self, order: SimOrder) -> None:
+        ticket = to_ticket(order)
+        for handler in list(self._status_handlers):
+            handler(ticket)
+
+    def on_open_order(self, order: SimOrder) -> None:
+        """Order snapshots reach the port through `on_order_status`; nothing extra to do."""
+
+    # ------------------------------------------------------------------ internals
+
+    def _deliver_bars(self, now: datetime) -> None:
+        for symbol, handler in list(self._bar_handlers.items()):
+            count = self.replay.completed_count(symbol, now)
+            start = self._delivered.get(symbol, 0)
+            if count <= start:
+                continue
+            self._delivered[symbol] = count
+            for bar in self._day_bars(symbol)[start:count]:
+                handler(bar)
+
+    def _day_bars(self, symbol: str) -> list[Bar]:
+        cached = self._bars_cache.get(symbol)
+        if cached is None or cached[0] is not self.replay:
+            cached = (self.replay, self.replay.bars(symbol))
+            self._bars_cache[symbol] = cached
+        return cached[1]
+
+    def _require_known(self, symbol: str) -> None:
+        if symbol.upper() not in self.replay.known_symbols():
+            raise UnknownSymbol(
+                f"symbol {symbol!r} has no data in this replay: add it to the replay's symbols",
+                200,
+            )
+
+    def _take_id(self) -> int:
+        self._next_id = max(self._next_id, self.engine.next_valid_id())
+        order_id = self._next_id
+        self._next_id += 1
+        return order_id
+
+    def _order(self, order_id: int, symbol: str, action: str, qty: int, kind: str, *,
+               lmt: float | None = None, aux: float | None = None, ref: str = "",
+               parent: int = 0, oca: str = "", transmit: bool = True) -> SimOrder:
+        return SimOrder(order_id, self.client_id, self.engine.account_id, symbol.upper(), action,
+                        float(qty), kind, lmt, aux, oca_group=oca, oca_type=3 if oca else 0,
+                        parent_id=parent, transmit=transmit, order_ref=ref)
+
+    def _submit(self, order: SimOrder) -> None:
+        try:
+            self.engine.place(order)
+        except OrderReject as exc:
+            error: Callable[[str, int], BrokerError] = (
+                UnknownSymbol if exc.code == 200 else OrderRejected
+            )
+            raise error(exc.message, exc.code) from exc
