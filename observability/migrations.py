@@ -163,8 +163,11 @@ def migrate(conn: sqlite3.Connection, target: int = CURRENT_VERSION) -> int:
     The version is re-read under the write lock, so two processes opening one old file at the
     same moment migrate it once.
     """
-    if user_version(conn) == target:
-        return target
+    found = user_version(conn)
+    if found > CURRENT_VERSION:
+        raise NewerSchemaError(found)
+    if found >= target:
+        return found
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = user_version(conn)

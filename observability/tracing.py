@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
@@ -183,7 +184,7 @@ def setup_tracing(service_name: str, *, console: bool = False,
             export_timeout_millis=export_timeout_s * 1000,
         ))
     if console:
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
     handle = TracingHandle(service_name, provider.get_tracer("trading"), provider, target,
                            shutdown_timeout_s)
     atexit.register(handle.shutdown)

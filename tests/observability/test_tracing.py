@@ -164,6 +164,16 @@ def test_without_an_endpoint_tracing_is_a_no_op() -> None:
     handle.shutdown()
 
 
+def test_console_exporter_prints_finished_spans(capfd: pytest.CaptureFixture[str]) -> None:
+    handle = setup_tracing("day-trader", console=True, environ={})
+    assert handle.enabled and handle.target is None
+    with handle.span("flatten", symbol="SPY"):
+        pass
+    handle.shutdown()
+    out = capfd.readouterr().out
+    assert '"name": "flatten"' in out and '"trading.symbol": "SPY"' in out
+
+
 def test_trading_attrs_prefixes_keys_and_skips_none() -> None:
     assert trading_attrs(symbol="SPY", qty=10, price=None) == {"trading.symbol": "SPY",
                                                                "trading.qty": 10}
