@@ -2,15 +2,14 @@
 
 One `ReplayClock` drives everything (history, live bars, prices, fills) so a bot never sees a
 price from the future. `MarketReplay` turns a session of 1-minute bars into a continuous,
-deterministic intra-bar price path that the matching engine triggers against:
-
-    up bar   (close >= open): O at +0 s -> L at +20 s -> H at +40 s -> C at +59 s
-    down bar (close <  open): O at +0 s -> H at +20 s -> L at +40 s -> C at +59 s
-
-linear in between, flat at C until the next bar's start, where the price jumps to that bar's
-open (a gap). Going to the low first on up bars is the pessimistic convention for long
-positions (the stop is hit before the target when both lie inside one bar). Before the first
-bar the price is the previous session's close (or, if unknown, the first open).
+deterministic intra-bar price path that the matching engine triggers against: the open at +0 s,
+then the extreme nearer the open at +20 s, the other extreme at +40 s, the close at +59 s
+(scaled for other bar lengths), linear in between, flat at the close until the next bar's start,
+where the price jumps to that bar's open (a gap). So an up bar usually runs O -> L -> H -> C and
+a down bar O -> H -> L -> C; when both extremes are equally far from the open, the bar's
+direction decides (up bar: low first). Before the first bar the price is the previous session's
+close (or, if unknown, the first open). The matching engine does not rely on this order for OCA
+exits: when a stop and a target could both trigger within one interval, the stop wins.
 """
 
 from __future__ import annotations
@@ -149,7 +148,9 @@ class _SymbolPath:
 
 def _vertices(bar: Bar) -> tuple[tuple[float, float], ...]:
     s = float(bar.seconds)
-    first, second = (bar.low, bar.high) if bar.close >= bar.open else (bar.high, bar.low)
+    to_low, to_high = bar.open - bar.low, bar.high - bar.open
+    low_first = to_low < to_high or (to_low == to_high and bar.close >= bar.open)
+    first, second = (bar.low, bar.high) if low_first else (bar.high, bar.low)
     return ((0.0, bar.open), (s / 3.0, first), (2.0 * s / 3.0, second), (s - 1.0, bar.close))
 
 

@@ -71,6 +71,19 @@ def test_paused_clock_stands_still_until_resumed():
 # ---------------------------------------------------------------------------- price path
 
 
+def test_path_visits_the_extreme_nearer_the_open_first():
+    replay = replay_of([(100.0, 100.5, 98.0, 100.2)])
+    assert replay.price_at("XYZ", at(DAY, 9, 30, 20)) == 100.5
+    assert replay.price_at("XYZ", at(DAY, 9, 30, 40)) == 98.0
+
+
+def test_equidistant_extremes_follow_the_bar_direction():
+    up = replay_of([(100.0, 101.0, 99.0, 100.5)])
+    down = replay_of([(100.0, 101.0, 99.0, 99.5)])
+    assert up.price_at("XYZ", at(DAY, 9, 30, 20)) == 99.0
+    assert down.price_at("XYZ", at(DAY, 9, 30, 20)) == 101.0
+
+
 def test_up_bar_path_visits_low_then_high():
     replay = replay_of([(100.0, 102.0, 99.0, 101.0)])
     assert replay.price_at("XYZ", at(DAY, 9, 30, 0)) == 100.0
