@@ -380,6 +380,10 @@ async def _serve(args: argparse.Namespace) -> None:
         source, day, symbols, speed=speed, cash=args.cash, account_id=args.account,
         host=args.host, port=args.port, admin_port=args.admin_port,
     )
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
     await sim.start()
     admin = f" (admin {args.host}:{sim.admin_port})" if sim.admin_port is not None else ""
     pace = "stepping" if speed is None else f"{speed:g}x real time"
@@ -388,10 +392,6 @@ async def _serve(args: argparse.Namespace) -> None:
         f"{','.join(symbols)} at {pace}, account {args.account}",
         flush=True,
     )
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
     await stopped.wait()
     await sim.stop()
 

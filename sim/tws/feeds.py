@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sim.market import NY
 from sim.tws import encoders as enc
@@ -36,8 +37,6 @@ def parse_end(text: str, now: datetime) -> datetime:
         text, zone = text.replace("-", " ", 1), UTC
     parts = text.split(" ")
     if len(parts) >= 3:
-        from zoneinfo import ZoneInfo
-
         zone = UTC if parts[2] in ("UTC", "GMT") else ZoneInfo(parts[2])
     fmt = "%Y%m%d %H:%M:%S" if len(parts) >= 2 else "%Y%m%d"
     naive = datetime.strptime(" ".join(parts[:2]), fmt)  # noqa: DTZ007 - zone attached next
@@ -63,9 +62,27 @@ class MarketFeeds:
         self.replay = replay
         self._now = now
         self.pacing_next = False
+        self._source_symbols: set[str] | None = None
 
     def _known(self, symbol: str) -> bool:
+        """Streamable: the replay has the symbol's session (or at least a previous close)."""
         return symbol.upper() in self.replay.known_symbols()
+
+    def _defined(self, symbol: str) -> bool:
+        """A contract IB would know: in the replay or anywhere in the bar source."""
+        if self._known(symbol):
+            return True
+        if self._source_symbols is None:
+            self._source_symbols = {s.upper() for s in self.replay.source.symbols()}
+        return symbol.upper() in self._source_symbols
+
+    def _not_streamable(self, session: Any, req_id: int, symbol: str) -> None:
+        """354 for a real contract the replay does not stream; 200 for an unknown one."""
+        if self._defined(symbol):
+            session.send(enc.error(session.server_version, req_id, errors.NOT_SUBSCRIBED,
+                                   errors.message(errors.NOT_SUBSCRIBED) + f" ({symbol} is not replayed today)"))
+        else:
+            self._no_security(session, req_id, symbol)
 
     def _no_security(self, session: Any, req_id: int, symbol: str) -> None:
         session.send(enc.error(session.server_version, req_id, errors.NO_SECURITY_DEFINITION,
@@ -74,7 +91,7 @@ class MarketFeeds:
     # -- contract details ---------------------------------------------------------------------
     def contract_details(self, session: Any, req: ContractDetailsRequest) -> None:
         symbol = req.contract.ticker
-        if req.contract.sec_type not in ("", "STK") or not self._known(symbol):
+        if req.contract.sec_type not in ("", "STK") or not self._defined(symbol):
             self._no_security(session, req.req_id, symbol)
             return
         day = self.replay.session_open.strftime("%Y%m%d")
@@ -107,14 +124,11 @@ class MarketFeeds:
         start_str = (bars[0].start if bars else end).astimezone(NY).strftime("%Y%m%d %H:%M:%S")
         session.send(enc.historical_data(req.req_id, start_str, end.astimezone(NY).strftime("%Y%m%d %H:%M:%S"), wire))
         if req.keep_up_to_date and not daily:
-            seconds = bars[0].seconds if bars else 60
+            seconds = bars[-1].seconds if bars else 60
             last_end = bars[-1].end if bars else now
             session.subs.history[req.req_id] = BarSubscription(
                 req.req_id, symbol, seconds, last_end, req.format_date, req.use_rth
             )
-            if bars:
-                seconds = int((bars[-1].end - bars[-1].start).total_seconds())
-            session.subs.history[req.req_id].seconds = seconds
 
     def _size_label(self, seconds: int) -> str:
         if seconds % 3600 == 0:
@@ -137,7 +151,7 @@ class MarketFeeds:
     def realtime_bars(self, session: Any, req: RealTimeBarsRequest) -> None:
         symbol = req.contract.ticker
         if not self._known(symbol):
-            self._no_security(session, req.req_id, symbol)
+            self._not_streamable(session, req.req_id, symbol)
             return
         now = self._now()
         floor = now - timedelta(seconds=now.timestamp() % RTB_SECONDS)
@@ -172,7 +186,7 @@ class MarketFeeds:
     def market_data(self, session: Any, req: MarketDataRequest) -> None:
         symbol = req.contract.ticker
         if not self._known(symbol):
-            self._no_security(session, req.req_id, symbol)
+            self._not_streamable(session, req.req_id, symbol)
             return
         session.send(enc.market_data_type(req.req_id, 1))
         self._send_ticks(session, req.req_id, symbol, self._now(), force=True)
