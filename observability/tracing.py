@@ -48,6 +48,30 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 1.0
 _PROTOCOLS = ("http/protobuf", "grpc")
 
 
+class SpanNames:
+    """The span names docs/traces-in-jaeger.md describes; use these so traces read the same in
+    every service. Dotted names are `<component>.<action>`; a bar's root span names its symbol."""
+
+    DECIDE = "decide"
+    RISK_CHECK = "risk.check"
+    PLACE_BRACKET = "order.place_bracket"
+    PLACE_MARKET = "order.place_market"
+    CANCEL = "order.cancel"
+    FILL = "fill"
+    RECONNECT = "connection.reconnect"
+    SYNC = "sync.reconcile"
+    FLATTEN = "flatten"
+    LLM_CALL = "llm.call"
+
+    @staticmethod
+    def bar(symbol: str) -> str:
+        return f"bar {symbol}"
+
+    @staticmethod
+    def agent(name: str) -> str:
+        return f"agent.{name}"
+
+
 class TracingConfigError(ValueError):
     """An OTEL_* variable that cannot be honoured (one line, naming the variable)."""
 
