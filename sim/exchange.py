@@ -76,7 +76,9 @@ class MatchingEngine:
         self.leverage = leverage
         self.ledger = Ledger(initial_cash=cash)
         self._orders: dict[int, SimOrder] = {}
-        self._active: dict[int, SimOrder] = {}  # matchable now (transmitted, parent filled)
+        # matchable now (transmitted, parent filled), by symbol: advance() stays O(working orders)
+        self._active: dict[int, SimOrder] = {}
+        self._active_by_symbol: dict[str, dict[int, SimOrder]] = {}
         self._executions: list[Execution] = []
         self._listeners: list[Any] = []
         self._perm_ids = itertools.count(1_000_001)
@@ -204,12 +206,15 @@ class MatchingEngine:
         t0, self._last = self._last, now
         end = min(now, self.replay.session_close)
         if t0 < end and self._active:
-            for symbol in sorted({o.symbol for o in self._active.values()}):
-                for segment in self.replay.segments(symbol, t0, end):
-                    candidates = [o for o in self._active.values() if o.symbol == symbol]
-                    if not candidates:
+            ts0, ts1 = t0.timestamp(), end.timestamp()
+            for symbol in sorted(self._active_by_symbol):
+                for segment in self.replay.segments_between(symbol, ts0, ts1):
+                    working = self._active_by_symbol.get(symbol)
+                    if not working:
                         break
-                    candidates.sort(key=lambda o: (MATCH_PRIORITY[o.order_type], o.order_id))
+                    candidates = sorted(
+                        working.values(), key=lambda o: (MATCH_PRIORITY[o.order_type], o.order_id)
+                    )
                     for order in candidates:
                         if order.order_id in self._active:
                             self._match(order, segment)
@@ -310,7 +315,7 @@ class MatchingEngine:
             self._set_status(order, "PreSubmitted")
             return
         order.why_held = ""
-        self._active[order.order_id] = order
+        self._add_active(order)
         if order.order_type in ("STP", "STP LMT") and not order.triggered:
             self._set_status(order, "PreSubmitted")
         elif order.order_type == "MKT" and not self._in_session(now):
@@ -380,7 +385,7 @@ class MatchingEngine:
             _call(listener, "on_execution", execution)
         if order.remaining <= 1e-9:
             order.remaining = 0.0
-            self._active.pop(order.order_id, None)
+            self._drop_active(order)
             self._set_status(order, "Filled")
         else:
             self._set_status(order, "Submitted")
@@ -394,7 +399,7 @@ class MatchingEngine:
     def _activate_later(self, child: SimOrder, now: datetime) -> None:
         """Activate a bracket child without matching it in the segment that filled its parent."""
         child.why_held = ""
-        self._active[child.order_id] = child
+        self._add_active(child)
         kind = child.order_type
         self._set_status(child, "PreSubmitted" if kind in ("STP", "STP LMT") else "Submitted")
 
@@ -418,8 +423,20 @@ class MatchingEngine:
                 sibling.remaining = sibling.total_qty - sibling.filled
                 self._emit_status(sibling)
 
-    def _cancel(self, order: SimOrder) -> None:
+    def _add_active(self, order: SimOrder) -> None:
+        self._active[order.order_id] = order
+        self._active_by_symbol.setdefault(order.symbol, {})[order.order_id] = order
+
+    def _drop_active(self, order: SimOrder) -> None:
         self._active.pop(order.order_id, None)
+        working = self._active_by_symbol.get(order.symbol)
+        if working is not None:
+            working.pop(order.order_id, None)
+            if not working:
+                del self._active_by_symbol[order.symbol]
+
+    def _cancel(self, order: SimOrder) -> None:
+        self._drop_active(order)
         self._set_status(order, "Cancelled")
 
     def _set_status(self, order: SimOrder, status: str) -> None:

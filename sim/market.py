@@ -138,15 +138,21 @@ Segment = tuple[float, float, float, float, float]
 class _SymbolPath:
     """One symbol's bars for the session with epoch-second starts for O(log n) lookups."""
 
-    __slots__ = ("bars", "starts", "prev_close")
+    __slots__ = ("bars", "starts", "ends", "verts", "prev_close")
 
     def __init__(self, bars: list[Bar], prev_close: float | None) -> None:
         self.bars = bars
         self.starts = [b.start.timestamp() for b in bars]
+        self.ends = [start + b.seconds for start, b in zip(self.starts, bars, strict=True)]
+        self.verts = [_vertices(b) for b in bars]
         self.prev_close = prev_close if prev_close is not None else (bars[0].open if bars else None)
 
 
-def _vertices(bar: Bar) -> tuple[tuple[float, float], ...]:
+Vertices = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+
+def _vertices(bar: Bar) -> Vertices:
+    """(seconds into the bar, price) of O, nearer extreme, farther extreme, C."""
     s = float(bar.seconds)
     to_low, to_high = bar.open - bar.low, bar.high - bar.open
     low_first = to_low < to_high or (to_low == to_high and bar.close >= bar.open)
@@ -154,25 +160,29 @@ def _vertices(bar: Bar) -> tuple[tuple[float, float], ...]:
     return ((0.0, bar.open), (s / 3.0, first), (2.0 * s / 3.0, second), (s - 1.0, bar.close))
 
 
-def _value(bar: Bar, dt: float) -> float:
-    """Price `dt` seconds into `bar` along the documented path."""
-    verts = _vertices(bar)
-    if dt <= 0.0:
-        return bar.open
-    for (t0, v0), (t1, v1) in zip(verts, verts[1:], strict=False):
+def _value(verts: Vertices, dt: float) -> float:
+    """Price `dt` seconds into a bar along the documented path."""
+    t0, v0 = verts[0]
+    if dt <= t0:
+        return v0
+    for t1, v1 in verts[1:]:
         if dt <= t1:
             return v0 + (v1 - v0) * (dt - t0) / (t1 - t0)
-    return bar.close
+        t0, v0 = t1, v1
+    return v0
 
 
-def _segment(bar: Bar, origin: float, dt0: float, dt1: float) -> Segment:
-    """Times, first price and (low, high) of the path over [dt0, dt1] within `bar`."""
-    first = _value(bar, dt0)
-    last = _value(bar, dt1)
-    lo, hi = min(first, last), max(first, last)
-    for t, v in _vertices(bar):
+def _segment(verts: Vertices, origin: float, dt0: float, dt1: float) -> Segment:
+    """Times, first price and (low, high) of the path over [dt0, dt1] within one bar."""
+    first = _value(verts, dt0)
+    last = _value(verts, dt1)
+    lo, hi = (first, last) if first <= last else (last, first)
+    for t, v in verts:
         if dt0 < t < dt1:
-            lo, hi = min(lo, v), max(hi, v)
+            if v < lo:
+                lo = v
+            elif v > hi:
+                hi = v
     return origin + dt0, origin + dt1, first, lo, hi
 
 
@@ -215,19 +225,18 @@ class MarketReplay:
         path = self._paths.get(symbol.upper())
         if path is None:
             return []
-        cut = until.timestamp() - 60.0
-        idx = bisect_right(path.starts, cut)
-        return [b for b in path.bars[:idx] if b.end <= until]
+        return path.bars[: bisect_right(path.ends, until.timestamp())]
 
-    def completed_count(self, symbol: str, until: datetime) -> int:
-        """How many of today's bars have ended by `until` (O(log n); the per-bar hot path)."""
+    def completed_count(self, symbol: str, until: datetime | float) -> int:
+        """How many of today's bars have ended by `until` (a datetime or epoch seconds).
+
+        O(log n) and allocation-free: the per-bar hot path of backtests and live bar feeds.
+        """
         path = self._paths.get(symbol.upper())
         if path is None:
             return 0
-        idx = bisect_right(path.starts, until.timestamp() - 60.0)
-        while idx > 0 and path.bars[idx - 1].end > until:
-            idx -= 1
-        return idx
+        ts = until if isinstance(until, float | int) else until.timestamp()
+        return bisect_right(path.ends, ts)
 
     def price_at(self, symbol: str, t: datetime) -> float | None:
         path = self._paths.get(symbol.upper())
@@ -237,8 +246,7 @@ class MarketReplay:
         i = bisect_right(path.starts, ts) - 1
         if i < 0:
             return path.prev_close
-        bar = path.bars[i]
-        return _value(bar, ts - path.starts[i])
+        return _value(path.verts[i], ts - path.starts[i])
 
     def segments(self, symbol: str, t0: datetime, t1: datetime) -> Iterator[Segment]:
         """The path over (t0, t1] cut at bar starts, in time order: the matching engine's input.
@@ -246,20 +254,24 @@ class MarketReplay:
         Each piece carries its first price, so a gap (a bar opening beyond a stop) fills at that
         open, not at the stop. The piece containing t0 starts with the price at t0.
         """
-        path = self._paths.get(symbol.upper())
-        if path is None or not path.bars or t1 <= t0:
-            return
-        ts0, ts1 = t0.timestamp(), t1.timestamp()
-        starts, bars = path.starts, path.bars
+        return iter(self.segments_between(symbol, t0.timestamp(), t1.timestamp()))
+
+    def segments_between(self, symbol: str, ts0: float, ts1: float) -> list[Segment]:
+        """`segments` over epoch seconds (the engine converts its interval once per advance)."""
+        path = self._paths.get(symbol) or self._paths.get(symbol.upper())
+        if path is None or not path.bars or ts1 <= ts0:
+            return []
+        starts, ends, verts = path.starts, path.ends, path.verts
+        out: list[Segment] = []
         i = bisect_right(starts, ts0) - 1
-        if i >= 0:
-            dt0 = ts0 - starts[i]
-            if dt0 < bars[i].seconds:
-                yield _segment(bars[i], starts[i], dt0, min(ts1 - starts[i], bars[i].seconds))
+        if i >= 0 and ts0 < ends[i]:
+            out.append(_segment(verts[i], starts[i], ts0 - starts[i], min(ts1, ends[i]) - starts[i]))
         j = i + 1
-        while j < len(bars) and starts[j] <= ts1:
-            yield _segment(bars[j], starts[j], 0.0, min(ts1 - starts[j], bars[j].seconds))
+        count = len(starts)
+        while j < count and starts[j] <= ts1:
+            out.append(_segment(verts[j], starts[j], 0.0, min(ts1, ends[j]) - starts[j]))
             j += 1
+        return out
 
     def path_extremes(
         self, symbol: str, t0: datetime, t1: datetime

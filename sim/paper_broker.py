@@ -267,8 +267,9 @@ class PaperBroker:
     # ------------------------------------------------------------------ internals
 
     def _deliver_bars(self, now: datetime) -> None:
+        ts = now.timestamp()
         for symbol, handler in list(self._bar_handlers.items()):
-            count = self.replay.completed_count(symbol, now)
+            count = self.replay.completed_count(symbol, ts)
             start = self._delivered.get(symbol, 0)
             if count <= start:
                 continue
