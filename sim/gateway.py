@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sim.exchange import MatchingEngine, OrderReject, SimOrder
+from sim.exchange import MatchingEngine
 from sim.market import BarSource, CsvBarSource, MarketReplay, ReplayClock, SyntheticMarket
 from sim.sessions import session_bounds
 from sim.tws import encoders as enc
@@ -200,8 +200,8 @@ class GatewaySimulator:
 
     def _build_routes(self) -> dict[type, Callable[[ClientSession, Any], None]]:
         return {
-            rq.PlaceOrder: lambda s, r: self.orders.place(s, r, SimOrder, OrderReject),
-            rq.CancelOrder: lambda s, r: self.orders.cancel(s, r.order_id, OrderReject),
+            rq.PlaceOrder: self.orders.place,
+            rq.CancelOrder: lambda s, r: self.orders.cancel(s, r.order_id),
             rq.ContractDetailsRequest: self.feeds.contract_details,
             rq.HistoricalDataRequest: self.feeds.historical,
             rq.RealTimeBarsRequest: self.feeds.realtime_bars,

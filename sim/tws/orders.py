@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sim.exchange import OrderReject, SimOrder
 from sim.market import NY
 from sim.tws import encoders as enc
 from sim.tws import errors
@@ -71,7 +72,7 @@ class OrderDesk:
         )
 
     # -- requests -------------------------------------------------------------------------
-    def place(self, session: Any, req: PlaceOrder, sim_order_cls: type, reject_cls: type) -> None:
+    def place(self, session: Any, req: PlaceOrder) -> None:
         client_id = session.client_id
         key = OrderKey(client_id, req.order_id)
         sv = session.server_version
@@ -89,7 +90,11 @@ class OrderDesk:
             return
         engine_id = existing_id if existing_id is not None else self._allocate(key)
         parent_engine = self._to_engine.get(OrderKey(client_id, req.parent_id), 0) if req.parent_id else 0
-        order = sim_order_cls(
+        if req.what_if:
+            session.send(enc.error(sv, req.order_id, errors.ORDER_REJECTED, errors.message(
+                errors.ORDER_REJECTED, "what-if (margin preview) orders are not simulated")))
+            return
+        order = SimOrder(
             order_id=engine_id, client_id=client_id, account=req.account or self.engine.account_id,
             symbol=req.contract.ticker, action=req.action, total_qty=req.total_qty,
             order_type=req.order_type, lmt_price=req.lmt_price, aux_price=req.aux_price,
@@ -99,14 +104,12 @@ class OrderDesk:
         )
         try:
             self.engine.place(order)
-        except reject_cls as exc:
+        except OrderReject as exc:
             if existing_id is None:
                 self._forget(key, engine_id)
-            code = getattr(exc, "code", errors.ORDER_REJECTED)
-            text = getattr(exc, "message", str(exc))
-            session.send(enc.error(sv, req.order_id, code, text))
+            session.send(enc.error(sv, req.order_id, exc.code, exc.message))
 
-    def cancel(self, session: Any, order_id: int, reject_cls: type) -> None:
+    def cancel(self, session: Any, order_id: int) -> None:
         sv = session.server_version
         engine_id = self._to_engine.get(OrderKey(session.client_id, order_id))
         if engine_id is None:
@@ -114,9 +117,8 @@ class OrderDesk:
             return
         try:
             self.engine.cancel(engine_id)
-        except reject_cls as exc:
-            code = getattr(exc, "code", errors.UNKNOWN_ORDER)
-            session.send(enc.error(sv, order_id, code, getattr(exc, "message", str(exc))))
+        except OrderReject as exc:
+            session.send(enc.error(sv, order_id, exc.code, exc.message))
 
     def _allocate(self, key: OrderKey) -> int:
         known = {o.order_id for o in self.engine.orders()}

@@ -54,6 +54,7 @@ class PlaceOrder:
     parent_id: int
     outside_rth: bool
     oca_type: int
+    what_if: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,29 @@ def _place_order(f: list[str], sv: int) -> PlaceOrder:
         parent_id=_int(f[28], "placeOrder.parentId"),
         outside_rth=_bool(f[33]),
         oca_type=oca_type,
+        what_if=_what_if(f, i),
     )
+
+
+def _what_if(f: list[str], i: int) -> bool:
+    """Walk placeOrder's variable middle (delta-neutral, scale, hedge, algo blocks) to whatIf.
+
+    `i` points at modelCode. A margin preview must never become a live order, so this is parsed
+    even though the simulator acts on nothing else back here.
+    """
+    i += 22  # modelCode .. volatilityType; now at deltaNeutralOrderType
+    i += 2 + (8 if f[i] else 0)  # deltaNeutralOrderType, deltaNeutralAuxPrice [+8]
+    increment = _float(f[i + 6], "placeOrder.scalePriceIncrement") if f[i + 6] else 0.0
+    i += 7 + (7 if 0 < increment < 1.7e308 else 0)  # continuousUpdate .. scalePriceIncrement [+7]
+    i += 3  # scaleTable, activeStartTime, activeStopTime
+    i += 1 + (1 if f[i] else 0)  # hedgeType [hedgeParam]
+    i += 4  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
+    i += 1 + (3 if _bool(f[i]) else 0)  # delta-neutral contract flag [conId, delta, price]
+    algo = f[i]
+    i += 1
+    if algo:
+        i += 1 + 2 * _int(f[i], "placeOrder.algoParams count")
+    return _bool(f[i + 1])  # algoId, whatIf
 
 
 def _historical(f: list[str]) -> HistoricalDataRequest:

@@ -453,3 +453,66 @@ def test_cash_and_positions_reconcile_with_fills_and_commissions_on_a_real_sessi
     assert engine.positions() == {}
     realized = sum(f.realized_pnl or 0.0 for f in engine.executions())
     assert engine.cash - 250_000.0 == pytest.approx(realized, abs=1e-6)
+
+
+# ------------------------------------------------------------------- timing and sessions
+
+
+def test_market_order_before_the_open_fills_at_the_opening_print():
+    replay = replay_of([(101.0, 101.5, 100.5, 101.2)] + [FLAT] * 3)
+    replay.clock.advance_to(at(DAY, 9, 30)) if False else None
+    engine = MatchingEngine(replay, slippage_bps=0.0, commissions=ZeroCommission())
+    engine.replay.clock._base = at(DAY, 9, 0)  # noqa: SLF001 - start before the open
+    engine._last = at(DAY, 9, 0)  # noqa: SLF001
+    engine.place(order(1, "BUY", 10, "MKT"))
+    assert engine.order(1).status == "PreSubmitted"
+    step(engine, 31)
+    assert engine.executions()[0].price == 101.0
+    assert engine.executions()[0].time == at(DAY, 9, 30)
+
+
+def test_stop_placed_beyond_the_market_triggers_at_once():
+    engine, rec = engine_for([FLAT] * 3)
+    engine.place(order(1, "SELL", 10, "STP", aux=101.0))
+    assert rec.executions[0].price == 100.0
+
+
+def test_modifying_a_limit_through_the_market_fills_it_at_once():
+    engine, rec = engine_for([FLAT] * 3)
+    engine.place(order(1, "BUY", 10, "LMT", lmt=99.0))
+    engine.place(order(1, "BUY", 10, "LMT", lmt=100.5))
+    assert rec.executions[0].price == 100.0
+    assert rec.of(1)[-1] == "Filled"
+
+
+def test_execution_is_reported_before_the_filled_status():
+    events: list[str] = []
+
+    class Listener:
+        def on_order_status(self, o: SimOrder) -> None:
+            events.append(o.status)
+
+        def on_open_order(self, o: SimOrder) -> None:
+            pass
+
+        def on_execution(self, e: Execution) -> None:
+            events.append("exec")
+
+    engine, _ = engine_for([FLAT])
+    engine.add_listener(Listener())
+    engine.place(order(1, "BUY", 10, "MKT"))
+    assert events == ["PendingSubmit", "Submitted", "exec", "Filled"]
+
+
+def test_gtc_orders_carry_into_the_next_session():
+    engine, rec = engine_for([FLAT] * 390)
+    engine.place(order(1, "BUY", 10, "LMT", lmt=95.0, tif="GTC"))
+    engine.replay.clock.advance_to(at(DAY, 16, 0))
+    engine.advance(engine.replay.clock.now())
+    next_day = DAY + timedelta(days=1)
+    from tests.sim.handmade_bars import ListSource  # local: only this test needs two sessions
+
+    source = ListSource({"XYZ": {DAY: [FLAT], next_day: [(96.0, 96.0, 94.0, 95.5)] * 3}})
+    engine.set_replay(MarketReplay(source, ReplayClock(at(next_day, 9, 30)), next_day, ["XYZ"]))
+    step(engine, 2)
+    assert rec.executions[0].price == 95.0

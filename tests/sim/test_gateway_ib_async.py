@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, Stock
@@ -260,3 +260,36 @@ async def test_connectivity_notices_reach_the_client(ib, gateway) -> None:
     await settle()
     assert codes == [1100, 1102, 1101]
     assert ib.isConnected()
+
+
+async def test_replacing_a_working_order_modifies_it(ib, gateway) -> None:
+    [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+    price = gateway.replay.price_at("SPY", gateway.now())
+    trade = ib.placeOrder(spy, LimitOrder("BUY", 3, round(price * 0.8, 2)))
+    await settle()
+    assert trade.orderStatus.status == "Submitted"
+    trade.order.lmtPrice = round(price + 1.0, 2)
+    ib.placeOrder(spy, trade.order)
+    await settle()
+    gateway.step(60)
+    await settle()
+    assert trade.orderStatus.status == "Filled"
+    assert len(gateway.engine.orders()) == 1
+
+
+async def test_what_if_orders_are_refused_not_placed(ib, gateway) -> None:
+    [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+    await ib.whatIfOrderAsync(spy, MarketOrder("BUY", 1))
+    assert gateway.engine.orders() == []
+
+
+async def test_daily_bars_come_with_plain_dates(ib) -> None:
+    bars = await ib.reqHistoricalDataAsync(SPY, "", "1 M", "1 day", "TRADES", True)
+    assert 15 <= len(bars) <= 23
+    assert bars[-1].date == datetime(2019, 2, 12).date()
+
+
+async def test_five_minute_bars_aggregate_the_session(ib) -> None:
+    bars = await ib.reqHistoricalDataAsync(SPY, "", "1 D", "5 mins", "TRADES", True)
+    assert len(bars) == 78
+    assert bars[1].date - bars[0].date == timedelta(minutes=5)

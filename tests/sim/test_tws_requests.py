@@ -43,6 +43,18 @@ async def test_bracket_child_order_parses_with_ids_prices_and_oca(lib, sv: int) 
 
 
 @pytest.mark.parametrize(("lib", "sv"), CASES)
+async def test_what_if_flag_is_found_behind_the_variable_blocks(lib, sv: int) -> None:
+    client, frames = capturing_client(lib, sv)
+    contract = lib.Stock("SPY", "SMART", "USD")
+    plain = lib.LimitOrder("BUY", 1, 100.0)
+    preview = lib.LimitOrder("BUY", 1, 100.0, whatIf=True, algoStrategy="Adaptive",
+                             algoParams=[lib.TagValue("adaptivePriority", "Normal")], hedgeType="")
+    client.placeOrder(1, contract, plain)
+    client.placeOrder(2, contract, preview)
+    assert [rq.parse_request(f, sv).what_if for f in frames] == [False, True]
+
+
+@pytest.mark.parametrize(("lib", "sv"), CASES)
 async def test_market_data_requests_parse(lib, sv: int) -> None:
     client, frames = capturing_client(lib, sv)
     contract = lib.Stock("QQQ", "SMART", "USD")

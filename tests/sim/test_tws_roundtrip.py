@@ -145,3 +145,13 @@ def test_historical_bars_keep_their_values_and_count(library: str, sv: int, capl
     assert (bars[0].open, bars[0].high, bars[0].low, bars[0].close, bars[0].volume) == (100.0, 101.0, 99.5, 100.5, 1200.0)
     update = decode(library, sv, enc.historical_data_update(9, BAR), caplog).calls[0][1][1]
     assert (update.open, update.high, update.low, update.close, update.volume) == (100.0, 101.0, 99.5, 100.5, 1200.0)
+
+
+def test_the_round_trip_covers_every_encoder() -> None:
+    """A new encoder without a round-trip case fails here, not silently in a client's log."""
+    import inspect
+
+    encoders = {name for name, fn in inspect.getmembers(enc, inspect.isfunction)
+                if fn.__module__ == enc.__name__ and not name.startswith("_")}
+    covered = {int(fields[0]) for fields, _ in messages(178)}
+    assert len(covered) == len(encoders), sorted(encoders)
