@@ -44,7 +44,8 @@ PREV = date(2024, 3, 4)
 
 
 def replay_of(rows: list[tuple[float, float, float, float]], symbol: str = "XYZ",
-              prev_close: float = 100.0) -> MarketReplay:
-    """A stepping replay of `rows` as the 09:30.. bars of DAY, previous session closing at prev_close."""
+              prev_close: float = 100.0, start: datetime | None = None) -> MarketReplay:
+    """A stepping replay of `rows` as the 09:30.. bars of DAY, previous session closing at
+    prev_close; the clock starts at `start` (default: the 09:30 open)."""
     source = ListSource({symbol: {PREV: [(prev_close,) * 4], DAY: rows}})
-    return MarketReplay(source, ReplayClock(at(DAY, 9, 30)), DAY, [symbol])
+    return MarketReplay(source, ReplayClock(start or at(DAY, 9, 30)), DAY, [symbol])

@@ -9,7 +9,7 @@ import pytest
 from sim.commissions import IBFixedCommission, IBTieredCommission, ZeroCommission
 from sim.exchange import Execution, MatchingEngine, OrderReject, SimOrder
 from sim.market import CsvBarSource, MarketReplay, ReplayClock
-from tests.sim.handmade_bars import DAY, at, replay_of
+from tests.sim.handmade_bars import DAY, ListSource, at, replay_of
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FLAT = (100.0, 100.0, 100.0, 100.0)
@@ -459,11 +459,8 @@ def test_cash_and_positions_reconcile_with_fills_and_commissions_on_a_real_sessi
 
 
 def test_market_order_before_the_open_fills_at_the_opening_print():
-    replay = replay_of([(101.0, 101.5, 100.5, 101.2)] + [FLAT] * 3)
-    replay.clock.advance_to(at(DAY, 9, 30)) if False else None
+    replay = replay_of([(101.0, 101.5, 100.5, 101.2)] + [FLAT] * 3, start=at(DAY, 9, 0))
     engine = MatchingEngine(replay, slippage_bps=0.0, commissions=ZeroCommission())
-    engine.replay.clock._base = at(DAY, 9, 0)  # noqa: SLF001 - start before the open
-    engine._last = at(DAY, 9, 0)  # noqa: SLF001
     engine.place(order(1, "BUY", 10, "MKT"))
     assert engine.order(1).status == "PreSubmitted"
     step(engine, 31)
@@ -510,8 +507,6 @@ def test_gtc_orders_carry_into_the_next_session():
     engine.replay.clock.advance_to(at(DAY, 16, 0))
     engine.advance(engine.replay.clock.now())
     next_day = DAY + timedelta(days=1)
-    from tests.sim.handmade_bars import ListSource  # local: only this test needs two sessions
-
     source = ListSource({"XYZ": {DAY: [FLAT], next_day: [(96.0, 96.0, 94.0, 95.5)] * 3}})
     engine.set_replay(MarketReplay(source, ReplayClock(at(next_day, 9, 30)), next_day, ["XYZ"]))
     step(engine, 2)

@@ -283,3 +283,23 @@ def test_synthetic_source_drives_a_replay():
 
 def test_timezone_is_new_york():
     assert str(NY) == "America/New_York"
+
+
+def test_csv_with_a_wrong_header_names_the_file_and_the_expected_header(tmp_path):
+    folder = tmp_path / "intraday" / "XYZ"
+    folder.mkdir(parents=True)
+    (folder / "2024-03-05.csv").write_text("time,o,h,l,c,v\n")
+    with pytest.raises(ValueError, match="2024-03-05.csv: header must be timestamp,open"):
+        CsvBarSource(tmp_path).session_bars("XYZ", DAY)
+
+
+def test_csv_source_refuses_a_directory_without_data(tmp_path):
+    with pytest.raises(FileNotFoundError, match="shared data directory"):
+        CsvBarSource(tmp_path)
+
+
+@needs_data
+def test_csv_bars_are_new_york_time_bar_starts():
+    bars = CsvBarSource(DATA).session_bars("SPY", HALF_DAY)
+    assert bars[0].start == at(HALF_DAY, 9, 30)
+    assert bars[0].start.tzinfo == NY
