@@ -19,17 +19,18 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sim.exchange import MatchingEngine
 from sim.market import BarSource, CsvBarSource, MarketReplay, ReplayClock, SyntheticMarket
-from sim.sessions import session_bounds
+from sim.sessions import previous_sessions, session_bounds
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws import requests as rq
 from sim.tws.account import AccountDesk
-from sim.tws.faults import apply_admin_command
+from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
 from sim.tws.orders import OrderDesk
 from sim.tws.runner import GatewayThread
@@ -38,6 +39,7 @@ from sim.tws.session import ClientSession
 log = logging.getLogger(__name__)
 
 DEFAULT_ACCOUNT = "DU1234567"
+SYNTHETIC_WARMUP_SESSIONS = 5
 
 
 class GatewaySimulator:
@@ -101,7 +103,7 @@ class GatewaySimulator:
     async def start(self) -> None:
         await self._listen()
         if self.admin_port is not None:
-            self._admin = await asyncio.start_server(self._admin_client, self.host, self.admin_port)
+            self._admin = await asyncio.start_server(partial(serve_admin, self), self.host, self.admin_port)
             self.admin_port = self._admin.sockets[0].getsockname()[1]
         self._pump_task = asyncio.get_running_loop().create_task(self._pump_forever())
 
@@ -250,12 +252,6 @@ class GatewaySimulator:
             self.engine.cancel_all()
 
     # -- engine listener (after the order desk): keep subscribed clients' books current --------
-    def on_order_status(self, order: Any) -> None:
-        pass
-
-    def on_open_order(self, order: Any) -> None:
-        pass
-
     def on_execution(self, execution: Any) -> None:
         """Positions at once; account values on the next pump (off the fill's reply path)."""
         for session in list(self._sessions):
@@ -324,14 +320,6 @@ class GatewaySimulator:
             f"refusing={int(self.refusing)}"
         )
 
-    async def _admin_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                reply = apply_admin_command(self, line.decode(errors="replace"))
-                writer.write(reply.encode() + b"\n")
-                await writer.drain()
-        finally:
-            writer.close()
 
 
 # -- CLI ----------------------------------------------------------------------------------------
@@ -358,7 +346,8 @@ def _source_from_args(args: argparse.Namespace) -> tuple[BarSource, date, list[s
     if args.synthetic:
         day = args.date or date(2025, 7, 3)
         symbols = [s.upper() for s in (args.symbols or ["SPY", "QQQ", "AAPL"])]
-        return SyntheticMarket(args.seed, symbols, [day]), day, symbols
+        days = [*previous_sessions(day, SYNTHETIC_WARMUP_SESSIONS), day]  # history to warm up on
+        return SyntheticMarket(args.seed, symbols, days), day, symbols
     data = args.data or Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (data / "intraday").is_dir():
         raise SystemExit(f"--data {data}: no intraday/ directory there; pass --data DIR or --synthetic")

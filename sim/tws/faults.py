@@ -16,6 +16,7 @@ Commands map 1:1 onto `FaultTarget` methods so tests and the admin port exercise
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 
@@ -97,3 +98,13 @@ def apply_admin_command(target: FaultTarget, line: str) -> str:
     except (ValueError, RuntimeError) as exc:
         return f"ERR {cmd}: {exc}"
     return f"ERR unknown command {cmd!r}; try 'help'"
+
+
+async def serve_admin(target: FaultTarget, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One admin connection: read command lines until EOF, answer each with one line."""
+    try:
+        while line := await reader.readline():
+            writer.write(apply_admin_command(target, line.decode(errors="replace")).encode() + b"\n")
+            await writer.drain()
+    finally:
+        writer.close()
