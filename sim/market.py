@@ -330,7 +330,7 @@ class MarketReplay:
         return [b for b in self.source.session_bars(symbol, day) if b.end <= end]
 
     def _days_with_bars(self, symbol: str, end: datetime) -> list[date]:
-        days = [d for d in self.source.sessions(symbol) if d < min(self.day, end.date())]
+        days = [d for d in self.source.sessions(symbol) if d < self.day and d <= end.date()]
         if end.date() >= self.day and self.completed_bars(symbol, end):
             days.append(self.day)
         return days

@@ -164,6 +164,14 @@ def test_history_never_looks_past_the_clock():
     assert bars[-1].end == at(DAY, 10, 0)
 
 
+def test_history_can_end_in_a_previous_session():
+    replay = _two_day_replay()
+    replay.clock.advance_to(at(DAY, 10, 0))
+    bars = replay.history("XYZ", at(date(2024, 3, 4), 12, 0), "1 D", "1 min")
+    assert len(bars) == 150
+    assert bars[-1].end == at(date(2024, 3, 4), 12, 0)
+
+
 def test_seconds_duration_counts_back_from_end():
     replay = _two_day_replay()
     replay.clock.advance_to(at(DAY, 10, 0))
