@@ -212,29 +212,92 @@ def parse_args(
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """THE WIRING POINT: build the connection, broker, trader and simulator here.
+    """Wire one trading day: logging, tracing, the simulator when `--sim`, the trading day.
 
-    For now it only says what it would do. Import heavy modules (pandas, ib_async, sim) inside
-    this function, not at the top of the file.
+    Exit codes: 0 done (or nothing to do today), 1 the Gateway/DB failed us, 2 bad input or a
+    refusal to trade (malformed watchlist, unknown symbol, live account without --live).
+    Heavy modules are imported here so `--help` and argument errors stay instant.
     """
-    if settings.sim:
-        day = (
-            f"replay of {args.sim_date}"
-            if args.sim_date
-            else f"synthetic day, seed {args.sim_seed}"
-        )
-        where = f"the in-process simulator ({day}, speed x{args.speed:g})"
-    else:
-        where = f"IB at {settings.ib_host}:{settings.ib_port} (client id {settings.ib_client_id})"
-    account_rule = "any account (--live)" if settings.live else "paper accounts (DU...) only"
-    print(f"day_trader: would trade {settings.allocation:.0%} of net liquidation on {where}")
-    print(f"day_trader: accounts allowed: {account_rule}; watchlist {settings.watchlist_path}")
-    print(
-        f"day_trader: history DB {settings.db_path}; improvement cycle "
-        f"{'on' if args.improve else 'off'}; log level {settings.log_level}"
+    import asyncio
+    import dataclasses
+    import logging
+    import signal
+
+    from observability.history import HistoryDBError
+    from observability.tracing import setup_tracing
+    from trade.connection import ConnectionFailed
+    from trade.day_session import StartupRefused, run_trading_day
+    from trade.watchlist import WatchlistError, load_watchlist
+
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    print(f"day_trader: settings {settings!r}")
-    return 0
+    for noisy in ("ib_async", "sim"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    gateway = None
+    tracing_handle = setup_tracing("day-trader")
+    try:
+        if settings.sim:
+            from sim.launch import SimulatorSetupError, start_simulator
+
+            try:
+                watchlist = load_watchlist(settings.watchlist_path, settings.params)
+                day = args.sim_date or _last_completed_session()
+                gateway = start_simulator(
+                    watchlist.symbols, day=day, speed=args.speed,
+                    data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed,
+                )
+            except (WatchlistError, SimulatorSetupError) as exc:
+                return _fail(str(exc), 2)
+            source = f"replay of {day}" if args.sim_date else f"synthetic {day}, seed {args.sim_seed}"
+            print(f"day_trader: simulator on 127.0.0.1:{gateway.port} ({source}, x{args.speed:g})",
+                  flush=True)
+            settings = dataclasses.replace(settings, ib_host="127.0.0.1", ib_port=gateway.port)
+
+        async def main_async() -> int:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            result = await run_trading_day(settings, stop)
+            if result.run_log is not None:
+                log_ = result.run_log
+                print(
+                    f"day_trader: {log_.day}: {len(log_.trades)} trades, realized P&L "
+                    f"{log_.realized_pnl:+.2f}, flat at {log_.flat_at.isoformat() if log_.flat_at else 'NOT CONFIRMED'}, "
+                    f"reconnects {log_.reconnects}",
+                    flush=True,
+                )
+            print(f"day_trader: {result.message}", flush=True)
+            if args.improve and result.run_log is not None:
+                print("day_trader: nightly improvement cycle not installed yet; skipped", flush=True)
+            return 0
+
+        try:
+            return asyncio.run(main_async())
+        except (WatchlistError, StartupRefused) as exc:
+            return _fail(str(exc), 2)
+        except (ConnectionFailed, HistoryDBError) as exc:
+            return _fail(str(exc), 1)
+    finally:
+        tracing_handle.shutdown()
+        if gateway is not None:
+            gateway.stop()
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"day_trader.py: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _last_completed_session():  # noqa: ANN202 - date; wall clock is fine in an entry script
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from trade.calendar import MarketCalendar
+
+    today = datetime.now(tz=ZoneInfo("America/New_York")).date()
+    return MarketCalendar().previous_session(today).date
 
 
 def main(argv: Sequence[str] | None = None) -> int:

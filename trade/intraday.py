@@ -1,0 +1,565 @@
+"""IntradayTrader: completed bars -> indicators -> strategy -> risk -> bracket orders; flatten.
+
+An orchestrator of small parts (STYLE.md): indicators, strategy, risk, reconcile planning, the
+ledger and the flatten routine each live in their own module. The per-bar path is synchronous
+computation; only talking to the broker is awaited (in tasks), so the same trader runs against IB,
+the Gateway simulator and an in-process paper broker.
+
+Money-safety invariants this class keeps:
+- exits live at the broker: entries are brackets; a held position found without a working stop
+  for longer than `exit_grace_s` gets protective exits;
+- an order is sent once: each intent gets a fresh `order_ref` sequence recorded in the DB before
+  sending, and after a reconnect the broker's open orders/executions are matched by ref;
+- every execution is applied and recorded once (exec id, DB unique key);
+- only the bot's own book is traded; quantity another book owns is never sold;
+- at the flatten time everything the bot owns is sold and the broker is re-queried until flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from evaluation.health import (
+    PAUSE_ENTRIES,
+    RECONNECT,
+    RESUBSCRIBE,
+    RESUME_ENTRIES,
+    HealthReading,
+    HealthThresholds,
+    ProcessProbe,
+    judge_health,
+)
+from observability import tracing
+from observability.history import HistoryDB
+from observability.schema import HealthRow, IntentRow, IntentState, TradeRow
+from trade import strategy
+from trade.broker.base import Broker, BrokerError, ConnectionState
+from trade.calendar import Session
+from trade.flatten import flatten
+from trade.indicators import IndicatorState
+from trade.ledger import Ledger, RoundTrip
+from trade.models import Account, Bar, Fill, OrderRef, OrderTicket, Params, Position, Side
+from trade.reconcile import plan_reconcile
+from trade.risk import EntryRequest, RiskManager
+from trade.run_log import RunLog, trade_entry
+
+log = logging.getLogger(__name__)
+
+BOT = "DT"
+BOOK = "intraday"
+OTHER_BOOKS = ("weekly",)
+
+
+@dataclass(slots=True)
+class SymbolBook:
+    """Runtime state of one watchlist symbol."""
+
+    symbol: str
+    params: Params
+    indicators: IndicatorState
+    qty: int = 0
+    avg_cost: float = 0.0
+    pending_entry: str | None = None  # ref of an entry in flight
+    last_bar_start: datetime | None = None
+    unprotected_since: float | None = None  # monotonic time a held position lost its stop
+    entry_snapshot: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TraderOptions:
+    allocation: float
+    variant: str = ""
+    exit_grace_s: float = 2.0  # real seconds a held position may lack a working stop
+    health_interval_s: float = 60.0  # market seconds between health checks
+    tick_s: float = 0.02  # real seconds between clock checks
+    warmup_duration: str = "2 D"
+    thresholds: HealthThresholds = field(default_factory=HealthThresholds)
+
+
+class IntradayTrader:
+    def __init__(
+        self,
+        broker: Broker,
+        db: HistoryDB,
+        session: Session,
+        params: dict[str, Params],
+        risk: RiskManager,
+        options: TraderOptions,
+        run_log: RunLog,
+    ) -> None:
+        self.broker = broker
+        self.db = db
+        self.session = session
+        self.day: date = session.date
+        self.risk = risk
+        self.options = options
+        self.run_log = run_log
+        self.books = {
+            s: SymbolBook(s, p, IndicatorState.from_params(p)) for s, p in params.items()
+        }
+        self.ledger = Ledger(BOT)
+        self._orders: dict[int, OrderTicket] = {}  # our working orders, by id
+        self._seen_exec: set[str] = set()
+        self._account: Account | None = None
+        self._day_start_equity: float | None = None
+        self._entries_paused: str | None = "starting"
+        self._flattening = False
+        self._flat_confirmed = False
+        self._stop_reason: str | None = None
+        self._last_bar_end: datetime | None = None
+        self._next_health: datetime | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self._probe = ProcessProbe()
+        self._daystr = self.day.strftime("%Y%m%d")
+
+    # == lifecycle ========================================================================
+    async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None) -> None:
+        """Sync with the broker, warm the indicators (from `warmup` bars where the pre-market
+        analyst already fetched them), then subscribe to live bars."""
+        self.broker.add_fill_handler(self._on_fill)
+        self.broker.add_order_status_handler(self._on_order_status)
+        self.broker.add_connection_handler(self._on_connection)
+        self._replay_recorded_executions()
+        await self._refresh_account()
+        self._day_start_equity = self._account.net_liquidation if self._account else None
+        await self.reconcile(reason="start")
+        await self._warm_up(warmup or {})
+        for symbol in self.books:
+            await self.broker.subscribe_bars(symbol, self._on_bar)
+        self._entries_paused = None
+
+    async def run(self) -> RunLog:
+        """Trade until the bot is flat after the flatten time, or until `stop()` is called."""
+        self.run_log.started_at = self.broker.now()
+        while self._stop_reason is None:
+            now = self.broker.now()
+            if now >= self.session.flatten_at and not self._flat_confirmed:
+                await self._flatten()
+            if self._flat_confirmed and now >= self.session.flatten_at:
+                break
+            self._guard_exits()
+            if self._next_health is None or now >= self._next_health:
+                await self._health_check(now)
+            await asyncio.sleep(self.options.tick_s)
+        for task in list(self._tasks):
+            await asyncio.wait([task], timeout=2.0)
+        self.run_log.ended_at = self.broker.now()
+        if self._stop_reason is not None:
+            self.run_log.stopped_by = self._stop_reason
+        return self.run_log
+
+    def stop(self, reason: str) -> None:
+        """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
+        log.info("stopping (%s): no new entries, exits stay at the broker", reason)
+        self._entries_paused = reason
+        self._stop_reason = reason
+
+    # == per-bar path (synchronous) =======================================================
+    def _on_bar(self, bar: Bar) -> None:
+        book = self.books.get(bar.symbol)
+        if book is None or (book.last_bar_start is not None and bar.start <= book.last_bar_start):
+            return
+        book.indicators.update(bar)
+        book.last_bar_start = bar.start
+        if self._last_bar_end is None or bar.end > self._last_bar_end:
+            self._last_bar_end = bar.end
+        if self._entries_paused or self._flattening or book.qty > 0 or book.pending_entry:
+            return
+        state, params, now = book.indicators, book.params, bar.end
+        verdict = strategy.entry_verdict(
+            state.close, state.vwap, state.rsi, state.atr, params, now, self.session, True
+        )
+        if verdict is not strategy.Verdict.ENTER:
+            return
+        signal = strategy.signal_for(book.symbol, verdict, state, params, now, self.session)
+        with tracing.span("decide", symbol=book.symbol, price=state.close, variant=self.options.variant,
+                          attrs={"trading.reason": signal.reason}) as decision:
+            result = self.risk.check_entry(self._entry_request(book.symbol, state.close))
+            tracing.set_attrs(decision, attrs={"trading.risk": result.reason})
+            if not result.allowed:
+                log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
+                return
+            take_profit, stop_loss = strategy.bracket_prices(state.close, params)
+            ref = self._reserve_ref(book.symbol, "ENTRY", "BUY", result.shares, state.close,
+                                    take_profit, stop_loss, IntentState.PENDING)
+            book.pending_entry = str(ref)
+            book.entry_snapshot = {
+                "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
+            }
+            self._spawn(self._enter(book, ref, result.shares, take_profit, stop_loss))
+
+    def _entry_request(self, symbol: str, price: float) -> EntryRequest:
+        exposure, held, unrealized = 0.0, 0, 0.0
+        for book in self.books.values():
+            last = self.broker.last_price(book.symbol) or book.avg_cost
+            if book.qty > 0:
+                held += 1
+                exposure += book.qty * last
+                unrealized += (last - book.avg_cost) * book.qty
+            elif book.pending_entry:
+                held += 1
+        realized = sum(trip.pnl for trip in self.ledger.closed)
+        account = self._account or Account("", 0.0, 0.0, 0.0)
+        return EntryRequest(
+            symbol=symbol, price=price, account=account, open_exposure=exposure,
+            open_positions=held, day_pnl=realized + unrealized,
+            day_start_equity=self._day_start_equity,
+        )
+
+    # == orders ===========================================================================
+    async def _enter(
+        self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float, stop_loss: float
+    ) -> None:
+        now = self.broker.now()
+        with tracing.span("order.place_bracket", symbol=book.symbol, side="BUY", qty=qty,
+                          order_ref=str(ref), variant=self.options.variant):
+            try:
+                tickets = await self.broker.place_bracket(
+                    book.symbol, qty, None, take_profit, stop_loss, str(ref)
+                )
+            except BrokerError as exc:
+                log.warning("%s: bracket %s not sent: %s", book.symbol, ref, exc)
+                self.db.update_intent_state(str(ref), IntentState.REJECTED, self.broker.now())
+                self.run_log.rejections.append({"order_ref": str(ref), "symbol": book.symbol,
+                                                "reason": str(exc), "time": now.isoformat()})
+                book.pending_entry = None
+                return
+        for ticket in tickets.legs:
+            self._orders[ticket.order_id] = ticket
+        self.db.update_intent_state(str(ref), IntentState.WORKING, self.broker.now())
+        log.info("%s: bracket %s sent: buy %d, target %.2f, stop %.2f",
+                 book.symbol, ref, qty, take_profit, stop_loss)
+
+    def _reserve_ref(
+        self, symbol: str, leg: str, side: str, qty: int, price: float,
+        target: float | None, stop: float | None, state: IntentState,
+    ) -> OrderRef:
+        """A sequence never used before for this symbol today, recorded as an intent in the
+        same (synchronous) step, so neither a concurrent order nor a restart can reuse it."""
+        used = self.db.max_sequence(BOT, self.day, symbol)
+        for ticket in self._orders.values():
+            ref = OrderRef.parse(ticket.order_ref)
+            if ref is not None and ref.symbol == symbol and ref.day == self._daystr:
+                used = max(used, ref.seq)
+        ref = OrderRef(BOT, self._daystr, symbol, used + 1, leg)
+        self.db.record_intent(IntentRow(
+            order_ref=str(ref), bot=BOT, trading_date=self.day, symbol=symbol, seq=ref.seq,
+            side=side, qty=qty, entry_price=price, target_price=target, stop_price=stop,
+            book=BOOK, created_time=self.broker.now(), variant=self.options.variant, state=state,
+        ))
+        return ref
+
+    def _flatten_ref(self, symbol: str, qty: int) -> OrderRef:
+        return self._reserve_ref(symbol, "FLAT", "SELL", qty, 0.0, None, None, IntentState.WORKING)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # == broker events ====================================================================
+    def _on_order_status(self, ticket: OrderTicket) -> None:
+        ref = OrderRef.parse(ticket.order_ref)
+        if ref is None or ref.bot != BOT:
+            return
+        if ticket.status.is_working:
+            self._orders[ticket.order_id] = ticket
+        else:
+            self._orders.pop(ticket.order_id, None)
+        book = self.books.get(ticket.symbol)
+        if book is None or ref.leg != "ENTRY" or book.pending_entry != ticket.order_ref:
+            return
+        if not ticket.status.is_working:
+            book.pending_entry = None
+            if ticket.filled == 0:
+                state = IntentState.REJECTED if ticket.status.value == "Inactive" else IntentState.CANCELLED
+                self.db.update_intent_state(ticket.order_ref, state, self.broker.now())
+                self.run_log.rejections.append({
+                    "order_ref": ticket.order_ref, "symbol": ticket.symbol,
+                    "reason": f"entry {ticket.status.value} by the broker",
+                    "time": self.broker.now().isoformat(),
+                })
+
+    def _on_fill(self, fill: Fill) -> None:
+        ref = OrderRef.parse(fill.order_ref)
+        if ref is None or ref.bot != BOT or fill.exec_id in self._seen_exec:
+            return
+        self._seen_exec.add(fill.exec_id)
+        with tracing.span("fill", symbol=fill.symbol, side=fill.side.value, qty=fill.qty,
+                          price=fill.price, order_ref=fill.order_ref, variant=self.options.variant):
+            new = self.db.record_execution(
+                fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
+                fill.time, fill.commission, BOOK,
+            )
+            if new:
+                self._apply_fill(fill, ref)
+
+    def _apply_fill(self, fill: Fill, ref: OrderRef) -> None:
+        book = self.books.get(fill.symbol)
+        if book is None:  # a bot-owned position outside today's watchlist
+            book = self.books[fill.symbol] = SymbolBook(fill.symbol, Params(), IndicatorState())
+        if fill.side is Side.BUY:
+            cost = book.avg_cost * book.qty + fill.price * fill.qty
+            book.qty += fill.qty
+            book.avg_cost = cost / book.qty
+            self.db.update_intent_state(str(ref.sibling("ENTRY")), IntentState.OPEN, fill.time)
+        else:
+            book.qty -= fill.qty
+            if book.qty <= 0:
+                book.qty, book.avg_cost = max(book.qty, 0), 0.0
+        self.db.set_book_position(BOOK, fill.symbol, book.qty, book.avg_cost, fill.time)
+        log.info("fill %s %s %d @ %.2f (%s); %s now %d", fill.side.value, fill.symbol, fill.qty,
+                 fill.price, fill.order_ref, fill.symbol, book.qty)
+        trip = self.ledger.apply(fill)
+        if trip is not None:
+            self._record_trip(trip, book)
+
+    def _record_trip(self, trip: RoundTrip, book: SymbolBook) -> None:
+        entry_ref = trip.entry_fills[0].order_ref if trip.entry_fills else ""
+        snapshot = book.entry_snapshot
+        self.db.record_trade(TradeRow(
+            trading_date=self.day, book=BOOK, symbol=trip.symbol, side="BUY", qty=trip.entry_qty,
+            entry_time=trip.entry_time or trip.exit_time, entry_price=trip.entry_price,  # type: ignore[arg-type]
+            exit_time=trip.exit_time, exit_price=trip.exit_price,  # type: ignore[arg-type]
+            pnl=trip.pnl + trip.commission, commission=trip.commission,
+            variant=self.options.variant, rsi=snapshot.get("rsi"), vwap=snapshot.get("vwap"),
+            atr=snapshot.get("atr"), reason=snapshot.get("reason", ""),
+            exit_reason=trip.exit_reason, order_ref=entry_ref,
+        ))
+        closed_at = trip.exit_time or self.broker.now()
+        for leg_fill in trip.entry_fills + trip.exit_fills:
+            parsed = OrderRef.parse(leg_fill.order_ref)
+            if parsed is not None:
+                for leg in ("ENTRY", "PROT", "FLAT"):
+                    self.db.update_intent_state(str(parsed.sibling(leg)), IntentState.CLOSED, closed_at)
+        book.entry_snapshot = {}
+        self.run_log.trades.append(trade_entry(trip))
+        log.info("trade closed: %s %d, %s, pnl %.2f", trip.symbol, trip.entry_qty,
+                 trip.exit_reason, trip.pnl)
+
+    def _on_connection(self, state: ConnectionState) -> None:
+        if state == ConnectionState.LOST:
+            self._entries_paused = "connection lost"
+            self.run_log.health_events.append({
+                "time": self._safe_now(), "status": "critical", "detail": "connection lost",
+                "actions": [RECONNECT, PAUSE_ENTRIES],
+            })
+        elif state == ConnectionState.RESTORED:
+            self.run_log.reconnects += 1
+            self._spawn(self.reconcile(reason="reconnect"))
+
+    # == reconcile ========================================================================
+    def _replay_recorded_executions(self) -> None:
+        """After a restart: rebuild today's round trips from executions already in the DB."""
+        start = self.session.open.replace(hour=0, minute=0)
+        for row in self.db.executions_since(start, book=BOOK):
+            ref = OrderRef.parse(row.order_ref)
+            if ref is None or ref.day != self._daystr:
+                continue
+            self._seen_exec.add(row.exec_id)
+            fill = Fill(row.exec_id, 0, row.order_ref, row.symbol, Side(row.side), int(row.qty),
+                        row.price, row.time, row.commission)
+            trip = self.ledger.apply(fill)
+            if trip is not None:
+                self.run_log.trades.append(trade_entry(trip))
+
+    async def reconcile(self, reason: str) -> None:
+        """Broker truth vs our book: adopt, protect, apply missed executions, cancel orphans."""
+        async with self._reconcile_lock:
+            with tracing.span("reconcile", attrs={"trading.reason": reason}):
+                for fill in await self.broker.executions():
+                    self._on_fill(fill)  # executions missed while away (dedup by exec id)
+                positions = await self.broker.positions()
+                orders = await self.broker.open_orders()
+                self._orders = {
+                    o.order_id: o for o in orders
+                    if (r := OrderRef.parse(o.order_ref)) is not None and r.bot == BOT and o.status.is_working
+                }
+                own = {p.symbol: p.qty for p in self.db.book_positions(BOOK)}
+                others = self._other_books()
+                plan = plan_reconcile(BOT, self.books, positions, orders, own, others)
+                for warning in plan.warnings:
+                    log.warning("reconcile: %s", warning)
+                    if warning not in self.run_log.warnings:
+                        self.run_log.warnings.append(warning)
+                for symbol, holding in plan.holdings.items():
+                    book = self.books.get(symbol) or self.books.setdefault(
+                        symbol, SymbolBook(symbol, Params(), IndicatorState()))
+                    if holding.adopted_qty:
+                        log.warning("reconcile: adopting %d %s found at the broker", holding.adopted_qty, symbol)
+                    book.qty, book.avg_cost = holding.qty, holding.avg_cost
+                    self.db.set_book_position(BOOK, symbol, holding.qty, holding.avg_cost, self.broker.now())
+                    if self.ledger.open_trip(symbol) is None:
+                        self.ledger.adopt(symbol, holding.qty, holding.avg_cost, self.broker.now(),
+                                          OrderRef(BOT, self._daystr, symbol, 0, "ENTRY"))
+                for symbol, book in self.books.items():
+                    if symbol not in plan.holdings and book.qty > 0:
+                        log.warning("reconcile: %s no longer held at the broker", symbol)
+                        book.qty, book.avg_cost = 0, 0.0
+                        self.db.set_book_position(BOOK, symbol, 0, 0.0, self.broker.now())
+                for order in plan.stale_orders:
+                    log.info("reconcile: cancelling orphaned exit %s", order.order_ref)
+                    await self.broker.cancel(order.order_id)
+                if not self._flattening:
+                    for holding in plan.needs_exits:
+                        await self._protect(holding.symbol, holding.qty - holding.protected_qty)
+            if self._entries_paused in ("connection lost", "starting") and reason == "reconnect":
+                self._entries_paused = None
+
+    def _other_books(self) -> dict[str, int]:
+        others: dict[str, int] = {}
+        for name in OTHER_BOOKS:
+            for position in self.db.book_positions(name):
+                others[position.symbol] = others.get(position.symbol, 0) + position.qty
+        return others
+
+    async def _protect(self, symbol: str, qty: int) -> None:
+        """Protective OCA exits for held shares that have no working stop."""
+        book = self.books[symbol]
+        if qty <= 0 or book.avg_cost <= 0:
+            return
+        take_profit, stop_loss = strategy.bracket_prices(book.avg_cost, book.params)
+        ref = self._reserve_ref(symbol, "PROT", "SELL", qty, book.avg_cost, take_profit, stop_loss,
+                                IntentState.OPEN)
+        with tracing.span("order.place_exits", symbol=symbol, side="SELL", qty=qty,
+                          order_ref=str(ref)):
+            try:
+                take, stop = await self.broker.place_exits(symbol, qty, take_profit, stop_loss, str(ref))
+            except BrokerError as exc:
+                log.error("%s: protective exits not placed: %s", symbol, exc)
+                return
+        self._orders[take.order_id], self._orders[stop.order_id] = take, stop
+        book.unprotected_since = None
+        log.warning("%s: placed protective exits for %d shares (target %.2f, stop %.2f)",
+                    symbol, qty, take_profit, stop_loss)
+
+    def _guard_exits(self) -> None:
+        """A held position without a working stop for `exit_grace_s` gets protective exits."""
+        if self._flattening or self._entries_paused == "connection lost":
+            return
+        now = time.monotonic()
+        for book in self.books.values():
+            if book.qty <= 0:
+                book.unprotected_since = None
+                continue
+            protected = sum(
+                o.remaining for o in self._orders.values()
+                if o.symbol == book.symbol and o.side is Side.SELL and o.stop_price is not None
+            )
+            if protected >= book.qty:
+                book.unprotected_since = None
+            elif book.unprotected_since is None:
+                book.unprotected_since = now
+            elif now - book.unprotected_since >= self.options.exit_grace_s:
+                book.unprotected_since = now
+                self._spawn(self._protect(book.symbol, book.qty - protected))
+
+    # == flatten, warm-up, health =========================================================
+    async def _flatten(self) -> None:
+        if not self._flattening:
+            log.info("flatten time %s: cancelling own orders, selling own positions",
+                     self.session.flatten_at.strftime("%H:%M"))
+        self._flattening = True
+        self._entries_paused = "flatten"
+        for task in list(self._tasks):
+            await asyncio.wait([task], timeout=2.0)
+
+        def owned(held: dict[str, int]) -> dict[str, int]:
+            others = self._other_books()
+            result = {}
+            for symbol, qty in held.items():
+                book = self.books.get(symbol)
+                mine = book.qty if book is not None else 0
+                result[symbol] = max(0, min(mine, qty - others.get(symbol, 0)))
+            return result
+
+        with tracing.span("flatten"):
+            result = await flatten(self.broker, BOT, owned, self._flatten_ref)
+        if result.flat:
+            self._flat_confirmed = True
+            self.run_log.flat_at = result.flat_at
+            log.info("flat confirmed at %s after %d round(s)", result.flat_at, result.rounds)
+        else:
+            log.error("NOT FLAT after %d rounds: %s still held; retrying", result.rounds, result.remaining)
+
+    async def _warm_up(self, given: Mapping[str, Sequence[Bar]]) -> None:
+        """Feed recent completed 1-minute bars so indicators are ready at the open."""
+        async def one(book: SymbolBook) -> None:
+            bars = given.get(book.symbol)
+            if not bars:
+                try:
+                    bars = await self.broker.history(book.symbol, self.options.warmup_duration, "1 min")
+                except BrokerError as exc:
+                    log.warning("%s: no warm-up history (%s)", book.symbol, exc)
+                    return
+            now = self.broker.now()
+            for bar in bars:
+                if bar.end <= now:
+                    book.indicators.update(bar)
+                    book.last_bar_start = bar.start
+        with tracing.span("warm_up"):
+            await asyncio.gather(*(one(b) for b in list(self.books.values())))
+
+    async def _refresh_account(self) -> None:
+        try:
+            self._account = await self.broker.account()
+        except BrokerError as exc:
+            log.warning("account refresh failed: %s", exc)
+
+    async def _health_check(self, now: datetime) -> None:
+        self._next_health = now + timedelta(seconds=self.options.health_interval_s)
+        await self._refresh_account()
+        lag = await self._probe.event_loop_lag_ms()
+        connected = getattr(self.broker, "connection_state", ConnectionState.CONNECTED) != ConnectionState.LOST
+        staleness = 0.0
+        if self._last_bar_end is not None and self.session.open <= now < self.session.close:
+            staleness = max(0.0, (now - self._last_bar_end).total_seconds())
+        reading = HealthReading(now, self._probe.cpu_pct(), self._probe.memory_mb(), connected, lag, staleness)
+        verdict = judge_health(reading, self.options.thresholds)
+        actions = self._heal(verdict.actions)
+        self.db.record_health(HealthRow(
+            time=now, agent="day-trader", status=verdict.status, cpu_pct=reading.cpu_pct,
+            memory_mb=reading.memory_mb, connected=connected, event_loop_lag_ms=lag,
+            data_staleness_s=staleness, connection_status="connected" if connected else "lost",
+            actions=actions, detail=verdict.detail,
+        ))
+        if verdict.status != "normal":
+            self.run_log.health_events.append({
+                "time": now.isoformat(), "status": verdict.status, "detail": verdict.detail,
+                "actions": actions,
+            })
+
+    def _heal(self, actions: list[str]) -> list[str]:
+        taken = []
+        for action in actions:
+            if action == PAUSE_ENTRIES and not self._entries_paused:
+                self._entries_paused = "health"
+                taken.append(action)
+            elif action == RESUME_ENTRIES and self._entries_paused == "health":
+                self._entries_paused = None
+                taken.append(action)
+            elif action == RESUBSCRIBE:
+                for symbol in self.books:
+                    self._spawn(self.broker.subscribe_bars(symbol, self._on_bar))
+                taken.append(action)
+            elif action == RECONNECT:
+                taken.append(action)  # the connection watchdog is already reconnecting
+        return taken
+
+    def _safe_now(self) -> str:
+        try:
+            return self.broker.now().isoformat()
+        except RuntimeError:
+            return ""
+
+    @property
+    def positions(self) -> list[Position]:
+        return [Position(b.symbol, b.qty, b.avg_cost) for b in self.books.values() if b.qty]
+

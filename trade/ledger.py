@@ -1,0 +1,131 @@
+"""Round trips built from executions, so every trade row is derived from what the broker filled.
+
+A round trip is one entry sequence of a symbol (`DT-<day>-<SYM>-<seq>-*` refs): entry fills open
+it, exit fills (target, stop, flatten, or an adopted position's protective exits) close it. The
+ledger is fed each execution exactly once (the caller dedupes by exec id via the history DB) and
+can be rebuilt after a restart by replaying the day's recorded executions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from trade.models import Fill, OrderRef, Side
+
+EXIT_REASONS = {"TP": "target", "SL": "stop", "FLAT": "flatten"}
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    symbol: str
+    key: str  # "<day>-<symbol>-<seq>" of the entry
+    entry_fills: list[Fill] = field(default_factory=list)
+    exit_fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def entry_qty(self) -> int:
+        return sum(f.qty for f in self.entry_fills)
+
+    @property
+    def exit_qty(self) -> int:
+        return sum(f.qty for f in self.exit_fills)
+
+    @property
+    def open_qty(self) -> int:
+        return self.entry_qty - self.exit_qty
+
+    @property
+    def is_closed(self) -> bool:
+        return self.entry_qty > 0 and self.open_qty <= 0
+
+    @staticmethod
+    def _avg(fills: list[Fill]) -> float:
+        qty = sum(f.qty for f in fills)
+        return sum(f.qty * f.price for f in fills) / qty if qty else 0.0
+
+    @property
+    def entry_price(self) -> float:
+        return self._avg(self.entry_fills)
+
+    @property
+    def exit_price(self) -> float:
+        return self._avg(self.exit_fills)
+
+    @property
+    def entry_time(self) -> datetime | None:
+        return self.entry_fills[0].time if self.entry_fills else None
+
+    @property
+    def exit_time(self) -> datetime | None:
+        return self.exit_fills[-1].time if self.exit_fills else None
+
+    @property
+    def commission(self) -> float:
+        return sum(f.commission for f in self.entry_fills + self.exit_fills)
+
+    @property
+    def pnl(self) -> float:
+        """Net P&L: sale proceeds minus cost minus every commission."""
+        gross = sum(f.qty * f.price for f in self.exit_fills) - sum(
+            f.qty * f.price for f in self.entry_fills
+        )
+        return gross - self.commission
+
+    @property
+    def exit_reason(self) -> str:
+        """The leg that closed most of the position: target, stop or flatten."""
+        by_leg: dict[str, int] = {}
+        for f in self.exit_fills:
+            ref = OrderRef.parse(f.order_ref)
+            leg = ref.leg if ref else "FLAT"
+            by_leg[leg] = by_leg.get(leg, 0) + f.qty
+        if not by_leg:
+            return ""
+        leg = max(by_leg, key=lambda name: by_leg[name])
+        return EXIT_REASONS.get(leg, leg.lower())
+
+
+class Ledger:
+    """Groups a bot's executions into round trips; returns each one when it closes."""
+
+    def __init__(self, bot: str) -> None:
+        self.bot = bot
+        self._open: dict[str, RoundTrip] = {}  # symbol -> the round trip holding its position
+        self.closed: list[RoundTrip] = []
+
+    def apply(self, fill: Fill) -> RoundTrip | None:
+        """Apply one execution of ours; the round trip it closed, if it closed one."""
+        ref = OrderRef.parse(fill.order_ref)
+        if ref is None or ref.bot != self.bot:
+            return None
+        trip = self._open.get(fill.symbol)
+        if fill.side is Side.BUY:
+            if trip is None:
+                trip = RoundTrip(fill.symbol, f"{ref.day}-{ref.symbol}-{ref.seq}")
+                self._open[fill.symbol] = trip
+            trip.entry_fills.append(fill)
+            return None
+        if trip is None:
+            # a sale of a position opened before this ledger existed (adopted): no entry fills
+            trip = RoundTrip(fill.symbol, f"{ref.day}-{ref.symbol}-{ref.seq}")
+            self._open[fill.symbol] = trip
+        trip.exit_fills.append(fill)
+        if trip.open_qty <= 0:
+            del self._open[fill.symbol]
+            self.closed.append(trip)
+            return trip
+        return None
+
+    def adopt(self, symbol: str, qty: int, avg_cost: float, time: datetime, ref: OrderRef) -> None:
+        """Start a round trip for a position found at the broker (after a crash or restart)."""
+        if symbol in self._open or qty <= 0:
+            return
+        trip = RoundTrip(symbol, f"{ref.day}-{ref.symbol}-{ref.seq}")
+        trip.entry_fills.append(
+            Fill(f"adopted-{symbol}-{ref.seq}", 0, str(ref), symbol, Side.BUY, qty, avg_cost, time)
+        )
+        self._open[symbol] = trip
+
+    def open_trip(self, symbol: str) -> RoundTrip | None:
+        return self._open.get(symbol)

@@ -1,0 +1,188 @@
+"""The day trader's watchlist: load and validate it, then the pre-market analyst's filter.
+
+Format of `day_trading_watchlist.json`:
+    {"symbols": ["AAPL", "SPY"], "overrides": {"AAPL": {"profit_target": 0.02}}}
+`overrides` is optional; each override is a `trade.models.Params` field. Any problem (bad JSON,
+empty or duplicate symbols, a malformed ticker, an override for a symbol not in the list or of an
+unknown parameter) is a `WatchlistError` with one line naming the field and the fix.
+
+The analyst runs before the session: it qualifies every symbol and pulls recent daily history
+concurrently (bounded, so IB's pacing holds), then keeps a symbol only if it has data, enough
+liquidity and enough daily range to reach the profit target. Every verdict carries a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trade.broker.base import Broker, BrokerError
+from trade.models import Bar, Params
+
+log = logging.getLogger(__name__)
+
+_TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+
+
+class WatchlistError(ValueError):
+    """The watchlist file is unusable; the message is one line with the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    symbols: tuple[str, ...]
+    params: dict[str, Params]  # every symbol's effective parameters (defaults + overrides)
+    path: str = ""
+
+    def params_for(self, symbol: str) -> Params:
+        return self.params[symbol]
+
+
+def load_watchlist(path: Path | str, defaults: Params) -> Watchlist:
+    where = str(path)
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WatchlistError(f"watchlist {where} not found: create it or pass --watchlist PATH") from None
+    except OSError as exc:
+        raise WatchlistError(f"watchlist {where} cannot be read ({exc.strerror}): fix its permissions") from None
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise WatchlistError(
+            f"watchlist {where} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "
+            f'use {{"symbols": ["AAPL", ...]}}'
+        ) from None
+    if not isinstance(data, dict) or "symbols" not in data:
+        raise WatchlistError(f'watchlist {where} needs a "symbols" list: use {{"symbols": ["AAPL", ...]}}')
+    unknown_keys = set(data) - {"symbols", "overrides"}
+    if unknown_keys:
+        raise WatchlistError(
+            f"watchlist {where} has unknown key(s) {sorted(unknown_keys)}: only \"symbols\" and \"overrides\" are allowed"
+        )
+    symbols = data["symbols"]
+    if not isinstance(symbols, list) or not symbols:
+        raise WatchlistError(f'watchlist {where}: "symbols" must be a non-empty list of tickers')
+    seen: set[str] = set()
+    for index, symbol in enumerate(symbols):
+        if not isinstance(symbol, str) or not _TICKER.match(symbol):
+            raise WatchlistError(
+                f'watchlist {where}: symbols[{index}] = {symbol!r} is not a ticker: use upper-case symbols such as "AAPL"'
+            )
+        if symbol in seen:
+            raise WatchlistError(f"watchlist {where}: {symbol} is listed twice: remove the duplicate")
+        seen.add(symbol)
+    overrides = data.get("overrides", {})
+    if not isinstance(overrides, dict):
+        raise WatchlistError(f'watchlist {where}: "overrides" must be an object of symbol -> {{parameter: value}}')
+    params: dict[str, Params] = {s: defaults for s in symbols}
+    for symbol, values in overrides.items():
+        if symbol not in seen:
+            raise WatchlistError(
+                f"watchlist {where}: overrides.{symbol} is not in symbols: add it to symbols or remove the override"
+            )
+        if not isinstance(values, dict):
+            raise WatchlistError(f"watchlist {where}: overrides.{symbol} must be an object of parameter -> value")
+        try:
+            params[symbol] = defaults.with_overrides(values)
+        except (TypeError, ValueError) as exc:
+            raise WatchlistError(f"watchlist {where}: overrides.{symbol}: {exc}") from None
+    return Watchlist(tuple(symbols), params, where)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalystVerdict:
+    symbol: str
+    kept: bool
+    reason: str
+    stats: dict[str, float] = field(default_factory=dict)
+    bars: tuple[Bar, ...] = ()  # the recent 1-minute history it judged (reused for warm-up)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "kept": self.kept, "reason": self.reason, "stats": self.stats}
+
+
+@dataclass(frozen=True, slots=True)
+class AnalystRules:
+    """Pre-market filters over the last few sessions of 1-minute bars (what IB serves for any
+    stock, and what the simulator replays): enough data, enough liquidity, enough daily range
+    for the profit target to be reachable."""
+
+    min_sessions: int = 1
+    min_avg_dollar_volume: float = 1_000_000.0
+    min_daily_range_pct: float = 0.004
+    history_duration: str = "5 D"
+    concurrency: int = 5
+
+
+def judge(symbol: str, minute_bars: list[Bar], rules: AnalystRules) -> AnalystVerdict:
+    """Pure verdict from recent 1-minute bars, aggregated per session: data, liquidity, range."""
+    sessions: dict[Any, list[Bar]] = {}
+    for bar in minute_bars:
+        sessions.setdefault(bar.start.date(), []).append(bar)
+    bars = tuple(minute_bars)
+    if len(sessions) < rules.min_sessions:
+        return AnalystVerdict(
+            symbol, False, f"dropped: {len(sessions)} recent sessions of data (< {rules.min_sessions})",
+            bars=bars,
+        )
+    dollar_volumes, ranges = [], []
+    for day_bars in sessions.values():
+        close = day_bars[-1].close
+        dollar_volumes.append(sum(b.close * b.volume for b in day_bars))
+        if close > 0:
+            ranges.append((max(b.high for b in day_bars) - min(b.low for b in day_bars)) / close)
+    dollar_volume = sum(dollar_volumes) / len(dollar_volumes)
+    avg_range = sum(ranges) / len(ranges) if ranges else 0.0
+    stats = {"sessions": float(len(sessions)), "avg_dollar_volume": round(dollar_volume, 2),
+             "avg_range_pct": round(avg_range, 5), "last_close": minute_bars[-1].close}
+    if not math.isfinite(dollar_volume) or dollar_volume < rules.min_avg_dollar_volume:
+        return AnalystVerdict(
+            symbol, False,
+            f"dropped: avg dollar volume {dollar_volume:,.0f} < {rules.min_avg_dollar_volume:,.0f}",
+            stats, bars,
+        )
+    if avg_range < rules.min_daily_range_pct:
+        return AnalystVerdict(
+            symbol, False,
+            f"dropped: avg daily range {avg_range:.2%} < {rules.min_daily_range_pct:.2%}", stats, bars,
+        )
+    return AnalystVerdict(
+        symbol, True,
+        f"kept: avg dollar volume {dollar_volume:,.0f}, avg daily range {avg_range:.2%}", stats, bars,
+    )
+
+
+async def analyze_watchlist(
+    broker: Broker, symbols: tuple[str, ...], rules: AnalystRules | None = None
+) -> list[AnalystVerdict]:
+    """Qualify every symbol (an unknown one is a `WatchlistError`: the user must fix the file),
+    then fetch recent 1-minute history concurrently (bounded) and judge each."""
+    rules = rules or AnalystRules()
+    known = await broker.qualify(symbols)
+    unknown = [s for s in symbols if not known.get(s)]
+    if unknown:
+        raise WatchlistError(
+            f"watchlist symbol(s) {', '.join(unknown)} unknown to the broker (no contract): "
+            "fix the ticker or remove it from the watchlist"
+        )
+    gate = asyncio.Semaphore(rules.concurrency)
+
+    async def one(symbol: str) -> AnalystVerdict:
+        async with gate:
+            try:
+                bars = await broker.history(symbol, rules.history_duration, "1 min")
+            except BrokerError as exc:
+                return AnalystVerdict(symbol, False, f"dropped: no history ({exc})")
+        return judge(symbol, bars, rules)
+
+    verdicts = await asyncio.gather(*(one(s) for s in symbols))
+    for verdict in verdicts:
+        log.info("watchlist %s: %s", verdict.symbol, verdict.reason)
+    return list(verdicts)
