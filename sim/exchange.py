@@ -37,6 +37,7 @@ from typing import Any
 
 from sim.commissions import CommissionModel, IBFixedCommission, IBTieredCommission
 from sim.ledger import Ledger
+from sim.margin import check_buying_power
 from sim.market import NY, MarketReplay
 from sim.matching import MATCH_PRIORITY, Segment, match
 from sim.paper_orders import (
@@ -234,40 +235,14 @@ class MatchingEngine:
                 200, f"No security definition has been found for the request: {order.symbol}"
             )
 
-    def _reference_price(self, order: SimOrder, now: datetime) -> float:
-        market = self.replay.price_at(order.symbol, now) or 0.0
-        if order.order_type == "LMT" and order.lmt_price:
-            return order.lmt_price if order.is_buy else max(order.lmt_price, market)
-        if order.order_type in ("STP", "STP LMT") and order.aux_price:
-            return order.aux_price
-        return market
-
-    def _opening_qty(self, order: SimOrder) -> float:
-        """Shares of `order` that would open or add to exposure (exits reduce it: 0)."""
-        if order.parent_id:
-            return 0.0
-        position = self.ledger.positions.get(order.symbol, [0.0, 0.0])[0]
-        signed = order.remaining if order.status else order.total_qty
-        signed = signed if order.is_buy else -signed
-        if position == 0 or (position > 0) == (signed > 0):
-            return abs(signed)
-        return max(0.0, abs(signed) - abs(position))
-
     def _check_buying_power(self, order: SimOrder, now: datetime) -> None:
-        """IB rejects an order whose margin would exceed the buying power (error 201)."""
-        needed = self._opening_qty(order) * self._reference_price(order, now)
-        if needed <= 0:
-            return
-        reserved = sum(
-            self._opening_qty(o) * self._reference_price(o, now) for o in self.open_orders()
+        check_buying_power(
+            order,
+            self.open_orders(),
+            self.account_values()["BuyingPower"],
+            position_of=lambda symbol: self.ledger.positions.get(symbol, [0.0, 0.0])[0],
+            market_of=lambda symbol: self.replay.price_at(symbol, now),
         )
-        available = self.account_values()["BuyingPower"] - reserved
-        if needed > available:
-            raise OrderReject(
-                201,
-                f"Order rejected - reason: insufficient buying power: {order.symbol} order needs "
-                f"{needed:,.2f} USD but {max(0.0, available):,.2f} USD is available; reduce the quantity",
-            )
 
     def _modify(self, order: SimOrder, new: SimOrder, now: datetime) -> None:
         if new.total_qty <= order.filled:
