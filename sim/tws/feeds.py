@@ -63,6 +63,7 @@ class MarketFeeds:
         self._now = now
         self.pacing_next = False
         self._source_symbols: set[str] | None = None
+        self._minute_volume: dict[str, dict[int, float]] = {}
 
     def _known(self, symbol: str) -> bool:
         """Streamable: the replay has the symbol's session (or at least a previous close)."""
@@ -168,10 +169,16 @@ class MarketFeeds:
         if o is None or c is None or ext is None:
             return None
         lo, hi = min(ext[0], o, c), max(ext[1], o, c)
-        minute = [b for b in self.replay.completed_bars(symbol, start + timedelta(seconds=60))
-                  if b.start <= start < b.end]
-        volume = float(int(minute[-1].volume * RTB_SECONDS / 60)) if minute else 0.0
-        return Bar(symbol, start, o, hi, lo, c, volume, RTB_SECONDS)
+        return Bar(symbol, start, o, hi, lo, c, self._rtb_volume(symbol, start), RTB_SECONDS)
+
+    def _rtb_volume(self, symbol: str, start: datetime) -> float:
+        """The minute's volume spread evenly over its twelve 5-second bars (a modelling choice:
+        the data has no finer volume; prices, unlike volume, follow the documented path)."""
+        table = self._minute_volume.get(symbol)
+        if table is None:
+            table = {int(b.start.timestamp()) // 60: b.volume for b in self.replay.bars(symbol)}
+            self._minute_volume[symbol] = table
+        return float(int(table.get(int(start.timestamp()) // 60, 0.0) * RTB_SECONDS / 60))
 
     def _emit_rtb(self, session: Any, sub: BarSubscription, now: datetime) -> None:
         step = timedelta(seconds=RTB_SECONDS)

@@ -293,3 +293,18 @@ async def test_five_minute_bars_aggregate_the_session(ib) -> None:
     bars = await ib.reqHistoricalDataAsync(SPY, "", "1 D", "5 mins", "TRADES", True)
     assert len(bars) == 78
     assert bars[1].date - bars[0].date == timedelta(minutes=5)
+
+
+async def test_twelve_real_time_bars_rebuild_the_minute_bar(ib, gateway) -> None:
+    """A client aggregating 5-second bars (as trade/bars.py does) gets the data's minute bar."""
+    bars = ib.reqRealTimeBars(SPY, 5, "TRADES", True)
+    await settle()
+    gateway.step(120)
+    await settle()
+    minute = gateway.replay.bars("SPY")[1]  # the 09:31 bar
+    rtbs = [b for b in bars if b.time.astimezone(NY).minute == 31]
+    assert len(rtbs) == 12
+    assert rtbs[0].open_ == pytest.approx(minute.open)
+    assert rtbs[-1].close == pytest.approx(minute.close, abs=1e-3)
+    assert max(b.high for b in rtbs) == pytest.approx(minute.high)
+    assert min(b.low for b in rtbs) == pytest.approx(minute.low)
