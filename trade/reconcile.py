@@ -67,8 +67,11 @@ def plan_reconcile(
         if unowned <= 0:
             continue  # all of it belongs to another book
         if pos.symbol not in watch:
-            if own_book.get(pos.symbol, 0) > 0 or pos.symbol in ours_by_symbol:
+            mine = max(own_book.get(pos.symbol, 0), 0)
+            if mine > 0 or pos.symbol in ours_by_symbol:
                 plan.warnings.append(f"{pos.symbol}: bot-owned position outside the watchlist is managed")
+                if mine > 0:
+                    unowned = min(unowned, mine)  # adoption is for watchlist symbols only
             else:
                 plan.warnings.append(
                     f"{pos.symbol}: {unowned} shares outside the watchlist and no book: left alone"
