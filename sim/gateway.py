@@ -20,16 +20,16 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from sim.exchange import MatchingEngine
-from sim.market import BarSource, CsvBarSource, MarketReplay, ReplayClock, SyntheticMarket
-from sim.sessions import previous_sessions, session_bounds
+from sim.market import BarSource, MarketReplay, ReplayClock
+from sim.sessions import session_bounds
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws import requests as rq
 from sim.tws.account import AccountDesk
+from sim.tws.cli import DEFAULT_ACCOUNT, parse_args, source_from_args
 from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
 from sim.tws.orders import OrderDesk
@@ -38,8 +38,6 @@ from sim.tws.session import ClientSession
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ACCOUNT = "DU1234567"
-SYNTHETIC_WARMUP_SESSIONS = 5
 
 
 class GatewaySimulator:
@@ -75,6 +73,7 @@ class GatewaySimulator:
         self._last_pump: datetime | None = None
         self._account_dirty = False
         self.refusing = False
+        self.data_paused = False
         self._routes: dict[type, Callable[[ClientSession, Any], None]] = self._build_routes()
 
     @classmethod
@@ -153,6 +152,11 @@ class GatewaySimulator:
             return
         self._last_pump = now
         self.engine.advance(now)
+        self._stream(now)
+
+    def _stream(self, now: datetime) -> None:
+        if self.data_paused:
+            return  # between 1100 and 1101/1102 no market data flows; it catches up after
         for session in list(self._sessions):
             if session.ready:
                 self.feeds.emit(session, now)
@@ -292,12 +296,21 @@ class GatewaySimulator:
                 session.send(enc.error(session.server_version, -1, code, errors.message(code)))
 
     def connectivity_lost(self) -> None:
+        """1100: sockets stay open, market data stops until connectivity is restored."""
+        self.data_paused = True
         self._broadcast_error(errors.CONNECTIVITY_LOST)
 
     def connectivity_restored(self, data_kept: bool = True) -> None:
+        """1102: streams resume and catch up in order; 1101: subscriptions are gone (as at
+        IB, the client must request its market data again)."""
+        self.data_paused = False
+        if not data_kept:
+            for session in self._sessions:
+                session.subs.drop_market_data()
         self._broadcast_error(
             errors.CONNECTIVITY_RESTORED_DATA_KEPT if data_kept else errors.CONNECTIVITY_RESTORED_DATA_LOST
         )
+        self._stream(self.now())
 
     def reject_next_order(self, code: int = errors.ORDER_REJECTED) -> None:
         self.orders.reject_next = code
@@ -325,45 +338,8 @@ class GatewaySimulator:
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m sim.gateway", description="IB Gateway simulator (TWS API on loopback)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=4002)
-    p.add_argument("--admin-port", type=int, default=None, help="line-based fault/clock control port")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", type=Path, help="shared data directory (intraday/<SYM>/<DATE>.csv)")
-    src.add_argument("--synthetic", action="store_true", help="a seeded synthetic market")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--date", type=date.fromisoformat, help="session to replay, YYYY-MM-DD")
-    p.add_argument("--symbols", nargs="*", default=None)
-    p.add_argument("--speed", type=float, default=1.0, help="N x real time; 0 = stepping (admin 'step')")
-    p.add_argument("--cash", type=float, default=100_000.0)
-    p.add_argument("--account", default=DEFAULT_ACCOUNT)
-    return p.parse_args(argv)
-
-
-def _source_from_args(args: argparse.Namespace) -> tuple[BarSource, date, list[str]]:
-    if args.synthetic:
-        day = args.date or date(2025, 7, 3)
-        symbols = [s.upper() for s in (args.symbols or ["SPY", "QQQ", "AAPL"])]
-        days = [*previous_sessions(day, SYNTHETIC_WARMUP_SESSIONS), day]  # history to warm up on
-        return SyntheticMarket(args.seed, symbols, days), day, symbols
-    data = args.data or Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not (data / "intraday").is_dir():
-        raise SystemExit(f"--data {data}: no intraday/ directory there; pass --data DIR or --synthetic")
-    source = CsvBarSource(data, args.symbols)
-    if args.date is None:
-        raise SystemExit("--date: required with --data (a session present in the data, e.g. 2025-07-03)")
-    symbols = [s.upper() for s in args.symbols] if args.symbols else [
-        s for s in source.symbols() if args.date in source.sessions(s)
-    ]
-    if not symbols:
-        raise SystemExit(f"--date {args.date}: no symbol has intraday data that day; pick another date")
-    return source, args.date, symbols
-
-
 async def _serve(args: argparse.Namespace) -> None:
-    source, day, symbols = _source_from_args(args)
+    source, day, symbols = source_from_args(args)
     speed = None if args.speed == 0 else args.speed
     sim = GatewaySimulator.build(
         source, day, symbols, speed=speed, cash=args.cash, account_id=args.account,
@@ -387,7 +363,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(_parse_args(argv)))
+    asyncio.run(_serve(parse_args(argv)))
     return 0
 
 

@@ -48,6 +48,13 @@ class Subscriptions:
     market_data: dict[int, str] = field(default_factory=dict)
     last_tick: dict[int, float] = field(default_factory=dict)
 
+    def drop_market_data(self) -> None:
+        """What IB's 1101 (connectivity restored, data lost) means for a client."""
+        self.history.clear()
+        self.realtime_bars.clear()
+        self.market_data.clear()
+        self.last_tick.clear()
+
 
 class ClientSession(asyncio.Protocol):
     """The server side of one TWS API socket."""

@@ -308,3 +308,26 @@ async def test_twelve_real_time_bars_rebuild_the_minute_bar(ib, gateway) -> None
     assert rtbs[-1].close == pytest.approx(minute.close, abs=1e-3)
     assert max(b.high for b in rtbs) == pytest.approx(minute.high)
     assert min(b.low for b in rtbs) == pytest.approx(minute.low)
+
+
+async def test_market_data_pauses_on_1100_and_catches_up_in_order_on_1102(ib, gateway) -> None:
+    bars = ib.reqRealTimeBars(SPY, 5, "TRADES", True)
+    await settle()
+    gateway.connectivity_lost()
+    gateway.step(60)
+    await settle()
+    assert len(bars) == 0
+    gateway.connectivity_restored(data_kept=True)
+    await settle()
+    assert len(bars) == 12
+    assert all((b.time - a.time).total_seconds() == 5 for a, b in zip(bars, bars[1:], strict=False))
+
+
+async def test_subscriptions_are_gone_after_1101(ib, gateway) -> None:
+    bars = ib.reqRealTimeBars(SPY, 5, "TRADES", True)
+    await settle()
+    gateway.connectivity_lost()
+    gateway.connectivity_restored(data_kept=False)
+    gateway.step(60)
+    await settle()
+    assert len(bars) == 0
