@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -84,7 +85,9 @@ class MatchingEngine:
         self._listeners: list[Any] = []
         self._perm_ids = itertools.count(1_000_001)
         self.exec_seq = 0
-        self._exec_stamp = int(replay.session_open.timestamp()) & 0xFFFFFFFF
+        # IB execution ids are unique for ever; a DB keyed on them (exactly-once recording) must
+        # never see a new engine reuse an id, so each engine gets a random instance part.
+        self._instance = secrets.randbits(32)
         self._partial_next: float | None = None
         self._last = replay.clock.now()
         self._expired = False
@@ -138,7 +141,6 @@ class MatchingEngine:
     def set_replay(self, replay: MarketReplay) -> None:
         """Move to the next session's replay, keeping the account and GTC orders."""
         self.replay = replay
-        self._exec_stamp = int(replay.session_open.timestamp()) & 0xFFFFFFFF
         self._last = replay.clock.now()
         self._expired = False
 
@@ -339,7 +341,7 @@ class MatchingEngine:
         order.last_fill_price = price
         self.exec_seq += 1
         execution = Execution(
-            exec_id=f"{self._exec_stamp:08x}.{self.exec_seq:08x}.01.01",
+            exec_id=f"{self._instance:08x}.{self.exec_seq:08x}.01.01",
             order_id=order.order_id,
             client_id=order.client_id,
             perm_id=order.perm_id,

@@ -349,6 +349,17 @@ def test_execution_ids_are_ib_style_and_unique():
     assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", i) for i in ids)
 
 
+def test_execution_ids_never_repeat_across_engines():
+    """A history DB dedupes fills by exec id: a fresh engine (a new simulator run on the same
+    day) must not hand out an id an earlier one used."""
+    ids = set()
+    for _ in range(3):
+        engine, rec = engine_for([FLAT] * 3)
+        engine.place(order(1, "BUY", 10, "MKT"))
+        ids.update(e.exec_id for e in rec.executions)
+    assert len(ids) == 3
+
+
 def test_closing_fill_reports_realized_pnl_net_of_commissions():
     engine, rec = engine_for([FLAT, FLAT, (100.0, 102.0, 100.0, 102.0)],
                              commissions=IBFixedCommission())
