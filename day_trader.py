@@ -232,8 +232,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("ib_async", "sim"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # ib_async logs routine events (an OCA sibling's 202 "Order Canceled") as ERROR; IBBroker
+    # logs IB errors itself at their true weight, so the library's own log is kept for crashes.
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+    logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
     gateway = None
     tracing_handle = setup_tracing("day-trader")
     try:

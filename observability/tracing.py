@@ -27,7 +27,9 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -229,6 +231,28 @@ def span(name: str, attrs: Mapping[str, Any] | None = None, **trading: Any) -> I
         return
     with handle.span(name, attrs, **trading) as current_span:
         yield current_span
+
+
+def current_context() -> Context:
+    """The active trace context, to continue a trace later (a fill arrives long after its
+    decision: `span_under(saved, "fill")` puts it in the decision's trace)."""
+    return otel_context.get_current()
+
+
+@contextmanager
+def span_under(parent: Context | None, name: str, attrs: Mapping[str, Any] | None = None,
+               **trading: Any) -> Iterator[Span]:
+    """`span()` as a child of a saved context (or of the current one when `parent` is None)."""
+    if parent is None:
+        with span(name, attrs, **trading) as current_span:
+            yield current_span
+        return
+    token = otel_context.attach(parent)
+    try:
+        with span(name, attrs, **trading) as current_span:
+            yield current_span
+    finally:
+        otel_context.detach(token)
 
 
 def trading_attrs(**values: Any) -> dict[str, Any]:

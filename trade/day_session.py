@@ -67,7 +67,8 @@ async def run_trading_day(settings: Settings, stop: asyncio.Event, variant: str 
         with tracing.span("watchlist.analyze"):
             verdicts = await analyze_watchlist(broker, watchlist.symbols)
         kept = [v for v in verdicts if v.kept]
-        db = HistoryDB.open(settings.db_path)
+        handle = tracing.current()
+        db = HistoryDB.open(settings.db_path, tracer=handle.tracer if handle and handle.enabled else None)
         risk = RiskManager.standard(
             settings.allocation,
             n_symbols=max(len(kept), 1),

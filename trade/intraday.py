@@ -38,6 +38,7 @@ from evaluation.health import (
 from observability import tracing
 from observability.history import HistoryDB
 from observability.schema import HealthRow, IntentRow, IntentState, TradeRow
+from observability.tracing import SpanNames
 from trade import strategy
 from trade.broker.base import Broker, BrokerError, ConnectionState
 from trade.calendar import Session
@@ -118,6 +119,7 @@ class IntradayTrader:
         self._reconcile_lock = asyncio.Lock()
         self._probe = ProcessProbe()
         self._daystr = self.day.strftime("%Y%m%d")
+        self._trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
 
     # == lifecycle ========================================================================
     async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None) -> None:
@@ -126,7 +128,7 @@ class IntradayTrader:
         self.broker.add_fill_handler(self._on_fill)
         self.broker.add_order_status_handler(self._on_order_status)
         self.broker.add_connection_handler(self._on_connection)
-        self._replay_recorded_executions()
+        self._replay_recorded_executions({f.exec_id for f in await self.broker.executions()})
         await self._refresh_account()
         self._day_start_equity = self._account.net_liquidation if self._account else None
         await self.reconcile(reason="start")
@@ -138,6 +140,8 @@ class IntradayTrader:
     async def run(self) -> RunLog:
         """Trade until the bot is flat after the flatten time, or until `stop()` is called."""
         self.run_log.started_at = self.broker.now()
+        self._probe = ProcessProbe()  # CPU is measured from here, not over start-up's imports
+        self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
         while self._stop_reason is None:
             now = self.broker.now()
             if now >= self.session.flatten_at and not self._flat_confirmed:
@@ -179,10 +183,15 @@ class IntradayTrader:
         if verdict is not strategy.Verdict.ENTER:
             return
         signal = strategy.signal_for(book.symbol, verdict, state, params, now, self.session)
-        with tracing.span("decide", symbol=book.symbol, price=state.close, variant=self.options.variant,
-                          attrs={"trading.reason": signal.reason}) as decision:
-            result = self.risk.check_entry(self._entry_request(book.symbol, state.close))
-            tracing.set_attrs(decision, attrs={"trading.risk": result.reason})
+        with (
+            tracing.span(SpanNames.bar(book.symbol), symbol=book.symbol, price=state.close),
+            tracing.span(SpanNames.DECIDE, variant=self.options.variant,
+                         attrs={"trading.reason": signal.reason, "trading.rsi": state.rsi,
+                                "trading.vwap": state.vwap, "trading.atr": state.atr}),
+        ):
+            with tracing.span(SpanNames.RISK_CHECK) as risk_span:
+                result = self.risk.check_entry(self._entry_request(book.symbol, state.close))
+                tracing.set_attrs(risk_span, qty=result.shares, attrs={"trading.risk": result.reason})
             if not result.allowed:
                 log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
                 return
@@ -193,6 +202,7 @@ class IntradayTrader:
             book.entry_snapshot = {
                 "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
             }
+            self._trace_of[_group(ref)] = tracing.current_context()
             self._spawn(self._enter(book, ref, result.shares, take_profit, stop_loss))
 
     def _entry_request(self, symbol: str, price: float) -> EntryRequest:
@@ -218,7 +228,7 @@ class IntradayTrader:
         self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float, stop_loss: float
     ) -> None:
         now = self.broker.now()
-        with tracing.span("order.place_bracket", symbol=book.symbol, side="BUY", qty=qty,
+        with tracing.span(SpanNames.PLACE_BRACKET, symbol=book.symbol, side="BUY", qty=qty,
                           order_ref=str(ref), variant=self.options.variant):
             try:
                 tickets = await self.broker.place_bracket(
@@ -292,8 +302,9 @@ class IntradayTrader:
         if ref is None or ref.bot != BOT or fill.exec_id in self._seen_exec:
             return
         self._seen_exec.add(fill.exec_id)
-        with tracing.span("fill", symbol=fill.symbol, side=fill.side.value, qty=fill.qty,
-                          price=fill.price, order_ref=fill.order_ref, variant=self.options.variant):
+        with tracing.span_under(self._trace_of.get(_group(ref)), SpanNames.FILL, symbol=fill.symbol,
+                                side=fill.side.value, qty=fill.qty, price=fill.price,
+                                order_ref=fill.order_ref, variant=self.options.variant):
             new = self.db.record_execution(
                 fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
                 fill.time, fill.commission, BOOK,
@@ -356,12 +367,16 @@ class IntradayTrader:
             self._spawn(self.reconcile(reason="reconnect"))
 
     # == reconcile ========================================================================
-    def _replay_recorded_executions(self) -> None:
-        """After a restart: rebuild today's round trips from executions already in the DB."""
+    def _replay_recorded_executions(self, at_broker: set[str]) -> None:
+        """After a restart: rebuild today's round trips from executions already in the DB.
+
+        Only executions the broker still reports count: the broker is the source of truth, and
+        a DB row it does not know belongs to another broker session (e.g. an earlier simulator
+        run of the same day), not to the positions we are about to reconcile."""
         start = self.session.open.replace(hour=0, minute=0)
         for row in self.db.executions_since(start, book=BOOK):
             ref = OrderRef.parse(row.order_ref)
-            if ref is None or ref.day != self._daystr:
+            if ref is None or ref.day != self._daystr or row.exec_id not in at_broker:
                 continue
             self._seen_exec.add(row.exec_id)
             fill = Fill(row.exec_id, 0, row.order_ref, row.symbol, Side(row.side), int(row.qty),
@@ -373,7 +388,7 @@ class IntradayTrader:
     async def reconcile(self, reason: str) -> None:
         """Broker truth vs our book: adopt, protect, apply missed executions, cancel orphans."""
         async with self._reconcile_lock:
-            with tracing.span("reconcile", attrs={"trading.reason": reason}):
+            with tracing.span(SpanNames.SYNC, attrs={"trading.reason": reason}):
                 for fill in await self.broker.executions():
                     self._on_fill(fill)  # executions missed while away (dedup by exec id)
                 positions = await self.broker.positions()
@@ -480,7 +495,7 @@ class IntradayTrader:
                 result[symbol] = max(0, min(mine, qty - others.get(symbol, 0)))
             return result
 
-        with tracing.span("flatten"):
+        with tracing.span(SpanNames.FLATTEN):
             result = await flatten(self.broker, BOT, owned, self._flatten_ref)
         if result.flat:
             self._flat_confirmed = True
@@ -563,3 +578,7 @@ class IntradayTrader:
     def positions(self) -> list[Position]:
         return [Position(b.symbol, b.qty, b.avg_cost) for b in self.books.values() if b.qty]
 
+
+def _group(ref: OrderRef) -> str:
+    """The legs of one intent (entry, take-profit, stop) share symbol and sequence."""
+    return f"{ref.symbol}-{ref.seq}"

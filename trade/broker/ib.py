@@ -296,10 +296,17 @@ class IBBroker:
             handler(ticket)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
+        """IB errors at their true weight (the client library logs even a routine OCA cancel,
+        202, as ERROR; entry scripts silence it and rely on this)."""
         if code == ib_errors.HISTORICAL_PACING:
             self._pacing_violations += 1
+            log.warning("%s", ib_errors.describe(code, message))
         elif code in ib_errors.ORDER_REJECTED:
             log.warning("order %s rejected: %s", req_id, ib_errors.describe(code, message))
+        elif code == ib_errors.ORDER_CANCELLED or ib_errors.is_informational(code):
+            log.debug("order %s: %s", req_id, ib_errors.describe(code, message))
+        elif code not in ib_errors.CONNECTIVITY_LOST and code not in ib_errors.CONNECTIVITY_RESTORED:
+            log.warning("request %s: %s", req_id, ib_errors.describe(code, message))
 
     @property
     def connection_state(self) -> ConnectionState:
