@@ -253,7 +253,7 @@ class GatewaySimulator:
         elif mid == rq.REQ_MANAGED_ACCTS:
             session.send(enc.managed_accounts([self.engine.account_id]))
         elif mid == rq.REQ_GLOBAL_CANCEL:
-            self.engine.cancel_all()
+            self.orders.cancel_all()
 
     # -- engine listener (after the order desk): keep subscribed clients' books current --------
     def on_execution(self, execution: Any) -> None:

@@ -50,6 +50,7 @@ class OrderDesk:
         self._to_client: dict[int, OrderKey] = {}
         self._next_engine_id = 1
         self.reject_next: int | None = None
+        self._cancel_requested: set[int] = set()
         engine.add_listener(self)
 
     # -- ids ------------------------------------------------------------------------------
@@ -115,14 +116,20 @@ class OrderDesk:
         if engine_id is None:
             session.send(enc.error(sv, order_id, errors.UNKNOWN_ORDER, errors.message(errors.UNKNOWN_ORDER)))
             return
+        self._cancel_requested.add(engine_id)
         try:
             self.engine.cancel(engine_id)
         except OrderReject as exc:
+            self._cancel_requested.discard(engine_id)
             session.send(enc.error(sv, order_id, exc.code, exc.message))
 
+    def cancel_all(self) -> None:
+        """reqGlobalCancel: every working order, each confirmed with 202 like a cancelOrder."""
+        self._cancel_requested.update(o.order_id for o in self.engine.open_orders())
+        self.engine.cancel_all()
+
     def _allocate(self, key: OrderKey) -> int:
-        known = {o.order_id for o in self.engine.orders()}
-        while self._next_engine_id in known or self._next_engine_id in self._to_client:
+        while self.engine.order(self._next_engine_id) is not None or self._next_engine_id in self._to_client:
             self._next_engine_id += 1
         engine_id = self._next_engine_id
         self._next_engine_id += 1
@@ -135,10 +142,7 @@ class OrderDesk:
         self._to_client.pop(engine_id, None)
 
     def _engine_order(self, engine_id: int) -> Any | None:
-        for o in self.engine.orders():
-            if o.order_id == engine_id:
-                return o
-        return None
+        return self.engine.order(engine_id)
 
     # -- startup snapshots ------------------------------------------------------------------
     def send_open_orders(self, session: Any) -> None:
@@ -177,7 +181,10 @@ class OrderDesk:
         fields = self._status_fields(order, view)
         for session in self._sessions_of(view.client_id):
             session.send(fields)
-            if order.status == "Cancelled":
+        if order.status == "Cancelled" and order.order_id in self._cancel_requested:
+            # TWS confirms a client's cancel with 202; OCA and DAY-expiry cancels get the status only
+            self._cancel_requested.discard(order.order_id)
+            for session in self._sessions_of(view.client_id):
                 session.send(enc.error(session.server_version, view.order_id, errors.ORDER_CANCELLED,
                                        errors.message(errors.ORDER_CANCELLED)))
 

@@ -132,10 +132,13 @@ async def test_bracket_fills_parent_then_one_exit_and_cancels_the_other(ib, gate
     for order in bracket:
         order.orderRef = "test:bracket:SPY:1"
     trades = [ib.placeOrder(spy, o) for o in bracket]
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
     await settle()
     gateway.step(30 * 60)
     await settle()
     parent, take_profit, stop_loss = trades
+    assert codes == [], "an OCA cancel is a status change, not a 202 error"
     assert parent.orderStatus.status == "Filled"
     assert take_profit.orderStatus.status == "Filled"
     assert stop_loss.orderStatus.status == "Cancelled"
@@ -185,10 +188,13 @@ async def test_cancel_order_sends_cancelled_status(ib, gateway) -> None:
     [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
     price = gateway.replay.price_at("SPY", gateway.now())
     trade = ib.placeOrder(spy, LimitOrder("BUY", 1, round(price * 0.8, 2)))
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
     await settle()
     ib.cancelOrder(trade.order)
     await settle()
     assert trade.orderStatus.status == "Cancelled"
+    assert codes == [202]
 
 
 async def test_reusing_a_filled_order_id_is_error_103(ib, gateway, caplog) -> None:
