@@ -25,6 +25,9 @@ run: $(VENV)/.runtime-installed
 
 bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/indicators.py
+	$(PY) benchmarks/gateway.py
+	$(PY) benchmarks/history_db.py
+	$(PY) benchmarks/decision_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
