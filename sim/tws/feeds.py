@@ -4,6 +4,7 @@ real-time bars and reqMktData ticks. Everything is read at the replay clock, nev
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from trade.models import Bar
 
 RTB_SECONDS = 5
 TICK_LAST, TICK_BID, TICK_ASK, TICK_VOLUME = 4, 1, 2, 8
-TICK_BID_SIZE, TICK_ASK_SIZE, TICK_LAST_SIZE = 0, 3, 5
+TICK_INTERVAL = timedelta(seconds=1)
 
 
 def parse_end(text: str, now: datetime) -> datetime:
@@ -64,6 +65,7 @@ class MarketFeeds:
         self.pacing_next = False
         self._source_symbols: set[str] | None = None
         self._minute_volume: dict[str, dict[int, float]] = {}
+        self._cum_volume: dict[str, tuple[list[float], list[float]]] = {}
 
     def _known(self, symbol: str) -> bool:
         """Streamable: the replay has the symbol's session (or at least a previous close)."""
@@ -203,19 +205,40 @@ class MarketFeeds:
             session.subs.market_data[req.req_id] = symbol
 
     def _send_ticks(self, session: Any, req_id: int, symbol: str, now: datetime, force: bool = False) -> None:
-        price = self.replay.price_at(symbol, now)
-        if price is None:
+        """Bid/ask/last at cent prices, at most once per replay second and only on a change
+        (TWS samples ticks too; the per-pump path would flood a client at real time)."""
+        subs = session.subs
+        if not force:
+            last_at = subs.last_tick_at.get(req_id)
+            if last_at is not None and now - last_at < TICK_INTERVAL:
+                return
+        raw = self.replay.price_at(symbol, now)
+        if raw is None:
             return
-        if not force and session.subs.last_tick.get(req_id) == price:
+        price = round(raw, 2)
+        subs.last_tick_at[req_id] = now
+        if not force and subs.last_tick.get(req_id) == price:
             return
-        session.subs.last_tick[req_id] = price
+        subs.last_tick[req_id] = price
         spread = max(0.01, round(price * 0.0001, 2))
         session.send(enc.tick_price(req_id, TICK_BID, round(price - spread / 2, 2), 100.0))
         session.send(enc.tick_price(req_id, TICK_ASK, round(price + spread / 2, 2), 100.0))
-        session.send(enc.tick_price(req_id, TICK_LAST, round(price, 4), 100.0))
-        volume = sum(b.volume for b in self.replay.completed_bars(symbol, now)) if force else None
-        if volume is not None:
-            session.send(enc.tick_size(req_id, TICK_VOLUME, volume))
+        session.send(enc.tick_price(req_id, TICK_LAST, price, 100.0))
+        session.send(enc.tick_size(req_id, TICK_VOLUME, self._volume_until(symbol, now)))
+
+    def _volume_until(self, symbol: str, now: datetime) -> float:
+        """Today's volume of the bars completed by `now` (cumulative table, bisected)."""
+        table = self._cum_volume.get(symbol)
+        if table is None:
+            ends, total, sums = [], 0.0, []
+            for bar in self.replay.bars(symbol):
+                total += bar.volume
+                ends.append(bar.end.timestamp())
+                sums.append(total)
+            table = self._cum_volume[symbol] = (ends, sums)
+        ends, sums = table
+        i = bisect_right(ends, now.timestamp())
+        return sums[i - 1] if i else 0.0
 
     # -- clock-driven streaming ------------------------------------------------------------------
     def emit(self, session: Any, now: datetime) -> None:

@@ -47,6 +47,7 @@ class Subscriptions:
     realtime_bars: dict[int, BarSubscription] = field(default_factory=dict)
     market_data: dict[int, str] = field(default_factory=dict)
     last_tick: dict[int, float] = field(default_factory=dict)
+    last_tick_at: dict[int, datetime] = field(default_factory=dict)
 
     def drop_market_data(self) -> None:
         """What IB's 1101 (connectivity restored, data lost) means for a client."""
@@ -54,6 +55,7 @@ class Subscriptions:
         self.realtime_bars.clear()
         self.market_data.clear()
         self.last_tick.clear()
+        self.last_tick_at.clear()
 
 
 class ClientSession(asyncio.Protocol):
