@@ -75,7 +75,11 @@ async def flatten(
                 if ours(order.order_ref) and order.status.is_working:
                     await broker.cancel(order.order_id)
             if not await _wait(own_orders_gone, confirm_timeout, poll):
-                log.warning("flatten round %d: some own orders still working after cancel", round_no)
+                # selling now could double-sell: an exit that fills later would leave us short
+                log.warning("flatten round %d: own orders still working after cancel; not selling yet",
+                            round_no)
+                remaining = await owned_now()
+                continue
             remaining = await owned_now()
             if not remaining:
                 return FlattenResult(True, broker.now(), round_no, sent)
