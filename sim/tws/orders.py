@@ -74,6 +74,8 @@ class OrderDesk:
 
     # -- requests -------------------------------------------------------------------------
     def place(self, session: Any, req: PlaceOrder) -> None:
+        """New order, or a modify when the client re-sends a working order's id (IB semantics);
+        a finished order's id is 103. Faults (reject-next) apply before the engine sees it."""
         client_id = session.client_id
         key = OrderKey(client_id, req.order_id)
         sv = session.server_version
@@ -89,12 +91,12 @@ class OrderDesk:
             reason = "simulated rejection (fault injection)"
             session.send(enc.error(sv, req.order_id, code, errors.message(code, reason)))
             return
-        engine_id = existing_id if existing_id is not None else self._allocate(key)
-        parent_engine = self._to_engine.get(OrderKey(client_id, req.parent_id), 0) if req.parent_id else 0
         if req.what_if:
             session.send(enc.error(sv, req.order_id, errors.ORDER_REJECTED, errors.message(
                 errors.ORDER_REJECTED, "what-if (margin preview) orders are not simulated")))
             return
+        engine_id = existing_id if existing_id is not None else self._allocate(key)
+        parent_engine = self._to_engine.get(OrderKey(client_id, req.parent_id), 0) if req.parent_id else 0
         order = SimOrder(
             order_id=engine_id, client_id=client_id, account=req.account or self.engine.account_id,
             symbol=req.contract.ticker, action=req.action, total_qty=req.total_qty,
