@@ -175,12 +175,17 @@ class MarketFeeds:
 
     def _rtb_volume(self, symbol: str, start: datetime) -> float:
         """The minute's volume spread evenly over its twelve 5-second bars (a modelling choice:
-        the data has no finer volume; prices, unlike volume, follow the documented path)."""
+        the data has no finer volume; prices, unlike volume, follow the documented path), in
+        whole shares that add up exactly to the minute's volume: a client that rebuilds 1-minute
+        bars from them gets the source bar's volume, and so the same VWAP."""
         table = self._minute_volume.get(symbol)
         if table is None:
             table = {int(b.start.timestamp()) // 60: b.volume for b in self.replay.bars(symbol)}
             self._minute_volume[symbol] = table
-        return float(int(table.get(int(start.timestamp()) // 60, 0.0) * RTB_SECONDS / 60))
+        minute_volume = int(round(table.get(int(start.timestamp()) // 60, 0.0)))
+        pieces = 60 // RTB_SECONDS
+        base, extra = divmod(minute_volume, pieces)
+        return float(base + (1 if start.second // RTB_SECONDS < extra else 0))
 
     def _emit_rtb(self, session: Any, sub: BarSubscription, now: datetime) -> None:
         step = timedelta(seconds=RTB_SECONDS)
