@@ -10,6 +10,7 @@ it was away.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -34,7 +35,8 @@ async def reconnect(ib: IB, gateway, client_id: int, deadline: float) -> None:
             await asyncio.sleep(0.25)
 
 
-async def test_reconnecting_client_finds_position_working_exits_and_the_missed_fill(gateway) -> None:
+async def test_reconnecting_client_finds_position_working_exits_and_the_missed_fill(gateway, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="ib_async")
     ib = IB()
     await ib.connectAsync(gateway.host, gateway.port, clientId=7, timeout=2)
     [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
@@ -74,3 +76,5 @@ async def test_reconnecting_client_finds_position_working_exits_and_the_missed_f
         assert finished[quick_trades[2].order.permId] == "Cancelled"
     finally:
         ib.disconnect()
+    decoder_errors = [r.getMessage()[:200] for r in caplog.records if r.name == "ib_async.Decoder"]
+    assert not decoder_errors
