@@ -165,9 +165,10 @@ class MarketFeeds:
         end = start + timedelta(seconds=RTB_SECONDS)
         if end <= self.replay.session_open or start >= self.replay.session_close:
             return None
+        last = end - timedelta(microseconds=1)  # the instant `end` belongs to the next bar
         o = self.replay.price_at(symbol, start)
-        c = self.replay.price_at(symbol, end - timedelta(microseconds=1))
-        ext = self.replay.path_extremes(symbol, start, end)
+        c = self.replay.price_at(symbol, last)
+        ext = self.replay.path_extremes(symbol, start, last)
         if o is None or c is None or ext is None:
             return None
         lo, hi = min(ext[0], o, c), max(ext[1], o, c)
