@@ -50,9 +50,9 @@ async def ib(gateway, client_log):
 
 async def settle() -> None:
     """Let the client's protocol read what the server already wrote (same loop)."""
-    for _ in range(3):
+    for _ in range(6):
         await asyncio.sleep(0)
-    await asyncio.sleep(0.005)
+    await asyncio.sleep(0.01)
 
 
 async def test_connects_in_under_100ms_with_every_startup_request_answered(gateway, client_log) -> None:

@@ -11,9 +11,9 @@ from ib_insync import IB, Stock
 
 
 async def settle() -> None:
-    for _ in range(3):
+    for _ in range(6):
         await asyncio.sleep(0)
-    await asyncio.sleep(0.005)
+    await asyncio.sleep(0.01)
 
 
 @pytest.fixture

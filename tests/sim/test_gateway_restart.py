@@ -20,9 +20,9 @@ REFUSE_SECONDS = 5.0
 
 
 async def settle() -> None:
-    for _ in range(3):
+    for _ in range(6):
         await asyncio.sleep(0)
-    await asyncio.sleep(0.005)
+    await asyncio.sleep(0.01)
 
 
 async def reconnect(ib: IB, gateway, client_id: int, deadline: float) -> None:
