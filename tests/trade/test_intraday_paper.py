@@ -64,7 +64,8 @@ class Outcome:
         return [i for i in self.intents if i.order_ref.endswith("-ENTRY")]
 
 
-async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: dict[str, int]) -> Outcome:
+async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: dict[str, int],
+                   unowned: dict[str, int] | None = None) -> Outcome:
     symbols = list(atr_min)
     open_ = datetime(day.year, day.month, day.day, 9, 30, tzinfo=NY)
     replay = MarketReplay(CsvBarSource(DATA), ReplayClock(open_), day, symbols)
@@ -74,6 +75,8 @@ async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: 
         for symbol, qty in weekly.items():  # another bot's position, bought at the open
             ticket = await broker.place_market(symbol, Side.BUY, qty, f"WK-{day:%Y%m%d}-{symbol}-1-ENTRY")
             db.set_book_position("weekly", symbol, qty, ticket.avg_fill_price, broker.now())
+        for symbol, qty in (unowned or {}).items():  # bought by hand: no book owns it
+            await broker.place_market(symbol, Side.BUY, qty, "")
         session = MarketCalendar().session(day)
         params = {s: Params(atr_min_pct=a) for s, a in atr_min.items()}
         options = TraderOptions(allocation=0.25, tick_s=0.0)
@@ -268,3 +271,32 @@ def test_trades_table_matches_the_engine_executions(outcome: Outcome):
 def test_run_log_realized_pnl_is_the_sum_of_net_trade_pnl(outcome: Outcome):
     expected = sum(float(t["pnl"]) for t in round_trips(outcome.ours()))
     assert outcome.run_log.realized_pnl == pytest.approx(expected, abs=0.01 * len(outcome.run_log.trades) + 0.01)
+
+
+# -- a position found at the broker at start ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def adopted_half_day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """SPY 2025-07-03 again, but 10 more shares were bought by hand before the bot started."""
+    path = tmp_path_factory.mktemp("adopted") / "history.db"
+    return asyncio.run(_run_day(path, date(2025, 7, 3), {"SPY": 0.0001}, {"SPY": 15}, {"SPY": 10}))
+
+
+def test_unowned_watchlist_shares_get_protective_exits_for_exactly_that_qty(adopted_half_day: Outcome):
+    exits = [o for o in adopted_half_day.orders if o.order_ref.startswith("DT-") and o.action == "SELL"
+             and o.order_type in ("LMT", "STP")]
+    assert sorted((o.order_type, o.total_qty, o.parent_id) for o in exits) == [("LMT", 10.0, 0), ("STP", 10.0, 0)]
+    assert exits[0].oca_group == exits[1].oca_group != ""
+    prot = next(i for i in adopted_half_day.intents if i.order_ref.endswith("-PROT"))
+    tp, sl = strategy.bracket_prices(prot.entry_price, Params(atr_min_pct=0.0001))
+    assert {o.lmt_price for o in exits if o.order_type == "LMT"} == {tp}
+    assert {o.aux_price for o in exits if o.order_type == "STP"} == {sl}
+
+
+def test_adopted_shares_are_closed_by_the_end_and_the_weekly_shares_kept(adopted_half_day: Outcome):
+    sold = sum(f.qty for f in adopted_half_day.ours() if f.side is Side.SELL)
+    bought = sum(f.qty for f in adopted_half_day.ours() if f.side is Side.BUY)
+    assert sold - bought == 10
+    assert adopted_half_day.positions_at_end == {"SPY": 15}
+    trip = next(t for t in adopted_half_day.run_log.trades if t["entry_time"] == "2025-07-03T09:30:00-04:00")
+    assert trip["qty"] == 10 and trip["exit_reason"] in ("target", "stop", "flatten")
