@@ -49,8 +49,9 @@ def test_missing_55_bar_is_completed_by_the_next_minutes_first_bar():
 
 def test_gap_of_several_minutes_emits_only_minutes_that_had_data():
     builder = MinuteBarBuilder("SPY")
+    feed(builder, T)
     feed(builder, T + timedelta(seconds=10))
-    completed = feed(builder, T + timedelta(minutes=4, seconds=5))
+    completed = feed(builder, T + timedelta(minutes=4))
     assert [b.start for b in completed] == [T]
 
 
@@ -63,7 +64,8 @@ def test_gap_bar_that_is_itself_a_55_bar_completes_both_minutes():
 
 def test_next_minute_starts_fresh_after_a_completed_minute():
     builder = MinuteBarBuilder("SPY")
-    feed(builder, T + timedelta(seconds=55), 100.0, volume=5, high=110.0)
+    feed(builder, T, 100.0, volume=5, high=110.0)
+    assert feed(builder, T + timedelta(seconds=55), 100.0, volume=5, high=110.0)
     feed(builder, T + timedelta(minutes=1), 101.0, volume=7)
     (bar,) = feed(builder, T + timedelta(minutes=1, seconds=55), 102.0, volume=3)
     assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (101.0, 102.0, 101.0, 102.0, 10)
@@ -82,8 +84,9 @@ def test_replayed_bars_after_a_reconnect_never_reemit_a_minute():
 
 def test_replayed_bars_do_not_leak_into_the_next_minute():
     builder = MinuteBarBuilder("SPY")
-    feed(builder, T + timedelta(seconds=55), 100.0)
-    feed(builder, T + timedelta(seconds=50), 500.0, volume=1000)  # replay of an emitted minute
+    feed(builder, T, 100.0)
+    assert feed(builder, T + timedelta(seconds=55), 100.0)
+    assert feed(builder, T + timedelta(seconds=50), 500.0, volume=1000) == []  # replay of it
     (bar,) = feed(builder, T + timedelta(minutes=1, seconds=55), 101.0)
     assert bar.high == 101.0 and bar.volume == 10.0
 
