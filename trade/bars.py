@@ -3,7 +3,8 @@
 IB streams a 5-second bar every 5 seconds (`reqRealTimeBars`); the bar starting at :55 ends on the
 minute, so the minute is complete the moment that bar arrives, with no need to wait for the next
 minute's first update. If the :55 bar never comes (a gap, a reconnect), the minute is completed by
-the first 5-second bar of a later minute, so no minute is ever emitted twice or out of order.
+the first 5-second bar of a later minute, so no minute is ever emitted twice or out of order. A
+minute the stream joined midway is never emitted: the consumer backfills it from history.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ _MINUTE = timedelta(minutes=1)
 class MinuteBarBuilder:
     """Aggregates one symbol's 5-second bars; `add` returns the 1-minute bars it completed."""
 
-    __slots__ = ("symbol", "_start", "_open", "_high", "_low", "_close", "_volume", "_last_emitted")
+    __slots__ = (
+        "symbol", "_start", "_open", "_high", "_low", "_close", "_volume", "_last_emitted",
+        "_fresh", "_skip",
+    )
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -26,6 +30,14 @@ class MinuteBarBuilder:
         self._open = self._high = self._low = self._close = 0.0
         self._volume = 0.0
         self._last_emitted: datetime | None = None
+        self._fresh = True
+        self._skip: datetime | None = None
+
+    def restart(self) -> None:
+        """A new subscription (after a reconnect): drop the unfinished minute, and treat the next
+        5-second bar as joining the stream anew."""
+        self._start = None
+        self._fresh = True
 
     def add(
         self, start: datetime, open_: float, high: float, low: float, close: float, volume: float,
@@ -34,6 +46,14 @@ class MinuteBarBuilder:
         minute = start.replace(second=0, microsecond=0)
         if self._last_emitted is not None and minute <= self._last_emitted:
             return []  # a replayed bar after a reconnect: that minute is already out
+        if self._fresh:
+            self._fresh = False
+            if start != minute:
+                self._skip = minute  # joined mid-minute: its earlier seconds were never seen
+        if self._skip is not None:
+            if minute == self._skip:
+                return []
+            self._skip = None
         completed: list[Bar] = []
         if self._start is not None and minute > self._start:
             completed.append(self._flush())

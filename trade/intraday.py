@@ -53,6 +53,7 @@ from trade.run_log import RunLog, trade_entry
 log = logging.getLogger(__name__)
 
 BOT = "DT"
+_MINUTE = timedelta(minutes=1)
 BOOK = "intraday"
 OTHER_BOOKS = ("weekly",)
 
@@ -68,6 +69,7 @@ class SymbolBook:
     avg_cost: float = 0.0
     pending_entry: str | None = None  # ref of an entry in flight
     last_bar_start: datetime | None = None
+    backfill: list[Bar] | None = None  # live bars held while a gap is filled from history
     unprotected_since: float | None = None  # monotonic time a held position lost its stop
     entry_snapshot: dict[str, Any] = field(default_factory=dict)
 
@@ -170,6 +172,40 @@ class IntradayTrader:
         book = self.books.get(bar.symbol)
         if book is None or (book.last_bar_start is not None and bar.start <= book.last_bar_start):
             return
+        if book.backfill is not None:
+            book.backfill.append(bar)
+            return
+        last = book.last_bar_start
+        if last is not None and bar.start - last > _MINUTE and bar.start.date() == last.date():
+            # minutes missed (start-up, reconnect): fill them before acting on this bar, or the
+            # indicators would silently skip time
+            book.backfill = [bar]
+            self._spawn(self._fill_gap(book))
+            return
+        self._process_bar(book, bar)
+
+    async def _fill_gap(self, book: SymbolBook) -> None:
+        assert book.backfill is not None and book.last_bar_start is not None
+        first_live = book.backfill[0]
+        seconds = int((first_live.start - book.last_bar_start).total_seconds()) + 120
+        duration = f"{seconds} S" if seconds < 86_400 else "1 D"
+        try:
+            history = await self.broker.history(book.symbol, duration, "1 min")
+        except BrokerError as exc:
+            log.warning("%s: gap before %s not filled (%s)", book.symbol, first_live.start, exc)
+            history = []
+        missed = [b for b in history if book.last_bar_start < b.start < first_live.start]
+        for bar in missed:  # stale for trading, but the indicators must see them
+            book.indicators.update(bar)
+            book.last_bar_start = bar.start
+        if missed:
+            log.info("%s: filled %d missed minute(s) from history", book.symbol, len(missed))
+        pending, book.backfill = book.backfill, None
+        for bar in pending:
+            if bar.start > book.last_bar_start:
+                self._process_bar(book, bar)
+
+    def _process_bar(self, book: SymbolBook, bar: Bar) -> None:
         book.indicators.update(bar)
         book.last_bar_start = bar.start
         if self._last_bar_end is None or bar.end > self._last_bar_end:

@@ -105,6 +105,7 @@ class IBBroker:
         """After a reconnect: clock, then market data (before the trader reconciles)."""
         await self._sync_clock()
         for symbol, stream in self._streams.items():
+            stream.builder.restart()
             stream.subscription = self._request_realtime(symbol, stream)
 
     # -- reads ----------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class IBBroker:
 
     # -- market data ----------------------------------------------------------------------
     async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
+        await self.unsubscribe_bars(symbol)  # re-subscribing must not double the stream
         stream = _BarStream(on_bar, MinuteBarBuilder(symbol))
         self._streams[symbol] = stream
         stream.subscription = self._request_realtime(symbol, stream)

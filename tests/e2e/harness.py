@@ -1,0 +1,133 @@
+"""Drive the entry scripts as a user would: subprocesses, the Gateway simulator as its own process,
+its admin port for faults, and a separate ib_async client to read what the "broker" really did.
+
+Every run happens in its own working directory (tmp_path), so `.env`, `logs/` and the DB of one
+test never leak into another or into the checkout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = (REPO / ".." / "shared" / "data").resolve()
+PYTHON = sys.executable
+_LISTENING = re.compile(r"listening on [\d.]+:(\d+)(?: \(admin [\d.]+:(\d+)\))?")
+
+
+def write_watchlist(directory: Path, symbols: Sequence[str], overrides: dict[str, Any] | None = None,
+                    name: str = "watchlist.json") -> Path:
+    body: dict[str, Any] = {"symbols": list(symbols)}
+    if overrides:
+        body["overrides"] = overrides
+    path = directory / name
+    path.write_text(json.dumps(body))
+    return path
+
+
+def bot_env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["LOGS_DIR"] = str(workdir / "logs")
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def run_bot(workdir: Path, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, str(REPO / "day_trader.py"), *args], cwd=workdir, env=bot_env(workdir),
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def start_bot(workdir: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [PYTHON, str(REPO / "day_trader.py"), *args], cwd=workdir, env=bot_env(workdir),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def run_log(workdir: Path, day: str) -> dict[str, Any]:
+    return json.loads((workdir / "logs" / f"day_trader_run_{day}.json").read_text())
+
+
+@dataclass
+class GatewayProcess:
+    """`python -m sim.gateway` in its own process, with its admin port."""
+
+    process: subprocess.Popen[str]
+    port: int
+    admin_port: int
+
+    @classmethod
+    def start(cls, *args: str) -> GatewayProcess:
+        process = subprocess.Popen(
+            [PYTHON, "-m", "sim.gateway", "--port", "0", "--admin-port", "0", *args],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = _LISTENING.search(line)
+        if match is None:
+            process.kill()
+            raise RuntimeError(f"simulator did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
+        return cls(process, int(match.group(1)), int(match.group(2)))
+
+    def admin(self, command: str) -> str:
+        with socket.create_connection(("127.0.0.1", self.admin_port), timeout=5) as conn:
+            conn.sendall(command.encode() + b"\n")
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        return reply.decode().strip()
+
+    def state(self) -> dict[str, Any]:
+        reply = self.admin("state")
+        assert reply.startswith("OK "), reply
+        return json.loads(reply[3:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def broker_executions(port: int, client_id: int = 77) -> list[Any]:
+    """Every execution the simulator reports (clientId filter 0 = all clients), via ib_async."""
+    from ib_async import IB, ExecutionFilter
+
+    async def fetch() -> list[Any]:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10)
+        try:
+            return list(await ib.reqExecutionsAsync(ExecutionFilter()))
+        finally:
+            ib.disconnect()
+
+    return asyncio.run(fetch())
+
+
+def wait_until(predicate: Any, timeout: float, poll: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return False
