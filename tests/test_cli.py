@@ -16,7 +16,8 @@ DAY_TRADER = REPO / "day_trader.py"
 WEEKLY = REPO / "main.py"
 
 
-def run(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None):
+def run(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 30):
     clean = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, str(script), *args],
@@ -24,7 +25,7 @@ def run(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None):
         env={**clean, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=timeout,
     )
 
 
@@ -127,17 +128,23 @@ def test_bad_environment_variable_is_one_line_naming_it(tmp_path: Path) -> None:
 
 
 def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    """The port from .env is the one the bot tries (nothing listens there: one line, exit 1)."""
     (tmp_path / ".env").write_text("IB_PORT=4002\n")
+    (tmp_path / "day_trading_watchlist.json").write_text('{"symbols": ["SPY"]}')
     result = run(DAY_TRADER, "--allocation", "0.25", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "127.0.0.1:4002" in result.stdout
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "127.0.0.1:4002 (connection refused)" in lines[0], result.stderr
 
 
-def test_day_trader_valid_arguments_run_and_exit_0(tmp_path: Path) -> None:
-    result = run(DAY_TRADER, "--allocation", "0.25", "--sim", "--sim-seed", "3", cwd=tmp_path)
+def test_day_trader_valid_arguments_run_a_simulated_day_and_exit_0(tmp_path: Path) -> None:
+    watchlist = REPO / "day_trading_watchlist.json"
+    result = run(DAY_TRADER, "--allocation", "0.25", "--sim", "--sim-seed", "3", "--speed", "4000",
+                 "--watchlist", str(watchlist), "--no-improve", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "trading_history.sim.db" in result.stdout
     assert "seed 3" in result.stdout
+    assert (tmp_path / "trading_history.sim.db").exists()
+    assert not (tmp_path / "trading_history.db").exists()
 
 
 def test_weekly_allocation_may_come_from_the_environment(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ class IBConnection:
                 last = exc
                 if "already in use" in str(exc) or attempt == self._attempts:
                     break
-                log.warning("connect attempt %d failed: %s; retrying in %.1fs", attempt, exc, delay)
+                log.debug("connect attempt %d failed: %s; retrying in %.1fs", attempt, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
         assert last is not None
