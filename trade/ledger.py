@@ -107,9 +107,10 @@ class Ledger:
             trip.entry_fills.append(fill)
             return None
         if trip is None:
-            # a sale of a position opened before this ledger existed (adopted): no entry fills
-            trip = RoundTrip(fill.symbol, f"{ref.day}-{ref.symbol}-{ref.seq}")
-            self._open[fill.symbol] = trip
+            # a sale whose entry this ledger never saw (an adopted position's exit replayed after
+            # a restart): its cost is unknown, and a zero-cost trip would report the whole sale
+            # as profit; `adopt` starts the trip for what is still held
+            return None
         trip.exit_fills.append(fill)
         if trip.open_qty <= 0:
             del self._open[fill.symbol]
