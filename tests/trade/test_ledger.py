@@ -139,3 +139,20 @@ def test_adopt_of_no_shares_is_a_no_op():
     ledger = Ledger("DT")
     ledger.adopt("SPY", 0, 100.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
     assert ledger.open_trip("SPY") is None
+
+
+def test_sale_with_no_known_entry_is_not_a_round_trip():
+    """After a restart the DB replay may hold the exit of a position adopted earlier (its entry is
+    no execution): a round trip with zero cost would report the whole sale as profit."""
+    ledger = Ledger("DT")
+    assert ledger.apply(fill("SL", Side.SELL, 10, 99.0, seq=4)) is None
+    assert ledger.closed == []
+    assert ledger.open_trip("SPY") is None
+
+
+def test_position_adopted_after_an_unmatched_sale_is_still_tracked():
+    ledger = Ledger("DT")
+    ledger.apply(fill("SL", Side.SELL, 4, 99.0, seq=4))  # part sold before the restart
+    ledger.adopt("SPY", 6, 100.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
+    trip = ledger.apply(fill("FLAT", Side.SELL, 6, 101.0, seq=5))
+    assert trip is not None and trip.entry_qty == 6 and trip.pnl == pytest.approx(6.0)
