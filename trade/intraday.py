@@ -416,7 +416,7 @@ class IntradayTrader:
                 continue
             self._seen_exec.add(row.exec_id)
             fill = Fill(row.exec_id, 0, row.order_ref, row.symbol, Side(row.side), int(row.qty),
-                        row.price, row.time, row.commission)
+                        row.price, row.time.astimezone(self.session.open.tzinfo), row.commission)
             trip = self.ledger.apply(fill)
             if trip is not None:
                 self.run_log.trades.append(trade_entry(trip))
