@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -65,7 +65,9 @@ class Outcome:
 
 
 async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: dict[str, int],
-                   unowned: dict[str, int] | None = None) -> Outcome:
+                   unowned: dict[str, int] | None = None, restart_at: time | None = None) -> Outcome:
+    """Replay `day` with a trader; with `restart_at`, that trader is stopped then and a new one
+    (new process: new port object over the same exchange, same DB) trades the rest of the day."""
     symbols = list(atr_min)
     open_ = datetime(day.year, day.month, day.day, 9, 30, tzinfo=NY)
     replay = MarketReplay(CsvBarSource(DATA), ReplayClock(open_), day, symbols)
@@ -80,18 +82,29 @@ async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: 
         session = MarketCalendar().session(day)
         params = {s: Params(atr_min_pct=a) for s, a in atr_min.items()}
         options = TraderOptions(allocation=0.25, tick_s=0.0)
-        run_log = RunLog(day, 0.25, Params().as_dict())
-        trader = IntradayTrader(broker, db, session, params,
-                                RiskManager.standard(0.25, len(symbols)), options, run_log)
+
+        async def launch(port: PaperBroker) -> tuple[IntradayTrader, RunLog, asyncio.Task[RunLog]]:
+            log = RunLog(day, 0.25, Params().as_dict())
+            bot = IntradayTrader(port, db, session, params,
+                                 RiskManager.standard(0.25, len(symbols)), options, log)
+            await bot.start()
+            return bot, log, asyncio.create_task(bot.run())
+
         warmup = {s: await broker.history(s, options.warmup_duration, "1 min") for s in symbols}
-        await trader.start()
-        run = asyncio.create_task(trader.run())
+        trader, run_log, run = await launch(broker)
+        restart = datetime.combine(day, restart_at, NY) if restart_at else None
         t = broker.now()
         while t < session.flatten_at and not run.done():
             t = min(t + timedelta(minutes=1), session.flatten_at)
             await broker.step_to(t)
             for _ in range(10):  # let the trader's order tasks reach the broker in this minute
                 await asyncio.sleep(0)
+            if t == restart:
+                trader.stop("restart")
+                await asyncio.wait_for(run, timeout=20)
+                broker.engine.remove_listener(broker)
+                broker = PaperBroker(broker.engine)
+                trader, run_log, run = await launch(broker)
         await asyncio.wait_for(run, timeout=20)
         start = open_.replace(hour=0, minute=0)
         return Outcome(
@@ -300,3 +313,50 @@ def test_adopted_shares_are_closed_by_the_end_and_the_weekly_shares_kept(adopted
     assert adopted_half_day.positions_at_end == {"SPY": 15}
     trip = next(t for t in adopted_half_day.run_log.trades if t["entry_time"] == "2025-07-03T09:30:00-04:00")
     assert trip["qty"] == 10 and trip["exit_reason"] in ("target", "stop", "flatten")
+
+
+# -- a restart in the middle of the day -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def restarted_day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """IONQ/SOXL 2026-02-02 with 50 hand-bought IONQ shares (adopted, then stopped out at 09:32);
+    the bot restarts at 10:30 with the same DB, as a new process would."""
+    path = tmp_path_factory.mktemp("restart") / "history.db"
+    return asyncio.run(_run_day(path, date(2026, 2, 2), {"IONQ": 0.001, "SOXL": 0.001}, {},
+                                {"IONQ": 50}, restart_at=time(10, 30)))
+
+
+def _entry_fills(outcome: Outcome) -> list[Fill]:
+    """The bot's executions except the adopted position's protective exits (no entry of ours)."""
+    prot = {i.order_ref.rsplit("-", 1)[0] for i in outcome.intents if i.order_ref.endswith("-PROT")}
+    return [f for f in outcome.ours() if f.order_ref.rsplit("-", 1)[0] not in prot]
+
+
+def test_restart_does_not_invent_round_trips_from_an_adopted_positions_exit(restarted_day: Outcome):
+    assert any(i.order_ref.endswith("-PROT") for i in restarted_day.intents)
+    assert all(t["qty"] > 0 and t["entry_price"] > 0 for t in restarted_day.run_log.trades)
+
+
+def test_run_log_after_a_restart_has_the_whole_days_trades(restarted_day: Outcome):
+    expected = round_trips(_entry_fills(restarted_day))
+    logged = sorted(restarted_day.run_log.trades, key=lambda t: datetime.fromisoformat(t["exit_time"]))
+    assert [(t["symbol"], t["qty"], t["exit_reason"]) for t in logged] == [
+        (t["symbol"], t["qty"], t["exit_reason"]) for t in expected
+    ]
+    assert restarted_day.run_log.realized_pnl == pytest.approx(sum(float(t["pnl"]) for t in expected), abs=0.2)
+
+
+def test_run_log_times_stay_in_new_york_time_after_a_restart(restarted_day: Outcome):
+    offsets = {t[key][-6:] for t in restarted_day.run_log.trades for key in ("entry_time", "exit_time")}
+    assert offsets == {"-05:00"}
+
+
+def test_restart_records_every_execution_once_and_never_reuses_an_order_ref(restarted_day: Outcome):
+    assert Counter(restarted_day.db_exec_ids) == Counter(f.exec_id for f in restarted_day.ours())
+    refs = [o.order_ref for o in restarted_day.orders if o.order_ref.startswith("DT-")]
+    assert len(refs) == len(set(refs))
+
+
+def test_restarted_bot_is_flat_at_the_flatten_time(restarted_day: Outcome):
+    assert restarted_day.positions_at_end == {}
+    assert restarted_day.run_log.flat_at == restarted_day.session.flatten_at
