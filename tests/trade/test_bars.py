@@ -100,3 +100,51 @@ def test_emitted_minutes_are_strictly_increasing_over_a_long_feed():
         starts += [b.start for b in feed(builder, T + timedelta(seconds=5 * i))]
     assert starts == sorted(set(starts))
     assert len(starts) == 30
+
+
+def test_minute_the_stream_joined_midway_is_never_emitted():
+    """Its earlier seconds were never seen: the consumer backfills that minute from history."""
+    builder = MinuteBarBuilder("SPY")
+    emitted: list[Bar] = []
+    for second in range(20, 60, 5):
+        emitted += feed(builder, T + timedelta(seconds=second))
+    assert emitted == []
+    for second in range(0, 60, 5):
+        emitted += feed(builder, T + timedelta(minutes=1, seconds=second))
+    assert [b.start for b in emitted] == [T + timedelta(minutes=1)]
+
+
+def test_restart_drops_the_unfinished_minute():
+    builder = MinuteBarBuilder("SPY")
+    for second in range(0, 35, 5):
+        feed(builder, T + timedelta(seconds=second), 100.0)
+    builder.restart()  # re-subscribed after a reconnect: the stream resumes mid-minute
+    emitted: list[Bar] = []
+    for second in range(40, 60, 5):
+        emitted += feed(builder, T + timedelta(seconds=second), 200.0)
+    assert emitted == []
+    for second in range(0, 60, 5):
+        emitted += feed(builder, T + timedelta(minutes=1, seconds=second), 101.0)
+    assert [(b.start, b.open) for b in emitted] == [(T + timedelta(minutes=1), 101.0)]
+
+
+def test_restart_on_a_whole_minute_emits_that_minute_from_its_first_bar():
+    builder = MinuteBarBuilder("SPY")
+    feed(builder, T, 100.0)
+    feed(builder, T + timedelta(seconds=5), 100.0)
+    builder.restart()
+    emitted: list[Bar] = []
+    for second in range(0, 60, 5):
+        emitted += feed(builder, T + timedelta(minutes=1, seconds=second), 101.0, volume=1)
+    assert [(b.start, b.open, b.volume) for b in emitted] == [(T + timedelta(minutes=1), 101.0, 12.0)]
+
+
+def test_restart_still_refuses_minutes_already_emitted():
+    builder = MinuteBarBuilder("SPY")
+    for second in range(0, 60, 5):
+        feed(builder, T + timedelta(seconds=second))
+    builder.restart()
+    assert feed(builder, T + timedelta(seconds=55)) == []
+    assert feed(builder, T + timedelta(minutes=1)) == []  # nothing to complete yet
+    (bar,) = feed(builder, T + timedelta(minutes=1, seconds=55))
+    assert bar.start == T + timedelta(minutes=1)
