@@ -49,9 +49,11 @@ def test_first_sample_anchors_the_clock_at_real_time_rate(mono: FakeMonotonic):
 def test_rate_below_2x_snaps_to_real_time(mono: FakeMonotonic):
     clock = ServerClock(mono)
     clock.sample(T)
-    mono.advance(10.0)
-    clock.sample(T + timedelta(seconds=19))  # 1.9x: whole-second jitter, not a fast replay
+    mono.advance(4.0)
+    clock.sample(T + timedelta(seconds=7))  # 1.75x: whole-second jitter, not a fast replay
     assert clock.rate == 1.0
+    mono.advance(0.5)
+    assert clock.now() == T + timedelta(seconds=7.5)
 
 
 def test_rate_of_2x_or_more_is_taken_as_an_accelerated_replay(mono: FakeMonotonic):
