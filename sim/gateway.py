@@ -324,6 +324,23 @@ class GatewaySimulator:
     def set_speed(self, speed: float | None) -> None:
         self.clock.speed = speed
 
+    def state(self) -> dict[str, Any]:
+        """The broker's truth for e2e checks: positions, working orders, every order ref sent."""
+        return {
+            "time": self.now().isoformat(),
+            "positions": {sym: qty for sym, (qty, _cost) in self.engine.positions().items() if qty},
+            "open_orders": [
+                {"order_id": o.order_id, "client_id": o.client_id, "symbol": o.symbol,
+                 "action": o.action, "type": o.order_type, "qty": o.total_qty,
+                 "remaining": o.remaining, "lmt": o.lmt_price, "aux": o.aux_price,
+                 "status": o.status, "ref": o.order_ref, "parent_id": o.parent_id,
+                 "oca": o.oca_group}
+                for o in self.engine.open_orders()
+            ],
+            "order_refs": [o.order_ref for o in self.engine.orders()],
+            "executions": len(self.engine.executions()),
+        }
+
     def status(self) -> str:
         clients = ",".join(str(c) for c in sorted(self._by_client)) or "none"
         speed = "step" if self.clock.is_stepping else f"{self.clock.speed:g}x"

@@ -12,12 +12,14 @@ Commands map 1:1 onto `FaultTarget` methods so tests and the admin port exercise
     speed N | speed step            replay N x real time, or switch to stepping
     step SECONDS                    advance a stepping clock
     status                          one line of state
+    state                           JSON: positions, working orders, every order ref sent
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+import json
+from typing import Any, Protocol
 
 
 class FaultTarget(Protocol):
@@ -30,6 +32,7 @@ class FaultTarget(Protocol):
     def set_speed(self, speed: float | None) -> None: ...
     def step(self, seconds: float) -> None: ...
     def status(self) -> str: ...
+    def state(self) -> dict[str, Any]: ...
 
 
 class AdminError(ValueError):
@@ -51,9 +54,11 @@ def apply_admin_command(target: FaultTarget, line: str) -> str:
     cmd, args = words[0].lower(), words[1:]
     try:
         if cmd == "help":
-            return "OK commands: restart N | connectivity lost|restored [lost] | reject-next CODE | partial-next F | pacing-next | speed N|step | step S | status"
+            return "OK commands: restart N | connectivity lost|restored [lost] | reject-next CODE | partial-next F | pacing-next | speed N|step | step S | status | state"
         if cmd == "status":
             return "OK " + target.status()
+        if cmd == "state":
+            return "OK " + json.dumps(target.state(), separators=(",", ":"))
         if cmd == "restart":
             seconds = _number(args[0], "restart seconds") if args else 5.0
             target.restart(seconds)

@@ -131,3 +131,50 @@ def wait_until(predicate: Any, timeout: float, poll: float = 0.05) -> bool:
             return True
         time.sleep(poll)
     return False
+
+
+class ProtectionMonitor:
+    """Polls the simulator's state and measures, in real seconds, the longest time any position
+    had fewer shares covered by working stop orders than it held (a position without exits)."""
+
+    def __init__(self, gateway: GatewayProcess, poll: float = 0.05) -> None:
+        import threading
+
+        self.gateway = gateway
+        self.poll = poll
+        self.longest_unprotected = 0.0
+        self.max_position: dict[str, float] = {}
+        self.samples = 0
+        self._since: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ProtectionMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                state = self.gateway.state()
+            except (OSError, AssertionError, ValueError):
+                time.sleep(self.poll)
+                continue
+            self.samples += 1
+            now = time.monotonic()
+            for symbol, qty in state["positions"].items():
+                self.max_position[symbol] = max(self.max_position.get(symbol, 0.0), qty)
+            for symbol in set(self._since) | set(state["positions"]):
+                qty = state["positions"].get(symbol, 0.0)
+                covered = sum(o["remaining"] for o in state["open_orders"]
+                              if o["symbol"] == symbol and o["action"] == "SELL" and o["type"] == "STP")
+                if qty > 0 and covered < qty:
+                    start = self._since.setdefault(symbol, now)
+                    self.longest_unprotected = max(self.longest_unprotected, now - start)
+                else:
+                    self._since.pop(symbol, None)
+            time.sleep(self.poll)

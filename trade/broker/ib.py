@@ -305,7 +305,9 @@ class IBBroker:
             log.warning("%s", ib_errors.describe(code, message))
         elif code in ib_errors.ORDER_REJECTED:
             log.warning("order %s rejected: %s", req_id, ib_errors.describe(code, message))
-        elif code == ib_errors.ORDER_CANCELLED or ib_errors.is_informational(code):
+        elif code in (ib_errors.ORDER_CANCELLED, ib_errors.NO_SECURITY_DEFINITION) or (
+            ib_errors.is_informational(code)
+        ):  # 200 is answered by qualify() itself, naming the symbol
             log.debug("order %s: %s", req_id, ib_errors.describe(code, message))
         elif code not in ib_errors.CONNECTIVITY_LOST and code not in ib_errors.CONNECTIVITY_RESTORED:
             log.warning("request %s: %s", req_id, ib_errors.describe(code, message))

@@ -12,8 +12,11 @@ live Gateway always runs at 1x.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+_RATE_WINDOW_S = 5.0
 
 
 class ServerClock:
@@ -21,7 +24,7 @@ class ServerClock:
         self._monotonic = monotonic
         self._anchor_server: datetime | None = None
         self._anchor_mono = 0.0
-        self._first: tuple[float, datetime] | None = None
+        self._samples: deque[tuple[float, datetime]] = deque(maxlen=64)
         self.rate = 1.0
         self._floor: datetime | None = None
         self._floor_mono = 0.0
@@ -30,13 +33,15 @@ class ServerClock:
     def sample(self, server_time: datetime) -> None:
         """Add one reqCurrentTime reading (taken just now)."""
         mono = self._monotonic()
-        if self._first is None:
-            self._first = (mono, server_time)
-        else:
-            real = mono - self._first[0]
-            if real >= 1.0:
-                rate = (server_time - self._first[1]).total_seconds() / real
-                self.rate = rate if rate >= 2.0 else 1.0
+        # the rate over the last few seconds (not since the first sample): a simulator's speed
+        # may change, or its clock pause, during a run
+        while self._samples and mono - self._samples[0][0] > _RATE_WINDOW_S:
+            self._samples.popleft()
+        if self._samples and mono - self._samples[0][0] >= 1.0:
+            old_mono, old_server = self._samples[0]
+            rate = (server_time - old_server).total_seconds() / (mono - old_mono)
+            self.rate = rate if rate >= 2.0 else 1.0
+        self._samples.append((mono, server_time))
         self._anchor_server, self._anchor_mono = server_time, mono
 
     def observe_data_time(self, data_time: datetime) -> None:
