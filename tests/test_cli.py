@@ -5,6 +5,7 @@ exported IB_* variables cannot change the outcome.
 """
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -129,12 +130,19 @@ def test_bad_environment_variable_is_one_line_naming_it(tmp_path: Path) -> None:
 
 def test_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
     """The port from .env is the one the bot tries (nothing listens there: one line, exit 1)."""
-    (tmp_path / ".env").write_text("IB_PORT=4002\n")
+    port = _closed_port()  # not 4002: another test's simulator may listen there
+    (tmp_path / ".env").write_text(f"IB_PORT={port}\n")
     (tmp_path / "day_trading_watchlist.json").write_text('{"symbols": ["SPY"]}')
     result = run(DAY_TRADER, "--allocation", "0.25", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and "127.0.0.1:4002 (connection refused)" in lines[0], result.stderr
+    assert len(lines) == 1 and f"127.0.0.1:{port} (connection refused)" in lines[0], result.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_day_trader_valid_arguments_run_a_simulated_day_and_exit_0(tmp_path: Path) -> None:

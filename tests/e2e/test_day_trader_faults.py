@@ -49,11 +49,12 @@ def _bot_args(tmp_path, gateway: GatewayProcess, allocation: str = "0.5") -> lis
 def _assert_flat_and_recorded_once(tmp_path, gateway: GatewayProcess) -> dict:
     """Broker flat (for our book), no order ref sent twice, every bot execution in the DB once."""
     state = gateway.state()
-    refs = [r for r in state["order_refs"] if OrderRef.parse(r)]
+    refs = [r for r in state["order_refs"] if r.startswith("DT-")]
     duplicates = [r for r, n in Counter(refs).items() if n > 1]
     assert not duplicates, f"order refs sent twice: {duplicates}"
     fills = broker_executions(gateway.port)
-    ours = {f.execution.execId for f in fills if OrderRef.parse(f.execution.orderRef)}
+    ours = {f.execution.execId for f in fills
+            if (ref := OrderRef.parse(f.execution.orderRef)) is not None and ref.bot == "DT"}
     db = HistoryDB.open(tmp_path / "paper.db")
     try:
         recorded = [e.exec_id for e in db.executions_since(EPOCH)]
