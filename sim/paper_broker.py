@@ -166,6 +166,17 @@ class PaperBroker:
         stop_loss: float,
         order_ref: str,
     ) -> BracketTickets:
+        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref)
+
+    def submit_bracket(
+        self,
+        symbol: str,
+        qty: int,
+        entry_limit: float | None,
+        take_profit: float,
+        stop_loss: float,
+        order_ref: str,
+    ) -> BracketTickets:
         tp_ref, sl_ref = leg_refs(order_ref)
         parent_id = self._take_id()
         oca = f"BRK-{parent_id}-{order_ref}"

@@ -9,11 +9,12 @@ minute the stream joined midway is never emitted: the consumer backfills it from
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from trade.models import Bar
 
-_MINUTE = timedelta(minutes=1)
+NY = ZoneInfo("America/New_York")
 
 
 class MinuteBarBuilder:
@@ -26,12 +27,14 @@ class MinuteBarBuilder:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self._start: datetime | None = None
+        # minute starts as epoch seconds: this runs for every 5-second bar of every symbol, so
+        # it stays in integers and builds a datetime only for a completed minute
+        self._start: int | None = None
         self._open = self._high = self._low = self._close = 0.0
         self._volume = 0.0
-        self._last_emitted: datetime | None = None
+        self._last_emitted: int | None = None
         self._fresh = True
-        self._skip: datetime | None = None
+        self._skip: int | None = None
 
     def restart(self) -> None:
         """A new subscription (after a reconnect): drop the unfinished minute, and treat the next
@@ -43,7 +46,14 @@ class MinuteBarBuilder:
         self, start: datetime, open_: float, high: float, low: float, close: float, volume: float,
         seconds: int = 5,
     ) -> list[Bar]:
-        minute = start.replace(second=0, microsecond=0)
+        return self.add_epoch(int(start.timestamp()), open_, high, low, close, volume, seconds)
+
+    def add_epoch(
+        self, start: int, open_: float, high: float, low: float, close: float, volume: float,
+        seconds: int = 5,
+    ) -> list[Bar]:
+        """`add` with the bar start as epoch seconds (what IB sends on the wire)."""
+        minute = start - start % 60
         if self._last_emitted is not None and minute <= self._last_emitted:
             return []  # a replayed bar after a reconnect: that minute is already out
         if self._fresh:
@@ -62,18 +72,21 @@ class MinuteBarBuilder:
             self._open, self._high, self._low = open_, high, low
             self._volume = 0.0
         else:
-            self._high = max(self._high, high)
-            self._low = min(self._low, low)
+            if high > self._high:
+                self._high = high
+            if low < self._low:
+                self._low = low
         self._close = close
         self._volume += volume
-        if start + timedelta(seconds=seconds) >= minute + _MINUTE:
+        if start + seconds >= minute + 60:
             completed.append(self._flush())
         return completed
 
     def _flush(self) -> Bar:
         assert self._start is not None
         bar = Bar(
-            self.symbol, self._start, self._open, self._high, self._low, self._close, self._volume
+            self.symbol, datetime.fromtimestamp(self._start, NY), self._open, self._high, self._low,
+            self._close, self._volume,
         )
         self._last_emitted = self._start
         self._start = None

@@ -239,7 +239,7 @@ class IntradayTrader:
                 "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
             }
             self._trace_of[_group(ref)] = tracing.current_context()
-            self._spawn(self._enter(book, ref, result.shares, take_profit, stop_loss))
+            self._enter(book, ref, result.shares, take_profit, stop_loss)
 
     def _entry_request(self, symbol: str, price: float) -> EntryRequest:
         exposure, held, unrealized = 0.0, 0, 0.0
@@ -260,14 +260,15 @@ class IntradayTrader:
         )
 
     # == orders ===========================================================================
-    async def _enter(
+    def _enter(
         self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float, stop_loss: float
     ) -> None:
+        """Send the bracket now, inside the decision (no event-loop turn in between)."""
         now = self.broker.now()
         with tracing.span(SpanNames.PLACE_BRACKET, symbol=book.symbol, side="BUY", qty=qty,
                           order_ref=str(ref), variant=self.options.variant):
             try:
-                tickets = await self.broker.place_bracket(
+                tickets = self.broker.submit_bracket(
                     book.symbol, qty, None, take_profit, stop_loss, str(ref)
                 )
             except BrokerError as exc:

@@ -108,6 +108,21 @@ class Broker(Protocol):
         `order_ref` is the entry's ref; the children get the `-TP` / `-SL` siblings."""
         ...
 
+    def submit_bracket(
+        self,
+        symbol: str,
+        qty: int,
+        entry_limit: float | None,
+        take_profit: float,
+        stop_loss: float,
+        order_ref: str,
+    ) -> BracketTickets:
+        """`place_bracket` without awaiting: every leg is handed to the broker before it returns.
+        IB's placeOrder is fire-and-forget (acknowledgements and rejections arrive later as
+        order-status events), so the per-bar path sends an entry the moment it decides instead
+        of one event-loop turn later, behind every other bar of the same burst."""
+        ...
+
     async def place_exits(
         self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
     ) -> tuple[OrderTicket, OrderTicket]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ib_async import Contract, ExecutionFilter, Order, Stock
@@ -180,13 +180,14 @@ class IBBroker:
         subscription = self._ib.reqRealTimeBars(self._contract(symbol), 5, "TRADES", True)
 
         def on_update(bars: Any, has_new_bar: bool) -> None:
+            # runs for every 5-second bar of every symbol: epoch seconds, no datetime arithmetic
             rt = bars[-1]
-            start = translate.to_ny(rt.time)
-            self._clock.observe_data_time(start + timedelta(seconds=5))
+            start = int(rt.time.timestamp())
+            self._clock.observe_data_epoch(start + 5)
             self._last_price[symbol] = rt.close
             if len(bars) > 64:
                 del bars[:-1]  # the client keeps every bar; we only need the latest
-            for bar in stream.builder.add(start, rt.open_, rt.high, rt.low, rt.close, rt.volume):
+            for bar in stream.builder.add_epoch(start, rt.open_, rt.high, rt.low, rt.close, rt.volume):
                 stream.handler(bar)
 
         subscription.updateEvent += on_update
@@ -194,6 +195,12 @@ class IBBroker:
 
     # -- orders ---------------------------------------------------------------------------
     async def place_bracket(
+        self, symbol: str, qty: int, entry_limit: float | None, take_profit: float,
+        stop_loss: float, order_ref: str,
+    ) -> BracketTickets:
+        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref)
+
+    def submit_bracket(
         self, symbol: str, qty: int, entry_limit: float | None, take_profit: float,
         stop_loss: float, order_ref: str,
     ) -> BracketTickets:

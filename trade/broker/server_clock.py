@@ -15,8 +15,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _RATE_WINDOW_S = 5.0
+_NY = ZoneInfo("America/New_York")
 
 
 class ServerClock:
@@ -26,7 +28,7 @@ class ServerClock:
         self._anchor_mono = 0.0
         self._samples: deque[tuple[float, datetime]] = deque(maxlen=64)
         self.rate = 1.0
-        self._floor: datetime | None = None
+        self._floor_epoch = float("-inf")  # latest data time seen, epoch seconds
         self._floor_mono = 0.0
         self._last_returned: datetime | None = None
 
@@ -46,12 +48,16 @@ class ServerClock:
 
     def observe_data_time(self, data_time: datetime) -> None:
         """Market data proved the server clock has reached `data_time`."""
-        if self._floor is None or data_time > self._floor:
-            self._floor, self._floor_mono = data_time, self._monotonic()
+        self.observe_data_epoch(data_time.timestamp())
+
+    def observe_data_epoch(self, epoch_seconds: float) -> None:
+        """`observe_data_time` in epoch seconds: called for every streamed bar, so no datetime."""
+        if epoch_seconds > self._floor_epoch:
+            self._floor_epoch, self._floor_mono = epoch_seconds, self._monotonic()
 
     @property
     def synced(self) -> bool:
-        return self._anchor_server is not None or self._floor is not None
+        return self._anchor_server is not None or self._floor_epoch > float("-inf")
 
     def now(self) -> datetime:
         mono = self._monotonic()
@@ -59,10 +65,10 @@ class ServerClock:
         if self._anchor_server is not None:
             elapsed = (mono - self._anchor_mono) * self.rate
             estimates.append(self._anchor_server + timedelta(seconds=elapsed))
-        if self._floor is not None:
+        if self._floor_epoch > float("-inf"):
             # data time advances at most at the clock rate since it was seen
             elapsed = (mono - self._floor_mono) * self.rate
-            floor = self._floor + timedelta(seconds=min(elapsed, 5.0))
+            floor = datetime.fromtimestamp(self._floor_epoch + min(elapsed, 5.0), tz=_NY)
             estimates.append(floor)
         if not estimates:
             raise RuntimeError("server clock not synchronised yet: call sample() after connecting")
@@ -71,3 +77,4 @@ class ServerClock:
             value = self._last_returned  # never run backwards
         self._last_returned = value
         return value
+
