@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from ib_async import IB
 
+from observability import tracing
+from observability.tracing import SpanNames
 from trade import ib_errors
 from trade.broker.base import ConnectionState
 from trade.pacing import SlidingWindowPacer
@@ -177,11 +179,12 @@ class IBConnection:
         if self._closing:
             return
         self.reconnects += 1
-        for hook in self._restore_hooks:
-            try:
-                await hook()
-            except Exception:
-                log.exception("restore hook %s failed", getattr(hook, "__qualname__", hook))
+        with tracing.span(SpanNames.RECONNECT, attrs={"trading.reconnects": self.reconnects}):
+            for hook in self._restore_hooks:
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("restore hook %s failed", getattr(hook, "__qualname__", hook))
         log.info("connection restored (reconnect #%d)", self.reconnects)
         self._set_state(ConnectionState.RESTORED)
 

@@ -44,10 +44,11 @@ def bot_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def run_bot(workdir: Path, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+def run_bot(workdir: Path, *args: str, timeout: float = 120.0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, str(REPO / "day_trader.py"), *args], cwd=workdir, env=bot_env(workdir),
-        capture_output=True, text=True, timeout=timeout,
+        [PYTHON, str(REPO / "day_trader.py"), *args], cwd=workdir,
+        env={**bot_env(workdir), **(env or {})}, capture_output=True, text=True, timeout=timeout,
     )
 
 

@@ -110,6 +110,13 @@ def test_half_day_replay_trades_by_the_rules_and_is_flat_by_1255(tmp_path):
         assert datetime.fromisoformat(trade["exit_time"]) <= flat_at
         assert trade["exit_reason"] in ("target", "stop", "flatten")
     _assert_db_matches(db, log["trades"])
+    history = HistoryDB.open(db)
+    try:
+        health = history.health_since(EPOCH, agent="day-trader")
+    finally:
+        history.close()
+    assert len(health) >= 100, "a health row per market minute of the session"  # 60 s checks
+    assert all(h.status in ("normal", "warning", "critical") and h.memory_mb > 0 for h in health)
     checked = _assert_entries_obey_rules(db, {"SPY": Params(atr_min_pct=0.0002)},
                                          {"SPY": ["2025-07-01", "2025-07-02", day]}, time(12, 30))
     assert checked == len(log["trades"])
@@ -148,3 +155,37 @@ def test_full_day_against_a_standalone_gateway_records_every_execution_once(tmp_
         assert checked == len(log["trades"])
     finally:
         gateway.stop()
+
+
+def test_a_trade_is_one_trace_from_bar_to_fill_in_the_otlp_receiver(tmp_path):
+    """With OTEL_EXPORTER_OTLP_ENDPOINT set, the bot exports a trace per decision: the bar's root
+    span, the decision, the risk check, the bracket order and the fills, linked parent to child."""
+    from tests.observability.otlp_receiver import OtlpHttpReceiver
+
+    day = "2025-07-03"
+    watchlist = write_watchlist(tmp_path, ["SPY"], {"SPY": {"atr_min_pct": 0.0002}})
+    with OtlpHttpReceiver() as receiver:
+        env_extra = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+        result = run_bot(tmp_path, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
+                         "--sim-date", day, "--speed", "1200", "--watchlist", str(watchlist),
+                         "--db", str(tmp_path / "sim.db"), "--no-improve", env=env_extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        spans = receiver.spans
+    assert {s.service_name for s in spans} == {"day-trader"}
+    by_id = {s.span_id: s for s in spans}
+    fills = [s for s in spans if s.name == "fill" and s.parent_span_id in by_id]
+    assert fills, "fills should join their decision's trace"
+    fill = fills[0]
+    decide = by_id[fill.parent_span_id]
+    assert decide.name == "decide"
+    root = by_id[decide.parent_span_id]
+    assert root.name == "bar SPY" and root.parent_span_id == ""
+    family = {s.name for s in spans if s.trace_id == root.trace_id}
+    assert {"bar SPY", "decide", "risk.check", "order.place_bracket", "fill"} <= family
+    order = next(s for s in spans if s.trace_id == root.trace_id and s.name == "order.place_bracket")
+    assert order.attributes["trading.symbol"] == "SPY"
+    assert order.attributes["trading.order_ref"].startswith("DT-20250703-SPY-")
+    assert fill.attributes["trading.order_ref"].startswith("DT-20250703-SPY-")
+    assert any(s.name == "db.record_execution" for s in spans)
+    assert not any("DU1234567" in str(s.attributes) for s in spans), "account id must be masked"
