@@ -53,13 +53,6 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_flag(
         money,
-        "--live",
-        action="store_true",
-        default=None,
-        help="allow trading a live account (ids not starting with DU); off by default",
-    )
-    cli.add_flag(
-        money,
         "--watchlist",
         metavar="PATH",
         fix=fix("watchlist_path"),
@@ -72,34 +65,8 @@ def build_parser() -> cli.OneLineArgumentParser:
         action="store_false",
         help="skip the after-close evaluation and parameter improvement cycle",
     )
-    ib = parser.add_argument_group("IB Gateway / TWS connection")
-    cli.add_flag(
-        ib,
-        "--host",
-        metavar="HOST",
-        fix=fix("ib_host"),
-        help="Gateway host (default: 127.0.0.1, or IB_HOST)",
-    )
-    cli.add_flag(
-        ib,
-        "--port",
-        metavar="PORT",
-        fix=fix("ib_port"),
-        help="Gateway port (default: 4001, or IB_PORT; paper Gateway: 4002)",
-    )
-    cli.add_flag(
-        ib,
-        "--client-id",
-        metavar="N",
-        fix=fix("ib_client_id"),
-        help="API client id, unique per bot (default: 2, or IB_CLIENT_ID)",
-    )
-    cli.add_flag(
-        ib,
-        "--account",
-        metavar="ID",
-        fix=fix("ib_account"),
-        help="account id to trade (default: IB_ACCOUNT, or the login's only account)",
+    cli.add_connection_flags(
+        parser, fix, "API client id, unique per bot (default: 2, or IB_CLIENT_ID)"
     )
     sim = parser.add_argument_group("simulator")
     cli.add_flag(
@@ -141,22 +108,7 @@ def build_parser() -> cli.OneLineArgumentParser:
         help=f"simulator clock speed, x real time (default: {DEFAULT_SPEED:g}: "
         "a whole session in about a minute)",
     )
-    out = parser.add_argument_group("records")
-    cli.add_flag(
-        out,
-        "--db",
-        metavar="PATH",
-        fix=fix("db_path"),
-        help="history DB (default: trading_history.db, or DB_PATH; with --sim: "
-        "trading_history.sim.db, or SIM_DB_PATH)",
-    )
-    cli.add_flag(
-        out,
-        "--log-level",
-        metavar="LEVEL",
-        fix=fix("log_level"),
-        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO, or LOG_LEVEL)",
-    )
+    cli.add_records_flags(parser, fix)
     return parser
 
 

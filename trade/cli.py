@@ -126,3 +126,30 @@ iso_date = _type(DATE_FIX, _iso_date)
 hh_mm = _type(TIME_FIX, _hh_mm)
 speed = _type(SPEED_FIX, _positive_float)
 seed = _type(SEED_FIX, _non_negative_int)
+
+
+def add_connection_flags(
+    parser: argparse.ArgumentParser, fix: Callable[[str], str], client_id_help: str
+) -> None:
+    """The IB Gateway/TWS connection flags both bots share (`--host --port --client-id --account`
+    and `--live`); `client_id_help` names the bot's own default and variable."""
+    ib = parser.add_argument_group("IB Gateway / TWS connection")
+    add_flag(ib, "--host", metavar="HOST", fix=fix("ib_host"),
+             help="Gateway host (default: 127.0.0.1, or IB_HOST)")
+    add_flag(ib, "--port", metavar="PORT", fix=fix("ib_port"),
+             help="Gateway port (default: 4001, or IB_PORT; paper Gateway: 4002)")
+    add_flag(ib, "--client-id", metavar="N", fix=fix("ib_client_id"), help=client_id_help)
+    add_flag(ib, "--account", metavar="ID", fix=fix("ib_account"),
+             help="account id to trade (default: IB_ACCOUNT, or the login's only account)")
+    add_flag(ib, "--live", action="store_true", default=None,
+             help="allow trading a live account (ids not starting with DU); off by default")
+
+
+def add_records_flags(parser: argparse.ArgumentParser, fix: Callable[[str], str]) -> None:
+    """`--db` and `--log-level`, shared by both bots."""
+    out = parser.add_argument_group("records")
+    add_flag(out, "--db", metavar="PATH", fix=fix("db_path"),
+             help="history DB (default: trading_history.db, or DB_PATH; with --sim: "
+             "trading_history.sim.db, or SIM_DB_PATH)")
+    add_flag(out, "--log-level", metavar="LEVEL", fix=fix("log_level"),
+             help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO, or LOG_LEVEL)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -262,18 +262,3 @@ class OrderRef:
 
     def sibling(self, leg: str) -> OrderRef:
         return dataclasses.replace(self, leg=leg)
-
-
-@dataclass(slots=True)
-class HealthSample:
-    """One health check of a running bot (CPU, memory, connection, staleness, loop lag)."""
-
-    time: datetime
-    status: str  # normal | warning | critical
-    cpu_pct: float
-    memory_mb: float
-    connected: bool
-    event_loop_lag_ms: float
-    data_staleness_s: float
-    actions: list[str] = field(default_factory=list)
-    detail: str = ""
