@@ -434,7 +434,8 @@ class IntradayTrader:
                     o.order_id: o for o in orders
                     if (r := OrderRef.parse(o.order_ref)) is not None and r.bot == BOT and o.status.is_working
                 }
-                own = {p.symbol: p.qty for p in self.db.book_positions(BOOK)}
+                recorded = {p.symbol: p for p in self.db.book_positions(BOOK)}
+                own = {symbol: p.qty for symbol, p in recorded.items()}
                 others = self._other_books()
                 plan = plan_reconcile(BOT, self.books, positions, orders, own, others)
                 for warning in plan.warnings:
@@ -445,11 +446,19 @@ class IntradayTrader:
                     book = self.books.get(symbol) or self.books.setdefault(
                         symbol, SymbolBook(symbol, Params(), IndicatorState()))
                     if holding.adopted_qty:
-                        log.warning("reconcile: adopting %d %s found at the broker", holding.adopted_qty, symbol)
-                    book.qty, book.avg_cost = holding.qty, holding.avg_cost
-                    self.db.set_book_position(BOOK, symbol, holding.qty, holding.avg_cost, self.broker.now())
+                        note = f"{symbol}: adopted {holding.adopted_qty} shares found at the broker"
+                        log.warning("reconcile: %s", note)
+                        self.run_log.warnings.append(note)
+                    # our own recorded cost when we have one: the broker's average mixes in
+                    # shares another book owns
+                    mine = recorded.get(symbol)
+                    cost = holding.avg_cost
+                    if mine is not None and mine.avg_cost > 0 and not holding.adopted_qty:
+                        cost = mine.avg_cost
+                    book.qty, book.avg_cost = holding.qty, cost
+                    self.db.set_book_position(BOOK, symbol, holding.qty, cost, self.broker.now())
                     if self.ledger.open_trip(symbol) is None:
-                        self.ledger.adopt(symbol, holding.qty, holding.avg_cost, self.broker.now(),
+                        self.ledger.adopt(symbol, holding.qty, cost, self.broker.now(),
                                           OrderRef(BOT, self._daystr, symbol, 0, "ENTRY"))
                 for symbol, book in self.books.items():
                     if symbol not in plan.holdings and book.qty > 0:
