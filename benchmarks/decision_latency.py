@@ -105,14 +105,14 @@ async def measure(
             broker, db, session, dict.fromkeys(symbols, params), risk,
             TraderOptions(allocation=0.5), RunLog(DAY, 0.5, params.as_dict()),
         )
-        original_on_bar = trader._on_bar
+        original_on_bar = trader.feed.on_bar
 
         def timed_on_bar(bar):  # noqa: ANN001, ANN202
             bar_arrival[bar.symbol] = chunk_arrival
             bar_handed[bar.symbol] = time.perf_counter()
             original_on_bar(bar)
 
-        trader._on_bar = timed_on_bar  # type: ignore[method-assign]
+        trader.feed.on_bar = timed_on_bar  # type: ignore[method-assign]
         await broker.qualify(symbols)
         await trader.start()
         runner = asyncio.get_running_loop().create_task(trader.run())

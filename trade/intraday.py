@@ -30,48 +30,31 @@ from evaluation.health import (
     RECONNECT,
     RESUBSCRIBE,
     RESUME_ENTRIES,
-    HealthReading,
     HealthThresholds,
-    ProcessProbe,
-    judge_health,
 )
 from observability import tracing
 from observability.history import HistoryDB
-from observability.schema import HealthRow, IntentRow, IntentState, TradeRow
+from observability.schema import IntentRow, IntentState
 from observability.tracing import SpanNames
 from trade import strategy
+from trade.bar_feed import BarFeed
 from trade.broker.base import Broker, BrokerError, ConnectionState
 from trade.calendar import Session
+from trade.fill_recorder import FillRecorder
 from trade.flatten import flatten
+from trade.health_keeper import HealthKeeper
 from trade.indicators import IndicatorState
-from trade.ledger import Ledger, RoundTrip
 from trade.models import Account, Bar, Fill, OrderRef, OrderTicket, Params, Position, Side
 from trade.reconcile import plan_reconcile
 from trade.risk import EntryRequest, RiskManager
-from trade.run_log import RunLog, trade_entry
+from trade.run_log import RunLog
+from trade.symbol_book import SymbolBook
 
 log = logging.getLogger(__name__)
 
 BOT = "DT"
-_MINUTE = timedelta(minutes=1)
 BOOK = "intraday"
 OTHER_BOOKS = ("weekly",)
-
-
-@dataclass(slots=True)
-class SymbolBook:
-    """Runtime state of one watchlist symbol."""
-
-    symbol: str
-    params: Params
-    indicators: IndicatorState
-    qty: int = 0
-    avg_cost: float = 0.0
-    pending_entry: str | None = None  # ref of an entry in flight
-    last_bar_start: datetime | None = None
-    backfill: list[Bar] | None = None  # live bars held while a gap is filled from history
-    unprotected_since: float | None = None  # monotonic time a held position lost its stop
-    entry_snapshot: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -106,9 +89,12 @@ class IntradayTrader:
         self.books = {
             s: SymbolBook(s, p, IndicatorState.from_params(p)) for s, p in params.items()
         }
-        self.ledger = Ledger(BOT)
+        self.fills = FillRecorder(db, BOT, BOOK, self.day, options.variant, run_log, self.books,
+                                  broker.now)
+        self.health = HealthKeeper(db, run_log, options.thresholds)
+        self.feed = BarFeed(broker, self.books, self._process_bar, self._spawn,
+                            options.warmup_duration)
         self._orders: dict[int, OrderTicket] = {}  # our working orders, by id
-        self._seen_exec: set[str] = set()
         self._account: Account | None = None
         self._day_start_equity: float | None = None
         self._entries_paused: str | None = "starting"
@@ -119,7 +105,6 @@ class IntradayTrader:
         self._next_health: datetime | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_lock = asyncio.Lock()
-        self._probe = ProcessProbe()
         self._daystr = self.day.strftime("%Y%m%d")
         self._trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
 
@@ -130,19 +115,20 @@ class IntradayTrader:
         self.broker.add_fill_handler(self._on_fill)
         self.broker.add_order_status_handler(self._on_order_status)
         self.broker.add_connection_handler(self._on_connection)
-        self._replay_recorded_executions({f.exec_id for f in await self.broker.executions()})
+        at_broker = {f.exec_id for f in await self.broker.executions()}
+        start_of_day = self.session.open.replace(hour=0, minute=0)
+        self.fills.replay(self.db.executions_since(start_of_day, book=BOOK), at_broker)
         await self._refresh_account()
         self._day_start_equity = self._account.net_liquidation if self._account else None
         await self.reconcile(reason="start")
-        await self._warm_up(warmup or {})
-        for symbol in self.books:
-            await self.broker.subscribe_bars(symbol, self._on_bar)
+        await self.feed.warm_up(warmup or {})
+        await self.feed.subscribe()
         self._entries_paused = None
 
     async def run(self) -> RunLog:
         """Trade until the bot is flat after the flatten time, or until `stop()` is called."""
         self.run_log.started_at = self.broker.now()
-        self._probe = ProcessProbe()  # CPU is measured from here, not over start-up's imports
+        self.health.restart_cpu_window()
         self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
         while self._stop_reason is None:
             now = self.broker.now()
@@ -168,43 +154,6 @@ class IntradayTrader:
         self._stop_reason = reason
 
     # == per-bar path (synchronous) =======================================================
-    def _on_bar(self, bar: Bar) -> None:
-        book = self.books.get(bar.symbol)
-        if book is None or (book.last_bar_start is not None and bar.start <= book.last_bar_start):
-            return
-        if book.backfill is not None:
-            book.backfill.append(bar)
-            return
-        last = book.last_bar_start
-        if last is not None and bar.start - last > _MINUTE and bar.start.date() == last.date():
-            # minutes missed (start-up, reconnect): fill them before acting on this bar, or the
-            # indicators would silently skip time
-            book.backfill = [bar]
-            self._spawn(self._fill_gap(book))
-            return
-        self._process_bar(book, bar)
-
-    async def _fill_gap(self, book: SymbolBook) -> None:
-        assert book.backfill is not None and book.last_bar_start is not None
-        first_live = book.backfill[0]
-        seconds = int((first_live.start - book.last_bar_start).total_seconds()) + 120
-        duration = f"{seconds} S" if seconds < 86_400 else "1 D"
-        try:
-            history = await self.broker.history(book.symbol, duration, "1 min")
-        except BrokerError as exc:
-            log.warning("%s: gap before %s not filled (%s)", book.symbol, first_live.start, exc)
-            history = []
-        missed = [b for b in history if book.last_bar_start < b.start < first_live.start]
-        for bar in missed:  # stale for trading, but the indicators must see them
-            book.indicators.update(bar)
-            book.last_bar_start = bar.start
-        if missed:
-            log.info("%s: filled %d missed minute(s) from history", book.symbol, len(missed))
-        pending, book.backfill = book.backfill, None
-        for bar in pending:
-            if bar.start > book.last_bar_start:
-                self._process_bar(book, bar)
-
     def _process_bar(self, book: SymbolBook, bar: Bar) -> None:
         book.indicators.update(bar)
         book.last_bar_start = bar.start
@@ -251,7 +200,7 @@ class IntradayTrader:
                 unrealized += (last - book.avg_cost) * book.qty
             elif book.pending_entry:
                 held += 1
-        realized = sum(trip.pnl for trip in self.ledger.closed)
+        realized = self.fills.realized_pnl
         account = self._account or Account("", 0.0, 0.0, 0.0)
         return EntryRequest(
             symbol=symbol, price=price, account=account, open_exposure=exposure,
@@ -335,62 +284,13 @@ class IntradayTrader:
                 })
 
     def _on_fill(self, fill: Fill) -> None:
-        ref = OrderRef.parse(fill.order_ref)
-        if ref is None or ref.bot != BOT or fill.exec_id in self._seen_exec:
+        ref = self.fills.is_new(fill)
+        if ref is None:
             return
-        self._seen_exec.add(fill.exec_id)
         with tracing.span_under(self._trace_of.get(_group(ref)), SpanNames.FILL, symbol=fill.symbol,
                                 side=fill.side.value, qty=fill.qty, price=fill.price,
                                 order_ref=fill.order_ref, variant=self.options.variant):
-            new = self.db.record_execution(
-                fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
-                fill.time, fill.commission, BOOK,
-            )
-            if new:
-                self._apply_fill(fill, ref)
-
-    def _apply_fill(self, fill: Fill, ref: OrderRef) -> None:
-        book = self.books.get(fill.symbol)
-        if book is None:  # a bot-owned position outside today's watchlist
-            book = self.books[fill.symbol] = SymbolBook(fill.symbol, Params(), IndicatorState())
-        if fill.side is Side.BUY:
-            cost = book.avg_cost * book.qty + fill.price * fill.qty
-            book.qty += fill.qty
-            book.avg_cost = cost / book.qty
-            self.db.update_intent_state(str(ref.sibling("ENTRY")), IntentState.OPEN, fill.time)
-        else:
-            book.qty -= fill.qty
-            if book.qty <= 0:
-                book.qty, book.avg_cost = max(book.qty, 0), 0.0
-        self.db.set_book_position(BOOK, fill.symbol, book.qty, book.avg_cost, fill.time)
-        log.info("fill %s %s %d @ %.2f (%s); %s now %d", fill.side.value, fill.symbol, fill.qty,
-                 fill.price, fill.order_ref, fill.symbol, book.qty)
-        trip = self.ledger.apply(fill)
-        if trip is not None:
-            self._record_trip(trip, book)
-
-    def _record_trip(self, trip: RoundTrip, book: SymbolBook) -> None:
-        entry_ref = trip.entry_fills[0].order_ref if trip.entry_fills else ""
-        snapshot = book.entry_snapshot
-        self.db.record_trade(TradeRow(
-            trading_date=self.day, book=BOOK, symbol=trip.symbol, side="BUY", qty=trip.entry_qty,
-            entry_time=trip.entry_time or trip.exit_time, entry_price=trip.entry_price,  # type: ignore[arg-type]
-            exit_time=trip.exit_time, exit_price=trip.exit_price,  # type: ignore[arg-type]
-            pnl=trip.pnl + trip.commission, commission=trip.commission,
-            variant=self.options.variant, rsi=snapshot.get("rsi"), vwap=snapshot.get("vwap"),
-            atr=snapshot.get("atr"), reason=snapshot.get("reason", ""),
-            exit_reason=trip.exit_reason, order_ref=entry_ref,
-        ))
-        closed_at = trip.exit_time or self.broker.now()
-        for leg_fill in trip.entry_fills + trip.exit_fills:
-            parsed = OrderRef.parse(leg_fill.order_ref)
-            if parsed is not None:
-                for leg in ("ENTRY", "PROT", "FLAT"):
-                    self.db.update_intent_state(str(parsed.sibling(leg)), IntentState.CLOSED, closed_at)
-        book.entry_snapshot = {}
-        self.run_log.trades.append(trade_entry(trip))
-        log.info("trade closed: %s %d, %s, pnl %.2f", trip.symbol, trip.entry_qty,
-                 trip.exit_reason, trip.pnl)
+            self.fills.record(fill, ref)
 
     def _on_connection(self, state: ConnectionState) -> None:
         if state == ConnectionState.LOST:
@@ -404,24 +304,6 @@ class IntradayTrader:
             self._spawn(self.reconcile(reason="reconnect"))
 
     # == reconcile ========================================================================
-    def _replay_recorded_executions(self, at_broker: set[str]) -> None:
-        """After a restart: rebuild today's round trips from executions already in the DB.
-
-        Only executions the broker still reports count: the broker is the source of truth, and
-        a DB row it does not know belongs to another broker session (e.g. an earlier simulator
-        run of the same day), not to the positions we are about to reconcile."""
-        start = self.session.open.replace(hour=0, minute=0)
-        for row in self.db.executions_since(start, book=BOOK):
-            ref = OrderRef.parse(row.order_ref)
-            if ref is None or ref.day != self._daystr or row.exec_id not in at_broker:
-                continue
-            self._seen_exec.add(row.exec_id)
-            fill = Fill(row.exec_id, 0, row.order_ref, row.symbol, Side(row.side), int(row.qty),
-                        row.price, row.time.astimezone(self.session.open.tzinfo), row.commission)
-            trip = self.ledger.apply(fill)
-            if trip is not None:
-                self.run_log.trades.append(trade_entry(trip))
-
     async def reconcile(self, reason: str) -> None:
         """Broker truth vs our book: adopt, protect, apply missed executions, cancel orphans."""
         async with self._reconcile_lock:
@@ -444,7 +326,7 @@ class IntradayTrader:
                         self.run_log.warnings.append(warning)
                 for symbol, holding in plan.holdings.items():
                     book = self.books.get(symbol) or self.books.setdefault(
-                        symbol, SymbolBook(symbol, Params(), IndicatorState()))
+                        symbol, SymbolBook.outside_watchlist(symbol))
                     if holding.adopted_qty:
                         note = f"{symbol}: adopted {holding.adopted_qty} shares found at the broker"
                         log.warning("reconcile: %s", note)
@@ -457,8 +339,8 @@ class IntradayTrader:
                         cost = mine.avg_cost
                     book.qty, book.avg_cost = holding.qty, cost
                     self.db.set_book_position(BOOK, symbol, holding.qty, cost, self.broker.now())
-                    if self.ledger.open_trip(symbol) is None:
-                        self.ledger.adopt(symbol, holding.qty, cost, self.broker.now(),
+                    if self.fills.ledger.open_trip(symbol) is None:
+                        self.fills.ledger.adopt(symbol, holding.qty, cost, self.broker.now(),
                                           OrderRef(BOT, self._daystr, symbol, 0, "ENTRY"))
                 for symbol, book in self.books.items():
                     if symbol not in plan.holdings and book.qty > 0:
@@ -550,24 +432,6 @@ class IntradayTrader:
         else:
             log.error("NOT FLAT after %d rounds: %s still held; retrying", result.rounds, result.remaining)
 
-    async def _warm_up(self, given: Mapping[str, Sequence[Bar]]) -> None:
-        """Feed recent completed 1-minute bars so indicators are ready at the open."""
-        async def one(book: SymbolBook) -> None:
-            bars = given.get(book.symbol)
-            if not bars:
-                try:
-                    bars = await self.broker.history(book.symbol, self.options.warmup_duration, "1 min")
-                except BrokerError as exc:
-                    log.warning("%s: no warm-up history (%s)", book.symbol, exc)
-                    return
-            now = self.broker.now()
-            for bar in bars:
-                if bar.end <= now:
-                    book.indicators.update(bar)
-                    book.last_bar_start = bar.start
-        with tracing.span("warm_up"):
-            await asyncio.gather(*(one(b) for b in list(self.books.values())))
-
     async def _refresh_account(self) -> None:
         try:
             self._account = await self.broker.account()
@@ -577,25 +441,12 @@ class IntradayTrader:
     async def _health_check(self, now: datetime) -> None:
         self._next_health = now + timedelta(seconds=self.options.health_interval_s)
         await self._refresh_account()
-        lag = await self._probe.event_loop_lag_ms()
         connected = getattr(self.broker, "connection_state", ConnectionState.CONNECTED) != ConnectionState.LOST
         staleness = 0.0
         if self._last_bar_end is not None and self.session.open <= now < self.session.close:
             staleness = max(0.0, (now - self._last_bar_end).total_seconds())
-        reading = HealthReading(now, self._probe.cpu_pct(), self._probe.memory_mb(), connected, lag, staleness)
-        verdict = judge_health(reading, self.options.thresholds)
-        actions = self._heal(verdict.actions)
-        self.db.record_health(HealthRow(
-            time=now, agent="day-trader", status=verdict.status, cpu_pct=reading.cpu_pct,
-            memory_mb=reading.memory_mb, connected=connected, event_loop_lag_ms=lag,
-            data_staleness_s=staleness, connection_status="connected" if connected else "lost",
-            actions=actions, detail=verdict.detail,
-        ))
-        if verdict.status != "normal":
-            self.run_log.health_events.append({
-                "time": now.isoformat(), "status": verdict.status, "detail": verdict.detail,
-                "actions": actions,
-            })
+        reading, verdict = await self.health.measure(now, connected, staleness)
+        self.health.record(reading, verdict, self._heal(verdict.actions))
 
     def _heal(self, actions: list[str]) -> list[str]:
         taken = []
@@ -607,8 +458,7 @@ class IntradayTrader:
                 self._entries_paused = None
                 taken.append(action)
             elif action == RESUBSCRIBE:
-                for symbol in self.books:
-                    self._spawn(self.broker.subscribe_bars(symbol, self._on_bar))
+                self._spawn(self.feed.subscribe())
                 taken.append(action)
             elif action == RECONNECT:
                 taken.append(action)  # the connection watchdog is already reconnecting
