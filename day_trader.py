@@ -177,6 +177,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     from observability.history import HistoryDBError
     from observability.tracing import setup_tracing
+    from trade.broker.base import BrokerError
     from trade.connection import ConnectionFailed
     from trade.day_session import StartupRefused, run_trading_day
     from trade.watchlist import WatchlistError, load_watchlist
@@ -231,7 +232,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return asyncio.run(main_async())
         except (WatchlistError, StartupRefused) as exc:
             return _fail(str(exc), 2)
-        except (ConnectionFailed, HistoryDBError) as exc:
+        except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
             return _fail(str(exc), 1)
     finally:
         tracing_handle.shutdown()
