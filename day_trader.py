@@ -33,10 +33,7 @@ def build_parser() -> cli.OneLineArgumentParser:
             "the NYSE session, stops new entries 30 min before the close and flattens 5 min "
             "before it (12:55 on half days)."
         ),
-        epilog=(
-            "Settings not given here come from the environment or .env (see .env.example). "
-            "Without --live the bot refuses any account whose id does not start with DU (paper)."
-        ),
+        epilog=cli.SETTINGS_EPILOG,
     )
 
     def fix(name: str) -> str:

@@ -33,10 +33,7 @@ def build_parser() -> cli.OneLineArgumentParser:
             "Weekly portfolio bot: screens, analyses and rebalances its book on the chosen "
             "weekdays (New York time); skips exchange holidays."
         ),
-        epilog=(
-            "Settings not given here come from the environment or .env (see .env.example). "
-            "Without --live the bot refuses any account whose id does not start with DU (paper)."
-        ),
+        epilog=cli.SETTINGS_EPILOG,
     )
 
     def fix(name: str) -> str:

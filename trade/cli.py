@@ -128,6 +128,12 @@ speed = _type(SPEED_FIX, _positive_float)
 seed = _type(SEED_FIX, _non_negative_int)
 
 
+SETTINGS_EPILOG = (
+    "Settings not given here come from the environment or .env (see .env.example). "
+    "Without --live the bot refuses any account whose id does not start with DU (paper)."
+)
+
+
 def add_connection_flags(
     parser: argparse.ArgumentParser, fix: Callable[[str], str], client_id_help: str
 ) -> None:

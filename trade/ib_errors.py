@@ -8,8 +8,7 @@ from __future__ import annotations
 
 # Connectivity between TWS/Gateway and IB's servers (the API socket itself stays open).
 CONNECTIVITY_LOST = frozenset({1100, 2110})
-CONNECTIVITY_RESTORED_DATA_LOST = frozenset({1101})  # market data subscriptions must be renewed
-CONNECTIVITY_RESTORED = frozenset({1101, 1102})
+CONNECTIVITY_RESTORED = frozenset({1101, 1102})  # 1101: data lost; restore hooks resubscribe
 
 # The API client itself was refused or dropped.
 CLIENT_ID_IN_USE = 326
@@ -18,12 +17,10 @@ NOT_CONNECTED = 504
 # Order rejections and cancellations (the order is dead).
 ORDER_REJECTED = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 201, 203, 321, 354})
 ORDER_CANCELLED = 202
-DUPLICATE_ORDER_ID = 103
 NO_SECURITY_DEFINITION = 200
 
-# Historical data pacing violation: wait and retry.
+# Historical data pacing violation (162): wait and retry.
 HISTORICAL_PACING = 162
-MAX_MESSAGE_RATE = 100
 
 # 21xx are farm status notices (2104/2106/2158 "data farm connection is OK"): informational.
 INFO_RANGE = range(2100, 2200)

@@ -44,7 +44,7 @@ from trade.fill_recorder import FillRecorder
 from trade.flatten import flatten
 from trade.health_keeper import HealthKeeper
 from trade.indicators import IndicatorState
-from trade.models import Account, Bar, Fill, OrderRef, OrderTicket, Params, Position, Side
+from trade.models import Account, Bar, Fill, OrderRef, OrderTicket, Params, Side
 from trade.reconcile import plan_reconcile
 from trade.risk import EntryRequest, RiskManager
 from trade.run_log import RunLog
@@ -469,10 +469,6 @@ class IntradayTrader:
             return self.broker.now().isoformat()
         except RuntimeError:
             return ""
-
-    @property
-    def positions(self) -> list[Position]:
-        return [Position(b.symbol, b.qty, b.avg_cost) for b in self.books.values() if b.qty]
 
 
 def _group(ref: OrderRef) -> str:
