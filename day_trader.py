@@ -174,9 +174,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     from observability.history import HistoryDBError
     from observability.tracing import setup_tracing
-    from trade.broker.base import BrokerError
-    from trade.connection import ConnectionFailed
-    from trade.day_session import StartupRefused, run_trading_day
+    from trade.broker import BrokerError
+    from trade.ib.connection import ConnectionFailed
+    from trade.ib.session import ib_broker
+    from trade.intraday.day_session import StartupRefused, run_trading_day
     from trade.watchlist import WatchlistError, load_watchlist
 
     logging.basicConfig(
@@ -211,7 +212,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            result = await run_trading_day(settings, stop)
+            watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
+            async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
+                                 settings.ib_account or "") as broker:
+                result = await run_trading_day(settings, watchlist, broker, stop)
             if result.run_log is not None:
                 log_ = result.run_log
                 print(

@@ -37,13 +37,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from observability.history import HistoryDB  # noqa: E402
-from trade.broker.ib import IBBroker  # noqa: E402
 from trade.calendar import MarketCalendar  # noqa: E402
-from trade.connection import IBConnection  # noqa: E402
-from trade.intraday import IntradayTrader, TraderOptions  # noqa: E402
+from trade.ib.broker import IBBroker  # noqa: E402
+from trade.ib.connection import IBConnection  # noqa: E402
+from trade.intraday.run_log import RunLog  # noqa: E402
+from trade.intraday.trader import IntradayTrader, TraderOptions  # noqa: E402
 from trade.models import Params  # noqa: E402
 from trade.risk import RiskManager  # noqa: E402
-from trade.run_log import RunLog  # noqa: E402
 
 DAY = date(2025, 6, 3)
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ib_async import IB, MarketOrder, Stock  # noqa: E402
 
 from sim.gateway import GatewaySimulator  # noqa: E402
-from sim.market import CsvBarSource  # noqa: E402
+from sim.market.bar_sources import CsvBarSource  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

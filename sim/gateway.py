@@ -2,7 +2,7 @@
 
 This module only wires: the listening sockets, the clientId registry, the clock pump and the
 request routing. The protocol lives in `sim/tws/` (framing, encoders, request parsers, session
-state, faults), the market in `sim/market.py`, the matching engine in `sim/exchange.py`.
+state, faults), the market in `sim/market/`, the matching engine in `sim/engine/`.
 
 The pump calls `engine.advance(now)` every few milliseconds of real time (and at once when a test
 steps the clock), then streams completed bars / real-time bars / ticks to subscribers, so fills
@@ -22,9 +22,10 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sim.exchange import MatchingEngine
-from sim.market import BarSource, MarketReplay, ReplayClock
-from sim.sessions import session_bounds
+from sim.engine.exchange import MatchingEngine
+from sim.market.clock import ReplayClock
+from sim.market.replay import BarSource, MarketReplay
+from sim.market.sessions import session_bounds
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws import requests as rq

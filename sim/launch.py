@@ -12,8 +12,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sim.gateway import GatewaySimulator
-from sim.market import BarSource, CsvBarSource, SyntheticMarket
-from sim.sessions import session_bounds
+from sim.market.bar_sources import CsvBarSource
+from sim.market.replay import BarSource
+from sim.market.sessions import session_bounds
+from sim.market.synthetic import SyntheticMarket
 from sim.tws.runner import GatewayThread
 from trade.calendar import MarketCalendar
 

@@ -17,9 +17,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sim.exchange import Execution, MatchingEngine, OrderReject, SimOrder
-from sim.market import MarketReplay
-from trade.broker.base import (
+from sim.engine.exchange import Execution, MatchingEngine, OrderReject, SimOrder
+from sim.market.replay import MarketReplay
+from trade.broker import (
     BarHandler,
     BrokerError,
     ConnectionHandler,

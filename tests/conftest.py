@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from tests.paths import DATA as DATA_DIR
+
 TEST_DAY = date(2019, 2, 13)
 TEST_SYMBOLS = ("SPY", "QQQ", "MSFT")
 
@@ -23,7 +23,7 @@ TEST_SYMBOLS = ("SPY", "QQQ", "MSFT")
 @pytest.fixture
 async def gateway_factory() -> AsyncIterator[Callable[..., Any]]:
     from sim.gateway import GatewaySimulator
-    from sim.market import CsvBarSource
+    from sim.market.bar_sources import CsvBarSource
 
     started: list[GatewaySimulator] = []
 

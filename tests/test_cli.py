@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
 DAY_TRADER = REPO / "day_trader.py"
 WEEKLY = REPO / "main.py"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trade.broker.base import Broker, BrokerError
+from trade.broker import Broker, BrokerError
 from trade.models import Bar, Params
 
 log = logging.getLogger(__name__)

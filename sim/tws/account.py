@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sim.market import NY
+from sim.market.sessions import NY
 from sim.tws import encoders as enc
 from sim.tws.contracts import stock
 from sim.tws.orders import OrderDesk

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from sim.market import BarSource, CsvBarSource, SyntheticMarket
-from sim.sessions import previous_sessions
+from sim.market.bar_sources import CsvBarSource
+from sim.market.replay import BarSource
+from sim.market.sessions import previous_sessions
+from sim.market.synthetic import SyntheticMarket
 
 DEFAULT_ACCOUNT = "DU1234567"
 SYNTHETIC_WARMUP_SESSIONS = 5

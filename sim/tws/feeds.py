@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sim.market import NY
+from sim.market.sessions import NY
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws.contracts import stock

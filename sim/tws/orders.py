@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sim.exchange import OrderReject, SimOrder
-from sim.market import NY
+from sim.engine.exchange import OrderReject, SimOrder
+from sim.market.sessions import NY
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws.contracts import stock

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
+
 DATA = (REPO / ".." / "shared" / "data").resolve()
 PYTHON = sys.executable
 _LISTENING = re.compile(r"listening on [\d.]+:(\d+)(?: \(admin [\d.]+:(\d+)\))?")

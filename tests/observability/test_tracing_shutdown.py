@@ -8,13 +8,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from observability.tracing import setup_tracing
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 BOUND_S = 1.5  # shutdown_timeout_s is 1.0; the rest is slack for a loaded CI machine
 
 

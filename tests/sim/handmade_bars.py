@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sim.market import NY, MarketReplay, ReplayClock
+from sim.market.clock import ReplayClock
+from sim.market.replay import MarketReplay
+from sim.market.sessions import NY
 from trade.models import Bar
 
 

@@ -7,13 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import DATA_DIR
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
 
 
 def run_gateway(*args: str) -> tuple[subprocess.Popen[str], str]:

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from ib_async import IB, Stock
 
-from sim.market import NY
+from sim.market.sessions import NY
 
 
 async def admin(gateway, *lines: str) -> list[str]:
@@ -90,7 +90,7 @@ async def test_unknown_contract_is_200_and_unreplayed_market_data_is_354(gateway
 
 def test_background_thread_serves_a_blocking_client() -> None:
     from sim.gateway import GatewaySimulator
-    from sim.market import CsvBarSource
+    from sim.market.bar_sources import CsvBarSource
     from tests.conftest import DATA_DIR, TEST_DAY
 
     sim = GatewaySimulator.build(CsvBarSource(DATA_DIR, ["SPY"]), TEST_DAY, ["SPY"])

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, Stock
 
-from sim.market import NY
+from sim.market.sessions import NY
 
 SPY = Stock("SPY", "SMART", "USD")
 
@@ -303,7 +303,7 @@ async def test_five_minute_bars_aggregate_the_session(ib) -> None:
 
 
 async def test_twelve_real_time_bars_rebuild_the_minute_bar(ib, gateway) -> None:
-    """A client aggregating 5-second bars (as trade/bars.py does) gets the data's minute bar."""
+    """A client aggregating 5-second bars (as trade/ib/minute_bars.py does) gets the data's minute bar."""
     bars = ib.reqRealTimeBars(SPY, 5, "TRADES", True)
     await settle()
     gateway.step(120)

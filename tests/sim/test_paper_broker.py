@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from sim.commissions import ZeroCommission
-from sim.exchange import MatchingEngine
-from sim.market import CsvBarSource, MarketReplay, ReplayClock, SyntheticMarket
+from sim.engine.commissions import ZeroCommission
+from sim.engine.exchange import MatchingEngine
+from sim.market.bar_sources import CsvBarSource
+from sim.market.clock import ReplayClock
+from sim.market.replay import MarketReplay
+from sim.market.synthetic import SyntheticMarket
 from sim.paper_broker import PaperBroker
+from tests.paths import DATA
 from tests.sim.handmade_bars import DAY, at, replay_of
-from trade.broker.base import Broker, BrokerError, OrderRejected, UnknownSymbol
+from trade.broker import Broker, BrokerError, OrderRejected, UnknownSymbol
 from trade.models import Bar, Fill, OrderStatus, OrderTicket, Side
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 FLAT = (100.0, 100.0, 100.0, 100.0)
 REF = "DT-20240305-XYZ-1-ENTRY"
 
@@ -128,7 +130,6 @@ async def test_history_warms_up_on_the_previous_session():
     assert len(bars) == 390 and bars[0].start.date() == days[0]
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="shared data directory not present")
 async def test_full_real_session_replays_every_bar_once():
     day = date(2019, 2, 13)
     replay = MarketReplay(CsvBarSource(DATA), ReplayClock(at(day, 9, 30)), day, ["SPY", "AAPL"])

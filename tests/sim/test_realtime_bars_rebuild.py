@@ -4,15 +4,13 @@ trader does) must get exactly the source session's bars: same OHLC, same volume.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
 from sim.gateway import GatewaySimulator
-from sim.market import CsvBarSource
-from trade.bars import MinuteBarBuilder
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from sim.market.bar_sources import CsvBarSource
+from tests.paths import DATA
+from trade.ib.minute_bars import MinuteBarBuilder
 
 
 @pytest.mark.parametrize(("symbol", "day"), [("SPY", date(2025, 7, 3)), ("IONQ", date(2026, 2, 3))])

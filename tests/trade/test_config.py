@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import REPO
 from trade.config import ConfigError, Settings, environment_variables, load_settings
 from trade.models import Params
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def load(cli=None, env=None, dotenv_path=None, bot="day_trader") -> Settings:

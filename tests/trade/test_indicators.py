@@ -20,6 +20,7 @@ import pandas as pd
 import pandas_ta_classic as ta
 import pytest
 
+from tests.paths import DATA as SHARED_DATA
 from trade.indicators import (
     IndicatorState,
     atr,
@@ -30,7 +31,7 @@ from trade.indicators import (
 )
 from trade.models import Bar, Params
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "intraday"
+DATA = SHARED_DATA / "intraday"
 NY = ZoneInfo("America/New_York")
 RTOL = 1e-9
 

@@ -10,14 +10,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sim.exchange import MatchingEngine
-from sim.market import CsvBarSource, MarketReplay, ReplayClock
+from sim.engine.exchange import MatchingEngine
+from sim.market.bar_sources import CsvBarSource
+from sim.market.clock import ReplayClock
+from sim.market.replay import MarketReplay
 from sim.paper_broker import PaperBroker
+from tests.paths import DATA
 from trade.models import Bar, Params
 from trade.watchlist import AnalystRules, WatchlistError, analyze_watchlist, judge, load_watchlist
 
 NY = ZoneInfo("America/New_York")
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def write(tmp_path: Path, content: object) -> Path:
@@ -161,7 +163,6 @@ def test_judge_drops_a_symbol_whose_range_is_too_narrow():
 
 # -- analyze_watchlist over the paper broker -----------------------------------------------------
 
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared data directory not present")
 
 
 def paper_broker(day: date, symbols: list[str]) -> PaperBroker:
@@ -170,14 +171,12 @@ def paper_broker(day: date, symbols: list[str]) -> PaperBroker:
     return PaperBroker(MatchingEngine(replay, cash=100_000.0))
 
 
-@needs_data
 async def test_analyze_watchlist_raises_for_a_symbol_the_broker_does_not_know():
     broker = paper_broker(date(2025, 7, 3), ["SPY"])
     with pytest.raises(WatchlistError, match="ZZZZ unknown to the broker"):
         await analyze_watchlist(broker, ("SPY", "ZZZZ"))
 
 
-@needs_data
 async def test_analyze_watchlist_judges_each_symbol_on_recent_history():
     broker = paper_broker(date(2025, 7, 3), ["SPY"])
     verdicts = await analyze_watchlist(broker, ("SPY",), AnalystRules(min_sessions=1))

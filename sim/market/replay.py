@@ -1,0 +1,276 @@
+"""One session's replay: bars turned into a continuous intra-bar price path, and IB history.
+
+The one `ReplayClock` (sim/market/clock.py) drives everything (history, live bars, prices,
+fills) so a bot never sees a price from the future. `MarketReplay` turns a session of 1-minute
+bars into a continuous, deterministic intra-bar price path that the matching engine triggers
+against: the open at +0 s,
+then the extreme nearer the open at +20 s, the other extreme at +40 s, the close at +59 s
+(scaled for other bar lengths), linear in between, flat at the close until the next bar's start,
+where the price jumps to that bar's open (a gap). So an up bar usually runs O -> L -> H -> C and
+a down bar O -> H -> L -> C; when both extremes are equally far from the open, the bar's
+direction decides (up bar: low first). Before the first bar the price is the previous session's
+close (or, if unknown, the first open). The matching engine does not rely on this order for OCA
+exits: when a stop and a target could both trigger within one interval, the stop wins.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+from sim.market.clock import ReplayClock
+from sim.market.history import (
+    DAY_SECONDS,
+    aggregate,
+    calendar_cutoff,
+    parse_bar_size,
+    parse_duration,
+    session_to_daily,
+)
+from sim.market.sessions import session_bounds
+from trade.models import Bar
+
+
+@runtime_checkable
+class BarSource(Protocol):
+    """Where bars come from: CSV files or the seeded synthetic market."""
+
+    def symbols(self) -> list[str]: ...
+
+    def sessions(self, symbol: str) -> list[date]: ...
+
+    def session_bars(self, symbol: str, day: date) -> list[Bar]: ...
+
+    def daily_bars(self, symbol: str) -> list[Bar]: ...
+
+
+# (start, end (epoch seconds), first price, low, high) of one piece of the path inside one bar.
+Segment = tuple[float, float, float, float, float]
+
+
+class _SymbolPath:
+    """One symbol's bars for the session with epoch-second starts for O(log n) lookups."""
+
+    __slots__ = ("bars", "starts", "ends", "verts", "prev_close")
+
+    def __init__(self, bars: list[Bar], prev_close: float | None) -> None:
+        self.bars = bars
+        self.starts = [b.start.timestamp() for b in bars]
+        self.ends = [start + b.seconds for start, b in zip(self.starts, bars, strict=True)]
+        self.verts = [_vertices(b) for b in bars]
+        self.prev_close = prev_close if prev_close is not None else (bars[0].open if bars else None)
+
+
+Vertices = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+
+def _vertices(bar: Bar) -> Vertices:
+    """(seconds into the bar, price) of O, nearer extreme, farther extreme, C."""
+    s = float(bar.seconds)
+    to_low, to_high = bar.open - bar.low, bar.high - bar.open
+    low_first = to_low < to_high or (to_low == to_high and bar.close >= bar.open)
+    first, second = (bar.low, bar.high) if low_first else (bar.high, bar.low)
+    return ((0.0, bar.open), (s / 3.0, first), (2.0 * s / 3.0, second), (s - 1.0, bar.close))
+
+
+def _value(verts: Vertices, dt: float) -> float:
+    """Price `dt` seconds into a bar along the documented path."""
+    t0, v0 = verts[0]
+    if dt <= t0:
+        return v0
+    for t1, v1 in verts[1:]:
+        if dt <= t1:
+            return v0 + (v1 - v0) * (dt - t0) / (t1 - t0)
+        t0, v0 = t1, v1
+    return v0
+
+
+def _segment(verts: Vertices, origin: float, dt0: float, dt1: float) -> Segment:
+    """Times, first price and (low, high) of the path over [dt0, dt1] within one bar."""
+    first = _value(verts, dt0)
+    last = _value(verts, dt1)
+    lo, hi = (first, last) if first <= last else (last, first)
+    for t, v in verts:
+        if dt0 < t < dt1:
+            if v < lo:
+                lo = v
+            elif v > hi:
+                hi = v
+    return origin + dt0, origin + dt1, first, lo, hi
+
+
+class MarketReplay:
+    """Replays session `day` of `symbols` on `clock`; the caller starts the clock at the open."""
+
+    def __init__(
+        self, source: BarSource, clock: ReplayClock, day: date, symbols: Sequence[str]
+    ) -> None:
+        self.source = source
+        self.clock = clock
+        self.day = day
+        self.symbols = [s.upper() for s in symbols]
+        self.session_open, self.session_close = session_bounds(day)
+        self._paths: dict[str, _SymbolPath] = {}
+        for symbol in self.symbols:
+            bars = source.session_bars(symbol, day)
+            self._paths[symbol] = _SymbolPath(bars, self._previous_close(symbol))
+
+    def _previous_close(self, symbol: str) -> float | None:
+        earlier = [d for d in self.source.sessions(symbol) if d < self.day]
+        if earlier:
+            bars = self.source.session_bars(symbol, earlier[-1])
+            if bars:
+                return bars[-1].close
+        daily = [b for b in self.source.daily_bars(symbol) if b.start.date() < self.day]
+        return daily[-1].close if daily else None
+
+    def known_symbols(self) -> set[str]:
+        """Symbols tradeable in this replay: those with bars today (or any data at all)."""
+        return {s for s, p in self._paths.items() if p.bars or p.prev_close is not None}
+
+    def bars(self, symbol: str) -> list[Bar]:
+        """All of today's bars (the engine's view; bots must use `completed_bars`)."""
+        path = self._paths.get(symbol.upper())
+        return list(path.bars) if path else []
+
+    def completed_bars(self, symbol: str, until: datetime) -> list[Bar]:
+        """Today's bars with `bar.end <= until`: what a client may know at `until`."""
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return []
+        return path.bars[: bisect_right(path.ends, until.timestamp())]
+
+    def completed_count(self, symbol: str, until: datetime | float) -> int:
+        """How many of today's bars have ended by `until` (a datetime or epoch seconds).
+
+        O(log n) and allocation-free: the per-bar hot path of backtests and live bar feeds.
+        """
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return 0
+        ts = until if isinstance(until, float | int) else until.timestamp()
+        return bisect_right(path.ends, ts)
+
+    def price_at(self, symbol: str, t: datetime) -> float | None:
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return None
+        ts = t.timestamp()
+        i = bisect_right(path.starts, ts) - 1
+        if i < 0:
+            return path.prev_close
+        return _value(path.verts[i], ts - path.starts[i])
+
+    def segments(self, symbol: str, t0: datetime, t1: datetime) -> Iterator[Segment]:
+        """The path over (t0, t1] cut at bar starts, in time order: the matching engine's input.
+
+        Each piece carries its first price, so a gap (a bar opening beyond a stop) fills at that
+        open, not at the stop. The piece containing t0 starts with the price at t0.
+        """
+        return iter(self.segments_between(symbol, t0.timestamp(), t1.timestamp()))
+
+    def segments_between(self, symbol: str, ts0: float, ts1: float) -> list[Segment]:
+        """`segments` over epoch seconds (the engine converts its interval once per advance)."""
+        path = self._paths.get(symbol) or self._paths.get(symbol.upper())
+        if path is None or not path.bars or ts1 <= ts0:
+            return []
+        starts, ends, verts = path.starts, path.ends, path.verts
+        out: list[Segment] = []
+        i = bisect_right(starts, ts0) - 1
+        if i >= 0 and ts0 < ends[i]:
+            out.append(_segment(verts[i], starts[i], ts0 - starts[i], min(ts1, ends[i]) - starts[i]))
+        j = i + 1
+        count = len(starts)
+        while j < count and starts[j] <= ts1:
+            out.append(_segment(verts[j], starts[j], 0.0, min(ts1, ends[j]) - starts[j]))
+            j += 1
+        return out
+
+    def path_extremes(
+        self, symbol: str, t0: datetime, t1: datetime
+    ) -> tuple[float, float] | None:
+        """(low, high) of the price path over (t0, t1], or None when no bar falls in it."""
+        lo = hi = None
+        for _, _, _, seg_lo, seg_hi in self.segments(symbol, t0, t1):
+            lo = seg_lo if lo is None else min(lo, seg_lo)
+            hi = seg_hi if hi is None else max(hi, seg_hi)
+        if lo is None or hi is None:
+            price = self.price_at(symbol, t1)
+            return None if price is None else (price, price)
+        return lo, hi
+
+    # ----------------------------------------------------------------- history (IB semantics)
+
+    def history(
+        self,
+        symbol: str,
+        end: datetime,
+        duration: str,
+        bar_size: str,
+        use_rth: bool = True,
+    ) -> list[Bar]:
+        """Completed bars ending at `end` (capped at the clock: no look-ahead).
+
+        `"N D"` counts sessions the source holds (today counts once it has a completed bar), so a
+        bot warms up on D-1, D-2, ... as at IB; S/W/M/Y are calendar spans back from `end`.
+        Only regular-hours data exists, so `use_rth` changes nothing.
+        """
+        symbol = symbol.upper()
+        n, unit = parse_duration(duration)
+        size = parse_bar_size(bar_size)
+        end = min(end, self.clock.now())
+        if size >= DAY_SECONDS:
+            return self._daily_history(symbol, end, n, unit)
+        days = self._days_with_bars(symbol, end)
+        if unit == "D":
+            days = days[-n:]
+            cutoff = None
+        else:
+            cutoff = calendar_cutoff(end, n, unit)
+            days = [d for d in days if session_bounds(d)[1] > cutoff]
+        out: list[Bar] = []
+        for day in days:
+            minute_bars = self._bars_until(symbol, day, end)
+            if cutoff is not None:
+                minute_bars = [b for b in minute_bars if b.start >= cutoff]
+            opened, closed = session_bounds(day)
+            out.extend(b for b in aggregate(minute_bars, size, opened, closed) if b.end <= end)
+        return out
+
+    def _bars_until(self, symbol: str, day: date, end: datetime) -> list[Bar]:
+        if day == self.day:
+            return self.completed_bars(symbol, end)
+        return [b for b in self.source.session_bars(symbol, day) if b.end <= end]
+
+    def _days_with_bars(self, symbol: str, end: datetime) -> list[date]:
+        days = [d for d in self.source.sessions(symbol) if d < self.day and d <= end.date()]
+        if end.date() >= self.day and self.completed_bars(symbol, end):
+            days.append(self.day)
+        return days
+
+    def _daily_history(self, symbol: str, end: datetime, n: int, unit: str) -> list[Bar]:
+        """Daily bars of sessions complete by `end`; from the daily file, else aggregated.
+
+        Caveat of the shared data: daily files are split-adjusted, intraday files are raw.
+        """
+        def complete(day: date) -> bool:
+            if day > self.day or day > end.date():
+                return False
+            return day < end.date() or end >= session_bounds(day)[1]
+
+        daily = [b for b in self.source.daily_bars(symbol) if complete(b.start.date())]
+        have = {b.start.date() for b in daily[-5:]}
+        for day in self._days_with_bars(symbol, end):
+            if day in have or not complete(day) or (daily and day < daily[-1].start.date()):
+                continue
+            bars = self._bars_until(symbol, day, end)
+            if bars:
+                opened, closed = session_bounds(day)
+                daily.append(session_to_daily(bars, opened, closed))
+        daily.sort(key=lambda b: b.start)
+        if unit == "D":
+            return daily[-n:]
+        cutoff = calendar_cutoff(end, n, unit)
+        return [b for b in daily if b.start >= cutoff]

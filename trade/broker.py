@@ -1,0 +1,145 @@
+"""The Broker port: the one interface the trading core uses to talk to any broker.
+
+Implemented by `IBBroker` (trade/ib/broker.py; a real IB Gateway/TWS or sim/gateway.py) and by
+`PaperBroker` (sim/paper_broker.py; the matching engine in-process, for backtests at full speed).
+The core never sees IB types, only the dataclasses of `trade.models`.
+
+Events (completed bars, fills, order status, connection state) are delivered through plain
+synchronous callbacks so the per-bar path stays a synchronous computation; only requests to the
+broker are awaited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from trade.models import (
+    Account,
+    Bar,
+    BracketTickets,
+    Fill,
+    OrderTicket,
+    Position,
+    Side,
+)
+
+BarHandler = Callable[[Bar], None]
+FillHandler = Callable[[Fill], None]
+OrderStatusHandler = Callable[[OrderTicket], None]
+
+
+class ConnectionState(StrEnum):
+    CONNECTED = "connected"
+    LOST = "lost"  # socket closed, or IB error 1100
+    RESTORED = "restored"  # reconnected (or 1101/1102) and re-synchronised
+
+
+ConnectionHandler = Callable[[ConnectionState], None]
+
+
+class BrokerError(Exception):
+    """A broker request failed. `code` is the IB error code when there is one."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OrderRejected(BrokerError):
+    """The broker refused an order (IB 201, 202-as-reject, 103, ...)."""
+
+
+class UnknownSymbol(BrokerError):
+    """The broker has no contract for the symbol (IB 200)."""
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """What the trading core needs from a broker."""
+
+    def now(self) -> datetime:
+        """Current time (tz-aware) by the broker's clock: wall clock, replay clock or bar time."""
+        ...
+
+    async def account(self) -> Account: ...
+
+    async def positions(self) -> list[Position]: ...
+
+    async def open_orders(self) -> list[OrderTicket]:
+        """Every working order of this client/account, including ones placed before a restart."""
+        ...
+
+    async def executions(self, since: datetime | None = None) -> list[Fill]:
+        """Executions (with commissions) since `since`, or all the broker still reports."""
+        ...
+
+    async def qualify(self, symbols: Sequence[str]) -> dict[str, bool]:
+        """Which symbols the broker knows as tradeable stocks/ETFs."""
+        ...
+
+    async def history(self, symbol: str, duration: str, bar_size: str = "1 min") -> list[Bar]:
+        """Completed historical bars ending at `now()`, IB duration syntax (`"2 D"`, `"1 Y"`)."""
+        ...
+
+    async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
+        """Deliver each completed 1-minute bar of `symbol` to `on_bar`, in order."""
+        ...
+
+    async def unsubscribe_bars(self, symbol: str) -> None: ...
+
+    def last_price(self, symbol: str) -> float | None:
+        """The latest traded price seen for `symbol` (between bars), if any."""
+        ...
+
+    async def place_bracket(
+        self,
+        symbol: str,
+        qty: int,
+        entry_limit: float | None,
+        take_profit: float,
+        stop_loss: float,
+        order_ref: str,
+    ) -> BracketTickets:
+        """A long entry (market if `entry_limit` is None) with take-profit limit and stop as
+        OCA children held at the broker, so an exit survives a crash of the bot.
+        `order_ref` is the entry's ref; the children get the `-TP` / `-SL` siblings."""
+        ...
+
+    def submit_bracket(
+        self,
+        symbol: str,
+        qty: int,
+        entry_limit: float | None,
+        take_profit: float,
+        stop_loss: float,
+        order_ref: str,
+    ) -> BracketTickets:
+        """`place_bracket` without awaiting: every leg is handed to the broker before it returns.
+        IB's placeOrder is fire-and-forget (acknowledgements and rejections arrive later as
+        order-status events), so the per-bar path sends an entry the moment it decides instead
+        of one event-loop turn later, behind every other bar of the same burst."""
+        ...
+
+    async def place_exits(
+        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
+    ) -> tuple[OrderTicket, OrderTicket]:
+        """Protective OCA exits (take-profit limit + stop) for an existing long position."""
+        ...
+
+    async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
+        ...
+
+    async def cancel(self, order_id: int) -> None: ...
+
+    async def cancel_all(self) -> None:
+        """Global cancel: every working order of the account (IB reqGlobalCancel)."""
+        ...
+
+    def add_fill_handler(self, handler: FillHandler) -> None: ...
+
+    def add_order_status_handler(self, handler: OrderStatusHandler) -> None: ...
+
+    def add_connection_handler(self, handler: ConnectionHandler) -> None: ...

@@ -1,0 +1,338 @@
+"""IBBroker: the Broker port over the IB client library (a real Gateway/TWS or sim/gateway.py).
+
+Brackets are sent as IB expects them: the parent with `transmit=False`, the take-profit and the
+stop as children (`parentId`) sharing an OCA group, the last child with `transmit=True`, so the
+three reach the Gateway together and the exits live at the broker: a crashed bot leaves no
+unprotected position. Every order carries the caller's deterministic `orderRef`, which IB echoes
+on open orders and executions, so a restarted bot recognises its own orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ib_async import Contract, ExecutionFilter, Order, Stock
+
+from trade.broker import (
+    BarHandler,
+    BrokerError,
+    ConnectionHandler,
+    ConnectionState,
+    FillHandler,
+    OrderStatusHandler,
+    UnknownSymbol,
+)
+from trade.ib import errors as ib_errors
+from trade.ib import translate
+from trade.ib.connection import IBConnection
+from trade.ib.minute_bars import MinuteBarBuilder
+from trade.ib.server_clock import ServerClock
+from trade.models import Account, Bar, BracketTickets, Fill, OrderRef, OrderTicket, Position, Side
+
+log = logging.getLogger(__name__)
+
+OCA_REDUCE_WITH_BLOCK = 2  # a partial fill of one exit shrinks its sibling, never over-sells
+
+
+class _BarStream:
+    __slots__ = ("handler", "builder", "subscription")
+
+    def __init__(self, handler: BarHandler, builder: MinuteBarBuilder) -> None:
+        self.handler = handler
+        self.builder = builder
+        self.subscription: Any = None
+
+
+class IBBroker:
+    """Implements `trade.broker.Broker` over one shared `IBConnection`."""
+
+    def __init__(self, connection: IBConnection, account: str = "") -> None:
+        self._conn = connection
+        self._ib = connection.ib
+        self._account = account
+        self._clock = ServerClock()
+        self._contracts: dict[str, Contract] = {}
+        self._streams: dict[str, _BarStream] = {}
+        self._last_price: dict[str, float] = {}
+        self._fill_handlers: list[FillHandler] = []
+        self._status_handlers: list[OrderStatusHandler] = []
+        self._pacing_violations = 0
+        self._clock_task: asyncio.Task[None] | None = None
+        self._ib.commissionReportEvent += self._on_commission_report
+        self._ib.orderStatusEvent += self._on_order_status
+        self._ib.errorEvent += self._on_error
+        connection.add_restore_hook(self._restore)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """After connecting: pick the account and synchronise the clock with the server's."""
+        if not self._account:
+            accounts = self._ib.managedAccounts()
+            if not accounts:
+                raise BrokerError("the Gateway reported no managed account")
+            self._account = accounts[0]
+        await self._sync_clock()
+        if self._clock_task is None:
+            self._clock_task = asyncio.get_running_loop().create_task(self._clock_loop())
+
+    async def stop(self) -> None:
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            self._clock_task = None
+
+    @property
+    def account_id(self) -> str:
+        return self._account
+
+    async def _sync_clock(self) -> None:
+        server_time = await self._ib.reqCurrentTimeAsync()
+        self._clock.sample(translate.to_ny(server_time))
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self._ib.isConnected():
+                try:
+                    await asyncio.wait_for(self._sync_clock(), 2.0)
+                except (TimeoutError, ConnectionError):
+                    pass
+
+    async def _restore(self) -> None:
+        """After a reconnect: clock, then market data (before the trader reconciles)."""
+        await self._sync_clock()
+        for symbol, stream in self._streams.items():
+            stream.builder.restart()
+            stream.subscription = self._request_realtime(symbol, stream)
+
+    # -- reads ----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def account(self) -> Account:
+        return translate.account(self._account, self._ib.accountValues(self._account))
+
+    async def positions(self) -> list[Position]:
+        self._require_connection()
+        items = await self._ib.reqPositionsAsync()
+        return [translate.position(p) for p in items if p.position != 0]
+
+    async def open_orders(self) -> list[OrderTicket]:
+        self._require_connection()
+        await self._ib.reqOpenOrdersAsync()
+        return [translate.order_ticket(t) for t in self._ib.openTrades()]
+
+    async def executions(self, since: datetime | None = None) -> list[Fill]:
+        self._require_connection()
+        fills = await self._ib.reqExecutionsAsync(ExecutionFilter(clientId=self._conn.client_id))
+        result = [translate.fill(f) for f in fills]
+        if since is not None:
+            result = [f for f in result if f.time >= since]
+        return sorted(result, key=lambda f: (f.time, f.exec_id))
+
+    async def qualify(self, symbols: Sequence[str]) -> dict[str, bool]:
+        self._require_connection()
+        wanted = [Stock(s, "SMART", "USD") for s in symbols]
+        qualified = await self._ib.qualifyContractsAsync(*wanted)
+        known: dict[str, bool] = {}
+        for symbol, contract in zip(symbols, qualified, strict=True):
+            ok = isinstance(contract, Contract) and bool(contract.conId)
+            known[symbol] = ok
+            if ok:
+                self._contracts[symbol] = contract
+        return known
+
+    async def history(self, symbol: str, duration: str, bar_size: str = "1 min") -> list[Bar]:
+        contract = self._contract(symbol)
+        seconds = _bar_seconds(bar_size)
+        for attempt in range(3):
+            await self._conn.history_pacer.acquire()
+            violations = self._pacing_violations
+            bars = await self._ib.reqHistoricalDataAsync(
+                contract, endDateTime="", durationStr=duration, barSizeSetting=bar_size,
+                whatToShow="TRADES", useRTH=True, formatDate=2, timeout=30,
+            )
+            if bars or self._pacing_violations == violations:
+                return [translate.bar(symbol, b, seconds) for b in bars or []]
+            log.warning("historical data pacing violation for %s; retry %d", symbol, attempt + 1)
+            await asyncio.sleep(2.0 * (attempt + 1))
+        raise BrokerError(f"historical data for {symbol} refused by IB pacing (162) three times", 162)
+
+    def last_price(self, symbol: str) -> float | None:
+        return self._last_price.get(symbol)
+
+    # -- market data ----------------------------------------------------------------------
+    async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
+        await self.unsubscribe_bars(symbol)  # re-subscribing must not double the stream
+        stream = _BarStream(on_bar, MinuteBarBuilder(symbol))
+        self._streams[symbol] = stream
+        stream.subscription = self._request_realtime(symbol, stream)
+
+    async def unsubscribe_bars(self, symbol: str) -> None:
+        stream = self._streams.pop(symbol, None)
+        if stream is not None and stream.subscription is not None and self._ib.isConnected():
+            self._ib.cancelRealTimeBars(stream.subscription)
+
+    def _request_realtime(self, symbol: str, stream: _BarStream) -> Any:
+        subscription = self._ib.reqRealTimeBars(self._contract(symbol), 5, "TRADES", True)
+
+        def on_update(bars: Any, has_new_bar: bool) -> None:
+            # runs for every 5-second bar of every symbol: epoch seconds, no datetime arithmetic
+            rt = bars[-1]
+            start = int(rt.time.timestamp())
+            self._clock.observe_data_epoch(start + 5)
+            self._last_price[symbol] = rt.close
+            if len(bars) > 64:
+                del bars[:-1]  # the client keeps every bar; we only need the latest
+            for bar in stream.builder.add_epoch(start, rt.open_, rt.high, rt.low, rt.close, rt.volume):
+                stream.handler(bar)
+
+        subscription.updateEvent += on_update
+        return subscription
+
+    # -- orders ---------------------------------------------------------------------------
+    async def place_bracket(
+        self, symbol: str, qty: int, entry_limit: float | None, take_profit: float,
+        stop_loss: float, order_ref: str,
+    ) -> BracketTickets:
+        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref)
+
+    def submit_bracket(
+        self, symbol: str, qty: int, entry_limit: float | None, take_profit: float,
+        stop_loss: float, order_ref: str,
+    ) -> BracketTickets:
+        ref = _parse_ref(order_ref)
+        if entry_limit is None:
+            parent = Order(action="BUY", totalQuantity=qty, orderType="MKT")
+        else:
+            parent = Order(action="BUY", totalQuantity=qty, orderType="LMT", lmtPrice=entry_limit)
+        parent.orderRef, parent.transmit = order_ref, False
+        take, stop = self._exit_orders(qty, take_profit, stop_loss, ref)
+        contract = self._contract(symbol)
+        trades = []
+        for order in (parent, take, stop):
+            order.orderId = self._next_order_id()
+            if order is not parent:
+                order.parentId = parent.orderId
+            trades.append(self._place(contract, order))
+        return BracketTickets(*(translate.order_ticket(t) for t in trades))
+
+    async def place_exits(
+        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
+    ) -> tuple[OrderTicket, OrderTicket]:
+        ref = _parse_ref(order_ref)
+        take, stop = self._exit_orders(qty, take_profit, stop_loss, ref)
+        take.transmit = True
+        contract = self._contract(symbol)
+        trades = []
+        for order in (take, stop):
+            order.orderId = self._next_order_id()
+            trades.append(self._place(contract, order))
+        return translate.order_ticket(trades[0]), translate.order_ticket(trades[1])
+
+    async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
+        order = Order(action=side.value, totalQuantity=qty, orderType="MKT", tif="DAY")
+        order.orderRef = order_ref
+        order.orderId = self._next_order_id()
+        return translate.order_ticket(self._place(self._contract(symbol), order))
+
+    async def cancel(self, order_id: int) -> None:
+        self._require_connection()
+        for trade in self._ib.openTrades():
+            if trade.order.orderId == order_id:
+                self._ib.cancelOrder(trade.order)
+                return
+
+    async def cancel_all(self) -> None:
+        self._require_connection()
+        self._ib.reqGlobalCancel()
+
+    def _exit_orders(self, qty: int, take_profit: float, stop_loss: float, ref: OrderRef) -> tuple[Order, Order]:
+        oca = f"OCA-{ref.sibling('X')}"
+        take = Order(action="SELL", totalQuantity=qty, orderType="LMT", lmtPrice=take_profit)
+        stop = Order(action="SELL", totalQuantity=qty, orderType="STP", auxPrice=stop_loss)
+        for order, leg in ((take, "TP"), (stop, "SL")):
+            order.tif = "DAY"
+            order.ocaGroup, order.ocaType = oca, OCA_REDUCE_WITH_BLOCK
+            order.orderRef = str(ref.sibling(leg))
+        take.transmit, stop.transmit = False, True
+        return take, stop
+
+    def _place(self, contract: Contract, order: Order) -> Any:
+        self._require_connection()
+        self._conn.note_order_id(order.orderId)
+        if not order.tif:
+            order.tif = "DAY"
+        if self._account:
+            order.account = self._account
+        return self._ib.placeOrder(contract, order)
+
+    def _next_order_id(self) -> int:
+        self._require_connection()
+        return self._ib.client.getReqId()
+
+    def _contract(self, symbol: str) -> Contract:
+        contract = self._contracts.get(symbol)
+        if contract is None:
+            raise UnknownSymbol(f"{symbol} is not qualified: call qualify() first", 200)
+        return contract
+
+    def _require_connection(self) -> None:
+        if not self._ib.isConnected():
+            raise BrokerError("not connected to IB Gateway/TWS", ib_errors.NOT_CONNECTED)
+
+    # -- events ---------------------------------------------------------------------------
+    def add_fill_handler(self, handler: FillHandler) -> None:
+        self._fill_handlers.append(handler)
+
+    def add_order_status_handler(self, handler: OrderStatusHandler) -> None:
+        self._status_handlers.append(handler)
+
+    def add_connection_handler(self, handler: ConnectionHandler) -> None:
+        self._conn.add_state_listener(handler)
+
+    def _on_commission_report(self, trade: Any, ib_fill: Any, report: Any) -> None:
+        fill = translate.fill(ib_fill)
+        for handler in self._fill_handlers:
+            handler(fill)
+
+    def _on_order_status(self, trade: Any) -> None:
+        ticket = translate.order_ticket(trade)
+        for handler in self._status_handlers:
+            handler(ticket)
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
+        """IB errors at their true weight (the client library logs even a routine OCA cancel,
+        202, as ERROR; entry scripts silence it and rely on this)."""
+        if code == ib_errors.HISTORICAL_PACING:
+            self._pacing_violations += 1
+            log.warning("%s", ib_errors.describe(code, message))
+        elif code in ib_errors.ORDER_REJECTED:
+            log.warning("order %s rejected: %s", req_id, ib_errors.describe(code, message))
+        elif code in (ib_errors.ORDER_CANCELLED, ib_errors.NO_SECURITY_DEFINITION) or (
+            ib_errors.is_informational(code)
+        ):  # 200 is answered by qualify() itself, naming the symbol
+            log.debug("order %s: %s", req_id, ib_errors.describe(code, message))
+        elif code not in ib_errors.CONNECTIVITY_LOST and code not in ib_errors.CONNECTIVITY_RESTORED:
+            log.warning("request %s: %s", req_id, ib_errors.describe(code, message))
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        return self._conn.state
+
+
+def _parse_ref(order_ref: str) -> OrderRef:
+    ref = OrderRef.parse(order_ref)
+    if ref is None:
+        raise ValueError(f"order_ref {order_ref!r} is not a bot order reference (BOT-YYYYMMDD-SYM-N-LEG)")
+    return ref
+
+
+def _bar_seconds(bar_size: str) -> int:
+    amount, unit = bar_size.split()
+    scale = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600,
+             "day": 86400, "days": 86400}[unit]
+    return int(amount) * scale

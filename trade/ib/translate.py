@@ -1,0 +1,113 @@
+"""Pure mappings from IB client objects to our models (duck-typed: no ib_async import here).
+
+Kept apart from the adapter so every mapping is unit-tested without a connection, and so the
+only modules that import the IB library stay `trade/ib/connection.py` and `trade/ib/broker.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from trade.models import Account, Bar, Fill, OrderStatus, OrderTicket, OrderType, Position, Side
+
+NY = ZoneInfo("America/New_York")
+UNSET_DOUBLE = 1.7976931348623157e308
+
+_STATUS = {s.value: s for s in OrderStatus}
+_TYPES = {t.value: t for t in OrderType}
+
+
+def _price(value: float | None) -> float | None:
+    if value is None or value >= UNSET_DOUBLE or value != value:
+        return None
+    return float(value)
+
+
+def to_ny(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(NY)
+
+
+def order_ticket(trade: Any) -> OrderTicket:
+    """An ib_async `Trade` as an OrderTicket."""
+    order, status = trade.order, trade.orderStatus
+    kind = _TYPES.get(order.orderType, OrderType.MARKET)
+    limit = _price(order.lmtPrice) if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    stop = _price(order.auxPrice) if kind in (OrderType.STOP, OrderType.STOP_LIMIT) else None
+    return OrderTicket(
+        order_id=order.orderId,
+        order_ref=order.orderRef or "",
+        symbol=trade.contract.symbol,
+        side=Side(order.action),
+        qty=int(order.totalQuantity),
+        order_type=kind,
+        status=_STATUS.get(status.status, OrderStatus.PENDING_SUBMIT),
+        limit_price=limit,
+        stop_price=stop,
+        parent_id=order.parentId or 0,
+        oca_group=order.ocaGroup or "",
+        filled=int(status.filled),
+        avg_fill_price=float(status.avgFillPrice or 0.0),
+        perm_id=order.permId or status.permId or 0,
+    )
+
+
+def fill(ib_fill: Any) -> Fill:
+    """An ib_async `Fill` (contract, execution, commission report) as our Fill."""
+    execution, report = ib_fill.execution, ib_fill.commissionReport
+    realized = _price(report.realizedPNL) if report is not None else None
+    return Fill(
+        exec_id=execution.execId,
+        order_id=execution.orderId,
+        order_ref=execution.orderRef or "",
+        symbol=ib_fill.contract.symbol,
+        side=Side.BUY if execution.side == "BOT" else Side.SELL,
+        qty=int(execution.shares),
+        price=float(execution.price),
+        time=to_ny(execution.time),
+        commission=float(report.commission) if report is not None else 0.0,
+        realized_pnl=realized if realized else None,
+    )
+
+
+def position(ib_position: Any) -> Position:
+    return Position(
+        symbol=ib_position.contract.symbol,
+        qty=int(ib_position.position),
+        avg_cost=float(ib_position.avgCost),
+        account=ib_position.account,
+    )
+
+
+def account(account_id: str, values: list[Any]) -> Account:
+    """Account from `accountValues()`; USD (or BASE) rows win over other currencies."""
+    fields: dict[str, float] = {}
+    for value in values:
+        if value.account != account_id or value.currency not in ("USD", "BASE", ""):
+            continue
+        try:
+            fields[value.tag] = float(value.value)
+        except ValueError:
+            continue
+    return Account(
+        account_id=account_id,
+        net_liquidation=fields.get("NetLiquidation", 0.0),
+        cash=fields.get("TotalCashValue", 0.0),
+        buying_power=fields.get("BuyingPower", fields.get("AvailableFunds", 0.0)),
+        realized_pnl=fields.get("RealizedPnL", 0.0),
+        unrealized_pnl=fields.get("UnrealizedPnL", 0.0),
+    )
+
+
+def bar(symbol: str, bar_data: Any, seconds: int = 60) -> Bar:
+    """A historical `BarData` as a Bar (date is a datetime for intraday, a date for daily)."""
+    start = bar_data.date
+    if not isinstance(start, datetime):
+        start = datetime(start.year, start.month, start.day, 9, 30, tzinfo=NY)
+    return Bar(
+        symbol, to_ny(start), float(bar_data.open), float(bar_data.high), float(bar_data.low),
+        float(bar_data.close), float(bar_data.volume), seconds,
+    )
