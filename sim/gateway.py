@@ -31,6 +31,7 @@ from sim.tws import errors
 from sim.tws import requests as rq
 from sim.tws.account import AccountDesk
 from sim.tws.cli import DEFAULT_ACCOUNT, parse_args, source_from_args
+from sim.tws.control import GatewayControls
 from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
 from sim.tws.orders import OrderDesk
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 
-class GatewaySimulator:
+class GatewaySimulator(GatewayControls):
     """The simulated IB Gateway. `await start()`, connect any TWS API client to `port`."""
 
     def __init__(
@@ -273,83 +274,6 @@ class GatewaySimulator:
                 self.accounts.send_account_updates(session)
             for req_id in session.subs.account_multi:
                 self.accounts.send_account_multi(session, req_id, end=False)
-
-    # -- faults (the Python handle; the admin port maps onto these) ------------------------------
-    def restart(self, refuse_seconds: float = 5.0) -> None:
-        """A Gateway restart: every socket dropped, connections refused for `refuse_seconds`.
-
-        The engine, its orders, executions and positions live on, and so does the clock.
-        """
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        self.refusing = True
-        for session in list(self._sessions):
-            session.close()
-        loop = asyncio.get_running_loop()
-        if self._reopen is not None:
-            self._reopen.cancel()
-        self._reopen = loop.call_later(refuse_seconds, lambda: loop.create_task(self._listen()))
-
-    def _broadcast_error(self, code: int) -> None:
-        for session in list(self._sessions):
-            if session.ready:
-                session.send(enc.error(session.server_version, -1, code, errors.message(code)))
-
-    def connectivity_lost(self) -> None:
-        """1100: sockets stay open, market data stops until connectivity is restored."""
-        self.data_paused = True
-        self._broadcast_error(errors.CONNECTIVITY_LOST)
-
-    def connectivity_restored(self, data_kept: bool = True) -> None:
-        """1102: streams resume and catch up in order; 1101: subscriptions are gone (as at
-        IB, the client must request its market data again)."""
-        self.data_paused = False
-        if not data_kept:
-            for session in self._sessions:
-                session.subs.drop_market_data()
-        self._broadcast_error(
-            errors.CONNECTIVITY_RESTORED_DATA_KEPT if data_kept else errors.CONNECTIVITY_RESTORED_DATA_LOST
-        )
-        self._stream(self.now())
-
-    def reject_next_order(self, code: int = errors.ORDER_REJECTED) -> None:
-        self.orders.reject_next = code
-
-    def partial_fill_next(self, fraction: float = 0.5) -> None:
-        self.engine.inject_partial_fill_next(fraction)
-
-    def pacing_violation_next(self) -> None:
-        self.feeds.pacing_next = True
-
-    def set_speed(self, speed: float | None) -> None:
-        self.clock.speed = speed
-
-    def state(self) -> dict[str, Any]:
-        """The broker's truth for e2e checks: positions, working orders, every order ref sent."""
-        return {
-            "time": self.now().isoformat(),
-            "positions": {sym: qty for sym, (qty, _cost) in self.engine.positions().items() if qty},
-            "open_orders": [
-                {"order_id": o.order_id, "client_id": o.client_id, "symbol": o.symbol,
-                 "action": o.action, "type": o.order_type, "qty": o.total_qty,
-                 "remaining": o.remaining, "lmt": o.lmt_price, "aux": o.aux_price,
-                 "status": o.status, "ref": o.order_ref, "parent_id": o.parent_id,
-                 "oca": o.oca_group}
-                for o in self.engine.open_orders()
-            ],
-            "order_refs": [o.order_ref for o in self.engine.orders()],
-            "executions": len(self.engine.executions()),
-        }
-
-    def status(self) -> str:
-        clients = ",".join(str(c) for c in sorted(self._by_client)) or "none"
-        speed = "step" if self.clock.is_stepping else f"{self.clock.speed:g}x"
-        return (
-            f"time={self.now().isoformat()} speed={speed} clients={clients} "
-            f"open_orders={len(self.engine.open_orders())} positions={len(self.engine.positions())} "
-            f"refusing={int(self.refusing)}"
-        )
 
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sim.market.sessions import NY
 from sim.tws import encoders as enc
+from sim.tws import order_messages as om
 from sim.tws.contracts import stock
 from sim.tws.orders import OrderDesk
 from sim.tws.requests import ExecutionsRequest
@@ -91,6 +92,6 @@ class AccountDesk:
                 continue
             if since and ex.time.astimezone(NY).strftime("%Y%m%d %H:%M:%S") < since[:17]:
                 continue
-            session.send(enc.exec_details(sv, req.req_id, stock(ex.symbol), view))
-            session.send(enc.commission_report(ex.exec_id, ex.commission, ex.realized_pnl))
-        session.send(enc.exec_details_end(req.req_id))
+            session.send(om.exec_details(sv, req.req_id, stock(ex.symbol), view))
+            session.send(om.commission_report(ex.exec_id, ex.commission, ex.realized_pnl))
+        session.send(om.exec_details_end(req.req_id))
