@@ -54,7 +54,6 @@ its take-profit: the pessimistic reading). Every fill price is on the tick grid.
 
 from __future__ import annotations
 
-import itertools
 import math
 import secrets
 from collections.abc import Callable
@@ -118,7 +117,7 @@ class MatchingEngine(OrderLifecycle):
         self.book = OrderBook()
         self._executions: list[Execution] = []
         self._listeners: list[Any] = []
-        self.perm_ids = itertools.count(1_000_001)
+        self.next_perm_id = 1_000_001
         self.exec_seq = 0
         # IB execution ids are unique for ever; a DB keyed on them (exactly-once recording) must
         # never see a new engine reuse an id, so each engine gets a random instance part.
@@ -192,6 +191,18 @@ class MatchingEngine(OrderLifecycle):
         self.replay = replay
         self._expired = False
 
+    @property
+    def last_advance(self) -> datetime:
+        """The replay time up to which orders have been matched."""
+        return self._last
+
+    def resume(self, last_advance: datetime, executions: list[Execution]) -> None:
+        """Continue a saved engine (`sim/engine/snapshot.py`): matched up to `last_advance`,
+        with its executions; the session close is treated as done when it has passed."""
+        self._last = last_advance
+        self._executions = list(executions)
+        self._expired = last_advance >= self.replay.session_close
+
     # ------------------------------------------------------------------ requests
 
     def place(self, order: SimOrder) -> None:
@@ -212,7 +223,8 @@ class MatchingEngine(OrderLifecycle):
         self._validate(order)
         parent = self._parent_for(order)
         self._check_buying_power(order, now)
-        order.perm_id = next(self.perm_ids)
+        order.perm_id = self.next_perm_id
+        self.next_perm_id += 1
         order.status = "PendingSubmit"
         order.filled = 0.0
         order.remaining = float(order.total_qty)

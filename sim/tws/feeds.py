@@ -67,6 +67,12 @@ class MarketFeeds:
         self._minute_volume: dict[str, dict[int, float]] = {}
         self._cum_volume: dict[str, tuple[list[float], list[float]]] = {}
 
+    def set_replay(self, replay: Any) -> None:
+        """The next session became current: per-session volume tables start over."""
+        self.replay = replay
+        self._minute_volume.clear()
+        self._cum_volume.clear()
+
     def _known(self, symbol: str) -> bool:
         """Streamable: the replay has the symbol's session (or at least a previous close)."""
         return symbol.upper() in self.replay.known_symbols()

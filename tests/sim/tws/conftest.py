@@ -31,3 +31,28 @@ async def ib(gateway, client_log):
     yield client
     client.disconnect()
     assert not client_log(), client_log()
+
+
+@pytest.fixture
+async def gateway_with():
+    """`await gateway_with(**build_kwargs)`: a stepping gateway on SPY/QQQ/MSFT at the 2019-02-13
+    open (like `gateway`), built with any `GatewaySimulator.build` keyword (days, accounts,
+    master client id, state file...)."""
+    from sim.gateway import GatewaySimulator
+    from sim.market.bar_sources import CsvBarSource
+    from tests.conftest import TEST_DAY, TEST_SYMBOLS
+    from tests.paths import DATA
+
+    started = []
+
+    async def make(**kwargs):
+        symbols = kwargs.pop("symbols", TEST_SYMBOLS)
+        day = kwargs.pop("day", TEST_DAY)
+        sim = GatewaySimulator.build(CsvBarSource(DATA, symbols), day, symbols, port=0, **kwargs)
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        await sim.stop()
