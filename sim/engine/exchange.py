@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sim.engine.accounts import Accounts
@@ -68,6 +68,7 @@ from sim.engine.lifecycle import OrderLifecycle
 from sim.engine.margin import check_buying_power
 from sim.engine.matching import MATCH_PRIORITY
 from sim.engine.orders import (
+    AUCTION_TYPES,
     DUPLICATE_ORDER_ID,
     MISSING_PARENT_ORDER,
     NO_SECURITY_DEFINITION,
@@ -94,6 +95,7 @@ __all__ = [
 ]
 
 OrderMatch = Callable[[SimOrder], bool]
+AUCTION_CUTOFF = timedelta(minutes=10)  # NYSE: MOC/LOC entry closes at 15:50 (12:50 on half days)
 
 
 class MatchingEngine(OrderLifecycle):
@@ -319,6 +321,12 @@ class MatchingEngine(OrderLifecycle):
                 NO_SECURITY_DEFINITION,
                 f"No security definition has been found for the request: {order.symbol}",
             )
+        now = self.replay.clock.now()
+        close = self.replay.session_close
+        if order.order_type in AUCTION_TYPES and close - AUCTION_CUTOFF <= now < close:
+            raise OrderReject(ORDER_REJECTED, f"Order rejected - reason: {order.order_type} orders "
+                              f"must reach the exchange before {(close - AUCTION_CUTOFF):%H:%M} "
+                              "(the NYSE closing auction cutoff)")
         if order.account not in self.accounts:
             raise OrderReject(ORDER_REJECTED, f"Order rejected - reason: account {order.account!r} "
                               f"is not managed by this login: use one of {', '.join(self.accounts.ids())}")

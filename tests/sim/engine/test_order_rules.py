@@ -301,3 +301,47 @@ def test_r8_modifying_good_after_time_to_now_releases_the_order():
     engine.place(order(1, "BUY", 10, "MKT", good_after=at(DAY, 15, 0)))
     engine.place(order(1, "BUY", 10, "MKT"))
     assert engine.order(1).status == "Filled" and len(rec.executions) == 1
+
+
+# -- order types beyond MKT/LMT/STP ------------------------------------------------------------
+
+
+def test_trailing_stop_follows_the_high_and_fills_when_the_path_falls_back():
+    rows = [FLAT, (100.0, 102.0, 100.0, 102.0), (102.0, 102.0, 100.5, 100.8), FLAT]
+    engine, rec = engine_for(rows)
+    engine.place(order(1, "SELL", 10, "TRAIL", aux=1.0))
+    assert (engine.order(1).status, engine.order(1).trail_stop) == ("PreSubmitted", 99.0)
+    step(engine, 2)
+    assert engine.order(1).trail_stop == 101.0 and rec.executions == []
+    step(engine, 1)
+    [fill] = rec.executions  # the path falls from 102 (at +20 s) to 100.5 (at +40 s): 101 at +33.3 s
+    assert fill.price == 101.0 and at(DAY, 9, 32, 33) < fill.time < at(DAY, 9, 32, 34)
+    assert rec.of(1) == ["PendingSubmit", "PreSubmitted", "Filled"]
+
+
+def test_trailing_stop_by_percent():
+    rows = [FLAT, (100.0, 102.0, 100.0, 102.0), (102.0, 102.0, 100.5, 100.8), FLAT]
+    engine, rec = engine_for(rows)
+    engine.place(order(1, "SELL", 10, "TRAIL", trail_percent=1.0))
+    step(engine, 3)
+    assert rec.executions[0].price == 100.98  # 102 - 1%, on the grid
+
+
+def test_market_on_close_fills_at_the_sessions_last_price_at_the_close():
+    rows = [FLAT] * 389 + [(100.0, 100.4, 99.9, 100.25)]
+    engine, rec = engine_for(rows)
+    engine.place(order(1, "BUY", 10, "MOC"))
+    engine.place(order(2, "BUY", 10, "LOC", lmt=100.0))
+    engine.place(order(3, "SELL", 10, "LOC", lmt=100.0))
+    assert [engine.order(i).status for i in (1, 2, 3)] == ["Submitted"] * 3
+    go_to(engine, at(DAY, 16, 0))
+    assert [(e.order_id, e.price, e.time) for e in rec.executions] == [
+        (1, 100.25, at(DAY, 16, 0)), (3, 100.25, at(DAY, 16, 0))]
+    assert engine.order(2).status == "Cancelled"  # the close was above its limit
+
+
+def test_market_on_close_after_the_auction_cutoff_is_rejected():
+    engine, _ = engine_for(FULL_DAY)
+    go_to(engine, at(DAY, 15, 51))
+    with pytest.raises(OrderReject, match="before 15:50"):
+        engine.place(order(1, "BUY", 10, "MOC"))
