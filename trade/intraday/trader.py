@@ -83,7 +83,7 @@ class TraderOptions:
     flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
     shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
     warmup_duration: str = "2 D"
-    broker_backstop: bool = False  # attach the broker-held backstop flatten to every exit group
+    broker_backstop: bool = True  # attach the broker-held backstop flatten to every exit group
     backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
 
@@ -454,7 +454,8 @@ class IntradayTrader:
                                       IntentState.WORKING)
 
         with tracing.span(SpanNames.FLATTEN):
-            result = await flatten(self.broker, BOT, owned, next_ref, until=self.session.close)
+            result = await flatten(self.broker, BOT, owned, next_ref, until=self.session.close,
+                                   poll=0.005)
         if result.flat:
             self._flat_confirmed = True
             self._flat_event.set()

@@ -362,3 +362,23 @@ async def test_the_daily_loss_base_survives_a_restart(tmp_path):
     second = await day.start()
     assert second._day_start_equity == pytest.approx(start_equity, abs=0.01)
     day.close()
+
+
+async def test_a_bot_that_dies_holding_is_flattened_by_the_broker_held_backstop(tmp_path):
+    """Defect 6 (before: every exit was DAY; a crash or a Gateway outage across 15:55 held the
+    position overnight). The backstop market sell waits at the broker until 15:57."""
+    day = PaperDay(tmp_path, SPY_ZIGZAG)
+    await day.start()
+    await day.step_to(11, 0)
+    held = day.held()["SPY"]
+    (backstop,) = day.working("SPY", "MKT")
+    assert backstop.good_after == at(day.day, 15, 57) and backstop.total_qty == held
+    day.task.cancel()  # the bot dies: no flatten of its own
+    await day.broker.step_to(at(day.day, 15, 56))
+    assert day.held() == {"SPY": held}
+    await day.broker.step_to(at(day.day, 15, 58))
+    assert day.held() == {}
+    sold = [f for f in await day.broker.executions() if f.side is Side.SELL]
+    assert [f.order_ref for f in sold] == [backstop.order_ref]
+    assert sold[0].time >= at(day.day, 15, 57)
+    day.close()
