@@ -354,13 +354,13 @@ async def test_the_daily_loss_base_survives_a_restart(tmp_path):
     rows = zigzag(40) + flat(DAY_ROWS - 40, 98.0)  # the stop fills after 10:10
     day = PaperDay(tmp_path, {"SPY": rows})
     first = await day.start()
-    start_equity = first._day_start_equity
+    start_equity = first.entries.day_start_equity
     await day.step_to(10, 30)
     assert day.run_log.trades and day.run_log.realized_pnl < 0
     first.stop("restart")
     await day.task
     second = await day.start()
-    assert second._day_start_equity == pytest.approx(start_equity, abs=0.01)
+    assert second.entries.day_start_equity == pytest.approx(start_equity, abs=0.01)
     day.close()
 
 
