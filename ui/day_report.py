@@ -22,7 +22,7 @@ from typing import Any
 from trade import cli
 from ui import html
 from ui.day_charts import equity_chart, price_chart
-from ui.day_inputs import DayInputs, ReportInputError, ReportTrade, load_day
+from ui.day_inputs import NY, DayInputs, ReportInputError, ReportTrade, load_day
 from ui.html import Cell, esc, money_cell, num_cell
 
 PROG = "python -m ui.day_report"
@@ -195,6 +195,14 @@ def _health(inputs: DayInputs) -> str:
              for status in ("normal", "warning", "critical")]
             + [("worst loop lag", f"{worst_lag:.1f} ms", ""), ("worst data staleness", f"{stale:.0f} s", "")]
         ))
+        unusual = [h for h in inputs.health if h.status != "normal"]
+        if unusual:
+            rows = [[h.time.astimezone(NY).strftime("%H:%M:%S"), h.status, h.detail,
+                     ", ".join(h.actions), num_cell(h.event_loop_lag_ms, 1),
+                     num_cell(h.data_staleness_s, 0)] for h in unusual]
+            parts.append("<h3>Checks that were not normal</h3>" + html.table(
+                ["time", "status", "detail", "actions", "loop lag ms", "staleness s"], rows,
+                "health-rows"))
     else:
         parts.append(html.missing("no health rows in the DB for this day"))
     events = inputs.run_items("health_events")
