@@ -168,6 +168,8 @@ def _orders(inputs: DayInputs) -> str:
     parts = []
     if inputs.intents:
         states = Counter(str(i.state) for i in inputs.intents)
+        parts.append('<p class="note">Order intents (entries, protective exits, flatten orders) '
+                     "by their final state:</p>")
         parts.append(html.cards([(state, str(n), "") for state, n in sorted(states.items())]))
     else:
         parts.append(html.missing("no order intents in the DB for this day"))

@@ -87,6 +87,7 @@ def save_for_docs(driver: Any, name: str) -> None:
     width = driver.get_window_size()["width"]
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(width, min(int(height) + 40, 8000))
+    driver.execute_script("window.scrollTo(0, 0)")
     try:
         Path(target).mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(Path(target) / name))

@@ -39,14 +39,17 @@ class StatusPage:
             self._say(f"status page not started: control token file {self.config.token_file}: "
                       f"{exc}; trading continues")
             return None
-        server = StatusServer(controls, token, StatusOptions(self.config.host, self.config.port),
-                              on_control, clock)
         try:
+            server = StatusServer(controls, token, StatusOptions(self.config.host, self.config.port),
+                                  on_control, clock)
             await server.start()
         except OSError as exc:
             reason = "is in use" if exc.errno in (48, 98) else f"cannot be bound ({exc.strerror or exc})"
             self._say(f"status page not started: {where} {reason}; trading continues "
                       "(pick another --status-port, or 0 for none)")
+            return None
+        except Exception as exc:  # the page is optional; the trading day is not
+            self._say(f"status page not started: {type(exc).__name__}: {exc}; trading continues")
             return None
         self.server = server
         if self.config.provisioned:
