@@ -80,16 +80,15 @@ def image_stats(driver: Any, png: bytes) -> dict[str, Any]:
 
 
 def save_for_docs(driver: Any, name: str) -> None:
-    """Full-page PNG into $UI_SCREENSHOTS_DIR (unset: nothing is written)."""
+    """Full-page PNG into $UI_SCREENSHOTS_DIR (unset: nothing is written), via Chromium's own
+    screenshot of the whole layout (a window screenshot stops at the viewport)."""
     target = os.environ.get("UI_SCREENSHOTS_DIR")
     if not target:
         return
-    width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(int(height) + 40, 8000))
-    driver.execute_script("window.scrollTo(0, 0)")
-    try:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(target) / name))
-    finally:
-        driver.set_window_size(1400, 1000)
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 8000), "scale": 1},
+    })
+    Path(target).mkdir(parents=True, exist_ok=True)
+    (Path(target) / name).write_bytes(base64.b64decode(shot["data"]))
