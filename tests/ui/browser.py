@@ -45,6 +45,8 @@ def start_browser(chromium: str, driver_path: str) -> Any:
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
+MAX_DOC_HEIGHT = 2200  # README pictures show the top of a long report, not all of it
+
 _IMAGE_STATS = """
 var done = arguments[arguments.length - 1];
 var img = new Image();
@@ -88,7 +90,8 @@ def save_for_docs(driver: Any, name: str) -> None:
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 8000), "scale": 1},
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], MAX_DOC_HEIGHT),
+                 "scale": 1},
     })
     Path(target).mkdir(parents=True, exist_ok=True)
     (Path(target) / name).write_bytes(base64.b64decode(shot["data"]))
