@@ -4,6 +4,7 @@ the trades."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -60,7 +61,12 @@ def replayed_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             db.record_minute_bars(DAY, read_bar_csv(DATA / "intraday" / symbol / f"{DAY}.csv", symbol))
         trades = db.trades_on(DAY, book="intraday")
     assert len({t.symbol for t in trades}) >= 2, "the replay should trade several symbols"
-    report = build_report(DAY, db_path, workdir / "logs", workdir / "reports")
+    here = Path.cwd()
+    os.chdir(workdir)  # relative paths, as a person runs it (they show in the page's notes)
+    try:
+        report = build_report(DAY, Path("sim.db"), Path("logs"), Path("reports")).resolve()
+    finally:
+        os.chdir(here)
     return {"report": report, "trades": trades, "stdout": result.stdout}
 
 
