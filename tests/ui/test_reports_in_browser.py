@@ -5,6 +5,7 @@ the trades."""
 from __future__ import annotations
 
 import os
+import socket
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -52,10 +53,18 @@ def replayed_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     workdir = tmp_path_factory.mktemp("replay")
     watchlist = write_watchlist(workdir, list(OVERRIDES), OVERRIDES)
     db_path = workdir / "sim.db"
-    result = run_bot(workdir, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
-                     "--sim-date", DAY.isoformat(), "--speed", "1500", "--watchlist", str(watchlist),
-                     "--db", str(db_path), "--no-improve", "--status-port", "0", timeout=180)
+    with socket.socket() as taken:  # the status page's port is in use: the bot trades anyway
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_bot(workdir, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
+                         "--sim-date", DAY.isoformat(), "--speed", "1500", "--watchlist",
+                         str(watchlist), "--db", str(db_path), "--no-improve",
+                         "--status-port", str(port), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
+    refused = [line for line in result.stdout.splitlines() if "status page" in line]
+    assert refused == [f"day_trader: status page not started: 127.0.0.1:{port} is in use; "
+                       "trading continues (pick another --status-port, or 0 for none)"]
     with HistoryDB.open(db_path) as db:
         for symbol in OVERRIDES:
             db.record_minute_bars(DAY, read_bar_csv(DATA / "intraday" / symbol / f"{DAY}.csv", symbol))

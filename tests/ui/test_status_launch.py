@@ -3,13 +3,17 @@ line (trading goes on), and a non-loopback bind refused without an explicit flag
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.paths import REPO
 from tests.ui.fake_trader import FakeTrader
 from ui.status.config import StatusPageConfig, check_config
 from ui.status.launch import StatusPage
@@ -124,3 +128,17 @@ def test_a_non_loopback_bind_needs_the_flag_and_a_token_file(tmp_path: Path, hos
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_a_loopback_bind_needs_nothing_more(tmp_path: Path, host: str) -> None:
     assert check_config(StatusPageConfig(8765, host, tmp_path / "t"), allow_remote=False) is None
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--status-host", "0.0.0.0"], "--status-host 0.0.0.0 is not a loopback address: add --status-remote"),
+    (["--status-host", "0.0.0.0", "--status-remote"], "--status-host 0.0.0.0 needs --status-token-file"),
+    (["--status-port", "70000"], "--status-port 70000 is invalid: use 0 (no status page) or a port"),
+])
+def test_day_trader_refuses_an_unsafe_status_page_before_trading(tmp_path: Path, args: list[str],
+                                                                 message: str) -> None:
+    result = subprocess.run([sys.executable, str(REPO / "day_trader.py"), "--allocation", "0.25", *args],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr

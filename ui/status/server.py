@@ -69,7 +69,7 @@ class StatusServer:
         self._options = options
         self._on_control = on_control
         self._clock = clock or (lambda: datetime.now(tz=ZoneInfo("America/New_York")))
-        self._hub = SnapshotHub(controls.status_snapshot, options.interval_s)
+        self._hub = SnapshotHub(lambda: controls.status_snapshot(), options.interval_s)
         self._runner: web.AppRunner | None = None
         self._flatten_task: asyncio.Task[None] | None = None
         self.port = options.port
