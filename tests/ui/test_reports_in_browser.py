@@ -24,8 +24,9 @@ from ui.tearsheet import build_tearsheet
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 DAY = date(2026, 2, 27)
-OVERRIDES = {"SPY": {"atr_min_pct": 0.0003}, "NVDA": {"atr_min_pct": 0.0008},
-             "COIN": {"atr_min_pct": 0.0015}}
+OVERRIDES = {"SPY": {"atr_min_pct": 0.0003, "atr_timeframe": "1 min"},
+             "NVDA": {"atr_min_pct": 0.0008, "atr_timeframe": "1 min"},
+             "COIN": {"atr_min_pct": 0.0015, "atr_timeframe": "1 min"}}
 
 _CHARTS = """
 return Array.from(document.querySelectorAll(arguments[0])).map(function (box) {

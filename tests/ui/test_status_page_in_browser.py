@@ -40,8 +40,9 @@ pytestmark = [
 ]
 
 DAY = "2026-02-27"
-OVERRIDES = {"SPY": {"atr_min_pct": 0.0003}, "NVDA": {"atr_min_pct": 0.0008},
-             "COIN": {"atr_min_pct": 0.0015}}
+OVERRIDES = {"SPY": {"atr_min_pct": 0.0003, "atr_timeframe": "1 min"},
+             "NVDA": {"atr_min_pct": 0.0008, "atr_timeframe": "1 min"},
+             "COIN": {"atr_min_pct": 0.0015, "atr_timeframe": "1 min"}}
 _STATUS_LINE = re.compile(r"status page on (http://127\.0\.0\.1:\d+/) .*: (\S+)$")
 
 
