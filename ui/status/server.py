@@ -101,9 +101,8 @@ class StatusServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        if runner.addresses:  # the port actually bound (the tests bind port 0)
+            self.port = int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         await self._hub.close()
