@@ -121,6 +121,7 @@ def _watchlist(inputs: DayInputs) -> str:
                             "watchlist")
     traded = Counter(t.symbol for t in inputs.trades)
     decisions = inputs.run_log.get("decisions") or {}
+    no_entry = inputs.run_log.get("no_entry") or {}
     rows = []
     for verdict in list(watchlist.get("kept", [])) + list(watchlist.get("dropped", [])):
         if not isinstance(verdict, dict):
@@ -133,10 +134,11 @@ def _watchlist(inputs: DayInputs) -> str:
             num_cell(stats.get("avg_dollar_volume"), 0), Cell(html.pct(stats.get("avg_range_pct"), 2),
                                                               stats.get("avg_range_pct"), "num"),
             num_cell(traded.get(symbol, 0), 0),
+            _no_entry_text(no_entry.get(symbol)),
             f"{last.get('verdict', '')}: {last.get('reason', '')}" if isinstance(last, dict) else "–",
         ])
     headers = ["symbol", "verdict", "reason", "avg $ volume", "avg range", "trades",
-               "last decision"]
+               "bars without an entry, by reason", "last decision"]
     return html.section("Watchlist verdicts", html.table(headers, rows, "watchlist-table"),
                         "watchlist")
 
@@ -277,6 +279,15 @@ def _param(params: dict[str, Any], symbol: str, name: str, default: Any) -> Any:
         if isinstance(value, dict) and name in value:
             return value[name]
     return default
+
+
+def _no_entry_text(counts: Any) -> str:
+    """The run log's `no_entry` counts ({"HOLD_BELOW_VWAP": 210, ...}), most frequent first."""
+    if not isinstance(counts, dict) or not counts:
+        return "–"
+    ranked = sorted(counts.items(), key=lambda item: (-int(item[1] or 0), str(item[0])))
+    return ", ".join(f"{str(name).removeprefix('HOLD_').replace('_', ' ').lower()} {count}"
+                     for name, count in ranked)
 
 
 def _regime_text(regime: Any) -> str:

@@ -86,7 +86,9 @@ def _report(tmp_path: Path, day: date = DAY) -> str:
 
 def test_db_and_run_log_give_every_section(tmp_path: Path) -> None:
     _db(tmp_path / "history.db", [_trade("SPY", 5, 14.0), _trade("QQQ", 30, -8.0, "stop")])
-    _run_log(tmp_path / "logs", control_actions=[
+    _run_log(tmp_path / "logs", no_entry={"SPY": {"HOLD_RSI_HIGH": 12, "HOLD_BELOW_VWAP": 40,
+                                                  "risk: daily loss cap": 3}},
+             control_actions=[
         {"time": "2025-07-03T11:45:00-04:00", "action": "pause", "by": "status page", "result": "entries paused"}])
     page = _report(tmp_path)
     assert page.count('class="chart symbol-chart"') == 2
@@ -94,6 +96,7 @@ def test_db_and_run_log_give_every_section(tmp_path: Path) -> None:
     assert "From the history DB history.db" in page  # the DB wins over the run log's trade list
     assert "enter: close 100.00 &gt; vwap 99.90" in page
     assert "kept: avg dollar volume 31,100,707,609" in page
+    assert "below vwap 40, rsi high 12, risk: daily loss cap 3" in page  # why it did not trade
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
     assert "connection lost" in page and "IB 201: order rejected" in page
     assert "adopted 3 shares" in page
