@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 
 from trade import cli
 from trade.config import ConfigError, Settings, load_settings, option_fix
+from ui.status.cli import add_status_flags, status_config
 
 BOT = "day_trader"
 DEFAULT_SPEED = 400.0  # a 390-minute session in about one minute of wall time
@@ -106,6 +108,7 @@ def build_parser() -> cli.OneLineArgumentParser:
         "a whole session in about a minute)",
     )
     cli.add_records_flags(parser, fix)
+    add_status_flags(parser)
     return parser
 
 
@@ -153,6 +156,7 @@ def parse_args(
             f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
             "intraday/<SYM>/<YYYY-MM-DD>.csv files"
         )
+    args.status = status_config(args, settings.logs_dir, parser)
     if args.sim_seed is None:
         args.sim_seed = DEFAULT_SIM_SEED
     if args.speed is None:
@@ -178,7 +182,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from trade.ib.connection import ConnectionFailed
     from trade.ib.session import ib_broker
     from trade.intraday.day_session import StartupRefused, run_trading_day
+    from trade.intraday.trader import IntradayTrader
     from trade.watchlist import WatchlistError, load_watchlist
+    from ui.status.launch import StatusPage
 
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -213,9 +219,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
+            page = StatusPage(args.status, say=lambda line: print(f"day_trader: {line}", flush=True))
+
+            async def on_trader(trader: IntradayTrader) -> None:
+                actions = trader.run_log.extra.setdefault("control_actions", [])
+                await page.start(trader, on_control=actions.append, clock=trader.broker.now)
+
             async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
                                  settings.ib_account or "") as broker:
-                result = await run_trading_day(settings, watchlist, broker, stop)
+                try:
+                    result = await run_trading_day(settings, watchlist, broker, stop,
+                                                   on_trader=on_trader)
+                finally:
+                    await page.stop()
             if result.run_log is not None:
                 log_ = result.run_log
                 print(
@@ -227,6 +243,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"day_trader: {result.message}", flush=True)
             if args.improve and result.run_log is not None:
                 print("day_trader: nightly improvement cycle not installed yet; skipped", flush=True)
+            if result.run_log is not None:
+                _write_day_report(settings, result.run_log.day)
             return 0
 
         try:
@@ -239,6 +257,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         tracing_handle.shutdown()
         if gateway is not None:
             gateway.stop()
+
+
+def _write_day_report(settings: Settings, day: date) -> None:
+    """The day's HTML report after the close; a failure is one line, never a failed day."""
+    from ui.day_inputs import ReportInputError
+    from ui.day_report import build_report
+
+    try:
+        path = build_report(day, settings.db_path, settings.logs_dir, settings.reports_dir)
+    except (ReportInputError, OSError) as exc:
+        print(f"day_trader: day report not written: {exc}", flush=True)
+        return
+    print(f"day_trader: day report written to {path}", flush=True)
 
 
 def _fail(message: str, code: int) -> int:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from opentelemetry.trace import Tracer
 
@@ -42,6 +43,8 @@ from observability.schema import (
     HealthRow,
     IntentRow,
     IntentState,
+    MinuteBarLike,
+    MinuteBarRow,
     ParameterChangeRow,
     TradeRow,
     check_choice,
@@ -57,6 +60,7 @@ from observability.schema import (
 __all__ = ["HistoryDB", "HistoryDBError"]
 
 DEFAULT_BUSY_TIMEOUT_S = 2.0
+_NEW_YORK = ZoneInfo("America/New_York")
 
 _INSERT_TRADE = f"INSERT INTO trades ({TRADE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
 
@@ -370,6 +374,49 @@ class HistoryDB:
         rows = self._query(sql + " ORDER BY time DESC, id DESC LIMIT ?", [*args, limit])
         return [EvaluationRow(from_db_time(r[1]), r[2], json.loads(r[3]), r[4], id=r[0])
                 for r in rows]
+
+    # -- minute bars (the daily report's price charts) --------------------------------------
+    def record_minute_bars(self, day: date, bars: Sequence[MinuteBarLike]) -> None:
+        """Store completed 1-minute bars of the NY session `day` in one transaction.
+
+        Idempotent on (symbol, start): a bar recorded again (a gap backfill, a restart that
+        replays the morning) replaces the stored one instead of adding a second row, so the
+        report's chart never shows a minute twice. Times are stored as UTC ISO like every row.
+        """
+        if not bars:
+            return
+        rows = [(to_db_day(day), b.symbol, to_db_time(b.start, "bar start"), b.open, b.high,
+                 b.low, b.close, b.volume) for b in bars]
+        sql = ("INSERT INTO minute_bars (trading_date, symbol, start, open, high, low, close, "
+               "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, start) DO UPDATE SET "
+               "trading_date = excluded.trading_date, open = excluded.open, high = excluded.high, "
+               "low = excluded.low, close = excluded.close, volume = excluded.volume")
+        if self._tracer is None:
+            self._write_rows(sql, rows)
+            return
+        with self._tracer.start_as_current_span(
+            "db.record_minute_bars",
+            attributes={"db.system": "sqlite", "db.operation": "record_minute_bars"},
+        ):
+            self._write_rows(sql, rows)
+
+    def minute_bars(self, day: date, symbol: str) -> list[MinuteBarRow]:
+        """`symbol`'s stored bars of session `day` in start order, with NY start times."""
+        rows = self._query(
+            "SELECT symbol, start, open, high, low, close, volume FROM minute_bars "
+            "WHERE trading_date = ? AND symbol = ? ORDER BY start", (to_db_day(day), symbol))
+        return [MinuteBarRow(r[0], from_db_time(r[1]).astimezone(_NEW_YORK), *r[2:]) for r in rows]
+
+    def _write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows, one commit (autocommit mode would commit each row on its own)."""
+        with self._guard():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     # -- plumbing ----------------------------------------------------------------------------
     def _write(self, op: str, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:

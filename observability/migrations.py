@@ -8,6 +8,8 @@ leaves the file at the old version with its rows intact.
 v1: the autonomy tables (trades, daily_metrics, agent_health, parameter_changes, evaluations).
 v2: what restart/reconnect recovery and the weekly book need (order_intents, executions,
     book_positions) plus indexes on the trade columns recovery filters by.
+minute bars: the day's completed 1-minute bars per symbol, so the daily report draws the prices
+    the bot traded on without the market data source (unique on symbol and bar start).
 """
 
 from __future__ import annotations
@@ -143,7 +145,22 @@ CREATE INDEX trades_by_symbol ON trades (symbol, trading_date);
 CREATE INDEX trades_by_order_ref ON trades (order_ref);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+MINUTE_BARS = """
+CREATE TABLE minute_bars (
+    trading_date  TEXT    NOT NULL,
+    symbol        TEXT    NOT NULL,
+    start         TEXT    NOT NULL,
+    open          REAL    NOT NULL,
+    high          REAL    NOT NULL,
+    low           REAL    NOT NULL,
+    close         REAL    NOT NULL,
+    volume        REAL    NOT NULL,
+    PRIMARY KEY (symbol, start)
+);
+CREATE INDEX minute_bars_by_day ON minute_bars (trading_date, symbol, start);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class SchemaValueError(ValueError):
@@ -254,3 +254,38 @@ def intent_from_db(r: Sequence[Any]) -> IntentRow:
 
 def execution_from_db(r: Sequence[Any]) -> ExecutionRow:
     return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9])
+
+
+# -- minute bars (the daily report's price charts) ---------------------------------------
+class MinuteBarLike(Protocol):
+    """What `record_minute_bars` reads from a bar; `trade.models.Bar` has it (observability may
+    not import trade, so the shape is named here instead of the class)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def volume(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteBarRow:
+    """One stored 1-minute bar. `start` is the bar start in America/New_York (bars are market
+    objects: the report draws them in exchange time, unlike the UTC row times elsewhere)."""
+
+    symbol: str
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
