@@ -8,6 +8,10 @@ leaves the file at the old version with its rows intact.
 v1: the autonomy tables (trades, daily_metrics, agent_health, parameter_changes, evaluations).
 v2: what restart/reconnect recovery and the weekly book need (order_intents, executions,
     book_positions) plus indexes on the trade columns recovery filters by.
+IMPROVEMENT: the nightly improvement cycle's state (improvement/): every tuning candidate ever
+    replayed (the deflated Sharpe ratio counts them all), the parameters each session trades with
+    (and its A/B variant), the A/B tests, and one row per completed cycle (a second run of the
+    same night changes nothing).
 """
 
 from __future__ import annotations
@@ -143,7 +147,56 @@ CREATE INDEX trades_by_symbol ON trades (symbol, trading_date);
 CREATE INDEX trades_by_order_ref ON trades (order_ref);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+IMPROVEMENT = """
+CREATE TABLE tuning_trials (
+    id               INTEGER PRIMARY KEY,
+    cycle_date       TEXT    NOT NULL,
+    candidate        TEXT    NOT NULL,
+    parameter        TEXT    NOT NULL,
+    source           TEXT    NOT NULL,
+    sessions         INTEGER NOT NULL,
+    sharpe           REAL,
+    oos_pnl          REAL,
+    current_oos_pnl  REAL,
+    dsr              REAL,
+    verdict          TEXT    NOT NULL,
+    detail           TEXT    NOT NULL DEFAULT '{}',
+    time             TEXT    NOT NULL,
+    UNIQUE (cycle_date, candidate)
+);
+
+CREATE TABLE params_schedule (
+    trading_date  TEXT    PRIMARY KEY,
+    variant       TEXT    NOT NULL DEFAULT '',
+    overrides     TEXT    NOT NULL DEFAULT '{}',
+    current       TEXT    NOT NULL DEFAULT '{}',
+    regime        TEXT    NOT NULL DEFAULT '',
+    ab_test_id    INTEGER,
+    cycle_date    TEXT    NOT NULL,
+    time          TEXT    NOT NULL
+);
+
+CREATE TABLE ab_tests (
+    id         INTEGER PRIMARY KEY,
+    started    TEXT    NOT NULL,
+    parameter  TEXT    NOT NULL,
+    a_values   TEXT    NOT NULL,
+    b_values   TEXT    NOT NULL,
+    status     TEXT    NOT NULL CHECK (status IN ('running', 'promoted', 'retired', 'stopped')),
+    ended      TEXT,
+    reason     TEXT    NOT NULL DEFAULT '',
+    time       TEXT    NOT NULL
+);
+CREATE INDEX ab_tests_by_status ON ab_tests (status, started);
+
+CREATE TABLE improvement_cycles (
+    cycle_date  TEXT PRIMARY KEY,
+    time        TEXT NOT NULL,
+    report      TEXT NOT NULL
+)
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, IMPROVEMENT)
 CURRENT_VERSION = len(MIGRATIONS)
 
 
