@@ -410,16 +410,17 @@ class HistoryDB:
                     a = c.ab_start
                     ab_id = conn.execute(
                         "INSERT INTO ab_tests (started, parameter, a_values, b_values, status, "
-                        "ended, reason, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "looks, ended, reason, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (to_db_day(a.started), a.parameter, _canonical(a.a_values),
-                         _canonical(a.b_values), a.status,
+                         _canonical(a.b_values), a.status, a.looks,
                          to_db_day(a.ended) if a.ended else None, scrub_text(a.reason),
                          to_db_time(a.time))).lastrowid
                 if c.ab_update is not None:
                     u = c.ab_update
-                    conn.execute("UPDATE ab_tests SET status = ?, ended = ?, reason = ? "
-                                 "WHERE id = ?",
-                                 (u.status, to_db_day(u.ended), scrub_text(u.reason), u.id))
+                    conn.execute("UPDATE ab_tests SET status = ?, looks = ?, ended = ?, "
+                                 "reason = ? WHERE id = ?",
+                                 (u.status, u.looks, to_db_day(u.ended) if u.ended else None,
+                                  scrub_text(u.reason), u.id))
                 if c.schedule is not None:
                     s = c.schedule
                     conn.execute(
@@ -469,13 +470,13 @@ class HistoryDB:
 
     def ab_tests(self, status: str | None = None) -> list[ABTestRow]:
         """A/B tests (with `status`), oldest first."""
-        sql, args = ("SELECT id, started, parameter, a_values, b_values, status, ended, reason, "
-                     "time FROM ab_tests"), []
+        sql, args = ("SELECT id, started, parameter, a_values, b_values, status, looks, ended, "
+                     "reason, time FROM ab_tests"), []
         if status is not None:
             sql, args = sql + " WHERE status = ?", [status]
         return [ABTestRow(date.fromisoformat(r[1]), r[2], json.loads(r[3]), json.loads(r[4]),
-                          from_db_time(r[8]), r[5], date.fromisoformat(r[6]) if r[6] else None,
-                          r[7], id=r[0])
+                          from_db_time(r[9]), r[5], r[6],
+                          date.fromisoformat(r[7]) if r[7] else None, r[8], id=r[0])
                 for r in self._query(sql + " ORDER BY started, id", args)]
 
     def _span(self, op: str) -> AbstractContextManager[Any]:

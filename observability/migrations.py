@@ -183,6 +183,7 @@ CREATE TABLE ab_tests (
     a_values   TEXT    NOT NULL,
     b_values   TEXT    NOT NULL,
     status     TEXT    NOT NULL CHECK (status IN ('running', 'promoted', 'retired', 'stopped')),
+    looks      INTEGER NOT NULL DEFAULT 0,
     ended      TEXT,
     reason     TEXT    NOT NULL DEFAULT '',
     time       TEXT    NOT NULL

@@ -302,6 +302,7 @@ class ABTestRow:
     b_values: dict[str, Any]  # tuned values of the challenger
     time: datetime
     status: str = "running"
+    looks: int = 0  # interim analyses done so far (each spends part of the 5% error budget)
     ended: date | None = None
     reason: str = ""
     id: int | None = None
@@ -311,8 +312,9 @@ class ABTestRow:
 class ABTestUpdate:
     id: int
     status: str
-    ended: date
+    looks: int
     reason: str
+    ended: date | None = None
 
 
 @dataclass(slots=True)
