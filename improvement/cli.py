@@ -62,13 +62,16 @@ def watchlist_overrides(watchlist: Watchlist, defaults: Params) -> dict[str, dic
     return out
 
 
-def after_close(settings: Settings, watchlist: Watchlist, *, day: date, allocation: float,
-                equity: float, replay_source: BarSource | None, regime: Sequence[Any] = (),
+def after_close(settings: Settings, *, day: date, allocation: float, equity: float,
+                replay_source: BarSource | None, regime: Sequence[Any] = (),
                 env: Mapping[str, str] | None = None,
                 window: WalkForward | None = None) -> CycleOutcome:
     """The day trader's hand-over after the close: the cycle on the DB the day used.
-    `settings.params` are the configured defaults (before tuning); `watchlist` was loaded over
-    them; `replay_source` holds the sessions to validate on (None: nothing is validated)."""
+
+    `settings.params` must be the configured defaults (before tuning: the cycle tunes on top of
+    them); the watchlist is read again over them so its own per-symbol overrides are known;
+    `replay_source` holds the sessions to validate on (None: nothing is validated)."""
+    watchlist = load_watchlist(settings.watchlist_path, settings.params)
     overrides = watchlist_overrides(watchlist, settings.params)
     replayer = None
     if replay_source is not None:
@@ -148,16 +151,19 @@ def _run(args: argparse.Namespace) -> int:
     if not Path(settings.db_path).is_file():
         raise CycleError(f"--db {settings.db_path} not found: point --db at the history DB the "
                          "day trader wrote (trading_history.sim.db for --sim days)")
-    watchlist = load_watchlist(settings.watchlist_path, settings.params)
+    watchlist = load_watchlist(settings.watchlist_path, settings.params)  # fail early if bad
     allocation = args.allocation if args.allocation is not None else _logged_allocation(
         settings, day)
     data = Path(settings.sim_data_dir)
+    if not (data / "intraday").is_dir() and not (data / "daily").is_dir():
+        raise CycleError(f"--data {data} has neither intraday/ nor daily/: point it at the "
+                         "market data (../shared/data)")
     source = CsvBarSource(data, watchlist.symbols) if (data / "intraday").is_dir() else None
-    regime = regime_bars(CsvBarSource(data), DEFAULT_SYMBOL) if data.is_dir() else []
+    regime = regime_bars(CsvBarSource(data), DEFAULT_SYMBOL)
     tracing_handle = setup_tracing("day-trader")
     try:
         outcome = after_close(
-            settings, watchlist, day=day, allocation=allocation,
+            settings, day=day, allocation=allocation,
             equity=args.equity or DEFAULT_EQUITY, replay_source=source, regime=regime,
             window=WalkForward(sessions=args.sessions))
     finally:

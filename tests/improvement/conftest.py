@@ -17,7 +17,12 @@ from improvement.cycle import CycleInputs
 from improvement.replay import EventReplayer, ReplayConfig, ReplayDay
 from improvement.tuning import WalkForward
 from observability.history import HistoryDB
-from observability.schema import DailyMetricsRow, TradeRow
+from observability.schema import (
+    DailyMetricsRow,
+    ImprovementCycleCommit,
+    TradeRow,
+    TuningTrialRow,
+)
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.improvement.markets import WaveMarket
 from trade.calendar import MarketCalendar
@@ -94,3 +99,14 @@ def answer(*recommendations: dict[str, Any]) -> dict[str, Any]:
 
 def recommend(parameter: str, value: Any, reason: str = "winners ran further") -> dict[str, Any]:
     return {"parameter": parameter, "value": value, "priority": "high", "reason": reason}
+
+
+def seed_trials(path: Path, sharpes: list[float], night: date) -> None:
+    """Earlier nights' candidates, as the DB would hold them after many cycles."""
+    close = MarketCalendar().session(night).close
+    trials = [TuningTrialRow(night, {"stop_loss": round(0.005 + i * 1e-5, 6)}, "stop_loss",
+                             "rule", 8, s, 0.0, 0.0, None, "rejected: seeded", close)
+              for i, s in enumerate(sharpes)]
+    with HistoryDB.open(path) as db:
+        db.commit_improvement_cycle(ImprovementCycleCommit(night, close, {"date": str(night)},
+                                                           trials))

@@ -117,7 +117,7 @@ async def test_a_timeout_changes_nothing_and_is_recorded(
     tmp_path: Path, replayer: EventReplayer, llm_server: FakeOpenAIServer
 ) -> None:
     path = traded_db(tmp_path, replayer)
-    llm_server.reply_after(3.0, '{"summary": "late", "insights": [], "recommendations": []}')
+    llm_server.reply_after(1.0, '{"summary": "late", "insights": [], "recommendations": []}')
     report = (await cycle(path, tmp_path, replayer, llm_server, timeout_s=0.3)).report
     assert report["llm"]["status"].startswith("error: timeout")
     assert report["next_params"] == Params().as_dict() and applied_rows(path) == []
