@@ -181,9 +181,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from improvement import nightly
-    from improvement.cycle import CycleError
-    from improvement.params_store import ParamsFileError
+    from improvement import params_store
     from observability.history import HistoryDBError
     from observability.tracing import setup_tracing
     from trade.broker import BrokerError
@@ -203,12 +201,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
     day = (args.sim_date or _last_completed_session()) if settings.sim else _today()
     try:
-        today = nightly.day_params(settings, day, args.params)
-    except ParamsFileError as exc:
+        today = params_store.day_params(settings.db_path, day, settings.params, args.params)
+    except params_store.ParamsFileError as exc:
         return _fail(str(exc), 2)
     except HistoryDBError as exc:
         return _fail(str(exc), 1)
-    if today.source != nightly.DEFAULTS:
+    if today.source != params_store.DEFAULTS:
         print(f"day_trader: parameters for {day}: {today.source}", flush=True)
     settings = dataclasses.replace(settings, params=today.params)
     after_day: dict[str, object] = {}
@@ -241,6 +239,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 result = await run_trading_day(settings, watchlist, broker, stop,
                                                variant=today.variant)
                 if args.improve and result.run_log is not None:
+                    from improvement import nightly
+
                     after_day.update(await nightly.collect_after_close(broker, result.run_log))
             if result.run_log is not None:
                 log_ = result.run_log
@@ -262,6 +262,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         if code != 0 or not after_day:
             return code
         print("day_trader: nightly improvement cycle (replaying recent sessions)...", flush=True)
+        from improvement import nightly
+        from improvement.cycle import CycleError
+
         try:
             outcome = nightly.run_after_close(defaults, after_day, sim_date=args.sim_date,
                                               sim_seed=args.sim_seed)

@@ -15,7 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from evaluation.performance import DAY_TRADER, daily_pnl_series, trade_records
-from improvement.ab_testing import ABSample, ABVerdict, evaluate, variant_for
+from improvement.ab_assignment import variant_for
+from improvement.ab_testing import ABSample, ABVerdict, evaluate
 from improvement.suggestions import Suggestion
 from observability.history import HistoryDB
 from observability.schema import ABTestRow, ABTestUpdate, ParameterChangeRow

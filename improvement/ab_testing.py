@@ -1,8 +1,7 @@
 """A/B variants: the current params (A) against a challenger (B), alternating by trading day.
 
-Assignment is deterministic from the date: the test's first session is an A day, then B, A, B
-... counted in NYSE sessions, so a restart, a skipped night or a re-run never reshuffles days,
-and each variant sees the same mix of weekdays and market moods. Trades carry their variant.
+Assignment is deterministic from the date (`variant_for`, improvement/ab_assignment.py): the
+test's first session is an A day, then B, A, B ... in NYSE sessions. Trades carry their variant.
 
 The gate for promoting B (stated, and checked by the tests over 200 seeds):
 - minimum sample: at least 10 sessions per variant, AND B's record at least as long as its
@@ -32,7 +31,6 @@ from scipy.stats import ttest_ind
 
 from evaluation.performance import TradeRecord
 from evaluation.sharpe import min_track_record_length, sharpe_ratio
-from trade.calendar import MarketCalendar
 
 ALPHA = 0.05
 MIN_SESSIONS = 10
@@ -40,17 +38,6 @@ LOOK_EVERY = 10
 LOOKS = 3
 ALPHA_PER_LOOK = ALPHA / LOOKS
 BOOTSTRAP_RESAMPLES = 4000
-
-_calendar = MarketCalendar()
-
-
-def variant_for(day: date, started: date) -> str:
-    """"A" on the test's first session and every second session after it, else "B"."""
-    if day < started:
-        raise ValueError(f"day {day} is before the A/B test started ({started})")
-    index = len(_calendar.sessions_between(started, day)) - 1
-    return "A" if index % 2 == 0 else "B"
-
 
 @dataclass(frozen=True, slots=True)
 class ABSample:

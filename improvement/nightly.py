@@ -1,8 +1,7 @@
-"""What `day_trader.py` calls around a trading day: the session's parameters before it, and the
-improvement cycle after the close. Wiring only; the decisions are in improvement/cycle.py.
+"""What `day_trader.py` calls after the close (before the open it calls
+`improvement.params_store.day_params`). Wiring only; the decisions are in improvement/cycle.py.
 
-Before the day: the tuned parameters (and A/B variant) the DB schedules for the session, or the
-`--params FILE.json` of this run. After the close, while still connected: the starting equity
+After the close, while still connected: the starting equity
 (net liquidation minus the day's realised P&L, the bot being flat) and the regime symbol's daily
 history from the broker (IB, or the simulator). Then, disconnected, the cycle on the same DB,
 replaying recent sessions from: the replayed data directory (`--sim --sim-date`), the seeded
@@ -20,7 +19,6 @@ from typing import Any
 
 from improvement.cli import after_close, summary_line
 from improvement.cycle import CycleOutcome
-from improvement.params_store import DayParams, load_day_params, params_from_file
 from improvement.regime import DEFAULT_SYMBOL, regime_bars
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
@@ -33,19 +31,11 @@ from trade.watchlist import load_watchlist
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = DayParams.__dataclass_fields__["source"].default
 REGIME_HISTORY = "2 Y"
 SYNTHETIC_SESSIONS = 26  # the validation window (20) plus the analyst's 5-session look-back
 HISTORY_TIMEOUT_S = 30.0
 
-__all__ = ["DEFAULTS", "collect_after_close", "day_params", "run_after_close", "summary_line"]
-
-
-def day_params(settings: Settings, day: date, params_file: str | None) -> DayParams:
-    """The parameters session `day` trades with (`settings.params` are the configured ones)."""
-    if params_file:
-        return params_from_file(params_file, settings.params)
-    return load_day_params(settings.db_path, day, settings.params)
+__all__ = ["collect_after_close", "run_after_close", "summary_line"]
 
 
 async def collect_after_close(broker: Broker, run_log: RunLog) -> dict[str, Any]:

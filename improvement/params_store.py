@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from improvement.ab_testing import variant_for
+from improvement.ab_assignment import variant_for
 from improvement.bounds import param_names
 from observability.history import HistoryDB
 from trade.models import Params
@@ -31,12 +31,15 @@ class ParamsFileError(ValueError):
     """A `--params` file that cannot be used; one line naming the problem and the fix."""
 
 
+DEFAULTS = "configured defaults (no tuning recorded)"
+
+
 @dataclass(frozen=True, slots=True)
 class DayParams:
     params: Params
     variant: str = ""  # "" outside an A/B test, else "A" or "B"
     tuned: dict[str, Any] = field(default_factory=dict)  # the tuned values applied on the defaults
-    source: str = "configured defaults (no tuning recorded)"
+    source: str = DEFAULTS
 
 
 def apply_tuned(base: Params, tuned: Mapping[str, Any]) -> Params:
@@ -68,6 +71,15 @@ def params_for_day(db: HistoryDB, day: date, base: Params) -> DayParams:
         return DayParams(base)
     return DayParams(apply_tuned(base, current), "", current,
                      f"carried over from {before.trading_date} (no cycle scheduled {day})")
+
+
+def day_params(db_path: Path | str, day: date, base: Params,
+               params_file: str | Path | None = None) -> DayParams:
+    """What day_trader.py trades session `day` with: `--params FILE.json` when given, else
+    what the DB schedules over the configured parameters `base`."""
+    if params_file:
+        return params_from_file(params_file, base)
+    return load_day_params(db_path, day, base)
 
 
 def load_day_params(db_path: Path | str, day: date, base: Params) -> DayParams:

@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 
+from improvement.ab_assignment import variant_for
 from improvement.ab_testing import (
     ALPHA,
     LOOK_EVERY,
@@ -16,7 +17,6 @@ from improvement.ab_testing import (
     ABSample,
     ABVerdict,
     evaluate,
-    variant_for,
 )
 
 EQUITY = 100_000.0
