@@ -64,19 +64,18 @@ def watchlist_overrides(watchlist: Watchlist, defaults: Params) -> dict[str, dic
 
 def after_close(settings: Settings, *, day: date, allocation: float, equity: float,
                 replay_source: BarSource | None, regime: Sequence[Any] = (),
-                env: Mapping[str, str] | None = None,
-                window: WalkForward | None = None) -> CycleOutcome:
+                env: Mapping[str, str] | None = None, window: WalkForward | None = None,
+                replayer: EventReplayer | None = None) -> CycleOutcome:
     """The day trader's hand-over after the close: the cycle on the DB the day used.
 
     `settings.params` must be the configured defaults (before tuning: the cycle tunes on top of
     them); the watchlist is read again over them so its own per-symbol overrides are known;
-    `replay_source` holds the sessions to validate on (None: nothing is validated)."""
+    `replay_source` holds the sessions to validate on (None: nothing is validated); a
+    `replayer` kept across nights (built by `replayer_for`) reuses its replayed sessions."""
     watchlist = load_watchlist(settings.watchlist_path, settings.params)
     overrides = watchlist_overrides(watchlist, settings.params)
-    replayer = None
-    if replay_source is not None:
-        replayer = EventReplayer(replay_source, watchlist.symbols,
-                                 _replay_config(settings, allocation, equity), overrides)
+    if replayer is None and replay_source is not None:
+        replayer = replayer_for(settings, replay_source, allocation, equity)
     env = llm_env() if env is None else env
     inputs = CycleInputs(
         day=day, base_params=settings.params, symbols=watchlist.symbols, allocation=allocation,
@@ -87,10 +86,15 @@ def after_close(settings: Settings, *, day: date, allocation: float, equity: flo
     return run_cycle(settings.db_path, inputs)
 
 
-def _replay_config(settings: Settings, allocation: float, equity: float) -> ReplayConfig:
-    return ReplayConfig(allocation=allocation, equity=equity,
-                        daily_loss_pct=settings.daily_loss_cap_pct / 100.0,
-                        max_open_positions=settings.max_open_positions)
+def replayer_for(settings: Settings, source: BarSource, allocation: float,
+                 equity: float) -> EventReplayer:
+    """The event replayer of the watchlist (its per-symbol overrides kept) over `source`."""
+    watchlist = load_watchlist(settings.watchlist_path, settings.params)
+    config = ReplayConfig(allocation=allocation, equity=equity,
+                          daily_loss_pct=settings.daily_loss_cap_pct / 100.0,
+                          max_open_positions=settings.max_open_positions)
+    return EventReplayer(source, watchlist.symbols, config,
+                         watchlist_overrides(watchlist, settings.params))
 
 
 def summary_line(outcome: CycleOutcome) -> str:

@@ -1,6 +1,7 @@
 """A replayed week, day by day: each session is traded by the real day session
-(`run_trading_day` over the paper broker) with the params the DB schedules for it, and the
-nightly cycle runs after each close (the real ChatDeepSeek client against a loopback server).
+(`run_trading_day` over the paper broker, improvement.paper_days) with the params the DB
+schedules for it, and the nightly cycle runs after each close (the real ChatDeepSeek client
+against a loopback server).
 Every night's report says what the next session trades with; the next run log must agree.
 
 Night 1 the LLM recommends a 2% target: the replay validates it, it is applied. Before night 2
@@ -12,20 +13,13 @@ challenger B, and the remaining sessions alternate A, B, A.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 from improvement.cli import after_close
-from improvement.params_store import load_day_params
+from improvement.paper_days import trade_paper_day
 from observability.history import HistoryDB
-from sim.engine.exchange import MatchingEngine
-from sim.market.clock import ReplayClock
-from sim.market.replay import MarketReplay
-from sim.market.sessions import session_bounds
-from sim.paper_broker import PaperBroker
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.improvement.conftest import (
     EQUITY,
@@ -36,46 +30,10 @@ from tests.improvement.conftest import (
     seed_trials,
 )
 from tests.improvement.markets import WaveMarket
-from trade.broker import BarHandler
-from trade.calendar import MarketCalendar
-from trade.config import Settings, load_settings
-from trade.intraday.day_session import run_trading_day
-from trade.watchlist import load_watchlist
+from trade.config import load_settings
 
 WEEK = [date(2026, 2, 17), date(2026, 2, 18), date(2026, 2, 19), date(2026, 2, 20),
         date(2026, 2, 23)]
-
-
-class SteppedBroker(PaperBroker):
-    """The paper broker, telling the test when the trader has subscribed (time may move)."""
-
-    def __init__(self, engine: MatchingEngine) -> None:
-        super().__init__(engine)
-        self.subscribed = asyncio.Event()
-
-    async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
-        await super().subscribe_bars(symbol, on_bar)
-        self.subscribed.set()
-
-
-async def trade_day(base: Settings, market: WaveMarket, day: date) -> dict[str, Any]:
-    """What day_trader.py does for one session: the scheduled params, then the trading day."""
-    tuned = load_day_params(base.db_path, day, base.params)
-    settings = dataclasses.replace(base, params=tuned.params)
-    watchlist = load_watchlist(settings.watchlist_path, settings.params)
-    replay = MarketReplay(market, ReplayClock(session_bounds(day)[0]), day, market.symbols())
-    broker = SteppedBroker(MatchingEngine(replay, cash=EQUITY))
-    task = asyncio.create_task(run_trading_day(settings, watchlist, broker, asyncio.Event(),
-                                               variant=tuned.variant))
-    await asyncio.wait_for(broker.subscribed.wait(), timeout=20)
-    flatten_at = MarketCalendar().session(day).flatten_at
-    while not task.done() and broker.now() < flatten_at:
-        await broker.step_to(min(broker.now() + timedelta(minutes=1), flatten_at))
-        for _ in range(10):
-            await asyncio.sleep(0)
-    result = await asyncio.wait_for(task, timeout=20)
-    assert result.log_path is not None, result.message
-    return json.loads(Path(result.log_path).read_text())
 
 
 async def test_each_report_schedules_exactly_what_the_next_session_trades(
@@ -94,7 +52,7 @@ async def test_each_report_schedules_exactly_what_the_next_session_trades(
     llm_server.always(answer())
     logs, reports = [], []
     for night, day in enumerate(WEEK):
-        logs.append(await trade_day(base, wave_market, day))
+        logs.append(await trade_paper_day(base, wave_market, day, EQUITY))
         if night == 1:
             seed_trials(base.db_path, [4.0 if i % 2 else -4.0 for i in range(60)],
                         date(2026, 1, 30))
