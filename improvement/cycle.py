@@ -198,13 +198,19 @@ class _Night:
                  *performance_suggestions(window_metrics, window_trades, params)]
         if answer.ok and answer.parsed is not None:
             found += llm_suggestions(answer.parsed, params)
+        challengers = {(t.parameter, t.b_values.get(t.parameter)): t.id
+                       for t in self.db.ab_tests("running")}
         for suggestion in found:
             outcome = SuggestionOutcome(suggestion)
             screened = screen(suggestion.parameter, suggestion.new, clamp=False)
+            tested = challengers.get((suggestion.parameter, screened.value))
             if not screened.ok:
                 outcome.reason = f"refused: {screened.reason}"
             elif screened.value == getattr(params, suggestion.parameter, None):
                 outcome.reason = "refused: already the current value"
+            elif tested is not None:
+                outcome.reason = (f"not validated again: already trading as challenger B in "
+                                  f"A/B test {tested}")
             self.outcomes.append(outcome)
 
     def _validate(self, skip_because: str | None) -> None:

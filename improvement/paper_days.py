@@ -138,7 +138,8 @@ def _reason_kind(s: dict[str, Any]) -> str:
     for marker, kind in (("refused:", "refused (screen)"), ("not validated", "not validated"),
                          ("does not beat", "did not beat current out of sample"),
                          ("below 0.95", "DSR below 0.95"), ("same change", "duplicate"),
-                         ("validated but not applied", "another change applied that night")):
+                         ("validated but not applied", "another change applied that night"),
+                         ("already trading as challenger", "already the A/B challenger")):
         if marker in reason:
             return kind
     return reason[:60]

@@ -34,6 +34,7 @@ from tests.improvement.conftest import (
     cycle_inputs,
     endpoint,
     recommend,
+    record_day,
     seed_trials,
     traded_db,
 )
@@ -95,6 +96,17 @@ async def test_the_dsr_counts_every_trial_so_a_lucky_candidate_becomes_challenge
     assert (b_day.variant, b_day.params.profit_target) == ("B", 0.02)
     a_day = load_day_params(path, date(2026, 2, 23), Params())
     assert (a_day.variant, a_day.params.profit_target) == ("A", 0.014)
+    # the next night the same recommendation is not replayed again: it is already B
+    [replayed] = replayer.replay(Params(), [date(2026, 2, 19)]).days
+    record_day(path, replayed, variant="A")
+    llm_server.reply(answer(recommend("profit_target", 0.02)))
+    report = (await asyncio.to_thread(run_cycle, path, cycle_inputs(
+        tmp_path, replayer, day=date(2026, 2, 19), llm=endpoint(llm_server)))).report
+    [again] = report["suggestions"]
+    assert again["validation"] is None and "already trading as challenger B" in again["reason"]
+    assert report["ab_test"]["status"] == "collecting" and report["next_variant"] == "B"
+    with HistoryDB.open(path) as db:
+        assert len(db.tuning_trials()) == 61
 
 
 def ab_history(path: Path, started: date, sessions: int, b_edge: float) -> date:

@@ -62,6 +62,7 @@ async def test_the_next_session_trades_what_the_cycle_scheduled(
 
     code, out, err = await day_trader(tmp_path, "2026-02-17", env=env)
     assert code == 0, err
+    assert "Traceback" not in err and "Event loop is closed" not in err, err
     assert "improvement cycle 2026-02-17: 1 suggestions, applied profit_target 0.014 -> 0.02; " \
            "LLM ok" in out, out
     report = json.loads((tmp_path / "reports" / "improvement" /
