@@ -125,7 +125,9 @@ class EventReplayer:
         broker = PaperBroker(MatchingEngine(replay, cash=self.config.equity))
         db = HistoryDB.open(":memory:")
         try:
-            kept = [v for v in await analyze_watchlist(broker, tuple(symbols)) if v.kept]
+            own = {s: self.params_for(params, s) for s in symbols}
+            kept = [v for v in await analyze_watchlist(broker, tuple(symbols), params=own)
+                    if v.kept]
             if not kept:
                 return ReplayDay(day, 0.0)
             session = self._calendar.session(day)
@@ -134,10 +136,11 @@ class EventReplayer:
                                         daily_loss_pct=self.config.daily_loss_pct)
             options = TraderOptions(allocation=self.config.allocation, tick_s=0.0,
                                     health_interval_s=1e9)
-            trader = IntradayTrader(
-                broker, db, session, {v.symbol: self.params_for(params, v.symbol) for v in kept},
-                risk, options, RunLog(day, self.config.allocation, {}))
-            await trader.start(warmup={v.symbol: v.bars for v in kept})
+            trader = IntradayTrader(broker, db, session, {v.symbol: own[v.symbol] for v in kept},
+                                    risk, options, RunLog(day, self.config.allocation, {}))
+            await trader.start(warmup={v.symbol: v.bars for v in kept},
+                               daily_atr_pct={v.symbol: v.stats["daily_atr_pct"] for v in kept
+                                              if "daily_atr_pct" in v.stats})
             run = asyncio.create_task(trader.run())
             now = broker.now()
             while now < session.flatten_at and not run.done():

@@ -82,6 +82,7 @@ BAD_ANSWERS = {
     "out_of_bounds": (answer(recommend("profit_target", 0.05)), "ok"),
     "unknown_parameter": (answer(recommend("max_leverage", 3.0)), "ok"),
     "not_tunable": (answer(recommend("rsi_max", 70.0)), "ok"),
+    "fractional_minutes": (answer(recommend("cooldown_minutes", 15.5)), "ok"),
 }
 
 
@@ -105,7 +106,8 @@ async def test_a_bad_answer_changes_nothing_and_is_recorded(
         assert row.status == "rejected"
         expected = {"out_of_bounds": "outside the safety bounds 0.008-0.03",
                     "unknown_parameter": "unknown parameter 'max_leverage'",
-                    "not_tunable": "rsi_max is not tunable"}[case]
+                    "not_tunable": "rsi_max is not tunable",
+                    "fractional_minutes": "wrong type: use a whole number of minutes"}[case]
         assert expected in row.reason
         [outcome] = report["llm"]["recommendations"]
         assert outcome["outcome"].startswith("refused: ") and expected in outcome["outcome"]
