@@ -127,6 +127,14 @@ class HistoryDB:
     def path(self) -> str:
         return self._path
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another process's lock before failing. The trading path
+        uses a short wait (its writes are retried later) so a locked file never stalls the
+        event loop for long."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+            self._busy_timeout_s = seconds
+
     @property
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])

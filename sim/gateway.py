@@ -1,71 +1,87 @@
 """IB Gateway simulator: the TWS API on loopback over the replay market and the paper engine.
 
 This module only wires: the listening sockets, the clientId registry, the clock pump and the
-request routing. The protocol lives in `sim/tws/` (framing, encoders, request parsers, session
-state, faults), the market in `sim/market/`, the matching engine in `sim/engine/`.
+session roll. The protocol lives in `sim/tws/` (framing, encoders, request parsers, routing,
+session state, faults), the market in `sim/market/`, the matching engine in `sim/engine/`.
 
 The pump calls `engine.advance(now)` every few milliseconds of real time (and at once when a test
 steps the clock), then streams completed bars / real-time bars / ticks to subscribers, so fills
 and bars reach clients in clock order and no completed bar is ever skipped at high speed.
+
+One process may replay several consecutive sessions (`SessionPlan`): the clock crosses nights
+and weekends, DAY orders expire at each close, GTC orders and positions carry over, and from
+midnight of the next session day that session is current. With `skip_nights` a running clock
+jumps from `close + after_close` to `next open - lead` instead of idling through the night.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
-import signal
-import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sim.engine.exchange import MatchingEngine
 from sim.market.clock import ReplayClock
 from sim.market.replay import BarSource, MarketReplay
+from sim.market.session_plan import SessionPlan
 from sim.market.sessions import session_bounds
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws import requests as rq
 from sim.tws.account import AccountDesk
-from sim.tws.cli import DEFAULT_ACCOUNT, parse_args, source_from_args
+from sim.tws.control import GatewayControls
 from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
 from sim.tws.orders import OrderDesk
+from sim.tws.router import RequestRouter, Route
 from sim.tws.runner import GatewayThread
 from sim.tws.session import ClientSession
+from sim.tws.state_file import StateFile
 
 log = logging.getLogger(__name__)
 
+DEFAULT_ACCOUNT = "DU1234567"
 
 
-class GatewaySimulator:
+class GatewaySimulator(GatewayControls, RequestRouter):
     """The simulated IB Gateway. `await start()`, connect any TWS API client to `port`."""
 
     def __init__(
         self,
-        replay: MarketReplay,
+        plan: SessionPlan,
         engine: MatchingEngine,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         admin_port: int | None = None,
         pump_interval: float = 0.005,
+        master_client_id: int | None = None,
+        skip_nights: bool = False,
+        lead: timedelta = timedelta(minutes=5),
+        after_close: timedelta = timedelta(minutes=15),
+        state_file: StateFile | None = None,
     ) -> None:
-        self.replay = replay
-        self.clock: ReplayClock = replay.clock
+        self.plan = plan
+        self.clock: ReplayClock = plan.clock
         self.engine = engine
         self.host = host
         self.port = port
         self.admin_port = admin_port
         self.pump_interval = pump_interval
+        self.master_client_id = master_client_id
+        self.skip_nights = skip_nights
+        self.lead, self.after_close = lead, after_close
+        self.state_file = state_file
         self._sessions: set[ClientSession] = set()
         self._by_client: dict[int, ClientSession] = {}
         self.orders = OrderDesk(engine, self._sessions_of, self.now)
-        self.accounts = AccountDesk(engine, replay, self.orders, self.now)
-        self.feeds = MarketFeeds(replay, self.now)
+        self.accounts = AccountDesk(engine, self.orders, self.now, master_client_id)
+        self.feeds = MarketFeeds(engine.replay, self.now)
         engine.add_listener(self)  # after the order desk: position/account pushes follow the fill
         self._server: asyncio.Server | None = None
         self._admin: asyncio.Server | None = None
@@ -75,7 +91,9 @@ class GatewaySimulator:
         self._account_dirty = False
         self.refusing = False
         self.data_paused = False
-        self._routes: dict[type, Callable[[ClientSession, Any], None]] = self._build_routes()
+        self._routes: dict[type, Route] = self.build_routes()
+        if state_file is not None:
+            state_file.load_into(self)
 
     @classmethod
     def build(
@@ -84,17 +102,39 @@ class GatewaySimulator:
         day: date,
         symbols: Sequence[str],
         *,
+        days: Sequence[date] | None = None,
         speed: float | None = None,
         start: datetime | None = None,
         cash: float = 100_000.0,
         account_id: str = DEFAULT_ACCOUNT,
+        second_account: str | None = None,
+        second_positions: Mapping[str, float] | None = None,
+        state_path: Path | None = None,
         **kwargs: Any,
     ) -> GatewaySimulator:
-        """Clock at `start` (default: the session open of `day`), replay, engine, gateway."""
-        clock = ReplayClock(start or session_bounds(day)[0], speed=speed)
-        replay = MarketReplay(source, clock, day, symbols)
+        """Clock at `start` (default: the session open of the first day), plan, engine, gateway.
+
+        `days` replays several sessions in one process (default: just `day`); `second_account`
+        opens another account under the login holding `second_positions` ({symbol: shares},
+        bought at the previous close); `state_path` keeps the accounts, GTC orders and ids
+        across simulator processes (loaded now, saved as they change).
+        """
+        plan_days = sorted(set(days or [day]))
+        clock = ReplayClock(start or session_bounds(plan_days[0])[0], speed=speed)
+        plan = SessionPlan(source, clock, plan_days, symbols)
+        replay = plan.replay_at(clock.now())
         engine = MatchingEngine(replay, account_id=account_id, cash=cash)
-        return cls(replay, engine, **kwargs)
+        if second_account:
+            held = {s.upper(): (float(q), replay.price_at(s, clock.now()) or 0.0)
+                    for s, q in (second_positions or {}).items()}
+            engine.add_account(second_account, cash, held)
+        state_file = StateFile(state_path) if state_path is not None else None
+        return cls(plan, engine, state_file=state_file, **kwargs)
+
+    @property
+    def replay(self) -> MarketReplay:
+        """The current session's replay."""
+        return self.engine.replay
 
     # -- lifecycle --------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -122,6 +162,8 @@ class GatewaySimulator:
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump_task
+        if self.state_file is not None:
+            self.state_file.save(self)
         for server in (self._server, self._admin):
             if server is not None:
                 server.close()
@@ -145,15 +187,42 @@ class GatewaySimulator:
             await asyncio.sleep(self.pump_interval)
 
     def pump(self) -> None:
-        """Match orders up to the clock, then stream what completed by then."""
+        """Match orders up to the clock, roll to the next session when its day starts, then
+        stream what completed by then."""
         if self._account_dirty:
             self._push_account_updates()
         now = self.clock.now()
         if self._last_pump is not None and now <= self._last_pump:
             return
+        if self.skip_nights and not self.clock.is_stepping:
+            now = self._skip_night(now)
         self._last_pump = now
+        self._roll_sessions(now)
         self.engine.advance(now)
         self._stream(now)
+        if self.state_file is not None:
+            self.state_file.save_if_due(self)
+
+    def _roll_sessions(self, now: datetime) -> None:
+        """Finish the current session (auction, DAY expiry) before the next one becomes current."""
+        while True:
+            current = self.engine.replay
+            day = self.plan.day_at(now)
+            if day <= current.day:
+                return
+            following = self.plan.next_day(current.day) or day
+            self.engine.advance(current.session_close)
+            replay = self.plan.replay(following)
+            self.engine.set_replay(replay)
+            self.feeds.set_replay(replay)
+
+    def _skip_night(self, now: datetime) -> datetime:
+        close = self.engine.replay.session_close
+        nxt = self.plan.next_open_after(close)
+        if nxt is None or now < close + self.after_close or now >= nxt - self.lead:
+            return now
+        self.clock.advance_to(nxt - self.lead)
+        return self.clock.now()
 
     def _stream(self, now: datetime) -> None:
         if self.data_paused:
@@ -175,8 +244,13 @@ class GatewaySimulator:
 
     # -- sessions ---------------------------------------------------------------------------
     def _sessions_of(self, client_id: int) -> Iterable[ClientSession]:
-        session = self._by_client.get(client_id)
-        return (session,) if session is not None and session.ready else ()
+        """The owner's session, and the master API client's (it sees every client's orders)."""
+        found = []
+        for cid in (client_id, self.master_client_id):
+            session = self._by_client.get(cid) if cid is not None else None
+            if session is not None and session.ready and session not in found:
+                found.append(session)
+        return found
 
     def on_start_api(self, session: ClientSession) -> None:
         cid = session.client_id
@@ -190,7 +264,7 @@ class GatewaySimulator:
         self._sessions.add(session)
         self._by_client[cid] = session
         session.ready = True
-        session.send(enc.managed_accounts([self.engine.account_id]))
+        session.send(enc.managed_accounts(self.managed_accounts()))
         session.send(enc.next_valid_id(self.orders.next_valid_id(cid)))
         for code in errors.FARM_NOTICES:
             session.send(enc.error(sv, -1, code, errors.message(code)))
@@ -205,64 +279,19 @@ class GatewaySimulator:
         if route is not None:
             route(session, request)
 
-    def _build_routes(self) -> dict[type, Callable[[ClientSession, Any], None]]:
-        return {
-            rq.PlaceOrder: self.orders.place,
-            rq.CancelOrder: lambda s, r: self.orders.cancel(s, r.order_id),
-            rq.ContractDetailsRequest: self.feeds.contract_details,
-            rq.HistoricalDataRequest: self.feeds.historical,
-            rq.RealTimeBarsRequest: self.feeds.realtime_bars,
-            rq.MarketDataRequest: self.feeds.market_data,
-            rq.ExecutionsRequest: self.accounts.send_executions,
-            rq.AccountUpdatesRequest: self._account_updates,
-            rq.AccountUpdatesMultiRequest: self._account_multi,
-            rq.AccountSummaryRequest: lambda s, r: self.accounts.send_account_summary(s, r.req_id),
-            rq.IdsRequest: lambda s, r: s.send(enc.next_valid_id(self.orders.next_valid_id(s.client_id))),
-            rq.CancelById: self._cancel_subscription,
-            rq.Simple: self._simple,
-        }
-
-    def _account_updates(self, session: ClientSession, req: rq.AccountUpdatesRequest) -> None:
-        session.subs.account_updates = (req.account or self.engine.account_id) if req.subscribe else ""
-        if req.subscribe:
-            self.accounts.send_account_updates(session)
-
-    def _account_multi(self, session: ClientSession, req: rq.AccountUpdatesMultiRequest) -> None:
-        session.subs.account_multi.add(req.req_id)
-        self.accounts.send_account_multi(session, req.req_id)
-
-    def _cancel_subscription(self, session: ClientSession, req: rq.CancelById) -> None:
-        subs = session.subs
-        subs.history.pop(req.req_id, None)
-        subs.realtime_bars.pop(req.req_id, None)
-        subs.market_data.pop(req.req_id, None)
-        subs.account_multi.discard(req.req_id)
-
-    def _simple(self, session: ClientSession, req: rq.Simple) -> None:
-        mid = req.msg_id
-        if mid == rq.REQ_POSITIONS:
-            session.subs.positions = True
-            self.accounts.send_positions(session)
-        elif mid == rq.CANCEL_POSITIONS:
-            session.subs.positions = False
-        elif mid in (rq.REQ_OPEN_ORDERS, rq.REQ_ALL_OPEN_ORDERS):
-            self.orders.send_open_orders(session)
-        elif mid == rq.REQ_COMPLETED_ORDERS:
-            self.orders.send_completed_orders(session)
-        elif mid == rq.REQ_CURRENT_TIME:
-            session.send(enc.current_time(int(self.now().timestamp())))
-        elif mid == rq.REQ_MANAGED_ACCTS:
-            session.send(enc.managed_accounts([self.engine.account_id]))
-        elif mid == rq.REQ_GLOBAL_CANCEL:
-            self.orders.cancel_all()
-
     # -- engine listener (after the order desk): keep subscribed clients' books current --------
     def on_execution(self, execution: Any) -> None:
         """Positions at once; account values on the next pump (off the fill's reply path)."""
         for session in list(self._sessions):
             if session.ready and session.subs.positions:
-                self.accounts.send_position_update(session, execution.symbol)
+                self.accounts.send_position_update(session, execution.account, execution.symbol)
         self._account_dirty = True
+        if self.state_file is not None:
+            self.state_file.dirty = True
+
+    def on_order_status(self, order: Any) -> None:
+        if self.state_file is not None:
+            self.state_file.dirty = True
 
     def _push_account_updates(self) -> None:
         self._account_dirty = False
@@ -270,120 +299,19 @@ class GatewaySimulator:
             if not session.ready:
                 continue
             if session.subs.account_updates:
-                self.accounts.send_account_updates(session)
-            for req_id in session.subs.account_multi:
-                self.accounts.send_account_multi(session, req_id, end=False)
-
-    # -- faults (the Python handle; the admin port maps onto these) ------------------------------
-    def restart(self, refuse_seconds: float = 5.0) -> None:
-        """A Gateway restart: every socket dropped, connections refused for `refuse_seconds`.
-
-        The engine, its orders, executions and positions live on, and so does the clock.
-        """
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        self.refusing = True
-        for session in list(self._sessions):
-            session.close()
-        loop = asyncio.get_running_loop()
-        if self._reopen is not None:
-            self._reopen.cancel()
-        self._reopen = loop.call_later(refuse_seconds, lambda: loop.create_task(self._listen()))
-
-    def _broadcast_error(self, code: int) -> None:
-        for session in list(self._sessions):
-            if session.ready:
-                session.send(enc.error(session.server_version, -1, code, errors.message(code)))
-
-    def connectivity_lost(self) -> None:
-        """1100: sockets stay open, market data stops until connectivity is restored."""
-        self.data_paused = True
-        self._broadcast_error(errors.CONNECTIVITY_LOST)
-
-    def connectivity_restored(self, data_kept: bool = True) -> None:
-        """1102: streams resume and catch up in order; 1101: subscriptions are gone (as at
-        IB, the client must request its market data again)."""
-        self.data_paused = False
-        if not data_kept:
-            for session in self._sessions:
-                session.subs.drop_market_data()
-        self._broadcast_error(
-            errors.CONNECTIVITY_RESTORED_DATA_KEPT if data_kept else errors.CONNECTIVITY_RESTORED_DATA_LOST
-        )
-        self._stream(self.now())
-
-    def reject_next_order(self, code: int = errors.ORDER_REJECTED) -> None:
-        self.orders.reject_next = code
-
-    def partial_fill_next(self, fraction: float = 0.5) -> None:
-        self.engine.inject_partial_fill_next(fraction)
-
-    def pacing_violation_next(self) -> None:
-        self.feeds.pacing_next = True
-
-    def set_speed(self, speed: float | None) -> None:
-        self.clock.speed = speed
-
-    def state(self) -> dict[str, Any]:
-        """The broker's truth for e2e checks: positions, working orders, every order ref sent."""
-        return {
-            "time": self.now().isoformat(),
-            "positions": {sym: qty for sym, (qty, _cost) in self.engine.positions().items() if qty},
-            "open_orders": [
-                {"order_id": o.order_id, "client_id": o.client_id, "symbol": o.symbol,
-                 "action": o.action, "type": o.order_type, "qty": o.total_qty,
-                 "remaining": o.remaining, "lmt": o.lmt_price, "aux": o.aux_price,
-                 "status": o.status, "ref": o.order_ref, "parent_id": o.parent_id,
-                 "oca": o.oca_group}
-                for o in self.engine.open_orders()
-            ],
-            "order_refs": [o.order_ref for o in self.engine.orders()],
-            "executions": len(self.engine.executions()),
-        }
-
-    def status(self) -> str:
-        clients = ",".join(str(c) for c in sorted(self._by_client)) or "none"
-        speed = "step" if self.clock.is_stepping else f"{self.clock.speed:g}x"
-        return (
-            f"time={self.now().isoformat()} speed={speed} clients={clients} "
-            f"open_orders={len(self.engine.open_orders())} positions={len(self.engine.positions())} "
-            f"refusing={int(self.refusing)}"
-        )
-
-
-
-# -- CLI ----------------------------------------------------------------------------------------
-
-
-async def _serve(args: argparse.Namespace) -> None:
-    source, day, symbols = source_from_args(args)
-    speed = None if args.speed == 0 else args.speed
-    sim = GatewaySimulator.build(
-        source, day, symbols, speed=speed, cash=args.cash, account_id=args.account,
-        host=args.host, port=args.port, admin_port=args.admin_port,
-    )
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
-    await sim.start()
-    admin = f" (admin {args.host}:{sim.admin_port})" if sim.admin_port is not None else ""
-    pace = "stepping" if speed is None else f"{speed:g}x real time"
-    print(
-        f"IB Gateway simulator listening on {args.host}:{sim.port}{admin}, replaying {day} "
-        f"{','.join(symbols)} at {pace}, account {args.account}",
-        flush=True,
-    )
-    await stopped.wait()
-    await sim.stop()
+                self.accounts.send_account_updates(session, session.subs.account_updates)
+            for req_id, account in session.subs.account_multi.items():
+                self.accounts.send_account_multi(session, req_id, account, end=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(parse_args(argv)))
-    return 0
+    """`python -m sim.gateway`: see `sim/tws/cli.py` for the flags."""
+    from sim.tws.cli import run
+
+    return run(argv)
 
 
 if __name__ == "__main__":
+    import sys
+
     sys.exit(main())

@@ -1,66 +1,92 @@
 """Start the IB Gateway simulator for `day_trader.py --sim` (in-process, its own thread).
 
 Lives in `sim/` because `trade/` never imports the simulator; the entry script wires the two.
-The clock starts a few minutes before the session open so the bot connects, analyses the
-watchlist and warms up before the first bar, just as a bot started at 09:25 would at IB.
+The clock starts a few minutes before the first session's open so the bot connects, analyses
+the watchlist and warms up before the first bar, just as a bot started at 09:25 would at IB.
+Several consecutive sessions (`days=[...]`, e.g. from `--sim-from/--sim-to`) run through the one
+simulator: the clock crosses the nights (skipping the idle hours by default) and the account,
+positions and GTC orders carry over, as they do at IB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
 from sim.gateway import GatewaySimulator
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
-from sim.market.sessions import session_bounds
+from sim.market.sessions import is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
 from sim.tws.runner import GatewayThread
-from trade.calendar import MarketCalendar
 
 LEAD = timedelta(minutes=5)
 SYNTHETIC_HISTORY_SESSIONS = 5
 
 
 class SimulatorSetupError(ValueError):
-    """The requested simulated day cannot be built; one line with the fix."""
+    """The requested simulated days cannot be built; one line with the fix."""
 
 
-def replay_source(data_dir: Path, day: date, symbols: Sequence[str]) -> BarSource:
+def session_days(first: date, last: date) -> list[date]:
+    """Every NYSE session from `first` to `last` (both included), for `--sim-from/--sim-to`."""
+    if last < first:
+        raise SimulatorSetupError(f"--sim-to {last} is before --sim-from {first}: swap them")
+    days = sessions_between(first, last)
+    if not days:
+        raise SimulatorSetupError(f"no NYSE session between {first} and {last}: pick trading days")
+    return days
+
+
+def replay_source(data_dir: Path, days: Sequence[date], symbols: Sequence[str]) -> BarSource:
     if not (data_dir / "intraday").is_dir():
         raise SimulatorSetupError(
             f"--sim-data {data_dir}: no intraday/ directory there: point it at the shared data"
         )
     source = CsvBarSource(data_dir, symbols)
-    if not any(day in source.sessions(s) for s in symbols):
-        raise SimulatorSetupError(
-            f"--sim-date {day}: none of {', '.join(symbols)} has intraday data that day in "
-            f"{data_dir}: pick a date present under intraday/<SYM>/"
-        )
+    for day in days:
+        if not any(day in source.sessions(s) for s in symbols):
+            raise SimulatorSetupError(
+                f"--sim-date {day}: none of {', '.join(symbols)} has intraday data that day in "
+                f"{data_dir}: pick a date present under intraday/<SYM>/"
+            )
     return source
 
 
-def synthetic_source(seed: int, day: date, symbols: Sequence[str]) -> SyntheticMarket:
-    calendar = MarketCalendar()
-    days = [day]
-    for _ in range(SYNTHETIC_HISTORY_SESSIONS):
-        days.append(calendar.previous_session(days[-1]).date)
-    return SyntheticMarket(seed, symbols, days)
+def synthetic_source(seed: int, days: Sequence[date], symbols: Sequence[str]) -> SyntheticMarket:
+    history = previous_sessions(days[0], SYNTHETIC_HISTORY_SESSIONS)
+    return SyntheticMarket(seed, symbols, [*history, *days])
 
 
 def start_simulator(
     symbols: Sequence[str],
     *,
-    day: date,
+    day: date | None = None,
+    days: Sequence[date] | None = None,
     speed: float,
     data_dir: Path | None = None,
     seed: int = 7,
     cash: float = 100_000.0,
+    skip_nights: bool = True,
+    state_path: Path | None = None,
+    second_account: str | None = None,
+    second_positions: Mapping[str, float] | None = None,
+    master_client_id: int | None = None,
 ) -> GatewayThread:
-    """A running simulator replaying `day` (CSV when `data_dir`, else synthetic) on a free port."""
-    source = replay_source(data_dir, day, symbols) if data_dir else synthetic_source(seed, day, symbols)
+    """A running simulator replaying `days` (or the one `day`; CSV when `data_dir`, else
+    synthetic) on a free port."""
+    plan = sorted(set(days or ([day] if day else [])))
+    if not plan:
+        raise SimulatorSetupError("no simulated day: pass day= or days=")
+    for d in plan:
+        if not is_session(d):
+            raise SimulatorSetupError(f"--sim-date {d}: not an NYSE session (weekend or holiday): pick a trading day")
+    source = replay_source(data_dir, plan, symbols) if data_dir else synthetic_source(seed, plan, symbols)
     sim = GatewaySimulator.build(
-        source, day, symbols, speed=speed, start=session_bounds(day)[0] - LEAD, cash=cash, port=0,
+        source, plan[0], symbols, days=plan, speed=speed, start=session_bounds(plan[0])[0] - LEAD,
+        cash=cash, port=0, skip_nights=skip_nights, lead=LEAD, state_path=state_path,
+        second_account=second_account, second_positions=second_positions,
+        master_client_id=master_client_id,
     )
     return sim.start_in_thread()

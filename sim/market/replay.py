@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from sim.market.clock import ReplayClock
+from sim.market.grid import on_grid
 from sim.market.history import (
     DAY_SECONDS,
     aggregate,
@@ -102,12 +103,17 @@ def _segment(verts: Vertices, origin: float, dt0: float, dt1: float) -> Segment:
 
 
 class MarketReplay:
-    """Replays session `day` of `symbols` on `clock`; the caller starts the clock at the open."""
+    """Replays session `day` of `symbols` on `clock`; the caller starts the clock at the open.
+
+    The source is read through `TickGridSource`: every bar, and so every vertex of the path, is
+    on the tick grid (prices between vertices are not; whoever quotes or fills them rounds).
+    """
 
     def __init__(
         self, source: BarSource, clock: ReplayClock, day: date, symbols: Sequence[str]
     ) -> None:
-        self.source = source
+        self.source = on_grid(source)
+        source = self.source
         self.clock = clock
         self.day = day
         self.symbols = [s.upper() for s in symbols]
@@ -187,6 +193,39 @@ class MarketReplay:
             out.append(_segment(verts[j], starts[j], 0.0, min(ts1, ends[j]) - starts[j]))
             j += 1
         return out
+
+    def path_points(self, symbol: str, ts0: float, ts1: float) -> list[tuple[float, float]]:
+        """(epoch, price) of the path over [ts0, ts1] in time order: its value at ts0, every
+        vertex in between (a bar's open right after the previous close is a gap), its value at ts1.
+        What an order that depends on the order of highs and lows (a trailing stop) walks along."""
+        path = self._paths.get(symbol) or self._paths.get(symbol.upper())
+        if path is None or not path.bars or ts1 <= ts0:
+            return []
+        starts, ends, verts = path.starts, path.ends, path.verts
+        i = max(0, bisect_right(starts, ts0) - 1)
+        points: list[tuple[float, float]] = []
+        for j in range(i, len(starts)):
+            origin = starts[j]
+            if origin > ts1:
+                break
+            if j > 0 and ts0 < origin < ts1:
+                points.append((origin, verts[j - 1][-1][1]))  # flat at the close, then the jump
+            for dt, price in verts[j]:
+                t = origin + dt
+                if ts0 < t < ts1 and t < ends[j]:
+                    points.append((t, price))
+        first = self._value_at(path, ts0)
+        last = self._value_at(path, ts1)
+        head = [] if first is None else [(ts0, first)]
+        tail = [] if last is None else [(ts1, last)]
+        return head + points + tail
+
+    @staticmethod
+    def _value_at(path: _SymbolPath, ts: float) -> float | None:
+        i = bisect_right(path.starts, ts) - 1
+        if i < 0:
+            return path.prev_close
+        return _value(path.verts[i], ts - path.starts[i])
 
     def path_extremes(
         self, symbol: str, t0: datetime, t1: datetime

@@ -1,53 +1,231 @@
-"""Command-line options of `python -m sim.gateway` and the bar source they select."""
+"""`python -m sim.gateway`: flags, their validation (one line, exit 2) and the serving loop.
+
+Which sessions: `--date D` replays one session; `--from A --to B` every NYSE session in between
+(all of them must have data for the symbols); `--days N` the N sessions ending at `--date`/`--to`.
+`--synthetic` without a date replays the last completed NYSE session (by the machine's clock,
+the only place the simulator reads it: to pick a default).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
+import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
-from sim.market.sessions import previous_sessions
+from sim.market.sessions import NY, is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
 
 DEFAULT_ACCOUNT = "DU1234567"
 SYNTHETIC_WARMUP_SESSIONS = 5
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad input is one line naming the flag and the fix, exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2025-07-03") from None
+
+
+def _positions(text: str) -> dict[str, float]:
+    held: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        symbol, sep, qty = item.partition(":")
+        try:
+            if not sep or not symbol.isalnum():
+                raise ValueError(item)
+            held[symbol.upper()] = float(qty)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: use SYMBOL:SHARES pairs, e.g. SPY:100,QQQ:50") from None
+    return held
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m sim.gateway",
+        description="IB Gateway simulator: the TWS API on loopback over replayed or synthetic sessions.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=4002, help="TWS API port (0 = any free port)")
+    p.add_argument("--admin-port", type=int, default=None,
+                   help="line-based fault/clock control port (0 = any free port; none when omitted)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", type=Path, default=None,
+                     help=f"shared data directory with intraday/<SYM>/<DATE>.csv (default {DEFAULT_DATA})")
+    src.add_argument("--synthetic", action="store_true", help="a seeded synthetic market instead of CSV data")
+    p.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
+    p.add_argument("--date", type=_iso_date, default=None,
+                   help="the session to replay, YYYY-MM-DD (synthetic: default the last completed NYSE session)")
+    p.add_argument("--from", dest="date_from", type=_iso_date, default=None,
+                   help="first session of a multi-day replay, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=_iso_date, default=None,
+                   help="last session of a multi-day replay, YYYY-MM-DD")
+    p.add_argument("--days", type=int, default=None,
+                   help="replay this many consecutive sessions ending at --date/--to")
+    p.add_argument("--symbols", nargs="*", default=None,
+                   help="symbols to replay (CSV default: every symbol with data on the days; synthetic: SPY QQQ AAPL)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="N x real time; 0 = a stepping clock moved by the admin 'step' command")
+    p.add_argument("--skip-nights", action="store_true",
+                   help="jump the clock from 15 min after a close to 5 min before the next open")
+    p.add_argument("--cash", type=float, default=100_000.0, help="starting cash of each account (USD)")
+    p.add_argument("--account", default=DEFAULT_ACCOUNT, help="the (first) account id")
+    p.add_argument("--second-account", default=None, help="a second account id under the same login")
+    p.add_argument("--second-positions", type=_positions, default=None,
+                   help="positions the second account holds at the start, e.g. SPY:100,QQQ:50")
+    p.add_argument("--master-client-id", type=int, default=None,
+                   help="the master API client id, which sees every client's orders and executions")
+    p.add_argument("--state", type=Path, default=None,
+                   help="JSON file keeping accounts, positions, GTC orders and ids across restarts")
+    return p
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m sim.gateway", description="IB Gateway simulator (TWS API on loopback)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=4002)
-    p.add_argument("--admin-port", type=int, default=None, help="line-based fault/clock control port")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", type=Path, help="shared data directory (intraday/<SYM>/<DATE>.csv)")
-    src.add_argument("--synthetic", action="store_true", help="a seeded synthetic market")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--date", type=date.fromisoformat, help="session to replay, YYYY-MM-DD")
-    p.add_argument("--symbols", nargs="*", default=None)
-    p.add_argument("--speed", type=float, default=1.0, help="N x real time; 0 = stepping (admin 'step')")
-    p.add_argument("--cash", type=float, default=100_000.0)
-    p.add_argument("--account", default=DEFAULT_ACCOUNT)
-    return p.parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.speed < 0:
+        parser.error(f"--speed {args.speed:g}: must be >= 0 (0 = stepping)")
+    if args.port < 0 or (args.admin_port is not None and args.admin_port < 0):
+        parser.error("--port/--admin-port: must be >= 0 (0 = any free port)")
+    if args.cash <= 0:
+        parser.error(f"--cash {args.cash:g}: must be a positive amount")
+    if args.days is not None and args.days < 1:
+        parser.error(f"--days {args.days}: must be at least 1")
+    if args.second_positions and not args.second_account:
+        parser.error("--second-positions: needs --second-account ID")
+    if args.second_account and args.second_account == args.account:
+        parser.error(f"--second-account {args.second_account}: must differ from --account")
+    if args.date and (args.date_from or args.date_to):
+        parser.error("--date: use either --date or --from/--to")
+    if bool(args.date_from) != bool(args.date_to) and args.days is None:
+        parser.error("--from/--to: give both (or one of them with --days N)")
+    if args.state is not None and not args.state.parent.is_dir():
+        parser.error(f"--state {args.state}: directory {args.state.parent} does not exist")
+    return args
 
 
-def source_from_args(args: argparse.Namespace) -> tuple[BarSource, date, list[str]]:
+def last_completed_session(now: datetime) -> date:
+    """The most recent NYSE session whose close is at or before `now`."""
+    days = sessions_between(now.date() - timedelta(days=14), now.date())
+    done = [d for d in days if session_bounds(d)[1] <= now]
+    return done[-1]
+
+
+def _days(args: argparse.Namespace, parser: argparse.ArgumentParser, default_last: date | None) -> list[date]:
+    """The sessions to replay, validated as NYSE sessions."""
+    for name in ("date", "date_from", "date_to"):
+        day = getattr(args, name)
+        if day is not None and not is_session(day):
+            flag = "--" + name.replace("date_", "")
+            parser.error(f"{flag} {day}: not an NYSE session (weekend or holiday): pick a trading day")
+    last = args.date or args.date_to or default_last
+    if args.date_from and args.date_to:
+        if args.date_from > args.date_to:
+            parser.error(f"--from {args.date_from} is after --to {args.date_to}")
+        days = sessions_between(args.date_from, args.date_to)
+    elif args.days is not None:
+        if args.date_from and not last:
+            days = sessions_between(args.date_from, args.date_from + timedelta(days=3 * args.days + 10))[: args.days]
+        elif last is None:
+            parser.error("--days: also give --date or --to (the last session)")
+        else:
+            days = [*previous_sessions(last, args.days - 1), last]
+    elif last is not None:
+        days = [last]
+    else:
+        parser.error("--date: required with --data (a session present in the data, e.g. 2025-07-03)")
+    return days
+
+
+def source_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> tuple[BarSource, list[date], list[str]]:
+    """The bar source, the sessions and the symbols the flags select (parser.error on bad input)."""
+    parser = parser or build_parser()
     if args.synthetic:
-        day = args.date or date(2025, 7, 3)
+        days = _days(args, parser, last_completed_session(datetime.now(tz=NY)))
         symbols = [s.upper() for s in (args.symbols or ["SPY", "QQQ", "AAPL"])]
-        days = [*previous_sessions(day, SYNTHETIC_WARMUP_SESSIONS), day]  # history to warm up on
-        return SyntheticMarket(args.seed, symbols, days), day, symbols
-    data = args.data or Path(__file__).resolve().parents[3] / "shared" / "data"
+        warmup = previous_sessions(days[0], SYNTHETIC_WARMUP_SESSIONS)
+        return SyntheticMarket(args.seed, symbols, [*warmup, *days]), days, symbols
+    data = args.data or DEFAULT_DATA
     if not (data / "intraday").is_dir():
-        raise SystemExit(f"--data {data}: no intraday/ directory there; pass --data DIR or --synthetic")
+        parser.error(f"--data {data}: no intraday/ directory there; pass --data DIR (the shared data) or --synthetic")
+    days = _days(args, parser, None)
     source = CsvBarSource(data, args.symbols)
-    if args.date is None:
-        raise SystemExit("--date: required with --data (a session present in the data, e.g. 2025-07-03)")
-    symbols = [s.upper() for s in args.symbols] if args.symbols else [
-        s for s in source.symbols() if args.date in source.sessions(s)
-    ]
-    if not symbols:
-        raise SystemExit(f"--date {args.date}: no symbol has intraday data that day; pick another date")
-    return source, args.date, symbols
+    if args.symbols:
+        symbols = [s.upper() for s in args.symbols]
+        for symbol in symbols:
+            have = set(source.sessions(symbol))
+            missing = [d for d in days if d not in have]
+            if missing:
+                parser.error(f"--symbols {symbol}: no intraday data on {missing[0]} in {data}: "
+                             f"pick symbols present under intraday/<SYM>/ for every replayed day")
+    else:
+        symbols = [s for s in source.symbols() if set(days) <= set(source.sessions(s))]
+        if not symbols:
+            parser.error(f"--date {days[0]}: no symbol has intraday data on every replayed day; pick other dates")
+    return source, days, symbols
+
+
+async def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from sim.gateway import GatewaySimulator
+    from sim.tws.state_file import StateFileError
+
+    source, days, symbols = source_from_args(args, parser)
+    speed = None if args.speed == 0 else args.speed
+    try:
+        sim = GatewaySimulator.build(
+            source, days[0], symbols, days=days, speed=speed, cash=args.cash, account_id=args.account,
+            second_account=args.second_account, second_positions=args.second_positions,
+            state_path=args.state, host=args.host, port=args.port, admin_port=args.admin_port,
+            master_client_id=args.master_client_id, skip_nights=args.skip_nights,
+        )
+    except StateFileError as exc:
+        parser.error(str(exc))
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await sim.start()
+    except OSError as exc:
+        parser.error(f"--port {args.port}: cannot listen on {args.host} ({exc.strerror}); pick another port")
+    admin = f" (admin {args.host}:{sim.admin_port})" if sim.admin_port is not None else ""
+    pace = "stepping" if speed is None else f"{speed:g}x real time"
+    span = str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} sessions)"
+    accounts = ",".join(sim.managed_accounts())
+    print(
+        f"IB Gateway simulator listening on {args.host}:{sim.port}{admin}, replaying {span} "
+        f"{','.join(symbols)} at {pace}, account {accounts}",
+        flush=True,
+    )
+    await stopped.wait()
+    await sim.stop()
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parse_args(argv)
+    asyncio.run(serve(args, parser))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

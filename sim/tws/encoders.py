@@ -14,49 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.tws.contracts import StockContract
-from sim.tws.framing import UNSET_DOUBLE
 
 Fields = list[object]
-
-
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """An order as one client sees it (its own order id and clientId)."""
-
-    order_id: int
-    client_id: int
-    perm_id: int
-    account: str
-    action: str
-    total_qty: float
-    order_type: str
-    lmt_price: float | None
-    aux_price: float | None
-    tif: str
-    oca_group: str
-    oca_type: int
-    parent_id: int
-    order_ref: str
-    outside_rth: bool
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionView:
-    """An execution as one client sees it."""
-
-    exec_id: str
-    order_id: int
-    client_id: int
-    perm_id: int
-    account: str
-    side: str
-    shares: float
-    price: float
-    time_str: str
-    cum_qty: float
-    avg_price: float
-    order_ref: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +32,11 @@ class WireBar:
     count: int
 
 
-def _c11(c: StockContract, exchange: str = "SMART") -> Fields:
+def contract_fields(c: StockContract, exchange: str = "SMART") -> Fields:
     return [c.con_id, c.symbol, "STK", "", 0.0, "", "", exchange, "USD", c.symbol, c.symbol]
 
 
-def _price(p: float | None) -> object:
+def price_field(p: float | None) -> object:
     return "" if p is None else p
 
 
@@ -136,7 +95,7 @@ def account_download_end(account: str) -> Fields:
 
 
 def position(account: str, c: StockContract, qty: float, avg_cost: float) -> Fields:
-    return [61, 3, account, *_c11(c, exchange=""), qty, avg_cost]
+    return [61, 3, account, *contract_fields(c, exchange=""), qty, avg_cost]
 
 
 def position_end() -> Fields:
@@ -206,137 +165,6 @@ def contract_details(
 
 def contract_details_end(req_id: int) -> Fields:
     return [52, 1, req_id]
-
-
-# --- orders ---------------------------------------------------------------------------------
-
-
-def order_status(
-    order_id: int,
-    status: str,
-    filled: float,
-    remaining: float,
-    avg_fill_price: float,
-    perm_id: int,
-    parent_id: int,
-    last_fill_price: float,
-    client_id: int,
-) -> Fields:
-    return [
-        3, order_id, status, filled, remaining, avg_fill_price, perm_id, parent_id,
-        last_fill_price, client_id, "", 0.0,
-    ]
-
-
-def open_order(sv: int, o: OrderView, c: StockContract) -> Fields:
-    f: Fields = [5, o.order_id, *_c11(c)]
-    f += [
-        o.action, o.total_qty, o.order_type, _price(o.lmt_price), _price(o.aux_price), o.tif,
-        o.oca_group, o.account, "O", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth,
-        0, 0.0, "", "",  # hidden, discretionaryAmt, goodAfterTime, obsolete sharesAllocation
-        "", "", "",  # faGroup, faMethod, faPercentage
-    ]
-    if sv < 177:
-        f.append("")  # faProfile
-    f += [
-        "", "", "", "", "",  # modelCode, goodTillDate, rule80A, percentOffset, settlingFirm
-        0, "", -1, 0,  # shortSaleSlot, designatedLocation, exemptCode, auctionStrategy
-        "", "", "", "", "",  # startingPrice, stockRefPrice, delta, stockRangeLower/Upper
-        "", 0, 0, 0, "",  # displaySize, blockOrder, sweepToFill, allOrNone, minQty
-        o.oca_type, 0, 0, "",  # ocaType, eTradeOnly, firmQuoteOnly, nbboPriceCap
-        o.parent_id, 0, "", 0,  # parentId, triggerMethod, volatility, volatilityType
-        "", "",  # deltaNeutralOrderType ("" => no 8 extras), deltaNeutralAuxPrice
-        0, 0, "", "", "", "",  # continuousUpdate, referencePriceType, trailStop, trail%, bp, bpType
-        "", 0, 0, 0,  # comboLegsDescrip, nComboLegs, nOrderComboLegs, nSmartComboParams
-        "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
-        "",  # hedgeType
-        0, "", "", 0, 0,  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld, dnc
-        "",  # algoStrategy
-        0, 0,  # solicited, whatIf
-        o.status,
-        "", "", "", "", "", "", "", "", "",  # 9 margin strings
-        "", "", "", "", "",  # commission, min, max, currency, warningText
-        0, 0,  # randomizeSize, randomizePrice
-        0,  # nConditions
-        "", "", "", "", "", "", "", 0,  # adjusted order block
-        "", "", "",  # softDollarTier
-        "", 0, 0, 0, 0,  # cashQty, dontUseAutoPriceForHedge, isOmsContainer, discUpToLimit, priceMgmt
-    ]
-    if sv >= 159:
-        f.append("")  # duration
-    if sv >= 160:
-        f.append("")  # postToAts
-    if sv >= 162:
-        f.append(0)  # autoCancelParent
-    if sv >= 170:
-        f += ["", "", "", "", ""]
-    return f
-
-
-def open_order_end() -> Fields:
-    return [53, 1]
-
-
-def completed_order(
-    sv: int, o: OrderView, c: StockContract, filled_qty: float, completed_time: str
-) -> Fields:
-    f: Fields = [101, *_c11(c)]
-    f += [
-        o.action, o.total_qty, o.order_type, _price(o.lmt_price), _price(o.aux_price), o.tif,
-        o.oca_group, o.account, "O", 0, o.order_ref, o.perm_id, o.outside_rth,
-        0, 0.0, "",  # hidden, discretionaryAmt, goodAfterTime
-        "", "", "",  # faGroup, faMethod, faPercentage
-    ]
-    if sv < 177:
-        f.append("")  # faProfile
-    f += [
-        "", "", "", "", "",  # modelCode, goodTillDate, rule80A, percentOffset, settlingFirm
-        0, "", -1,  # shortSaleSlot, designatedLocation, exemptCode
-        "", "", "", "", "",  # startingPrice, stockRefPrice, delta, stockRangeLower/Upper
-        "", 0, 0, "",  # displaySize, sweepToFill, allOrNone, minQty
-        o.oca_type, 0, "", 0,  # ocaType, triggerMethod, volatility, volatilityType
-        "", "",  # deltaNeutralOrderType, deltaNeutralAuxPrice
-        0, 0, "", "",  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent
-        "", 0, 0, 0,  # comboLegsDescrip, nComboLegs, nOrderComboLegs, nSmartComboParams
-        "", "", "",  # scale fields
-        "",  # hedgeType
-        "", "", 0, 0,  # clearingAccount, clearingIntent, notHeld, dnc
-        "",  # algoStrategy
-        0, o.status, 0, 0,  # solicited, status, randomizeSize, randomizePrice
-        0,  # nConditions
-        "", "", "", 0, 0,  # trailStopPrice, lmtPriceOffset, cashQty, dontUseAuto, isOms
-        "", filled_qty, 0, 0,  # autoCancelDate, filledQuantity, refFuturesConId, autoCancelParent
-        "", 0, 0, 0,  # shareholder, imbalanceOnly, routeMarketableToBbo, parentPermId
-        completed_time, o.status,
-    ]
-    if sv >= 170:
-        f += ["", "", "", "", ""]
-    return f
-
-
-def completed_orders_end() -> Fields:
-    return [102]
-
-
-def exec_details(sv: int, req_id: int, c: StockContract, e: ExecutionView) -> Fields:
-    f: Fields = [
-        11, req_id, e.order_id, *_c11(c, exchange=c.primary_exchange), e.exec_id, e.time_str,
-        e.account, c.primary_exchange, e.side, e.shares, e.price, e.perm_id, e.client_id,
-        0, e.cum_qty, e.avg_price, e.order_ref, "", "", "", 2,
-    ]
-    if sv >= 178:
-        f.append(0)  # pendingPriceRevision
-    return f
-
-
-def exec_details_end(req_id: int) -> Fields:
-    return [55, 1, req_id]
-
-
-def commission_report(exec_id: str, commission: float, realized_pnl: float | None) -> Fields:
-    """TWS sends the UNSET double as realizedPNL on opening fills; we do the same."""
-    pnl = UNSET_DOUBLE if realized_pnl is None else realized_pnl
-    return [59, 1, exec_id, commission, "USD", pnl, UNSET_DOUBLE, ""]
 
 
 # --- market data ----------------------------------------------------------------------------

@@ -12,7 +12,9 @@ ORDER_REJECTED = 201
 ORDER_CANCELLED = 202
 CLIENT_ID_IN_USE = 326
 NOT_SUBSCRIBED = 354
+VALIDATION_ERROR = 321
 UNKNOWN_ORDER = 10147
+MISSING_PARENT_ORDER = 10006
 CANCEL_ALL_ORDERS = 10148  # not used; kept for the classification list
 
 # Connectivity (socket stays open; they are notices, not disconnects)
@@ -36,6 +38,7 @@ MESSAGES: dict[int, str] = {
     CLIENT_ID_IN_USE: "Unable to connect as the client id is already in use. Retry with a unique client id.",
     NOT_SUBSCRIBED: "Requested market data is not subscribed.",
     UNKNOWN_ORDER: "OrderId that needs to be cancelled is not found.",
+    MISSING_PARENT_ORDER: "Missing parent order.",
     CONNECTIVITY_LOST: "Connectivity between IB and Trader Workstation has been lost.",
     CONNECTIVITY_RESTORED_DATA_LOST: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     CONNECTIVITY_RESTORED_DATA_KEPT: "Connectivity between IB and Trader Workstation has been restored - data maintained.",

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sim.market.sessions import NY
+from sim.market.ticks import tick_size, to_tick
 from sim.tws import encoders as enc
 from sim.tws import errors
 from sim.tws.contracts import stock
@@ -21,11 +22,13 @@ from sim.tws.requests import (
     RealTimeBarsRequest,
 )
 from sim.tws.session import BarSubscription
+from sim.tws.times import ib_time
 from trade.models import Bar
 
 RTB_SECONDS = 5
 TICK_LAST, TICK_BID, TICK_ASK, TICK_VOLUME = 4, 1, 2, 8
 TICK_INTERVAL = timedelta(seconds=1)
+SPREAD_BPS = 1.0  # the quoted spread: about 1 bp, at least one tick
 
 
 def parse_end(text: str, now: datetime) -> datetime:
@@ -50,7 +53,7 @@ def wire_bar(bar: Bar, format_date: int, daily: bool) -> enc.WireBar:
     elif daily:
         date_str = bar.start.astimezone(NY).strftime("%Y%m%d")
     else:
-        date_str = bar.start.astimezone(NY).strftime("%Y%m%d %H:%M:%S America/New_York")
+        date_str = ib_time(bar.start)
     wap = round((bar.high + bar.low + bar.close) / 3, 4)
     count = max(1, int(bar.volume // 100)) if bar.volume else 0
     return enc.WireBar(date_str, bar.open, bar.high, bar.low, bar.close, bar.volume, wap, count)
@@ -66,6 +69,12 @@ class MarketFeeds:
         self._source_symbols: set[str] | None = None
         self._minute_volume: dict[str, dict[int, float]] = {}
         self._cum_volume: dict[str, tuple[list[float], list[float]]] = {}
+
+    def set_replay(self, replay: Any) -> None:
+        """The next session became current: per-session volume tables start over."""
+        self.replay = replay
+        self._minute_volume.clear()
+        self._cum_volume.clear()
 
     def _known(self, symbol: str) -> bool:
         """Streamable: the replay has the symbol's session (or at least a previous close)."""
@@ -171,7 +180,8 @@ class MarketFeeds:
         ext = self.replay.path_extremes(symbol, start, last)
         if o is None or c is None or ext is None:
             return None
-        lo, hi = min(ext[0], o, c), max(ext[1], o, c)
+        o, c = to_tick(o), to_tick(c)  # the path between vertices is off the grid; quotes are not
+        lo, hi = min(to_tick(ext[0]), o, c), max(to_tick(ext[1]), o, c)
         return Bar(symbol, start, o, hi, lo, c, self._rtb_volume(symbol, start), RTB_SECONDS)
 
     def _rtb_volume(self, symbol: str, start: datetime) -> float:
@@ -221,14 +231,16 @@ class MarketFeeds:
         raw = self.replay.price_at(symbol, now)
         if raw is None:
             return
-        price = round(raw, 2)
+        price = to_tick(raw)
         subs.last_tick_at[req_id] = now
         if not force and subs.last_tick.get(req_id) == price:
             return
         subs.last_tick[req_id] = price
-        spread = max(0.01, round(price * 0.0001, 2))
-        session.send(enc.tick_price(req_id, TICK_BID, round(price - spread / 2, 2), 100.0))
-        session.send(enc.tick_price(req_id, TICK_ASK, round(price + spread / 2, 2), 100.0))
+        tick = tick_size(price)
+        spread = max(1, round(price * SPREAD_BPS / 10_000 / tick))  # in ticks, at least one
+        bid = to_tick(price - (spread // 2) * tick)
+        session.send(enc.tick_price(req_id, TICK_BID, bid, 100.0))
+        session.send(enc.tick_price(req_id, TICK_ASK, to_tick(bid + spread * tick), 100.0))
         session.send(enc.tick_price(req_id, TICK_LAST, price, 100.0))
         session.send(enc.tick_size(req_id, TICK_VOLUME, self._volume_until(symbol, now)))
 

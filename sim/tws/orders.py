@@ -2,8 +2,12 @@
 
 IB order ids belong to a clientId, so two clients may both use id 12. The engine has one id
 space, so the desk keeps a two-way map `(client_id, order_id) <-> engine id`. The map lives as
-long as the engine, which is what lets a reconnecting client (after a simulated Gateway restart)
-see its own order ids again in openOrder / orderStatus / execDetails.
+long as the engine (and in the `--state` file), which is what lets a reconnecting client (after
+a simulated Gateway restart) see its own order ids again in openOrder / orderStatus / execDetails.
+
+A child order (parentId set) is only ever accepted under a parent the engine holds: the child of
+a parent that was rejected (for example by the `reject-next` fault) or never sent is rejected
+too, never accepted as a standalone order (rule R2 of `sim/engine/exchange.py`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from sim.engine.exchange import OrderReject, SimOrder
-from sim.market.sessions import NY
 from sim.tws import encoders as enc
 from sim.tws import errors
+from sim.tws import order_messages as om
 from sim.tws.contracts import stock
+from sim.tws.faults import OrderFilter
 from sim.tws.requests import PlaceOrder
+from sim.tws.times import IBTimeError, ib_time, ib_time_echo, parse_ib_time
 
 WORKING = frozenset({"PendingSubmit", "PreSubmitted", "Submitted", "ApiPending"})
 
@@ -29,9 +35,12 @@ class OrderKey:
     order_id: int
 
 
-def ib_time(t: datetime) -> str:
-    """Execution/completion time as TWS writes it, with an explicit zone the client can parse."""
-    return t.astimezone(NY).strftime("%Y%m%d %H:%M:%S America/New_York")
+@dataclass(frozen=True, slots=True)
+class ArmedReject:
+    """The `reject-next` fault: reject the next order `only` accepts with IB error `code`."""
+
+    code: int
+    only: OrderFilter
 
 
 class OrderDesk:
@@ -48,29 +57,65 @@ class OrderDesk:
         self._sessions_of = sessions_of
         self._to_engine: dict[OrderKey, int] = {}
         self._to_client: dict[int, OrderKey] = {}
+        self._rejected: set[OrderKey] = set()
+        self.rejections: list[dict[str, Any]] = []  # every new order refused: for the truth
         self._next_engine_id = 1
-        self.reject_next: int | None = None
+        self._max_order_id: dict[int, int] = {}  # per client: never hand out a used id again
+        self.armed_reject: ArmedReject | None = None
         self._cancel_requested: set[int] = set()
+        self.previews: Any = None  # set by the gateway: what-if figures (sim.tws.preview)
         engine.add_listener(self)
+
+    @property
+    def reject_next(self) -> int | None:
+        """The armed rejection code (None when nothing is armed)."""
+        return None if self.armed_reject is None else self.armed_reject.code
+
+    @reject_next.setter
+    def reject_next(self, code: int | None) -> None:
+        self.armed_reject = None if code is None else ArmedReject(code, OrderFilter())
 
     # -- ids ------------------------------------------------------------------------------
     def client_key(self, engine_id: int) -> OrderKey:
         return self._to_client.get(engine_id, OrderKey(0, engine_id))
 
     def next_valid_id(self, client_id: int) -> int:
-        used = [k.order_id for k in self._to_engine if k.client_id == client_id]
-        return max(used, default=0) + 1
+        return self._max_order_id.get(client_id, 0) + 1
 
-    def view(self, order: Any) -> enc.OrderView:
+    def view(self, order: SimOrder) -> om.OrderView:
         key = self.client_key(order.order_id)
         parent = self.client_key(order.parent_id).order_id if order.parent_id else 0
-        return enc.OrderView(
+        return om.OrderView(
             order_id=key.order_id, client_id=key.client_id, perm_id=order.perm_id,
             account=order.account, action=order.action, total_qty=order.total_qty,
             order_type=order.order_type, lmt_price=order.lmt_price, aux_price=order.aux_price,
             tif=order.tif, oca_group=order.oca_group, oca_type=order.oca_type, parent_id=parent,
             order_ref=order.order_ref, outside_rth=order.outside_rth, status=order.status,
+            good_after=ib_time_echo(order.good_after), good_till=ib_time_echo(order.good_till),
+            trail_stop=order.trail_stop, trail_percent=order.trail_percent,
+            why_held=order.why_held if order.status == "PreSubmitted" else "",
         )
+
+    def mapping(self) -> list[tuple[int, int, int]]:
+        """(engine id, client id, client order id) of every order: for the `--state` file."""
+        return [(e, k.client_id, k.order_id) for e, k in sorted(self._to_client.items())]
+
+    def restore_mapping(self, rows: Iterable[tuple[int, int, int]], max_ids: dict[int, int]) -> None:
+        for engine_id, client_id, order_id in rows:
+            key = OrderKey(client_id, order_id)
+            self._to_engine[key] = engine_id
+            self._to_client[engine_id] = key
+            self._note_id(key)
+        for client_id, order_id in max_ids.items():
+            self._note_id(OrderKey(client_id, order_id))
+        self._next_engine_id = max(self._to_client, default=0) + 1
+
+    def max_ids(self) -> dict[int, int]:
+        return dict(self._max_order_id)
+
+    def _note_id(self, key: OrderKey) -> None:
+        if key.order_id > self._max_order_id.get(key.client_id, 0):
+            self._max_order_id[key.client_id] = key.order_id
 
     # -- requests -------------------------------------------------------------------------
     def place(self, session: Any, req: PlaceOrder) -> None:
@@ -78,57 +123,126 @@ class OrderDesk:
         a finished order's id is 103. Faults (reject-next) apply before the engine sees it."""
         client_id = session.client_id
         key = OrderKey(client_id, req.order_id)
-        sv = session.server_version
+        send_error = self._error_to(session, req.order_id)
+        if req.what_if:
+            self._preview(session, req)
+            return
         existing_id = self._to_engine.get(key)
         if existing_id is not None:
-            current = self._engine_order(existing_id)
+            current = self.engine.order(existing_id)
             if current is None or current.status not in WORKING:
-                session.send(enc.error(sv, req.order_id, errors.DUPLICATE_ORDER_ID,
-                                       errors.message(errors.DUPLICATE_ORDER_ID)))
+                send_error(errors.DUPLICATE_ORDER_ID, errors.message(errors.DUPLICATE_ORDER_ID))
                 return
-        if self.reject_next is not None:
-            code, self.reject_next = self.reject_next, None
-            reason = "simulated rejection (fault injection)"
-            session.send(enc.error(sv, req.order_id, code, errors.message(code, reason)))
+        elif key in self._rejected:
+            send_error(errors.DUPLICATE_ORDER_ID, errors.message(errors.DUPLICATE_ORDER_ID))
             return
-        if req.what_if:
-            session.send(enc.error(sv, req.order_id, errors.ORDER_REJECTED, errors.message(
-                errors.ORDER_REJECTED, "what-if (margin preview) orders are not simulated")))
+        self._note_id(key)
+        armed = self.armed_reject
+        if existing_id is None and armed is not None and armed.only.accepts_request(req):
+            self.armed_reject = None
+            self._refuse(key, req, armed.code)
+            send_error(armed.code, errors.message(armed.code, "simulated rejection (fault injection)"))
+            self._transmit_held_parent(client_id, req)
+            return
+        parent_engine = 0
+        if req.parent_id:
+            parent_key = OrderKey(client_id, req.parent_id)
+            if parent_key in self._rejected:
+                self._refuse(key, req, errors.ORDER_REJECTED)
+                send_error(errors.ORDER_REJECTED, errors.message(
+                    errors.ORDER_REJECTED, f"parent order {req.parent_id} was rejected; "
+                    "its children are cancelled with it"))
+                return
+            parent_engine = self._to_engine.get(parent_key, 0)
+            if not parent_engine:
+                self._refuse(key, req, errors.MISSING_PARENT_ORDER)
+                send_error(errors.MISSING_PARENT_ORDER, errors.message(errors.MISSING_PARENT_ORDER))
+                return
+        try:
+            good_after = parse_ib_time(req.good_after)
+            good_till = parse_ib_time(req.good_till)
+        except IBTimeError as exc:
+            self._refuse(key, req, errors.ORDER_REJECTED)
+            send_error(errors.ORDER_REJECTED, errors.message(errors.ORDER_REJECTED, f"goodAfterTime/goodTillDate {exc}"))
             return
         engine_id = existing_id if existing_id is not None else self._allocate(key)
-        parent_engine = self._to_engine.get(OrderKey(client_id, req.parent_id), 0) if req.parent_id else 0
         order = SimOrder(
             order_id=engine_id, client_id=client_id, account=req.account or self.engine.account_id,
             symbol=req.contract.ticker, action=req.action, total_qty=req.total_qty,
             order_type=req.order_type, lmt_price=req.lmt_price, aux_price=req.aux_price,
-            tif=req.tif if req.tif in ("DAY", "GTC") else "DAY", oca_group=req.oca_group,
-            oca_type=req.oca_type, parent_id=parent_engine, transmit=req.transmit,
-            order_ref=req.order_ref, outside_rth=req.outside_rth,
+            tif=req.tif or "DAY", oca_group=req.oca_group, oca_type=req.oca_type,
+            parent_id=parent_engine, transmit=req.transmit, order_ref=req.order_ref,
+            outside_rth=req.outside_rth, good_after=good_after, good_till=good_till,
+            trail_stop=req.trail_stop, trail_percent=req.trail_percent,
         )
         try:
             self.engine.place(order)
         except OrderReject as exc:
             if existing_id is None:
                 self._forget(key, engine_id)
-            session.send(enc.error(sv, req.order_id, exc.code, exc.message))
+                self._refuse(key, req, exc.code)
+                self._transmit_held_parent(client_id, req)
+            send_error(exc.code, exc.message)
+
+    def _refuse(self, key: OrderKey, req: PlaceOrder, code: int) -> None:
+        """Remember a refused new order: its id is never reused, and its ref was sent."""
+        self._rejected.add(key)
+        self.rejections.append({
+            "client_id": key.client_id, "client_order_id": key.order_id, "ref": req.order_ref,
+            "symbol": req.contract.ticker, "action": req.action, "type": req.order_type,
+            "qty": req.total_qty, "parent_client_order_id": req.parent_id, "code": code,
+            "time": self._now().isoformat(),
+        })
+
+    def _transmit_held_parent(self, client_id: int, req: PlaceOrder) -> None:
+        """A rejected last leg (transmit=True) was still the signal for TWS to send its held
+        parent and siblings on: the server rejects the leg, the rest of the group works."""
+        parent_engine = self._to_engine.get(OrderKey(client_id, req.parent_id)) if req.parent_id else None
+        if req.transmit and parent_engine:
+            self.engine.transmit(parent_engine)
+
+    def _preview(self, session: Any, req: PlaceOrder) -> None:
+        """whatIf: an openOrder carrying the margin and commission figures, nothing placed."""
+        if self.previews is None:
+            self._error_to(session, req.order_id)(errors.ORDER_REJECTED, errors.message(
+                errors.ORDER_REJECTED, "what-if orders are not available"))
+            return
+        self.previews.answer(session, req)
 
     def cancel(self, session: Any, order_id: int) -> None:
-        sv = session.server_version
         engine_id = self._to_engine.get(OrderKey(session.client_id, order_id))
         if engine_id is None:
-            session.send(enc.error(sv, order_id, errors.UNKNOWN_ORDER, errors.message(errors.UNKNOWN_ORDER)))
+            self._error_to(session, order_id)(errors.UNKNOWN_ORDER, errors.message(errors.UNKNOWN_ORDER))
             return
         self._cancel_requested.add(engine_id)
         try:
             self.engine.cancel(engine_id)
         except OrderReject as exc:
             self._cancel_requested.discard(engine_id)
-            session.send(enc.error(sv, order_id, exc.code, exc.message))
+            self._error_to(session, order_id)(exc.code, exc.message)
+
+    def cancel_from_tws(self, engine_ids: Iterable[int]) -> list[int]:
+        """Cancel working orders as a person in TWS would: the owner gets Cancelled + 202."""
+        done = []
+        for engine_id in engine_ids:
+            order = self.engine.order(engine_id)
+            if order is None or not order.is_working:
+                continue
+            self._cancel_requested.add(engine_id)
+            self.engine.cancel(engine_id)
+            done.append(engine_id)
+        return done
 
     def cancel_all(self) -> None:
         """reqGlobalCancel: every working order, each confirmed with 202 like a cancelOrder."""
         self._cancel_requested.update(o.order_id for o in self.engine.open_orders())
         self.engine.cancel_all()
+
+    def _error_to(self, session: Any, order_id: int) -> Callable[[int, str], None]:
+        def send(code: int, text: str) -> None:
+            session.send(enc.error(session.server_version, order_id, code, text))
+
+        return send
 
     def _allocate(self, key: OrderKey) -> int:
         while self.engine.order(self._next_engine_id) is not None or self._next_engine_id in self._to_client:
@@ -143,9 +257,6 @@ class OrderDesk:
         self._to_engine.pop(key, None)
         self._to_client.pop(engine_id, None)
 
-    def _engine_order(self, engine_id: int) -> Any | None:
-        return self.engine.order(engine_id)
-
     # -- startup snapshots ------------------------------------------------------------------
     def send_open_orders(self, session: Any) -> None:
         """reqOpenOrders: this client's working orders (all clients' for clientId 0)."""
@@ -155,28 +266,27 @@ class OrderDesk:
             if session.client_id not in (0, key.client_id):
                 continue
             view = self.view(order)
-            c = stock(order.symbol)
-            session.send(enc.open_order(sv, view, c))
+            session.send(om.open_order(sv, view, stock(order.symbol)))
             session.send(self._status_fields(order, view))
-        session.send(enc.open_order_end())
+        session.send(om.open_order_end())
 
     def send_completed_orders(self, session: Any) -> None:
         sv = session.server_version
         for order in self.engine.orders():
             if order.status in WORKING:
                 continue
-            when = order.submitted_at or self._now()
-            session.send(enc.completed_order(sv, self.view(order), stock(order.symbol), order.filled, ib_time(when)))
-        session.send(enc.completed_orders_end())
+            when = order.completed_at or order.submitted_at or self._now()
+            session.send(om.completed_order(sv, self.view(order), stock(order.symbol), order.filled, ib_time(when)))
+        session.send(om.completed_orders_end())
 
     # -- engine listener --------------------------------------------------------------------
-    def _status_fields(self, order: Any, view: enc.OrderView) -> list[object]:
-        return enc.order_status(
+    def _status_fields(self, order: SimOrder, view: om.OrderView) -> list[object]:
+        return om.order_status(
             view.order_id, order.status, order.filled, order.remaining, order.avg_fill_price,
-            order.perm_id, view.parent_id, order.last_fill_price, view.client_id,
+            order.perm_id, view.parent_id, order.last_fill_price, view.client_id, view.why_held,
         )
 
-    def on_order_status(self, order: Any) -> None:
+    def on_order_status(self, order: SimOrder) -> None:
         if order.status == "PendingSubmit":
             return  # the client set PendingSubmit itself when it sent the order; TWS skips it too
         view = self.view(order)
@@ -187,20 +297,20 @@ class OrderDesk:
             # TWS confirms a client's cancel with 202; OCA and DAY-expiry cancels get the status only
             self._cancel_requested.discard(order.order_id)
             for session in self._sessions_of(view.client_id):
-                session.send(enc.error(session.server_version, view.order_id, errors.ORDER_CANCELLED,
-                                       errors.message(errors.ORDER_CANCELLED)))
+                session.send(enc.error(session.server_version, view.order_id,
+                                       errors.ORDER_CANCELLED, errors.message(errors.ORDER_CANCELLED)))
 
-    def on_open_order(self, order: Any) -> None:
+    def on_open_order(self, order: SimOrder) -> None:
         if order.status == "PendingSubmit":
             return
         view = self.view(order)
         c = stock(order.symbol)
         for session in self._sessions_of(view.client_id):
-            session.send(enc.open_order(session.server_version, view, c))
+            session.send(om.open_order(session.server_version, view, c))
 
-    def execution_view(self, ex: Any) -> enc.ExecutionView:
+    def execution_view(self, ex: Any) -> om.ExecutionView:
         key = self.client_key(ex.order_id)
-        return enc.ExecutionView(
+        return om.ExecutionView(
             exec_id=ex.exec_id, order_id=key.order_id, client_id=key.client_id, perm_id=ex.perm_id,
             account=ex.account, side=ex.side, shares=ex.shares, price=ex.price,
             time_str=ib_time(ex.time), cum_qty=ex.cum_qty, avg_price=ex.avg_price,
@@ -211,7 +321,7 @@ class OrderDesk:
         """execDetails then, strictly after it, commissionReport, to the owning client."""
         view = self.execution_view(ex)
         c = stock(ex.symbol)
-        report = enc.commission_report(ex.exec_id, ex.commission, ex.realized_pnl)
+        report = om.commission_report(ex.exec_id, ex.commission, ex.realized_pnl)
         for session in self._sessions_of(view.client_id):
-            session.send(enc.exec_details(session.server_version, -1, c, view))
+            session.send(om.exec_details(session.server_version, -1, c, view))
             session.send(report)

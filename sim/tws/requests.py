@@ -55,6 +55,10 @@ class PlaceOrder:
     outside_rth: bool
     oca_type: int
     what_if: bool = False
+    good_after: str = ""  # as sent: "YYYYMMDD HH:MM:SS <zone>" or "YYYYMMDD-HH:MM:SS" (UTC)
+    good_till: str = ""
+    trail_stop: float | None = None  # trailStopPrice
+    trail_percent: float | None = None  # trailingPercent
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,17 +205,15 @@ def _contract(f: list[str], i: int) -> ContractSpec:
 def _place_order(f: list[str], sv: int) -> PlaceOrder:
     # 3, orderId, C12(2..13), secIdType, secId, action(16), qty, type, lmt, aux, tif, ocaGroup,
     # account, openClose, origin, orderRef(26), transmit, parentId, blockOrder, sweepToFill,
-    # displaySize, triggerMethod, outsideRth(33), hidden(34), [BAG legs], "", discretionaryAmt, ...
+    # displaySize, triggerMethod, outsideRth(33), hidden(34), [BAG legs], "", discretionaryAmt,
+    # goodAfterTime(37), goodTillDate(38), faGroup, faMethod, faPercentage, [faProfile < 177],
+    # modelCode, ...
     contract = _contract(f, 2)
-    i = 35
     if contract.sec_type == "BAG":
         raise RequestError("placeOrder.contract.secType: BAG (combo) orders are not simulated; use STK")
-    # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage
-    i += 7
-    if sv < 177:
-        i += 1  # faProfile
-    # modelCode, shortSaleSlot, designatedLocation, exemptCode, ocaType
+    i = 35 + 7 + (1 if sv < 177 else 0)  # now at modelCode
     oca_type = _int(f[i + 4], "placeOrder.ocaType") if len(f) > i + 4 else 0
+    tail = _walk_tail(f, i)
     return PlaceOrder(
         order_id=_int(f[1], "placeOrder.orderId"),
         contract=contract,
@@ -228,18 +230,37 @@ def _place_order(f: list[str], sv: int) -> PlaceOrder:
         parent_id=_int(f[28], "placeOrder.parentId"),
         outside_rth=_bool(f[33]),
         oca_type=oca_type,
-        what_if=_what_if(f, i),
+        what_if=tail.what_if,
+        good_after=f[37].strip(),
+        good_till=f[38].strip(),
+        trail_stop=tail.trail_stop,
+        trail_percent=tail.trail_percent,
     )
 
 
-def _what_if(f: list[str], i: int) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    what_if: bool = False
+    trail_stop: float | None = None
+    trail_percent: float | None = None
+
+
+def _opt_price(s: str, name: str) -> float | None:
+    """A double the client may leave unset ("" or the UNSET double)."""
+    value = _opt_float(s, name)
+    return None if value is None or value >= 1.7e308 else value
+
+
+def _walk_tail(f: list[str], i: int) -> _Tail:
     """Walk placeOrder's variable middle (delta-neutral, scale, hedge, algo blocks) to whatIf.
 
     `i` points at modelCode. A margin preview must never become a live order, so this is parsed
-    even though the simulator acts on nothing else back here.
+    even though the simulator acts on little else back here.
     """
     i += 22  # modelCode .. volatilityType; now at deltaNeutralOrderType
     i += 2 + (8 if f[i] else 0)  # deltaNeutralOrderType, deltaNeutralAuxPrice [+8]
+    trail_stop = _opt_price(f[i + 2], "placeOrder.trailStopPrice")
+    trail_percent = _opt_price(f[i + 3], "placeOrder.trailingPercent")
     increment = _float(f[i + 6], "placeOrder.scalePriceIncrement") if f[i + 6] else 0.0
     i += 7 + (7 if 0 < increment < 1.7e308 else 0)  # continuousUpdate .. scalePriceIncrement [+7]
     i += 3  # scaleTable, activeStartTime, activeStopTime
@@ -250,7 +271,7 @@ def _what_if(f: list[str], i: int) -> bool:
     i += 1
     if algo:
         i += 1 + 2 * _int(f[i], "placeOrder.algoParams count")
-    return _bool(f[i + 1])  # algoId, whatIf
+    return _Tail(_bool(f[i + 1]), trail_stop, trail_percent)  # algoId, whatIf
 
 
 def _historical(f: list[str]) -> HistoricalDataRequest:

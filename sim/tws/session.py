@@ -42,7 +42,7 @@ class BarSubscription:
 class Subscriptions:
     positions: bool = False
     account_updates: str = ""  # the account subscribed with reqAccountUpdates, "" = none
-    account_multi: set[int] = field(default_factory=set)
+    account_multi: dict[int, str] = field(default_factory=dict)  # reqId -> account ("" = all)
     history: dict[int, BarSubscription] = field(default_factory=dict)
     realtime_bars: dict[int, BarSubscription] = field(default_factory=dict)
     market_data: dict[int, str] = field(default_factory=dict)

@@ -75,7 +75,8 @@ class GatewayProcess:
     @classmethod
     def start(cls, *args: str) -> GatewayProcess:
         process = subprocess.Popen(
-            [PYTHON, "-m", "sim.gateway", "--port", "0", "--admin-port", "0", *args],
+            [PYTHON, "-m", "sim.gateway", "--port", "0", "--admin-port", "0",
+             "--master-client-id", "77", *args],  # 77 = broker_executions' client: sees every client's
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         assert process.stdout is not None

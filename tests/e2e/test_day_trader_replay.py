@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from observability.history import HistoryDB
+from sim.market.ticks import to_tick
 from tests.e2e.harness import (
     DATA,
     GatewayProcess,
@@ -26,7 +27,12 @@ EPOCH = datetime(2000, 1, 1, tzinfo=NY)
 
 
 def _bars(symbol: str, day: str) -> pd.DataFrame:
+    """The day's bars as the simulator serves them: every price snapped to the tick grid."""
     frame = pd.read_csv(DATA / "intraday" / symbol / f"{day}.csv")
+    for column in ("open", "high", "low", "close"):
+        frame[column] = frame[column].map(to_tick)
+    frame["high"] = frame[["open", "high", "close"]].max(axis=1)
+    frame["low"] = frame[["open", "low", "close"]].min(axis=1)
     frame["start"] = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_convert(NY)
     return frame
 

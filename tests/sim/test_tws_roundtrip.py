@@ -17,6 +17,7 @@ import ib_insync.decoder
 import pytest
 
 from sim.tws import encoders as enc
+from sim.tws import order_messages as om
 from sim.tws.contracts import stock
 from sim.tws.framing import FrameReader, encode
 
@@ -25,12 +26,12 @@ IB_INSYNC_VERSIONS = [157, *range(159, 177)]
 CASES = [("ib_async", v) for v in IB_ASYNC_VERSIONS] + [("ib_insync", v) for v in IB_INSYNC_VERSIONS]
 
 SPY = stock("SPY")
-ORDER = enc.OrderView(
+ORDER = om.OrderView(
     order_id=7, client_id=3, perm_id=900001, account="DU1234567", action="SELL", total_qty=10.0,
     order_type="STP", lmt_price=None, aux_price=99.5, tif="GTC", oca_group="oca-7", oca_type=1,
     parent_id=5, order_ref="bot:2025-07-03:SPY:1", outside_rth=False, status="PreSubmitted",
 )
-EXEC = enc.ExecutionView(
+EXEC = om.ExecutionView(
     exec_id="0000e1a7.65f1a2b3.01.01", order_id=5, client_id=3, perm_id=900000,
     account="DU1234567", side="BOT", shares=10.0, price=101.25,
     time_str="20250703 10:31:05 America/New_York", cum_qty=10.0, avg_price=101.25,
@@ -76,14 +77,14 @@ def messages(sv: int) -> list[tuple[list[object], str]]:
         (enc.account_update_multi_end(5), "accountUpdateMultiEnd"),
         (enc.contract_details(sv, 6, SPY, "20250703:0930-20250703:1300", "20250703:0930-20250703:1300"), "contractDetails"),
         (enc.contract_details_end(6), "contractDetailsEnd"),
-        (enc.order_status(7, "PreSubmitted", 0.0, 10.0, 0.0, 900001, 5, 0.0, 3), "orderStatus"),
-        (enc.open_order(sv, ORDER, SPY), "openOrder"),
-        (enc.open_order_end(), "openOrderEnd"),
-        (enc.completed_order(sv, ORDER, SPY, 10.0, "20250703 10:31:05 America/New_York"), "completedOrder"),
-        (enc.completed_orders_end(), "completedOrdersEnd"),
-        (enc.exec_details(sv, -1, SPY, EXEC), "execDetails"),
-        (enc.exec_details_end(8), "execDetailsEnd"),
-        (enc.commission_report(EXEC.exec_id, 1.0, None), "commissionReport"),
+        (om.order_status(7, "PreSubmitted", 0.0, 10.0, 0.0, 900001, 5, 0.0, 3), "orderStatus"),
+        (om.open_order(sv, ORDER, SPY), "openOrder"),
+        (om.open_order_end(), "openOrderEnd"),
+        (om.completed_order(sv, ORDER, SPY, 10.0, "20250703 10:31:05 America/New_York"), "completedOrder"),
+        (om.completed_orders_end(), "completedOrdersEnd"),
+        (om.exec_details(sv, -1, SPY, EXEC), "execDetails"),
+        (om.exec_details_end(8), "execDetailsEnd"),
+        (om.commission_report(EXEC.exec_id, 1.0, None), "commissionReport"),
         (enc.historical_data(9, "20250702 09:30:00", "20250703 16:00:00", [BAR, BAR]), "historicalDataEnd"),
         (enc.historical_data_update(9, BAR), "historicalDataUpdate"),
         (enc.realtime_bar(10, BAR, 1751549400), "realtimeBar"),
@@ -119,7 +120,7 @@ def test_every_server_message_decodes_without_error(library: str, sv: int, caplo
 
 @pytest.mark.parametrize(("library", "sv"), CASES)
 def test_open_order_fields_arrive_intact(library: str, sv: int, caplog) -> None:
-    wrapper = decode(library, sv, enc.open_order(sv, ORDER, SPY), caplog)
+    wrapper = decode(library, sv, om.open_order(sv, ORDER, SPY), caplog)
     (_, (order_id, contract, order, state)), = wrapper.calls
     assert (order_id, order.clientId, order.permId, order.parentId) == (7, 3, 900001, 5)
     assert (order.action, order.totalQuantity, order.orderType, order.auxPrice) == ("SELL", 10.0, "STP", 99.5)
@@ -129,7 +130,7 @@ def test_open_order_fields_arrive_intact(library: str, sv: int, caplog) -> None:
 
 @pytest.mark.parametrize(("library", "sv"), CASES)
 def test_exec_details_fields_arrive_intact(library: str, sv: int, caplog) -> None:
-    wrapper = decode(library, sv, enc.exec_details(sv, -1, SPY, EXEC), caplog)
+    wrapper = decode(library, sv, om.exec_details(sv, -1, SPY, EXEC), caplog)
     (_, (req_id, contract, ex)), = wrapper.calls
     assert (req_id, ex.orderId, ex.clientId, ex.permId) == (-1, 5, 3, 900000)
     assert (ex.execId, ex.side, ex.shares, ex.price, ex.orderRef) == (EXEC.exec_id, "BOT", 10.0, 101.25, EXEC.order_ref)
@@ -151,7 +152,10 @@ def test_the_round_trip_covers_every_encoder() -> None:
     """A new encoder without a round-trip case fails here, not silently in a client's log."""
     import inspect
 
-    encoders = {name for name, fn in inspect.getmembers(enc, inspect.isfunction)
-                if fn.__module__ == enc.__name__ and not name.startswith("_")}
+    helpers = {"contract_fields", "price_field"}
+    encoders = {
+        name for module in (enc, om) for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if fn.__module__ == module.__name__ and not name.startswith("_") and name not in helpers
+    }
     covered = {int(fields[0]) for fields, _ in messages(178)}
     assert len(covered) == len(encoders), sorted(encoders)

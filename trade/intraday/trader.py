@@ -68,7 +68,6 @@ BOT = "DT"
 BOOK = "intraday"
 OTHER_BOOKS = ("weekly",)
 STALE_BAR = timedelta(minutes=1)  # a bar older than this when it arrives never opens a position
-FLUSH_INTERVAL_S = 1.0
 
 
 @dataclass(slots=True)
@@ -81,6 +80,8 @@ class TraderOptions:
     resubscribe_every_s: float = 300.0  # market seconds between forced data re-subscriptions
     tick_s: float = 0.02  # real seconds between clock checks
     guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
+    flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
+    shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
     warmup_duration: str = "2 D"
     broker_backstop: bool = False  # attach the broker-held backstop flatten to every exit group
     backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
@@ -209,7 +210,7 @@ class IntradayTrader:
                     if self._may_protect(now):
                         self.exits.guard(now)
                 if mono >= next_flush:
-                    next_flush = mono + FLUSH_INTERVAL_S
+                    next_flush = mono + self.options.flush_interval_s
                     self.records.flush()
                 if self._next_health is None or now >= self._next_health:
                     await self._health_check(now)
@@ -220,7 +221,7 @@ class IntradayTrader:
             await asyncio.sleep(self.options.tick_s)
         await self.jobs.drain(2.0)
         await self.jobs.stop()
-        self.records.flush()
+        await self._flush_before_exit()
         self.run_log.ended_at = self.broker.now()
         self.run_log.reconnects = max(self.run_log.reconnects, self._reconnects)
         self.run_log.extra["no_entry"] = {s: dict(c) for s, c in self.no_entry.items() if c}
@@ -230,6 +231,17 @@ class IntradayTrader:
         if self._stop_reason is not None:
             self.run_log.stopped_by = self._stop_reason
         return self.run_log
+
+    async def _flush_before_exit(self) -> None:
+        """Records that waited for a locked DB get a last chance before the process ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.shutdown_flush_s
+        while self.records.flush(force=True) is not None and self.records.pending \
+                and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        if self.records.pending:
+            log.error("%d history DB write(s) could not be recorded before exit",
+                      self.records.pending)
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""

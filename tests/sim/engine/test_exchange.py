@@ -11,50 +11,8 @@ from sim.market.bar_sources import CsvBarSource
 from sim.market.clock import ReplayClock
 from sim.market.replay import MarketReplay
 from tests.paths import DATA
+from tests.sim.engine.support import FLAT, engine_for, order, step
 from tests.sim.handmade_bars import DAY, ListSource, at, replay_of
-
-FLAT = (100.0, 100.0, 100.0, 100.0)
-
-
-class Recorder:
-    """Collects engine events in order, as the gateway would forward them."""
-
-    def __init__(self) -> None:
-        self.statuses: list[tuple[int, str]] = []
-        self.executions: list[Execution] = []
-
-    def on_order_status(self, order: SimOrder) -> None:
-        if not self.statuses or self.statuses[-1] != (order.order_id, order.status):
-            self.statuses.append((order.order_id, order.status))
-
-    def on_open_order(self, order: SimOrder) -> None:
-        pass
-
-    def on_execution(self, execution: Execution) -> None:
-        self.executions.append(execution)
-
-    def of(self, order_id: int) -> list[str]:
-        return [s for i, s in self.statuses if i == order_id]
-
-
-def engine_for(rows, slippage_bps: float = 0.0, cash: float = 100_000.0, commissions=None):
-    replay = replay_of(rows)
-    engine = MatchingEngine(replay, cash=cash, slippage_bps=slippage_bps,
-                            commissions=commissions or ZeroCommission())
-    recorder = Recorder()
-    engine.add_listener(recorder)
-    return engine, recorder
-
-
-def order(order_id: int, action: str, qty: float, kind: str, lmt=None, aux=None, **kw) -> SimOrder:
-    return SimOrder(order_id, 0, "", "XYZ", action, qty, kind, lmt, aux, **kw)
-
-
-def step(engine: MatchingEngine, minutes: float) -> None:
-    clock = engine.replay.clock
-    clock.advance_by(minutes * 60)
-    engine.advance(clock.now())
-
 
 # ------------------------------------------------------------------------------ order types
 
@@ -328,7 +286,7 @@ def test_unknown_symbol_is_error_200():
         (order(1, "BUY", 1, "LMT"), "limit price"),
         (order(1, "SELL", 1, "STP"), "stop price"),
         (order(1, "HOLD", 1, "MKT"), "action"),
-        (order(1, "BUY", 1, "MKT", tif="IOC"), "time in force"),
+        (order(1, "BUY", 1, "MKT", tif="OPG"), "time in force"),
     ],
 )
 def test_invalid_orders_are_rejected_naming_the_field(bad, field):
