@@ -59,10 +59,19 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_flag(
         money,
+        "--params",
+        metavar="FILE.json",
+        fix='a JSON file such as {"profit_target": 0.02}',
+        help="strategy parameters for this run only (a JSON object of parameter -> value); "
+        "replaces the tuned parameters the nightly cycle scheduled for today",
+    )
+    cli.add_flag(
+        money,
         "--no-improve",
         dest="improve",
         action="store_false",
-        help="skip the after-close evaluation and parameter improvement cycle",
+        help="skip the after-close improvement cycle (metrics, LLM insights, regime, "
+        "replay-validated tuning, A/B test; report in reports/improvement/)",
     )
     cli.add_connection_flags(
         parser, fix, "API client id, unique per bot (default: 2, or IB_CLIENT_ID)"
@@ -176,6 +185,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from improvement import params_store
     from observability.history import HistoryDBError
     from observability.tracing import setup_tracing
     from trade.broker import BrokerError
@@ -194,6 +204,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
     gateway = None
+    defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
+    day = (args.sim_date or _last_completed_session()) if settings.sim else _today()
+    try:
+        today = params_store.day_params(settings.db_path, day, settings.params, args.params)
+    except params_store.ParamsFileError as exc:
+        return _fail(str(exc), 2)
+    except HistoryDBError as exc:
+        return _fail(str(exc), 1)
+    if today.source != params_store.DEFAULTS:
+        print(f"day_trader: parameters for {day}: {today.source}", flush=True)
+    settings = dataclasses.replace(settings, params=today.params)
+    after_day: dict[str, object] = {}
     tracing_handle = setup_tracing("day-trader")
     try:
         if settings.sim:
@@ -201,7 +223,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
             try:
                 watchlist = load_watchlist(settings.watchlist_path, settings.params)
-                day = args.sim_date or _last_completed_session()
                 gateway = start_simulator(
                     watchlist.symbols, day=day, speed=args.speed,
                     data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed,
@@ -229,9 +250,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                                  settings.ib_account or "") as broker:
                 try:
                     result = await run_trading_day(settings, watchlist, broker, stop,
-                                                   on_trader=on_trader)
+                                                   variant=today.variant, on_trader=on_trader)
                 finally:
                     await page.stop()
+                if args.improve and result.run_log is not None:
+                    from improvement import nightly
+
+                    after_day.update(await nightly.collect_after_close(broker, result.run_log))
             if result.run_log is not None:
                 log_ = result.run_log
                 print(
@@ -241,22 +266,44 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     flush=True,
                 )
             print(f"day_trader: {result.message}", flush=True)
-            if args.improve and result.run_log is not None:
-                print("day_trader: nightly improvement cycle not installed yet; skipped", flush=True)
             if result.run_log is not None:
-                _write_day_report(settings, result.run_log.day)
+                traded.append(result.run_log.day)
             return 0
 
+        traded: list[date] = []
         try:
-            return asyncio.run(main_async())
+            code = asyncio.run(main_async())
         except (WatchlistError, StartupRefused) as exc:
             return _fail(str(exc), 2)
         except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
             return _fail(str(exc), 1)
+        if code == 0 and after_day:
+            code = _improve(defaults, after_day, args)
+        for traded_day in traded:  # after the cycle, so the report shows what it decided
+            _write_day_report(settings, traded_day)
+        return code
     finally:
         tracing_handle.shutdown()
         if gateway is not None:
             gateway.stop()
+
+
+def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Namespace) -> int:
+    """The nightly improvement cycle on the day just traded; a failure is one line, exit 1."""
+    from observability.history import HistoryDBError
+    from trade.watchlist import WatchlistError
+
+    print("day_trader: nightly improvement cycle (replaying recent sessions)...", flush=True)
+    from improvement import nightly
+    from improvement.cycle import CycleError
+
+    try:
+        outcome = nightly.run_after_close(defaults, after_day, sim_date=args.sim_date,
+                                          sim_seed=args.sim_seed)
+    except (CycleError, HistoryDBError, WatchlistError) as exc:
+        return _fail(f"improvement cycle: {exc}", 1)
+    print(f"day_trader: {nightly.summary_line(outcome)}", flush=True)
+    return 0
 
 
 def _write_day_report(settings: Settings, day: date) -> None:
@@ -275,6 +322,13 @@ def _write_day_report(settings: Settings, day: date) -> None:
 def _fail(message: str, code: int) -> int:
     print(f"day_trader.py: error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def _today():  # noqa: ANN202 - date; wall clock is fine in an entry script
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(tz=ZoneInfo("America/New_York")).date()
 
 
 def _last_completed_session():  # noqa: ANN202 - date; wall clock is fine in an entry script

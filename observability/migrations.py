@@ -8,8 +8,12 @@ leaves the file at the old version with its rows intact.
 v1: the autonomy tables (trades, daily_metrics, agent_health, parameter_changes, evaluations).
 v2: what restart/reconnect recovery and the weekly book need (order_intents, executions,
     book_positions) plus indexes on the trade columns recovery filters by.
-minute bars: the day's completed 1-minute bars per symbol, so the daily report draws the prices
+v3 (minute bars): the day's completed 1-minute bars per symbol, so the daily report draws the prices
     the bot traded on without the market data source (unique on symbol and bar start).
+v4 (improvement): the nightly improvement cycle's state (improvement/): every tuning candidate ever
+    replayed (the deflated Sharpe ratio counts them all), the parameters each session trades with
+    (and its A/B variant), the A/B tests, and one row per completed cycle (a second run of the
+    same night changes nothing).
 """
 
 from __future__ import annotations
@@ -160,7 +164,57 @@ CREATE TABLE minute_bars (
 CREATE INDEX minute_bars_by_day ON minute_bars (trading_date, symbol, start);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS)
+IMPROVEMENT = """
+CREATE TABLE tuning_trials (
+    id               INTEGER PRIMARY KEY,
+    cycle_date       TEXT    NOT NULL,
+    candidate        TEXT    NOT NULL,
+    parameter        TEXT    NOT NULL,
+    source           TEXT    NOT NULL,
+    sessions         INTEGER NOT NULL,
+    sharpe           REAL,
+    oos_pnl          REAL,
+    current_oos_pnl  REAL,
+    dsr              REAL,
+    verdict          TEXT    NOT NULL,
+    detail           TEXT    NOT NULL DEFAULT '{}',
+    time             TEXT    NOT NULL,
+    UNIQUE (cycle_date, candidate)
+);
+
+CREATE TABLE params_schedule (
+    trading_date  TEXT    PRIMARY KEY,
+    variant       TEXT    NOT NULL DEFAULT '',
+    overrides     TEXT    NOT NULL DEFAULT '{}',
+    current       TEXT    NOT NULL DEFAULT '{}',
+    regime        TEXT    NOT NULL DEFAULT '',
+    ab_test_id    INTEGER,
+    cycle_date    TEXT    NOT NULL,
+    time          TEXT    NOT NULL
+);
+
+CREATE TABLE ab_tests (
+    id         INTEGER PRIMARY KEY,
+    started    TEXT    NOT NULL,
+    parameter  TEXT    NOT NULL,
+    a_values   TEXT    NOT NULL,
+    b_values   TEXT    NOT NULL,
+    status     TEXT    NOT NULL CHECK (status IN ('running', 'promoted', 'retired', 'stopped')),
+    looks      INTEGER NOT NULL DEFAULT 0,
+    ended      TEXT,
+    reason     TEXT    NOT NULL DEFAULT '',
+    time       TEXT    NOT NULL
+);
+CREATE INDEX ab_tests_by_status ON ab_tests (status, started);
+
+CREATE TABLE improvement_cycles (
+    cycle_date  TEXT PRIMARY KEY,
+    time        TEXT NOT NULL,
+    report      TEXT NOT NULL
+)
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

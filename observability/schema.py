@@ -289,3 +289,78 @@ class MinuteBarRow:
     low: float
     close: float
     volume: float
+# -- the nightly improvement cycle (improvement/) -------------------------------------------
+@dataclass(slots=True)
+class TuningTrialRow:
+    """One candidate parameter set replayed by the nightly cycle. Every row counts as a trial in
+    the deflated Sharpe ratio of later candidates, so rows are never deleted."""
+
+    cycle_date: date
+    candidate: dict[str, Any]  # the tuned values tried, parameter -> value
+    parameter: str  # the parameter the suggestion changed
+    source: str  # rule | regime | llm | manual | ab_test
+    sessions: int  # sessions replayed
+    sharpe: float | None  # per-session (not annualised) Sharpe over the whole replay window
+    oos_pnl: float | None  # the candidate's net P&L out of sample
+    current_oos_pnl: float | None  # the current params' net P&L over the same sessions
+    dsr: float | None
+    verdict: str  # applied | validated | rejected: <why>
+    time: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class ParamsScheduleRow:
+    """The tuned values a session trades with (on top of the configured defaults)."""
+
+    trading_date: date
+    overrides: dict[str, Any]  # what this session trades with (B's values on a B day)
+    current: dict[str, Any]  # the current params (A) at that point
+    cycle_date: date  # the cycle that decided it
+    time: datetime
+    variant: str = ""  # "" outside an A/B test, else "A" or "B"
+    regime: str = ""  # the regime classified at the previous close
+    ab_test_id: int | None = None
+
+
+AB_TEST_STATUSES = ("running", "promoted", "retired", "stopped")
+
+
+@dataclass(slots=True)
+class ABTestRow:
+    started: date  # first trading day of the test (an A day)
+    parameter: str
+    a_values: dict[str, Any]  # tuned values of A (the current params when the test began)
+    b_values: dict[str, Any]  # tuned values of the challenger
+    time: datetime
+    status: str = "running"
+    looks: int = 0  # interim analyses done so far (each spends part of the 5% error budget)
+    ended: date | None = None
+    reason: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ABTestUpdate:
+    id: int
+    status: str
+    looks: int
+    reason: str
+    ended: date | None = None
+
+
+@dataclass(slots=True)
+class ImprovementCycleCommit:
+    """Everything one nightly cycle decides, written in one transaction: a cycle either happened
+    completely or not at all, so running it again after a crash redoes it cleanly."""
+
+    cycle_date: date
+    time: datetime
+    report: dict[str, Any]
+    trials: list[TuningTrialRow] = field(default_factory=list)
+    changes: list[ParameterChangeRow] = field(default_factory=list)
+    evaluation: EvaluationRow | None = None
+    schedule: ParamsScheduleRow | None = None
+    ab_start: ABTestRow | None = None  # its id becomes the schedule row's ab_test_id
+    ab_update: ABTestUpdate | None = None
