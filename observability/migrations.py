@@ -8,6 +8,9 @@ leaves the file at the old version with its rows intact.
 v1: the autonomy tables (trades, daily_metrics, agent_health, parameter_changes, evaluations).
 v2: what restart/reconnect recovery and the weekly book need (order_intents, executions,
     book_positions) plus indexes on the trade columns recovery filters by.
+V_WEEKLY: the weekly rebalancer's cycles and their target portfolios (weekly_cycles,
+    weekly_targets), so a restart mid-rebalance completes the same targets instead of
+    re-analysing.
 """
 
 from __future__ import annotations
@@ -143,7 +146,35 @@ CREATE INDEX trades_by_symbol ON trades (symbol, trading_date);
 CREATE INDEX trades_by_order_ref ON trades (order_ref);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+V_WEEKLY = """
+CREATE TABLE weekly_cycles (
+    cycle_date    TEXT    PRIMARY KEY,
+    status        TEXT    NOT NULL CHECK (status IN ('trading', 'done', 'failed')),
+    allocation    REAL    NOT NULL,
+    budget        REAL    NOT NULL,
+    llm           TEXT    NOT NULL DEFAULT '',
+    llm_status    TEXT    NOT NULL DEFAULT '',
+    analysis      TEXT    NOT NULL DEFAULT '{}',
+    book_before   TEXT    NOT NULL DEFAULT '{}',
+    report_path   TEXT    NOT NULL DEFAULT '',
+    started_time  TEXT    NOT NULL,
+    updated_time  TEXT    NOT NULL
+);
+
+CREATE TABLE weekly_targets (
+    cycle_date  TEXT    NOT NULL,
+    symbol      TEXT    NOT NULL,
+    weight      REAL    NOT NULL CHECK (weight >= 0),
+    qty         INTEGER NOT NULL CHECK (qty >= 0),
+    ref_price   REAL    NOT NULL,
+    planned     TEXT    NOT NULL DEFAULT '' CHECK (planned IN ('', 'BUY', 'SELL')),
+    reason      TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (cycle_date, symbol),
+    FOREIGN KEY (cycle_date) REFERENCES weekly_cycles (cycle_date) ON DELETE CASCADE
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V_WEEKLY)
 CURRENT_VERSION = len(MIGRATIONS)
 
 
