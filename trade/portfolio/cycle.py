@@ -246,23 +246,25 @@ class WeeklyCycle:
                 if self.stop.is_set():
                     return
                 state = await self.book.sync(day)
+                # orders sent before a restart and still working count as pending: only the
+                # rest of the gap is sent now, and all of them settle together
                 waiting = {o.order_ref: o.qty for o in state.working if o.side is side}
                 if waiting:
                     notes.append(f"{len(waiting)} {side.value.lower()} order(s) from before a "
                                  "restart still working: waited for, not re-sent")
-                    await self.desk.settle(waiting, timeout, self.stop)
-                    state = await self.book.sync(day)
                 orders = orders_for(side, targets, state.held, state.working_qty(side.value),
                                     prices, self.rules, state.sellable)
                 if side is Side.BUY and orders:
                     account = await self.broker.account()
-                    orders, note = fit_to_cash(orders, account.cash)
+                    committed = sum(o.remaining * (o.limit_price or 0.0) for o in state.working
+                                    if o.side is side)
+                    orders, note = fit_to_cash(orders, account.cash - committed)
                     if note:
                         notes.append(note)
                         log.warning("manager: %s", note)
                 sent = await self.desk.send(orders)
-                await self.desk.settle({s.order_ref: s.order.qty for s in sent if not s.rejected},
-                                       timeout, self.stop)
+                waiting.update({s.order_ref: s.order.qty for s in sent if not s.rejected})
+                await self.desk.settle(waiting, timeout, self.stop)
 
     def _finish(self, day: date, status: str, started: datetime, record: Mapping[str, Any],
                 budget: float, targets: Sequence[Target], before: Mapping[str, Any],
