@@ -209,7 +209,7 @@ class WeeklyCycle:
         prices = await self._prices(list(weights) + list(state.held), closes)
         targets = plan_targets(weights, state.held, prices, budget, self.rules)
         for target in targets:
-            log.info("target %s: weight %.1f%%, %d shares; %s", target.symbol,
+            log.info("target %s: weight %.1f%%, %d shares; %s: %s", target.symbol,
                      target.weight * 100, target.qty, target.planned or "leave", target.reason)
         return budget, targets, prices, analysis.portfolio_risk(weights)
 
@@ -331,7 +331,9 @@ class WeeklyCycle:
             price = self.broker.last_price(symbol)
             if price is None and symbol in self._qualified:
                 try:
-                    bars = await self.broker.history(symbol, "1800 S", "1 min")
+                    # "1 D" of minutes: the session so far (or the previous one before the
+                    # first bar of today, which the date filter drops)
+                    bars = await self.broker.history(symbol, "1 D", "1 min")
                     today_bars = [b for b in bars if b.start.astimezone(NY).date() == today]
                     price = today_bars[-1].close if today_bars else None
                     if price is None and symbol not in fallback:
