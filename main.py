@@ -212,14 +212,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from trade.calendar import MarketCalendar
     from trade.ib.connection import ConnectionFailed
     from trade.ib.session import ib_broker
-    from trade.portfolio.cycle import CycleConfig, WeeklyCycle
+    from trade.portfolio.cycle import CycleConfig, CycleFailed, WeeklyCycle
     from trade.portfolio.fmp import FmpClient
     from trade.portfolio.scheduling import RunPlan
     from trade.portfolio.service import (
         DayMemory,
         host_day_trader,
         llm_chooser,
-        run_cycle,
         run_scheduled,
     )
     from trade.portfolio.universe import UniverseError, load_universe
@@ -299,10 +298,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 tasks.append(asyncio.create_task(host_day_trader(
                     lambda: _day_trader(settings, args, watchlist, broker, stop), broker,
                     calendar, stop, say, one_day=settings.sim or args.once)))
-            code = 0
+            failed: CycleFailed | None = None
             if args.once:
-                outcome = await run_cycle(cycle, memory, say)
-                code = 0 if outcome is not None else 2
+                try:
+                    say((await cycle.run()).summary)
+                except CycleFailed as exc:
+                    failed = exc
             else:
                 plan = RunPlan(args.run_days, args.run_time,
                                _minutes(args.interval) if args.interval else None)
@@ -317,13 +318,17 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 await run_scheduled(cycle, plan, calendar, memory, stop, say, until=until,
                                     beat_s=0.1 if settings.sim else 1.0)
             if tasks:
-                await asyncio.gather(*tasks)
-            return code
+                await asyncio.gather(*tasks)  # a failed weekly cycle leaves the day trader be
+            if failed is not None:
+                raise failed
+            return 0
 
         try:
             return asyncio.run(main_async())
         except (Refused, WatchlistError) as exc:
             return _fail(str(exc), 2)
+        except CycleFailed as exc:
+            return _fail(f"weekly cycle failed before any order: {exc}", 2)
         except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
             return _fail(str(exc), 1)
     finally:

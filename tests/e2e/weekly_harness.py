@@ -120,3 +120,25 @@ async def _serve(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     asyncio.run(_serve(_parse(sys.argv[1:])))
+
+
+class ServerThread:
+    """An async loopback server (FakeFMPServer, FakeOpenAIServer) on its own event loop in a
+    daemon thread, so a subprocess under test can talk to it while the test blocks."""
+
+    def __init__(self, server: Any) -> None:
+        import threading
+
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
