@@ -164,7 +164,8 @@ class WeeklyCycle:
             planned = self._would_send(targets, state, prices)
             return self._finish(day, status, started, record, budget, targets, before, state,
                                 prices, notes, planned)
-        await self._trade(day, targets, prices, notes)
+        assert session is not None  # tradeable
+        await self._trade(day, session, targets, prices, notes)
         if self.stop.is_set():
             status = "interrupted"
         else:
@@ -237,13 +238,19 @@ class WeeklyCycle:
             out.append(target)
         return out
 
-    async def _trade(self, day: date, targets: Sequence[Target], prices: Mapping[str, float],
-                     notes: list[str]) -> None:
-        """Sells first and settled (their cash funds the buys), then buys."""
+    async def _trade(self, day: date, session: Session, targets: Sequence[Target],
+                     prices: Mapping[str, float], notes: list[str]) -> None:
+        """Sells first and settled (their cash funds the buys), then buys; nothing is sent once
+        the session has closed (a DAY order would only expire)."""
         timeout = timedelta(minutes=self.rules.order_timeout_minutes)
         with tracing.span(SpanNames.agent("manager"), attrs={"weekly.step": "orders"}):
             for side in (Side.SELL, Side.BUY):
                 if self.stop.is_set():
+                    return
+                if self.broker.now() >= session.close:
+                    notes.append(f"the session closed before the {side.value.lower()} orders "
+                                 "went out: none sent (a re-check or the next cycle completes "
+                                 "the targets)")
                     return
                 state = await self.book.sync(day)
                 # orders sent before a restart and still working count as pending: only the

@@ -4,14 +4,12 @@ twice; a dry run sends nothing; an unfinished cycle is completed without doubles
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-from datetime import datetime, time
+from datetime import date, time
 
 from observability.schema import IntentRow, IntentState, WeeklyCycleRow, WeeklyTargetRow
 from observability.tracing import setup_tracing
-from sim.market.sessions import NY
 from tests.observability.otlp_receiver import OtlpHttpReceiver
 from tests.trade.portfolio.conftest import RULES, SYMBOLS
 from trade.models import Side
@@ -162,22 +160,22 @@ async def test_each_agent_is_a_span_under_the_cycle_span(weekly_market):
 async def test_a_recheck_rebalances_only_a_name_that_drifted_out_of_the_band(weekly_market):
     """Later the same day: names the cycle traded to their target are not traded again; a name
     the cycle left alone (inside the band) is traded once its drift leaves the band."""
-    market = await weekly_market()
+    market = await weekly_market(day=date(2019, 2, 14))
     tight = dataclasses.replace(RULES, band_abs=0.0005, band_rel=0.001, min_order_value=1.0)
     first = await market.cycle(rules=tight).run()
     day = first.day
-    kept = [t for t in market.db.weekly_targets(day) if t.symbol != "MSFT"]
-    msft = next(t for t in market.db.weekly_targets(day) if t.symbol == "MSFT")
-    # as if MSFT had been inside the band this morning: the cycle left it alone
-    market.db.update_weekly_target(WeeklyTargetRow(day, "MSFT", msft.weight, msft.qty,
-                                                   msft.ref_price, "", "inside band: (test)"))
-    refs = market.refs()
-    market.sim.clock.advance_to(datetime(2019, 2, 11, 13, 50, tzinfo=NY))  # MSFT's low, -1.2%
-    await asyncio.sleep(1.5)  # the broker's clock resynchronises with the server's
-    recheck = await market.cycle(rules=tight).run(recheck=True)
-    new = [r for r in market.refs() if r not in refs]
-    assert new == ["WK-20190211-MSFT-2"], new
-    [target] = [t for t in market.db.weekly_targets(day) if t.symbol == "MSFT"]
+    kept = [t for t in market.db.weekly_targets(day) if t.symbol != "KO"]
+    ko = next(t for t in market.db.weekly_targets(day) if t.symbol == "KO")
+    # as if KO had been inside the band this morning: the cycle left it alone
+    market.db.update_weekly_target(WeeklyTargetRow(day, "KO", ko.weight, ko.qty,
+                                                   ko.ref_price, "", "inside band: (test)"))
+    # the same account at KO's low of the day (-2.6%), on a simulator started there
+    later = await weekly_market(day=date(2019, 2, 14), at=time(13, 50))
+    for symbol, (qty, cost) in market.sim.engine.positions().items():
+        later.sim.engine.ledger.apply(symbol, qty, cost, 0.0)
+    recheck = await later.cycle(rules=tight).run(recheck=True)
+    assert later.refs() == ["WK-20190214-KO-2"]
+    [target] = [t for t in market.db.weekly_targets(day) if t.symbol == "KO"]
     assert target.planned in ("BUY", "SELL") and target.reason.startswith("re-check: outside band")
     assert all(t.planned == "BUY" for t in kept)
-    assert any(n.startswith("MSFT: re-check: outside band") for n in recheck.report["notes"])
+    assert any(n.startswith("KO: re-check: outside band") for n in recheck.report["notes"])
