@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from observability import tracing
 from observability.history import HistoryDB
 from observability.schema import IntentRow, IntentState
-from trade.broker import Broker, BrokerError
+from trade.broker import Broker, BrokerError, ConnectionState
 from trade.models import Fill, OrderStatus, OrderTicket
 from trade.portfolio.book import BOOK, BOT, WeeklyBook, WeeklyRef
 from trade.portfolio.manager import PlannedOrder
@@ -59,13 +59,28 @@ class OrderDesk:
         self.book = book
         self.day = day
         self._status: dict[str, OrderTicket] = {}
+        self._resync: asyncio.Task[object] | None = None
         broker.add_fill_handler(self._on_fill)
         broker.add_order_status_handler(self._on_status)
+        broker.add_connection_handler(self._on_connection)
 
     # -- broker events (synchronous callbacks) ----------------------------------------------
     def _on_fill(self, fill: Fill) -> None:
         if WeeklyRef.parse(fill.order_ref) is not None:
             self.book.apply(fill)
+
+    def _on_connection(self, state: ConnectionState) -> None:
+        """After a reconnect, apply the executions missed while away at once: a day trader in
+        the same process reconciles too, and must find them in the weekly book, not adopt them.
+        (Registered before the day trader's handler, so this sync is requested first.)"""
+        if state is ConnectionState.RESTORED and (self._resync is None or self._resync.done()):
+            self._resync = asyncio.get_running_loop().create_task(self._sync_quietly())
+
+    async def _sync_quietly(self) -> None:
+        try:
+            await self.book.sync(self.day)
+        except BrokerError as exc:
+            log.warning("weekly book sync after reconnect failed: %s", exc)
 
     def _on_status(self, ticket: OrderTicket) -> None:
         if WeeklyRef.parse(ticket.order_ref) is None:
@@ -75,8 +90,12 @@ class OrderDesk:
                              OrderStatus.INACTIVE) and not self.book.dry_run:
             intent = self.db.intent(ticket.order_ref)
             if intent is not None and not intent.state.is_terminal:
-                state = IntentState.CLOSED if self._filled(ticket.order_ref) >= intent.qty \
-                    else IntentState.CANCELLED
+                if self._filled(ticket.order_ref) >= intent.qty:
+                    state = IntentState.CLOSED
+                elif ticket.status is OrderStatus.INACTIVE and not self._filled(ticket.order_ref):
+                    state = IntentState.REJECTED  # IB refused it (e.g. 201) after accepting it
+                else:
+                    state = IntentState.CANCELLED
                 self.db.update_intent_state(ticket.order_ref, state, self.broker.now())
 
     # -- sending --------------------------------------------------------------------------------

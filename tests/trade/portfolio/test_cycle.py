@@ -4,6 +4,7 @@ twice; a dry run sends nothing; an unfinished cycle is completed without doubles
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from datetime import date, time
@@ -179,3 +180,27 @@ async def test_a_recheck_rebalances_only_a_name_that_drifted_out_of_the_band(wee
     assert target.planned in ("BUY", "SELL") and target.reason.startswith("re-check: outside band")
     assert all(t.planned == "BUY" for t in kept)
     assert any(n.startswith("KO: re-check: outside band") for n in recheck.report["notes"])
+
+
+async def test_executions_missed_while_away_reach_the_book_right_after_a_reconnect(weekly_market):
+    """So that a day trader reconciling after the same reconnect finds them in the weekly book
+    instead of adopting them."""
+    market = await weekly_market()
+    await market.broker.qualify(["KO"])
+    price = market.sim.replay.price_at("KO", market.sim.now())
+    await market.broker.place_limit("KO", Side.BUY, 30, price * 1.01, "WK-20190211-KO-1")
+    await asyncio.sleep(0.3)  # filled, but no weekly bot was listening
+    assert market.db.book_positions("weekly") == []
+    market.cycle()  # the bot starts listening (its order desk registers for reconnects)
+    market.sim.restart(0.2)
+
+    async def booked() -> bool:
+        for _ in range(100):
+            if market.db.book_positions("weekly"):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    assert await booked()
+    [position] = market.db.book_positions("weekly")
+    assert (position.symbol, position.qty) == ("KO", 30)
