@@ -97,7 +97,8 @@ async def measure(
     conn.data_received, conn.sendMsg = timed_receive, timed_send
 
     session = MarketCalendar().session(DAY)
-    params = Params(rsi_max=100.0, atr_min_pct=0.0, profit_target=0.001, stop_loss=0.001)
+    params = Params(rsi_max=100.0, atr_min_pct=0.0, profit_target=0.001, stop_loss=0.001,
+                    atr_timeframe="1 min")
     with tempfile.TemporaryDirectory() as tmp:
         db = HistoryDB.open(Path(tmp) / "bench.db")
         risk = RiskManager.standard(0.5, n_symbols, params)

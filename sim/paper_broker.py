@@ -14,6 +14,7 @@ it would at IB.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -32,6 +33,7 @@ from trade.models import (
     Account,
     Bar,
     BracketTickets,
+    ExitTickets,
     Fill,
     OrderRef,
     OrderStatus,
@@ -60,6 +62,8 @@ def to_ticket(order: SimOrder) -> OrderTicket:
         filled=int(order.filled),
         avg_fill_price=order.avg_fill_price,
         perm_id=order.perm_id,
+        good_after=getattr(order, "good_after", None),
+        account=order.account,
     )
 
 
@@ -79,12 +83,15 @@ def to_fill(execution: Execution) -> Fill:
     )
 
 
-def leg_refs(order_ref: str) -> tuple[str, str]:
-    """(take-profit ref, stop ref) for an entry ref: `OrderRef.sibling` for ours, else suffixed."""
+EXIT_OCA_TYPE = 2  # IB "reduce with block": a partial fill of one exit shrinks the others
+
+
+def leg_refs(order_ref: str) -> tuple[str, str, str]:
+    """(take-profit, stop, backstop) refs for an entry ref: `OrderRef.sibling` for ours."""
     parsed = OrderRef.parse(order_ref)
     if parsed is None:
-        return f"{order_ref}-TP", f"{order_ref}-SL"
-    return str(parsed.sibling("TP")), str(parsed.sibling("SL"))
+        return f"{order_ref}-TP", f"{order_ref}-SL", f"{order_ref}-BKS"
+    return str(parsed.sibling("TP")), str(parsed.sibling("SL")), str(parsed.sibling("BKS"))
 
 
 class PaperBroker:
@@ -166,8 +173,10 @@ class PaperBroker:
         take_profit: float,
         stop_loss: float,
         order_ref: str,
+        backstop_at: datetime | None = None,
     ) -> BracketTickets:
-        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref)
+        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref,
+                                   backstop_at)
 
     def submit_bracket(
         self,
@@ -177,44 +186,76 @@ class PaperBroker:
         take_profit: float,
         stop_loss: float,
         order_ref: str,
+        backstop_at: datetime | None = None,
     ) -> BracketTickets:
-        tp_ref, sl_ref = leg_refs(order_ref)
+        tp_ref, sl_ref, bks_ref = leg_refs(order_ref)
         parent_id = self._take_id()
         oca = f"BRK-{parent_id}-{order_ref}"
         entry = self._order(parent_id, symbol, "BUY", qty, "MKT" if entry_limit is None else "LMT",
                             lmt=entry_limit, ref=order_ref, transmit=False)
-        target = self._order(self._take_id(), symbol, "SELL", qty, "LMT", lmt=take_profit,
-                             ref=tp_ref, parent=parent_id, oca=oca, transmit=False)
-        stop = self._order(self._take_id(), symbol, "SELL", qty, "STP", aux=stop_loss,
-                           ref=sl_ref, parent=parent_id, oca=oca)
+        legs = [
+            self._order(self._take_id(), symbol, "SELL", qty, "LMT", lmt=take_profit, ref=tp_ref,
+                        parent=parent_id, oca=oca, transmit=False),
+            self._order(self._take_id(), symbol, "SELL", qty, "STP", aux=stop_loss, ref=sl_ref,
+                        parent=parent_id, oca=oca, transmit=backstop_at is None),
+        ]
+        if backstop_at is not None:
+            legs.append(self._order(self._take_id(), symbol, "SELL", qty, "MKT", ref=bks_ref,
+                                    parent=parent_id, oca=oca, good_after=backstop_at))
         self._submit(entry)
         try:
-            self._submit(target)
-            self._submit(stop)
+            for leg in legs:
+                self._submit(leg)
         except BrokerError:
             if entry.is_working:
                 self.engine.cancel(entry.order_id)
             raise
-        return BracketTickets(to_ticket(entry), to_ticket(target), to_ticket(stop))
+        backstop = to_ticket(legs[2]) if backstop_at is not None else None
+        return BracketTickets(to_ticket(entry), to_ticket(legs[0]), to_ticket(legs[1]), backstop)
 
     async def place_exits(
-        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
-    ) -> tuple[OrderTicket, OrderTicket]:
-        tp_ref, sl_ref = leg_refs(order_ref)
+        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str,
+        backstop_at: datetime | None = None,
+    ) -> ExitTickets:
+        tp_ref, sl_ref, bks_ref = leg_refs(order_ref)
         first = self._take_id()
         oca = f"EXT-{first}-{order_ref}"
-        target = self._order(first, symbol, "SELL", qty, "LMT", lmt=take_profit, ref=tp_ref,
-                             oca=oca)
-        stop = self._order(self._take_id(), symbol, "SELL", qty, "STP", aux=stop_loss, ref=sl_ref,
-                           oca=oca)
-        self._submit(target)
+        legs = [
+            self._order(first, symbol, "SELL", qty, "LMT", lmt=take_profit, ref=tp_ref, oca=oca),
+            self._order(self._take_id(), symbol, "SELL", qty, "STP", aux=stop_loss, ref=sl_ref,
+                        oca=oca),
+        ]
+        if backstop_at is not None:
+            legs.append(self._order(self._take_id(), symbol, "SELL", qty, "MKT", ref=bks_ref,
+                                    oca=oca, good_after=backstop_at))
+        placed: list[SimOrder] = []
         try:
-            self._submit(stop)
+            for leg in legs:
+                self._submit(leg)
+                placed.append(leg)
         except BrokerError:
-            if target.is_working:
-                self.engine.cancel(target.order_id)
+            for leg in placed:  # never leave half a group: an exit alone is not protection
+                if leg.is_working:
+                    self.engine.cancel(leg.order_id)
             raise
-        return to_ticket(target), to_ticket(stop)
+        backstop = to_ticket(legs[2]) if backstop_at is not None else None
+        return ExitTickets(to_ticket(legs[0]), to_ticket(legs[1]), backstop)
+
+    async def modify_order(
+        self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> None:
+        current = self.engine.order(order_id)
+        if current is None or not current.is_working:
+            raise BrokerError(f"order {order_id} is not working: nothing to modify", 104)
+        changes: dict[str, object] = {}
+        if qty is not None:
+            changes["total_qty"] = float(qty)
+        if limit_price is not None:
+            changes["lmt_price"] = limit_price
+        if stop_price is not None:
+            changes["aux_price"] = stop_price
+        self._submit(dataclasses.replace(current, **changes))
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         order = self._order(self._take_id(), symbol, str(side), qty, "MKT", ref=order_ref)
@@ -321,10 +362,15 @@ class PaperBroker:
 
     def _order(self, order_id: int, symbol: str, action: str, qty: int, kind: str, *,
                lmt: float | None = None, aux: float | None = None, ref: str = "",
-               parent: int = 0, oca: str = "", transmit: bool = True) -> SimOrder:
-        return SimOrder(order_id, self.client_id, self.engine.account_id, symbol.upper(), action,
-                        float(qty), kind, lmt, aux, oca_group=oca, oca_type=3 if oca else 0,
-                        parent_id=parent, transmit=transmit, order_ref=ref)
+               parent: int = 0, oca: str = "", transmit: bool = True,
+               good_after: datetime | None = None) -> SimOrder:
+        order = SimOrder(order_id, self.client_id, self.engine.account_id, symbol.upper(), action,
+                         float(qty), kind, lmt, aux, oca_group=oca,
+                         oca_type=EXIT_OCA_TYPE if oca else 0, parent_id=parent,
+                         transmit=transmit, order_ref=ref)
+        if good_after is not None:
+            order.good_after = good_after  # type: ignore[attr-defined]  # engine GAT support
+        return order
 
     def _submit(self, order: SimOrder) -> None:
         try:

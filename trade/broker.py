@@ -7,6 +7,16 @@ The core never sees IB types, only the dataclasses of `trade.models`.
 Events (completed bars, fills, order status, connection state) are delivered through plain
 synchronous callbacks so the per-bar path stays a synchronous computation; only requests to the
 broker are awaited.
+
+Everything is scoped to the ONE trading account: positions, orders and executions of other
+accounts under the same login (an IRA linked to an individual account) are never returned, so
+the core cannot adopt, protect or sell shares that are not in the account it trades.
+
+Exits are one OCA group per position: take-profit limit, stop, and the broker-held backstop
+flatten — a market sell held at the broker (IB `goodAfterTime`) until `backstop_at`, just after
+the bot's own flatten time. If the bot, its host or the Gateway is down at the close, the broker
+still sells the position before the close; when the bot is alive it cancels the group and sells
+first, so the backstop never fires beside the bot's own flatten.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from trade.models import (
     Account,
     Bar,
     BracketTickets,
+    ExitTickets,
     Fill,
     OrderTicket,
     Position,
@@ -102,10 +113,13 @@ class Broker(Protocol):
         take_profit: float,
         stop_loss: float,
         order_ref: str,
+        backstop_at: datetime | None = None,
     ) -> BracketTickets:
-        """A long entry (market if `entry_limit` is None) with take-profit limit and stop as
-        OCA children held at the broker, so an exit survives a crash of the bot.
-        `order_ref` is the entry's ref; the children get the `-TP` / `-SL` siblings."""
+        """A long entry (market if `entry_limit` is None) with take-profit limit and stop (and,
+        with `backstop_at`, the backstop market sell held until then) as OCA children held at
+        the broker, so an exit survives a crash of the bot. `order_ref` is the entry's ref; the
+        children get the `-TP` / `-SL` / `-BKS` siblings. Children of an entry that is rejected
+        or cancelled before it fills never become active."""
         ...
 
     def submit_bracket(
@@ -116,6 +130,7 @@ class Broker(Protocol):
         take_profit: float,
         stop_loss: float,
         order_ref: str,
+        backstop_at: datetime | None = None,
     ) -> BracketTickets:
         """`place_bracket` without awaiting: every leg is handed to the broker before it returns.
         IB's placeOrder is fire-and-forget (acknowledgements and rejections arrive later as
@@ -124,9 +139,18 @@ class Broker(Protocol):
         ...
 
     async def place_exits(
-        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
-    ) -> tuple[OrderTicket, OrderTicket]:
-        """Protective OCA exits (take-profit limit + stop) for an existing long position."""
+        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str,
+        backstop_at: datetime | None = None,
+    ) -> ExitTickets:
+        """Protective OCA exits (take-profit limit + stop [+ backstop]) for a held long position."""
+        ...
+
+    async def modify_order(
+        self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> None:
+        """Change a working order in place (IB: placeOrder again with the same id): used to
+        move a bracket's exits to the entry's fill price and to resize them."""
         ...
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:

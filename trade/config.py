@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from dotenv import dotenv_values
 
-from trade.models import Params
+from trade.models import WHOLE_NUMBER_PARAMS, Params
 
 Bot = Literal["day_trader", "weekly"]
 BOTS: tuple[str, ...] = ("day_trader", "weekly")
@@ -383,7 +383,7 @@ def _params(
             raise ConfigError(f"params={given!r} is invalid: use a trade.models.Params")
         return given
     params = Params()
-    whole = {"vwap_period", "rsi_period", "atr_period"}
+    whole = WHOLE_NUMBER_PARAMS
     for f in dataclasses.fields(Params):
         option = _Option(f.name, "STRATEGY_" + f.name.upper(), None, str, "")
         raw, where = _lookup(option, {}, environ, dotenv, dotenv_path)
@@ -391,8 +391,14 @@ def _params(
             continue
         try:
             text = raw.strip().lower()
-            number = int(text) if f.name in whole else None if text == "none" else float(text)
-            params = params.with_overrides({f.name: number})
+            value: Any
+            if f.name == "atr_timeframe":
+                value = " ".join(text.split())
+            elif f.name in whole:
+                value = int(text)
+            else:
+                value = None if text == "none" else float(text)
+            params = params.with_overrides({f.name: value})
         except ValueError as exc:
             message = str(exc)
             fix = (

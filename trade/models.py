@@ -116,6 +116,8 @@ class OrderTicket:
     filled: int = 0
     avg_fill_price: float = 0.0
     perm_id: int = 0
+    good_after: datetime | None = None  # held at the broker until then (IB goodAfterTime)
+    account: str = ""
 
     @property
     def remaining(self) -> int:
@@ -123,16 +125,36 @@ class OrderTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class ExitTickets:
+    """One OCA group of exits for a long position: take-profit limit, stop and, when asked for,
+    the broker-held backstop flatten (a market sell held until the backstop time)."""
+
+    take_profit: OrderTicket
+    stop_loss: OrderTicket
+    backstop: OrderTicket | None = None
+
+    @property
+    def legs(self) -> tuple[OrderTicket, ...]:
+        legs = (self.take_profit, self.stop_loss)
+        return legs if self.backstop is None else (*legs, self.backstop)
+
+
+@dataclass(frozen=True, slots=True)
 class BracketTickets:
-    """The three legs of a bracket: the entry and its OCA exit children (target, stop)."""
+    """The legs of a bracket: the entry and its OCA exit children (target, stop, backstop)."""
 
     entry: OrderTicket
     take_profit: OrderTicket
     stop_loss: OrderTicket
+    backstop: OrderTicket | None = None
 
     @property
-    def legs(self) -> tuple[OrderTicket, OrderTicket, OrderTicket]:
-        return (self.entry, self.take_profit, self.stop_loss)
+    def exits(self) -> ExitTickets:
+        return ExitTickets(self.take_profit, self.stop_loss, self.backstop)
+
+    @property
+    def legs(self) -> tuple[OrderTicket, ...]:
+        return (self.entry, *self.exits.legs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +191,19 @@ class Signal:
     exit_reason: str | None = None  # "target" | "stop" | "flatten" when action is EXIT
 
 
+ATR_TIMEFRAMES = ("1 day", "1 min")
+COOLDOWN_MAX_MINUTES = 120
+WHOLE_NUMBER_PARAMS = frozenset({"vwap_period", "rsi_period", "atr_period", "cooldown_minutes"})
+
+
 @dataclass(frozen=True, slots=True)
 class Params:
-    """The strategy's tunable parameters. Defaults are the specified VWAP momentum rules."""
+    """The strategy's tunable parameters. Defaults are the specified VWAP momentum rules.
+
+    `atr_min_pct` is compared with the daily ATR(14)/previous close when `atr_timeframe` is
+    "1 day" (the default: a volatility screen known before the open, fixed for the day), or with
+    the 1-minute ATR(14)/close of each bar when it is "1 min". `cooldown_minutes` (0 = none)
+    blocks a new entry in a symbol for that long after its last exit."""
 
     profit_target: float = 0.014
     stop_loss: float = 0.008
@@ -180,7 +212,9 @@ class Params:
     vwap_period: int = 20
     rsi_period: int = 14
     atr_period: int = 14
-    position_pct: float | None = None  # None = equal split of the allocation
+    position_pct: float | None = None  # None = equal split; else a fraction of net liquidation
+    cooldown_minutes: int = 0  # no re-entry in a symbol this long after its last exit
+    atr_timeframe: str = "1 day"  # "1 day": daily volatility screen; "1 min": per-bar ATR
 
     def __post_init__(self) -> None:
         checks: dict[str, tuple[Any, str]] = {
@@ -193,8 +227,12 @@ class Params:
             "atr_period": (self.atr_period >= 1, "a whole number of bars >= 1"),
             "position_pct": (
                 self.position_pct is None or 0 < self.position_pct <= 1,
-                "null (equal split) or a fraction in (0, 1]",
+                "null (equal split) or a fraction of net liquidation in (0, 1]",
             ),
+            "cooldown_minutes": (0 <= self.cooldown_minutes <= COOLDOWN_MAX_MINUTES,
+                                 f"a whole number of minutes in 0..{COOLDOWN_MAX_MINUTES}"),
+            "atr_timeframe": (self.atr_timeframe in ATR_TIMEFRAMES,
+                              " or ".join(repr(t) for t in ATR_TIMEFRAMES)),
         }
         for name, (ok, expected) in checks.items():
             if not ok:
@@ -209,9 +247,12 @@ class Params:
                 raise ValueError(
                     f"unknown parameter {name!r}: use one of {', '.join(sorted(known))}"
                 )
-            if name in ("vwap_period", "rsi_period", "atr_period"):
+            if name in WHOLE_NUMBER_PARAMS:
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"parameter {name!r} must be a whole number, got {value!r}")
+            elif name == "atr_timeframe":
+                if not isinstance(value, str):
+                    raise ValueError(f"parameter {name!r} must be '1 day' or '1 min', got {value!r}")
             elif value is not None or name != "position_pct":
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ValueError(f"parameter {name!r} must be a number, got {value!r}")
@@ -241,7 +282,7 @@ class OrderRef:
     day: str  # YYYYMMDD
     symbol: str
     seq: int
-    leg: str  # ENTRY | TP | SL | FLAT
+    leg: str  # ENTRY | TP | SL | BKS (broker-held backstop) | PROT | FLAT | COVER
 
     def __str__(self) -> str:
         return f"{self.bot}-{self.day}-{self.symbol}-{self.seq}-{self.leg}"

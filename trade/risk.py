@@ -7,13 +7,16 @@ first "no" as is; when all say yes, the entry is sized to the smallest share lim
 and the reason names the rule that bound it.
 
 Rules only ever stop or shrink *new entries*; exits and the flatten are never blocked by risk.
-The kill-switch rule stats a file; everything else is arithmetic on the request.
+The kill-switch rule stats a file; everything else is arithmetic on the request. Rules: kill
+switch, daily loss cap, max open positions, re-entry cooldown (gates), then position sizing,
+buying power and the allocation's exposure cap (share limits).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -37,10 +40,13 @@ class EntryRequest:
     symbol: str
     price: float
     account: Account
-    open_exposure: float = 0.0  # market value of the bot's open positions (its own book only)
-    open_positions: int = 0  # symbols the bot currently holds
+    open_exposure: float = 0.0  # the bot's own book at market plus entries still in flight
+    open_positions: int = 0  # symbols the bot currently holds or is entering
     day_pnl: float = 0.0  # the bot's realised + unrealised P&L today
     day_start_equity: float | None = None  # None: net liquidation minus today's P&L
+    params: Params | None = None  # the symbol's parameters (position_pct, cooldown_minutes)
+    now: datetime | None = None  # decision time (the bar's end)
+    last_exit: datetime | None = None  # when the bot last exited this symbol today
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +147,9 @@ class MaxOpenPositions:
 
 class PositionSizing:
     """Capital per symbol: net liquidation x allocation / number of symbols, or net liquidation
-    x position_pct when the parameters set one; whole shares only."""
+    x position_pct when the symbol's parameters (or the defaults given here) set one; whole
+    shares only. position_pct is a fraction of net liquidation (equity), as the tuning bounds
+    state it (3-10% of equity); the exposure cap still holds the total to the allocation."""
 
     name = "position_sizing"
 
@@ -152,16 +160,18 @@ class PositionSizing:
         self.n_symbols = n_symbols
         self.position_pct = position_pct
 
-    def capital_per_symbol(self, net_liquidation: float) -> float:
-        if self.position_pct is not None:
-            return net_liquidation * self.position_pct
+    def capital_per_symbol(self, net_liquidation: float, position_pct: float | None = None) -> float:
+        pct = position_pct if position_pct is not None else self.position_pct
+        if pct is not None:
+            return net_liquidation * pct
         return net_liquidation * self.allocation / self.n_symbols
 
     def check(self, request: EntryRequest) -> RiskResult:
         price = request.price
         if not (price > 0.0 and math.isfinite(price)):
             return _no(self, f"price {price!r} for {request.symbol} is not a positive number")
-        capital = self.capital_per_symbol(request.account.net_liquidation)
+        own_pct = request.params.position_pct if request.params is not None else None
+        capital = self.capital_per_symbol(request.account.net_liquidation, own_pct)
         shares = _whole_shares(capital, price)
         if shares == 0:
             return _no(
@@ -170,6 +180,26 @@ class PositionSizing:
                 f"at {price:.2f}",
             )
         return _yes(self, f"capital per symbol {capital:.2f}", shares)
+
+
+class ReentryCooldown:
+    """No new entry in a symbol within `cooldown_minutes` (the symbol's parameter) of its last
+    exit: a stop-out followed at once by a fresh signal is usually the same move failing twice."""
+
+    name = "cooldown"
+
+    def check(self, request: EntryRequest) -> RiskResult:
+        minutes = request.params.cooldown_minutes if request.params is not None else 0
+        if minutes <= 0 or request.last_exit is None or request.now is None:
+            return _yes(self)
+        until = request.last_exit + timedelta(minutes=minutes)
+        if request.now < until:
+            return _no(
+                self,
+                f"{request.symbol} exited at {request.last_exit:%H:%M}: cooldown of {minutes} min "
+                f"lasts until {until:%H:%M}",
+            )
+        return _yes(self)
 
 
 class BuyingPowerLimit:
@@ -234,6 +264,7 @@ class RiskManager:
             rules.append(DailyLossCap(daily_loss_pct))
         if max_open_positions is not None:
             rules.append(MaxOpenPositions(max_open_positions))
+        rules.append(ReentryCooldown())
         position_pct = params.position_pct if params is not None else None
         rules.append(PositionSizing(allocation, n_symbols, position_pct))
         rules.append(BuyingPowerLimit())

@@ -1,8 +1,11 @@
 """The VWAP momentum rules as pure functions: indicators, position, Params and time in, a decision out.
 
 Entry (flat symbol, all strict, as specified):
-    close > VWAP(20)  and  RSI(14) < rsi_max  and  ATR(14) / close > atr_min_pct
+    close > VWAP(20)  and  RSI(14) < rsi_max  and  ATR% > atr_min_pct
     and capital is available and the time is before the session's entry cutoff.
+ATR% is the daily volatility screen by default (`atr_timeframe="1 day"`): ATR(14) over the last
+14 completed daily sessions (Wilder) divided by the previous close, computed before the open and
+fixed for the day; with `atr_timeframe="1 min"` it is the 1-minute ATR(14) / close of each bar.
 Exit (long position):
     close >= take-profit (entry + profit_target)  or  close <= stop (entry - stop_loss), both at
     the tick-rounded bracket prices the broker holds, so the strategy's view of "target hit" is
@@ -17,6 +20,7 @@ asked. A trader that only needs to act on non-HOLD bars calls the verdict functi
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import IntEnum
 from typing import Protocol
@@ -104,6 +108,13 @@ def _has_capital(capital: bool | float, price: float) -> bool:
     return capital >= price  # an amount: it must buy at least one share
 
 
+def atr_pct(atr: float, price: float, params: Params, daily_atr_pct: float | None) -> float:
+    """The volatility the ATR rule compares with `atr_min_pct` (NaN when unknown)."""
+    if params.atr_timeframe == "1 day":
+        return daily_atr_pct if daily_atr_pct is not None else math.nan
+    return atr / price if price > 0.0 else math.nan
+
+
 def entry_verdict(
     price: float,
     vwap: float,
@@ -113,12 +124,19 @@ def entry_verdict(
     now: datetime,
     times: SessionTimes,
     capital: bool | float,
+    daily_atr_pct: float | None = None,
 ) -> Verdict:
-    """The entry rules for a flat symbol, cheapest and most decisive checks first."""
+    """The entry rules for a flat symbol, cheapest and most decisive checks first.
+
+    `atr` is the 1-minute ATR (used with `atr_timeframe="1 min"`); `daily_atr_pct` the day's
+    screen value (used with "1 day"; unknown means the rule cannot pass)."""
     if now >= times.entry_cutoff:
         return Verdict.HOLD_AFTER_CUTOFF
     # NaN compares False with everything: a warm-up value must not pass (or fail) a rule.
-    if vwap != vwap or rsi != rsi or atr != atr or not price > 0.0:
+    if vwap != vwap or rsi != rsi or not price > 0.0:
+        return Verdict.HOLD_WARMING_UP
+    volatility = atr_pct(atr, price, params, daily_atr_pct)
+    if volatility != volatility and params.atr_timeframe == "1 min":
         return Verdict.HOLD_WARMING_UP
     if not _has_capital(capital, price):
         return Verdict.HOLD_NO_CAPITAL
@@ -126,7 +144,7 @@ def entry_verdict(
         return Verdict.HOLD_BELOW_VWAP
     if not rsi < params.rsi_max:
         return Verdict.HOLD_RSI_HIGH
-    if not atr / price > params.atr_min_pct:
+    if not volatility > params.atr_min_pct:  # NaN (no daily ATR) never passes
         return Verdict.HOLD_ATR_LOW
     return Verdict.ENTER
 
@@ -153,6 +171,7 @@ def decide(
     times: SessionTimes,
     capital: bool | float = True,
     entry_price: float | None = None,
+    daily_atr_pct: float | None = None,
 ) -> Signal:
     """One bar's decision for one symbol, with its reason.
 
@@ -164,9 +183,9 @@ def decide(
     qty = position.qty if position is not None else 0
     if qty == 0:
         verdict = entry_verdict(
-            price, state.vwap, state.rsi, state.atr, params, now, times, capital
+            price, state.vwap, state.rsi, state.atr, params, now, times, capital, daily_atr_pct
         )
-        return signal_for(symbol, verdict, state, params, now, times)
+        return signal_for(symbol, verdict, state, params, now, times, daily_atr_pct=daily_atr_pct)
     if qty < 0:
         verdict = Verdict.EXIT_FLATTEN if now >= times.flatten_at else Verdict.HOLD_SHORT_POSITION
         return signal_for(symbol, verdict, state, params, now, times)
@@ -186,12 +205,14 @@ def signal_for(
     entry_price: float = 0.0,
     take_profit: float = 0.0,
     stop_loss: float = 0.0,
+    daily_atr_pct: float | None = None,
 ) -> Signal:
     """The `Signal` for a verdict, with the reason spelled out from the same numbers."""
     return Signal(
         symbol=symbol,
         action=verdict.action,
-        reason=explain(verdict, state, params, now, times, entry_price, take_profit, stop_loss),
+        reason=explain(verdict, state, params, now, times, entry_price, take_profit, stop_loss,
+                       daily_atr_pct),
         price=state.close,
         time=now,
         exit_reason=_EXIT_REASON.get(verdict),
@@ -211,15 +232,17 @@ def explain(
     entry_price: float = 0.0,
     take_profit: float = 0.0,
     stop_loss: float = 0.0,
+    daily_atr_pct: float | None = None,
 ) -> str:
     """Human reason for a verdict: the rule that decided it and the numbers it compared."""
     price, vwap, rsi, atr = state.close, state.vwap, state.rsi, state.atr
-    atr_pct = atr / price * 100.0 if price > 0.0 else float("nan")
+    volatility = atr_pct(atr, price, params, daily_atr_pct) * 100.0
+    label = "daily atr" if params.atr_timeframe == "1 day" else "atr"
     min_pct = params.atr_min_pct * 100.0
     if verdict is Verdict.ENTER:
         return (
             f"enter: close {_px(price)} > vwap {_px(vwap)}, rsi {rsi:.1f} < {params.rsi_max:g}, "
-            f"atr {atr_pct:.2f}% > {min_pct:g}%"
+            f"{label} {volatility:.2f}% > {min_pct:g}%"
         )
     if verdict is Verdict.HOLD_AFTER_CUTOFF:
         return f"hold: {now:%H:%M} is at/after the entry cutoff {times.entry_cutoff:%H:%M}"
@@ -232,7 +255,9 @@ def explain(
     if verdict is Verdict.HOLD_RSI_HIGH:
         return f"hold: rsi {rsi:.1f} >= {params.rsi_max:g}"
     if verdict is Verdict.HOLD_ATR_LOW:
-        return f"hold: atr {atr_pct:.2f}% <= {min_pct:g}%"
+        if volatility != volatility:
+            return f"hold: no {label} known for the volatility screen (> {min_pct:g}% needed)"
+        return f"hold: {label} {volatility:.2f}% <= {min_pct:g}%"
     if verdict is Verdict.HOLD_IN_POSITION:
         return (
             f"hold: in position from {_px(entry_price)}, close {_px(price)} between stop "

@@ -6,23 +6,33 @@ Format of `day_trading_watchlist.json`:
 empty or duplicate symbols, a malformed ticker, an override for a symbol not in the list or of an
 unknown parameter) is a `WatchlistError` with one line naming the field and the fix.
 
-The analyst runs before the session: it qualifies every symbol and pulls recent daily history
+The analyst runs before the session: it qualifies every symbol and pulls recent history
 concurrently (bounded, so IB's pacing holds), then keeps a symbol only if it has data, enough
-liquidity and enough daily range to reach the profit target. Every verdict carries a reason.
+liquidity and enough daily range to reach the profit target, and, for symbols whose ATR rule is
+the daily volatility screen (`atr_timeframe="1 day"`, the default), a daily ATR(14)% above
+`atr_min_pct`. The daily ATR is known before the open and fixed for the day: Wilder's ATR(14)
+over the daily bars of the last year's completed sessions, divided by the previous close. Every
+verdict carries a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from trade.broker import Broker, BrokerError
+from trade.indicators import atr as wilder_atr
 from trade.models import Bar, Params
 
 log = logging.getLogger(__name__)
@@ -118,7 +128,22 @@ class AnalystRules:
     min_avg_dollar_volume: float = 1_000_000.0
     min_daily_range_pct: float = 0.004
     history_duration: str = "5 D"
+    daily_duration: str = "1 Y"  # the daily bars the ATR screen is computed over
+    atr_period: int = 14
     concurrency: int = 5
+
+
+def daily_atr_pct(daily_bars: Sequence[Bar], before: date, period: int = 14) -> tuple[float, int]:
+    """(Wilder ATR(period) / previous close, sessions used) from the daily bars of sessions
+    completed before `before` (a bar dated `before` or later, such as the partial bar a real
+    Gateway includes during the session, is ignored). NaN when fewer than period + 1 bars."""
+    bars = [b for b in daily_bars if b.start.date() < before]
+    if len(bars) < period + 1:
+        return math.nan, len(bars)
+    frame = pd.DataFrame({"high": [b.high for b in bars], "low": [b.low for b in bars],
+                          "close": [b.close for b in bars]})
+    value = float(wilder_atr(frame["high"], frame["low"], frame["close"], period).iloc[-1])
+    return value / bars[-1].close, len(bars)
 
 
 def judge(symbol: str, minute_bars: list[Bar], rules: AnalystRules) -> AnalystVerdict:
@@ -159,12 +184,41 @@ def judge(symbol: str, minute_bars: list[Bar], rules: AnalystRules) -> AnalystVe
     )
 
 
+def screen_daily_atr(verdict: AnalystVerdict, daily_bars: Sequence[Bar], params: Params,
+                     today: date, rules: AnalystRules) -> AnalystVerdict:
+    """The daily volatility screen on a kept verdict: the day's ATR% goes into its stats; a
+    symbol at or below `atr_min_pct` is dropped (it could not enter all day), saying so."""
+    if not verdict.kept or params.atr_timeframe != "1 day":
+        return verdict
+    value, used = daily_atr_pct(daily_bars, today, rules.atr_period)
+    stats = {**verdict.stats, "daily_atr_sessions": float(used)}
+    if value != value:
+        return dataclasses.replace(
+            verdict, kept=False, stats=stats,
+            reason=f"dropped: {used} completed daily sessions, the daily ATR({rules.atr_period}) "
+                   f"screen needs {rules.atr_period + 1}",
+        )
+    stats["daily_atr_pct"] = round(value, 8)
+    if not value > params.atr_min_pct:
+        return dataclasses.replace(
+            verdict, kept=False, stats=stats,
+            reason=f"dropped: daily ATR {value:.2%} <= {params.atr_min_pct:.2%} (the volatility "
+                   f"screen: no entry can pass today)",
+        )
+    return dataclasses.replace(verdict, stats=stats,
+                               reason=f"{verdict.reason}, daily ATR {value:.2%}")
+
+
 async def analyze_watchlist(
-    broker: Broker, symbols: tuple[str, ...], rules: AnalystRules | None = None
+    broker: Broker, symbols: tuple[str, ...], rules: AnalystRules | None = None,
+    params: Mapping[str, Params] | None = None,
 ) -> list[AnalystVerdict]:
     """Qualify every symbol (an unknown one is a `WatchlistError`: the user must fix the file),
-    then fetch recent 1-minute history concurrently (bounded) and judge each."""
+    then fetch recent 1-minute history (and daily bars for the ATR screen) concurrently
+    (bounded) and judge each. `params`: each symbol's parameters (default `Params()`)."""
     rules = rules or AnalystRules()
+    params = params or {}
+    today = broker.now().date()
     known = await broker.qualify(symbols)
     unknown = [s for s in symbols if not known.get(s)]
     if unknown:
@@ -175,12 +229,22 @@ async def analyze_watchlist(
     gate = asyncio.Semaphore(rules.concurrency)
 
     async def one(symbol: str) -> AnalystVerdict:
+        own = params.get(symbol, Params())
         async with gate:
             try:
                 bars = await broker.history(symbol, rules.history_duration, "1 min")
             except BrokerError as exc:
                 return AnalystVerdict(symbol, False, f"dropped: no history ({exc})")
-        return judge(symbol, bars, rules)
+        verdict = judge(symbol, bars, rules)
+        if not verdict.kept or own.atr_timeframe != "1 day":
+            return verdict
+        async with gate:
+            try:
+                daily = await broker.history(symbol, rules.daily_duration, "1 day")
+            except BrokerError as exc:
+                return dataclasses.replace(verdict, kept=False,
+                                           reason=f"dropped: no daily history for the ATR screen ({exc})")
+        return screen_daily_atr(verdict, daily, own, today, rules)
 
     verdicts = await asyncio.gather(*(one(s) for s in symbols))
     for verdict in verdicts:

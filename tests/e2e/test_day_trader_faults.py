@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NY = ZoneInfo("America/New_York")
 EPOCH = datetime(2000, 1, 1, tzinfo=NY)
 HALF_DAY = "2025-07-03"  # SPY, closes 13:00: flatten 12:55
-SPY_ONLY = {"SPY": {"atr_min_pct": 0.0002}}
+SPY_ONLY = {"SPY": {"atr_min_pct": 0.0002, "atr_timeframe": "1 min"}}
 
 
 def _half_day_gateway(speed: float, *extra: str) -> GatewayProcess:

@@ -88,7 +88,7 @@ def _assert_db_matches(db_path, trades_log: list[dict], broker_fills: list | Non
 
 def test_half_day_replay_trades_by_the_rules_and_is_flat_by_1255(tmp_path):
     day = "2025-07-03"  # NYSE closes 13:00: flatten 12:55, last entry 12:30
-    overrides = {"SPY": {"atr_min_pct": 0.0002}}
+    overrides = {"SPY": {"atr_min_pct": 0.0002, "atr_timeframe": "1 min"}}
     watchlist = write_watchlist(tmp_path, ["SPY"], overrides)
     db = tmp_path / "sim.db"
     result = run_bot(tmp_path, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
@@ -117,7 +117,7 @@ def test_half_day_replay_trades_by_the_rules_and_is_flat_by_1255(tmp_path):
         history.close()
     assert len(health) >= 100, "a health row per market minute of the session"  # 60 s checks
     assert all(h.status in ("normal", "warning", "critical") and h.memory_mb > 0 for h in health)
-    checked = _assert_entries_obey_rules(db, {"SPY": Params(atr_min_pct=0.0002)},
+    checked = _assert_entries_obey_rules(db, {"SPY": Params(atr_min_pct=0.0002, atr_timeframe="1 min")},
                                          {"SPY": ["2025-07-01", "2025-07-02", day]}, time(12, 30))
     assert checked == len(log["trades"])
 
@@ -125,7 +125,7 @@ def test_half_day_replay_trades_by_the_rules_and_is_flat_by_1255(tmp_path):
 def test_full_day_against_a_standalone_gateway_records_every_execution_once(tmp_path):
     day = "2026-02-03"
     symbols = ["IONQ", "SOXL", "MRNA"]
-    overrides = {s: {"atr_min_pct": 0.003} for s in symbols}
+    overrides = {s: {"atr_min_pct": 0.003, "atr_timeframe": "1 min"} for s in symbols}
     watchlist = write_watchlist(tmp_path, symbols, overrides)
     gateway = GatewayProcess.start("--data", str(DATA), "--date", day, "--symbols", *symbols,
                                    "--speed", "1200")
@@ -149,7 +149,7 @@ def test_full_day_against_a_standalone_gateway_records_every_execution_once(tmp_
         _assert_db_matches(db, log["trades"], fills)
         prior = ["2026-01-29", "2026-01-30", "2026-02-02", day]
         checked = _assert_entries_obey_rules(
-            db, {s: Params(atr_min_pct=0.003) for s in symbols}, dict.fromkeys(symbols, prior),
+            db, {s: Params(atr_min_pct=0.003, atr_timeframe="1 min") for s in symbols}, dict.fromkeys(symbols, prior),
             time(15, 30),
         )
         assert checked == len(log["trades"])
@@ -163,7 +163,7 @@ def test_a_trade_is_one_trace_from_bar_to_fill_in_the_otlp_receiver(tmp_path):
     from tests.observability.otlp_receiver import OtlpHttpReceiver
 
     day = "2025-07-03"
-    watchlist = write_watchlist(tmp_path, ["SPY"], {"SPY": {"atr_min_pct": 0.0002}})
+    watchlist = write_watchlist(tmp_path, ["SPY"], {"SPY": {"atr_min_pct": 0.0002, "atr_timeframe": "1 min"}})
     with OtlpHttpReceiver() as receiver:
         env_extra = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
                      "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}

@@ -84,7 +84,8 @@ async def test_market_order_fills_at_the_next_bar_open():
 async def test_protective_exits_for_an_existing_position_are_oca():
     broker = broker_for([FLAT, FLAT, (100.0, 100.0, 98.0, 98.5), FLAT])
     await broker.place_market("XYZ", Side.BUY, 10, REF)
-    target, stop = await broker.place_exits("XYZ", 10, 102.0, 99.0, REF)
+    exits = await broker.place_exits("XYZ", 10, 102.0, 99.0, REF)
+    target, stop = exits.take_profit, exits.stop_loss
     assert (target.status, stop.status) == (OrderStatus.SUBMITTED, OrderStatus.PRE_SUBMITTED)
     await broker.run_session()
     assert await broker.positions() == []

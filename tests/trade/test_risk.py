@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -207,3 +209,37 @@ def test_manager_rejects_allocation_out_of_range() -> None:
 def test_manager_without_a_sizing_rule_refuses() -> None:
     result = RiskManager([MaxOpenPositions(2)]).check_entry(request())
     assert not result.allowed and "no sizing rule" in result.reason
+
+
+# --- re-entry cooldown and per-symbol sizing (issue 9 / issue 16) -----------------------------
+
+EXITED = datetime(2026, 1, 22, 11, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_cooldown_blocks_a_reentry_inside_the_window_and_allows_it_after() -> None:
+    manager = RiskManager.standard(0.25, n_symbols=1)
+    params = Params(cooldown_minutes=15)
+    inside = manager.check_entry(request(params=params, last_exit=EXITED,
+                                         now=EXITED + timedelta(minutes=14, seconds=59)))
+    assert not inside.allowed and inside.rule == "cooldown"
+    assert inside.reason == "SPY exited at 11:00: cooldown of 15 min lasts until 11:15"
+    after = manager.check_entry(request(params=params, last_exit=EXITED,
+                                        now=EXITED + timedelta(minutes=15)))
+    assert after.allowed
+
+
+def test_no_cooldown_by_default_and_none_before_the_first_exit() -> None:
+    manager = RiskManager.standard(0.25, n_symbols=1)
+    assert manager.check_entry(request(params=Params(), last_exit=EXITED,
+                                       now=EXITED + timedelta(seconds=1))).allowed
+    assert manager.check_entry(request(params=Params(cooldown_minutes=30), last_exit=None,
+                                       now=EXITED)).allowed
+
+
+def test_a_symbols_position_pct_sizes_its_entry_as_a_fraction_of_net_liquidation() -> None:
+    manager = RiskManager.standard(0.5, n_symbols=4)  # equal split: 12,500 per symbol
+    assert manager.check_entry(request(price=50.0)).shares == 250
+    sized = manager.check_entry(request(price=50.0, params=Params(position_pct=0.05)))
+    assert sized.shares == 100  # 5% of 100,000 = 5,000
+    capped = manager.check_entry(request(price=50.0, params=Params(position_pct=0.8)))
+    assert capped.shares == 1000 and "exposure room" in capped.reason  # 80% > allocation 50%

@@ -33,7 +33,8 @@ SESSION = Session(
     is_half_day=False,
 )
 MIDDAY = datetime(2026, 1, 22, 12, 0, tzinfo=NY)
-PARAMS = Params()
+PARAMS = Params(atr_timeframe="1 min")  # the per-bar ATR rule; the daily screen is tested below
+DAILY = Params()  # default: ATR% is the day's volatility screen
 
 
 @dataclass(frozen=True)
@@ -246,3 +247,42 @@ def test_bracket_prices_reject_a_non_positive_entry() -> None:
 def test_round_to_tick_never_leaves_float_noise() -> None:
     assert round_to_tick(100.0 * 1.014) == 101.4
     assert repr(round_to_tick(0.30000000000000004)) == "0.3"
+
+
+# -- the daily volatility screen (default atr_timeframe "1 day") --------------------------------
+
+
+def test_daily_screen_uses_the_days_atr_not_the_bars() -> None:
+    quiet_bar = Snapshot(close=101.0, vwap=100.0, rsi=50.0, atr=0.001)  # 1-min ATR ~0%
+    assert entry_verdict(101.0, 100.0, 50.0, 0.001, DAILY, MIDDAY, SESSION, True,
+                         daily_atr_pct=0.0151) is Verdict.ENTER
+    assert entry_verdict(101.0, 100.0, 50.0, 0.001, DAILY, MIDDAY, SESSION, True,
+                         daily_atr_pct=0.015) is Verdict.HOLD_ATR_LOW  # strict, as specified
+    signal = decide("ZZ", quiet_bar, None, DAILY, MIDDAY, SESSION, True, daily_atr_pct=0.012)
+    assert signal.action is SignalAction.HOLD
+    assert signal.reason == "hold: daily atr 1.20% <= 1.5%"
+
+
+def test_daily_screen_without_a_daily_atr_never_enters() -> None:
+    verdict = entry_verdict(101.0, 100.0, 50.0, 2.0, DAILY, MIDDAY, SESSION, True)
+    assert verdict is Verdict.HOLD_ATR_LOW
+    signal = decide("ZZ", Snapshot(101.0, 100.0, 50.0, 2.0), None, DAILY, MIDDAY, SESSION)
+    assert "no daily atr known" in signal.reason
+
+
+def test_daily_screen_does_not_wait_for_the_minute_atr() -> None:
+    warming = Snapshot(close=101.0, vwap=100.0, rsi=50.0, atr=math.nan)
+    signal = decide("ZZ", warming, None, DAILY, MIDDAY, SESSION, True, daily_atr_pct=0.02)
+    assert signal.action is SignalAction.ENTER
+    assert signal.reason.endswith("daily atr 2.00% > 1.5%")
+
+
+def test_atr_timeframe_is_validated() -> None:
+    with pytest.raises(ValueError, match="atr_timeframe"):
+        Params(atr_timeframe="5 mins")
+    with pytest.raises(ValueError, match="cooldown_minutes"):
+        Params(cooldown_minutes=121)
+    assert Params().with_overrides({"cooldown_minutes": 15, "atr_timeframe": "1 min"}) == Params(
+        cooldown_minutes=15, atr_timeframe="1 min")
+    with pytest.raises(ValueError, match="whole number"):
+        Params().with_overrides({"cooldown_minutes": 1.5})

@@ -179,7 +179,8 @@ async def test_analyze_watchlist_raises_for_a_symbol_the_broker_does_not_know():
 
 async def test_analyze_watchlist_judges_each_symbol_on_recent_history():
     broker = paper_broker(date(2025, 7, 3), ["SPY"])
-    verdicts = await analyze_watchlist(broker, ("SPY",), AnalystRules(min_sessions=1))
+    verdicts = await analyze_watchlist(broker, ("SPY",), AnalystRules(min_sessions=1),
+                                       params={"SPY": Params(atr_timeframe="1 min")})
     assert [v.symbol for v in verdicts] == ["SPY"]
     assert verdicts[0].kept, verdicts[0].reason
     assert verdicts[0].bars and all(b.end <= broker.now() for b in verdicts[0].bars)

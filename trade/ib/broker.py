@@ -1,10 +1,17 @@
 """IBBroker: the Broker port over the IB client library (a real Gateway/TWS or sim/gateway.py).
 
-Brackets are sent as IB expects them: the parent with `transmit=False`, the take-profit and the
-stop as children (`parentId`) sharing an OCA group, the last child with `transmit=True`, so the
-three reach the Gateway together and the exits live at the broker: a crashed bot leaves no
-unprotected position. Every order carries the caller's deterministic `orderRef`, which IB echoes
-on open orders and executions, so a restarted bot recognises its own orders.
+Brackets are sent as IB expects them: the parent with `transmit=False`, the take-profit, the
+stop and the backstop as children (`parentId`) sharing an OCA group, the last child with
+`transmit=True`, so the legs reach the Gateway together and the exits live at the broker: a
+crashed bot leaves no unprotected position. The backstop is a market sell with IB's
+`goodAfterTime` (held until the backstop time, then a normal market order) in the same OCA group,
+so whichever exit executes first cancels the others ("reduce with block": a partial fill shrinks
+the other legs, so the group never sells more than the position). Every order carries the
+caller's deterministic `orderRef`, which IB echoes on open orders and executions, so a restarted
+bot recognises its own orders.
+
+Everything is scoped to the trading account: a login with linked accounts reports positions,
+orders and executions of all of them, and the core must never see another account's shares.
 """
 
 from __future__ import annotations
@@ -31,12 +38,23 @@ from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.minute_bars import MinuteBarBuilder
 from trade.ib.server_clock import ServerClock
-from trade.models import Account, Bar, BracketTickets, Fill, OrderRef, OrderTicket, Position, Side
+from trade.models import (
+    Account,
+    Bar,
+    BracketTickets,
+    ExitTickets,
+    Fill,
+    OrderRef,
+    OrderTicket,
+    Position,
+    Side,
+)
 from trade.strategy import round_to_tick
 
 log = logging.getLogger(__name__)
 
 OCA_REDUCE_WITH_BLOCK = 2  # a partial fill of one exit shrinks its sibling, never over-sells
+CLOCK_SYNC_TIMEOUT_S = 2.0
 
 
 class _BarStream:
@@ -63,6 +81,9 @@ class IBBroker:
         self._status_handlers: list[OrderStatusHandler] = []
         self._pacing_violations = 0
         self._clock_task: asyncio.Task[None] | None = None
+        # one reqCurrentTime in flight at a time: ib_async keys that request by a fixed name, so
+        # a second concurrent one overwrites the first, which then never completes
+        self._clock_lock = asyncio.Lock()
         self._ib.commissionReportEvent += self._on_commission_report
         self._ib.orderStatusEvent += self._on_order_status
         self._ib.errorEvent += self._on_error
@@ -90,7 +111,10 @@ class IBBroker:
         return self._account
 
     async def _sync_clock(self) -> None:
-        server_time = await self._ib.reqCurrentTimeAsync()
+        """One server-time sample, bounded: a lost reply must never hang a caller."""
+        async with self._clock_lock:
+            server_time = await asyncio.wait_for(self._ib.reqCurrentTimeAsync(),
+                                                 CLOCK_SYNC_TIMEOUT_S)
         self._clock.sample(translate.to_ny(server_time))
 
     async def _clock_loop(self) -> None:
@@ -98,13 +122,17 @@ class IBBroker:
             await asyncio.sleep(1.0)
             if self._ib.isConnected():
                 try:
-                    await asyncio.wait_for(self._sync_clock(), 2.0)
-                except (TimeoutError, ConnectionError):
+                    await self._sync_clock()
+                except (TimeoutError, ConnectionError, OSError):
                     pass
 
     async def _restore(self) -> None:
         """After a reconnect: clock, then market data (before the trader reconciles)."""
-        await self._sync_clock()
+        try:
+            await self._sync_clock()
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            log.warning("server clock not resynchronised after the reconnect (%s); the clock "
+                        "loop keeps trying", type(exc).__name__)
         for symbol, stream in self._streams.items():
             stream.builder.restart()
             stream.subscription = self._request_realtime(symbol, stream)
@@ -119,17 +147,25 @@ class IBBroker:
     async def positions(self) -> list[Position]:
         self._require_connection()
         items = await self._ib.reqPositionsAsync()
-        return [translate.position(p) for p in items if p.position != 0]
+        return [translate.position(p) for p in items
+                if p.position != 0 and self._in_account(p.account)]
 
     async def open_orders(self) -> list[OrderTicket]:
         self._require_connection()
         await self._ib.reqOpenOrdersAsync()
-        return [translate.order_ticket(t) for t in self._ib.openTrades()]
+        return [translate.order_ticket(t) for t in self._ib.openTrades()
+                if self._in_account(t.order.account)]
 
     async def executions(self, since: datetime | None = None) -> list[Fill]:
         self._require_connection()
-        fills = await self._ib.reqExecutionsAsync(ExecutionFilter(clientId=self._conn.client_id))
-        result = [translate.fill(f) for f in fills]
+        fills = await self._ib.reqExecutionsAsync(
+            ExecutionFilter(clientId=self._conn.client_id, acctCode=self._account))
+        # the client keeps one Fill per exec id and attaches each commission report to THAT
+        # object; a repeated reqExecutions returns fresh copies without the commission, so the
+        # commission is read from the client's own record of the execution
+        known = {f.execution.execId: f for f in self._ib.fills()}
+        result = [translate.fill(known.get(f.execution.execId, f)) for f in fills
+                  if self._in_account(f.execution.acctNumber)]
         if since is not None:
             result = [f for f in result if f.time >= since]
         return sorted(result, key=lambda f: (f.time, f.exec_id))
@@ -165,6 +201,11 @@ class IBBroker:
     def last_price(self, symbol: str) -> float | None:
         return self._last_price.get(symbol)
 
+    def _in_account(self, account: str) -> bool:
+        """Whether a position/order/execution belongs to the trading account ("" = unknown:
+        a single-account login that did not say, which can only be ours)."""
+        return not account or not self._account or account == self._account
+
     # -- market data ----------------------------------------------------------------------
     async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
         await self.unsubscribe_bars(symbol)  # re-subscribing must not double the stream
@@ -197,13 +238,14 @@ class IBBroker:
     # -- orders ---------------------------------------------------------------------------
     async def place_bracket(
         self, symbol: str, qty: int, entry_limit: float | None, take_profit: float,
-        stop_loss: float, order_ref: str,
+        stop_loss: float, order_ref: str, backstop_at: datetime | None = None,
     ) -> BracketTickets:
-        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref)
+        return self.submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss, order_ref,
+                                   backstop_at)
 
     def submit_bracket(
         self, symbol: str, qty: int, entry_limit: float | None, take_profit: float,
-        stop_loss: float, order_ref: str,
+        stop_loss: float, order_ref: str, backstop_at: datetime | None = None,
     ) -> BracketTickets:
         ref = _parse_ref(order_ref)
         if entry_limit is None:
@@ -211,28 +253,64 @@ class IBBroker:
         else:
             parent = Order(action="BUY", totalQuantity=qty, orderType="LMT", lmtPrice=entry_limit)
         parent.orderRef, parent.transmit = order_ref, False
-        take, stop = self._exit_orders(qty, take_profit, stop_loss, ref)
+        exits = self._exit_orders(qty, take_profit, stop_loss, ref, backstop_at)
         contract = self._contract(symbol)
-        trades = []
-        for order in (parent, take, stop):
+        trades: list[Any] = []
+        for order in (parent, *exits):
             order.orderId = self._next_order_id()
             if order is not parent:
                 order.parentId = parent.orderId
-            trades.append(self._place(contract, order))
-        return BracketTickets(*(translate.order_ticket(t) for t in trades))
+            try:
+                trades.append(self._place(contract, order))
+            except Exception:
+                # a half-sent bracket: the parent (held, never transmitted) must not stay
+                if trades and self._ib.isConnected():
+                    self._ib.cancelOrder(parent)
+                raise
+        tickets = [translate.order_ticket(t) for t in trades]
+        return BracketTickets(tickets[0], tickets[1], tickets[2],
+                              tickets[3] if len(tickets) > 3 else None)
 
     async def place_exits(
-        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str
-    ) -> tuple[OrderTicket, OrderTicket]:
+        self, symbol: str, qty: int, take_profit: float, stop_loss: float, order_ref: str,
+        backstop_at: datetime | None = None,
+    ) -> ExitTickets:
         ref = _parse_ref(order_ref)
-        take, stop = self._exit_orders(qty, take_profit, stop_loss, ref)
-        take.transmit = True
+        exits = self._exit_orders(qty, take_profit, stop_loss, ref, backstop_at)
         contract = self._contract(symbol)
-        trades = []
-        for order in (take, stop):
+        trades: list[Any] = []
+        for order in exits:
             order.orderId = self._next_order_id()
-            trades.append(self._place(contract, order))
-        return translate.order_ticket(trades[0]), translate.order_ticket(trades[1])
+            order.transmit = True
+            try:
+                trades.append(self._place(contract, order))
+            except Exception:
+                for placed in trades:  # never leave half a group: an exit alone is no protection
+                    if self._ib.isConnected():
+                        self._ib.cancelOrder(placed.order)
+                raise
+        tickets = [translate.order_ticket(t) for t in trades]
+        return ExitTickets(tickets[0], tickets[1], tickets[2] if len(tickets) > 2 else None)
+
+    async def modify_order(
+        self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> None:
+        """IB modifies an order when placeOrder is sent again with its id."""
+        self._require_connection()
+        for trade in self._ib.openTrades():
+            if trade.order.orderId == order_id:
+                order = trade.order
+                if qty is not None:
+                    order.totalQuantity = qty
+                if limit_price is not None:
+                    order.lmtPrice = limit_price
+                if stop_price is not None:
+                    order.auxPrice = stop_price
+                order.transmit = True
+                self._ib.placeOrder(trade.contract, order)
+                return
+        raise BrokerError(f"order {order_id} is not working: nothing to modify", 104)
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         order = Order(action=side.value, totalQuantity=qty, orderType="MKT", tif="DAY")
@@ -261,16 +339,25 @@ class IBBroker:
         self._require_connection()
         self._ib.reqGlobalCancel()
 
-    def _exit_orders(self, qty: int, take_profit: float, stop_loss: float, ref: OrderRef) -> tuple[Order, Order]:
+    def _exit_orders(self, qty: int, take_profit: float, stop_loss: float, ref: OrderRef,
+                     backstop_at: datetime | None) -> list[Order]:
+        """The exits of one OCA group; only the last one transmits (the whole group goes)."""
         oca = f"OCA-{ref.sibling('X')}"
-        take = Order(action="SELL", totalQuantity=qty, orderType="LMT", lmtPrice=take_profit)
-        stop = Order(action="SELL", totalQuantity=qty, orderType="STP", auxPrice=stop_loss)
-        for order, leg in ((take, "TP"), (stop, "SL")):
+        legs = [
+            (Order(action="SELL", totalQuantity=qty, orderType="LMT", lmtPrice=take_profit), "TP"),
+            (Order(action="SELL", totalQuantity=qty, orderType="STP", auxPrice=stop_loss), "SL"),
+        ]
+        if backstop_at is not None:
+            backstop = Order(action="SELL", totalQuantity=qty, orderType="MKT")
+            backstop.goodAfterTime = translate.ib_datetime(backstop_at)
+            legs.append((backstop, "BKS"))
+        for order, leg in legs:
             order.tif = "DAY"
             order.ocaGroup, order.ocaType = oca, OCA_REDUCE_WITH_BLOCK
             order.orderRef = str(ref.sibling(leg))
-        take.transmit, stop.transmit = False, True
-        return take, stop
+            order.transmit = False
+        legs[-1][0].transmit = True
+        return [order for order, _ in legs]
 
     def _place(self, contract: Contract, order: Order) -> Any:
         self._require_connection()

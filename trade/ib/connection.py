@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 RestoreHook = Callable[[], Awaitable[None]]
 StateListener = Callable[[ConnectionState], None]
+HOOK_TIMEOUT_S = 10.0  # a restore step that hangs (a lost reply) must not block every reconnect
 
 
 class ConnectionFailed(Exception):
@@ -121,7 +122,9 @@ class IBConnection:
             if self._last_error_code == ib_errors.CLIENT_ID_IN_USE:
                 raise ConnectionFailed(
                     f"client id {self.client_id} is already in use at {where}: stop the other "
-                    f"session or pass another --client-id"
+                    f"session using it (a previous run of this bot?) and start again with the same "
+                    f"--client-id: IB binds orders to the client id, so the exits a previous run "
+                    f"left at the broker can only be managed under it"
                 ) from None
             raise ConnectionFailed(
                 f"no IB API handshake from {where} within {self._connect_timeout:g}s: check that "
@@ -160,31 +163,41 @@ class IBConnection:
         log.warning("lost the API connection to %s:%s", self.host, self.port)
         self._set_state(ConnectionState.LOST)
         if self._auto_reconnect:
-            self._start_restore(reconnect=True)
+            self._start_restore()
 
-    def _start_restore(self, reconnect: bool = False) -> None:
+    def _start_restore(self) -> None:
+        """One restore at a time; a running one re-checks the socket before it finishes, so a
+        disconnect that happens while it runs is never left without a reconnect."""
         if self._reconnect_task is not None and not self._reconnect_task.done():
             return
-        self._reconnect_task = asyncio.get_running_loop().create_task(self._restore(reconnect))
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._restore())
 
-    async def _restore(self, reconnect: bool) -> None:
-        delay = self._backoff_initial
-        while reconnect and not self._closing and not self.ib.isConnected():
-            try:
-                await self._connect_once()
-            except ConnectionFailed as exc:
-                log.warning("reconnect failed: %s; next try in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
+    async def _restore(self) -> None:
+        while not self._closing:
+            delay = self._backoff_initial
+            while self._auto_reconnect and not self._closing and not self.ib.isConnected():
+                try:
+                    await self._connect_once()
+                except ConnectionFailed as exc:
+                    log.warning("reconnect failed: %s; next try in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._backoff_max)
+            if self._closing:
+                return
+            with tracing.span(SpanNames.RECONNECT, attrs={"trading.reconnects": self.reconnects + 1}):
+                for hook in self._restore_hooks:
+                    name = getattr(hook, "__qualname__", repr(hook))
+                    try:
+                        await asyncio.wait_for(hook(), HOOK_TIMEOUT_S)
+                    except TimeoutError:
+                        log.error("restore step %s took more than %gs; going on", name, HOOK_TIMEOUT_S)
+                    except Exception:
+                        log.exception("restore step %s failed", name)
+            if self.ib.isConnected() or not self._auto_reconnect:
+                break  # else the socket dropped again while restoring: reconnect once more
         if self._closing:
             return
         self.reconnects += 1
-        with tracing.span(SpanNames.RECONNECT, attrs={"trading.reconnects": self.reconnects}):
-            for hook in self._restore_hooks:
-                try:
-                    await hook()
-                except Exception:
-                    log.exception("restore hook %s failed", getattr(hook, "__qualname__", hook))
         log.info("connection restored (reconnect #%d)", self.reconnects)
         self._set_state(ConnectionState.RESTORED)
 

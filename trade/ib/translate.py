@@ -31,6 +31,26 @@ def to_ny(value: datetime) -> datetime:
     return value.astimezone(NY)
 
 
+def ib_datetime(value: datetime) -> str:
+    """A time as IB order fields take it (goodAfterTime): `YYYYMMDD HH:MM:SS US/Eastern`."""
+    return value.astimezone(NY).strftime("%Y%m%d %H:%M:%S") + " US/Eastern"
+
+
+def _good_after(text: str) -> datetime | None:
+    """goodAfterTime as IB echoes it: `YYYYMMDD HH:MM:SS [zone]` or `YYYYMMDD-HH:MM:SS` (UTC)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    utc_form = "-" in text[8:9]
+    zone = "UTC" if utc_form else text[18:].strip()
+    try:
+        tz = UTC if zone in ("UTC", "GMT") else ZoneInfo(zone) if zone else NY
+        moment = datetime.strptime(text[:17].replace("-", " ", 1) + " +0000", "%Y%m%d %H:%M:%S %z")
+    except (ValueError, KeyError):
+        return None
+    return moment.replace(tzinfo=tz).astimezone(NY)
+
+
 def order_ticket(trade: Any) -> OrderTicket:
     """An ib_async `Trade` as an OrderTicket."""
     order, status = trade.order, trade.orderStatus
@@ -52,6 +72,8 @@ def order_ticket(trade: Any) -> OrderTicket:
         filled=int(status.filled),
         avg_fill_price=float(status.avgFillPrice or 0.0),
         perm_id=order.permId or status.permId or 0,
+        good_after=_good_after(getattr(order, "goodAfterTime", "")),
+        account=order.account or "",
     )
 
 

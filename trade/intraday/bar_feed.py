@@ -1,10 +1,16 @@
 """Each symbol's completed 1-minute bars, delivered to the trader in order and without gaps.
 
 Indicators are only right if they see every minute. Warm-up history is fetched before the live
-subscription starts, and a reconnect loses the minutes the Gateway was away, so a live bar that
-does not follow the previous one is held back while the missing minutes are fetched from history
-(within IB's historical pacing) and fed to the indicators; then the held bars go on to the trader.
-Missed minutes only update indicators: a decision on a stale bar would trade on the past.
+subscription starts, and a reconnect (or a late start: the bot subscribing at 09:35) loses
+minutes, so a live bar that does not follow the previous one — within the day, or the first bar
+of the session when it is not the opening minute — is held back while the missing minutes are
+fetched from history (within IB's historical pacing) and fed to the indicators; then the held
+bars go on to the trader, which only updates indicators with a bar older than a minute (a
+decision on a stale bar would trade on the past: see `IntradayTrader._process_bar`).
+
+The backfill is a supervised job: a history request that fails (a second disconnect, a pacing
+error) is retried with backoff, and after a few failures the held bars are released anyway so a
+symbol is never stuck; the indicators then carry the gap, which is logged.
 """
 
 from __future__ import annotations
@@ -12,28 +18,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from observability import tracing
 from trade.broker import Broker, BrokerError
+from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import Bar
 
 log = logging.getLogger(__name__)
 
 _MINUTE = timedelta(minutes=1)
+GAP_ATTEMPTS = 4  # history requests for one gap before the held bars are released anyway
 
 ProcessBar = Callable[[SymbolBook, Bar], None]
-Spawn = Callable[..., None]
 
 
 class BarFeed:
     def __init__(self, broker: Broker, books: dict[str, SymbolBook], process: ProcessBar,
-                 spawn: Spawn, warmup_duration: str = "2 D") -> None:
+                 jobs: Supervisor, session_open: datetime, warmup_duration: str = "2 D") -> None:
         self.broker = broker
         self.books = books
         self.process = process
-        self.spawn = spawn
+        self.jobs = jobs
+        self.session_open = session_open
         self.warmup_duration = warmup_duration
 
     async def warm_up(self, given: Mapping[str, Sequence[Bar]]) -> None:
@@ -65,27 +73,40 @@ class BarFeed:
         if book.backfill is not None:
             book.backfill.append(bar)
             return
-        last = book.last_bar_start
-        if last is not None and bar.start - last > _MINUTE and bar.start.date() == last.date():
+        if self._follows_a_gap(book.last_bar_start, bar):
             book.backfill = [bar]
-            self.spawn(self._fill_gap(book))
+            book.gap_attempts = 0
+            self.jobs.run(f"backfill:{book.symbol}", lambda: self._fill_gap(book))
             return
         self.process(book, bar)
+
+    def _follows_a_gap(self, last: datetime | None, bar: Bar) -> bool:
+        """Minutes are missing before `bar`: within a day, or at today's open."""
+        if last is None:
+            return False
+        if bar.start.date() == last.date():
+            return bar.start - last > _MINUTE
+        opening = self.session_open
+        return bar.start.date() == opening.date() and bar.start > opening and last < opening
 
     async def _fill_gap(self, book: SymbolBook) -> None:
         assert book.backfill is not None and book.last_bar_start is not None
         first_live = book.backfill[0]
-        seconds = int((first_live.start - book.last_bar_start).total_seconds()) + 120
+        since = max(book.last_bar_start, self.session_open - _MINUTE)
+        seconds = int((first_live.start - since).total_seconds()) + 120
         duration = f"{seconds} S" if seconds < 86_400 else "1 D"
+        book.gap_attempts += 1
         try:
             history = await self.broker.history(book.symbol, duration, "1 min")
-        except BrokerError as exc:
-            log.warning("%s: gap before %s not filled (%s)", book.symbol, first_live.start, exc)
+        except (BrokerError, ConnectionError, TimeoutError, OSError) as exc:
+            if book.gap_attempts < GAP_ATTEMPTS:
+                raise  # the supervisor retries with backoff
+            log.warning("%s: gap before %s not filled after %d tries (%s); the indicators carry "
+                        "the gap", book.symbol, first_live.start, book.gap_attempts, exc)
             history = []
         missed = [b for b in history if book.last_bar_start < b.start < first_live.start]
         for bar in missed:
-            book.indicators.update(bar)
-            book.last_bar_start = bar.start
+            self.process(book, bar)  # old bars: the trader only updates indicators with them
         if missed:
             log.info("%s: filled %d missed minute(s) from history", book.symbol, len(missed))
         pending, book.backfill = book.backfill, None

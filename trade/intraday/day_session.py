@@ -62,7 +62,7 @@ async def run_trading_day(
             return DayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
         session = calendar.session(today)
         with tracing.span("watchlist.analyze"):
-            verdicts = await analyze_watchlist(broker, watchlist.symbols)
+            verdicts = await analyze_watchlist(broker, watchlist.symbols, params=watchlist.params)
         kept = [v for v in verdicts if v.kept]
         handle = tracing.current()
         db = HistoryDB.open(settings.db_path, tracer=handle.tracer if handle and handle.enabled else None)
@@ -92,7 +92,11 @@ async def run_trading_day(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
             risk, TraderOptions(allocation=settings.allocation, variant=variant), run_log,
         )
-        await trader.start(warmup={v.symbol: v.bars for v in kept})
+        await trader.start(
+            warmup={v.symbol: v.bars for v in kept},
+            daily_atr_pct={v.symbol: v.stats["daily_atr_pct"] for v in kept
+                           if "daily_atr_pct" in v.stats},
+        )
         stopper = asyncio.get_running_loop().create_task(_stop_on(stop, trader))
         try:
             await trader.run()

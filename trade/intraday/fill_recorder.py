@@ -1,10 +1,15 @@
-"""Every execution of the bot applied exactly once: the DB row, the symbol's book, the ledger.
+"""Every execution of the bot applied exactly once: the symbol's book, the ledger, the DB row.
 
 IB may report an execution more than once (live, then again in the executions replayed after a
-reconnect or restart). The history DB's unique execution id decides: only a new execution moves
-the book and the ledger, and when a round trip closes its trade row and run-log entry are written
-once. After a restart the day's executions already in the DB rebuild the ledger, limited to those
-the broker still reports (a row it does not know belongs to another broker session).
+reconnect or restart). Within a run, the exec id seen in memory decides, whatever the DB does:
+an execution moves the book and the ledger once, and its DB row follows (at once, or later when
+the DB was locked: trade now, record later). Across runs the DB decides: an execution the DB
+already holds was applied by the previous run and is not applied again. After a restart the
+day's executions already in the DB rebuild the ledger, limited to those the broker still reports
+(a row it does not know belongs to another broker session).
+
+The book is never floored at zero: if the bot ever sold more than it held (a second exit filling
+after the first), the negative quantity is the truth the trader must see and cover at once.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from observability.history import HistoryDB
 from observability.schema import ExecutionRow, IntentState, TradeRow
 from trade.intraday.ledger import Ledger, RoundTrip
+from trade.intraday.records import SafeRecords
 from trade.intraday.run_log import RunLog, trade_entry
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import Fill, OrderRef, Side
@@ -27,10 +32,11 @@ NY = ZoneInfo("America/New_York")  # the DB stores UTC; run logs and the ledger 
 
 class FillRecorder:
     def __init__(
-        self, db: HistoryDB, bot: str, book_name: str, day: date, variant: str, run_log: RunLog,
-        books: dict[str, SymbolBook], now: Callable[[], datetime],
+        self, records: SafeRecords, bot: str, book_name: str, day: date, variant: str,
+        run_log: RunLog, books: dict[str, SymbolBook], now: Callable[[], datetime],
     ) -> None:
-        self.db = db
+        self.records = records
+        self.db = records.db
         self.bot = bot
         self.book_name = book_name
         self.day = day
@@ -50,15 +56,19 @@ class FillRecorder:
         return ref
 
     def record(self, fill: Fill, ref: OrderRef) -> bool:
-        """Record and apply one execution; False when the DB already had it."""
+        """Apply one execution (once per exec id) and record it; False when a previous run had
+        already recorded (and so applied) it."""
+        if fill.exec_id in self.seen:
+            return False
         self.seen.add(fill.exec_id)
-        new = self.db.record_execution(
+        new = self.records.write("record_execution", lambda: self.db.record_execution(
             fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
             fill.time, fill.commission, self.book_name,
-        )
-        if new:
-            self._apply(fill, ref)
-        return new
+        ))
+        if new is False:
+            return False  # the DB had it: a previous run of today applied it
+        self._apply(fill, ref)  # new, or unknown because the DB is unavailable: memory decides
+        return True
 
     def replay(self, rows: Iterable[ExecutionRow], at_broker: set[str]) -> None:
         """Rebuild today's round trips from recorded executions the broker still reports."""
@@ -82,15 +92,26 @@ class FillRecorder:
         if book is None:
             book = self.books[fill.symbol] = SymbolBook.outside_watchlist(fill.symbol)
         if fill.side is Side.BUY:
-            cost = book.avg_cost * book.qty + fill.price * fill.qty
-            book.qty += fill.qty
-            book.avg_cost = cost / book.qty
-            self.db.update_intent_state(str(ref.sibling("ENTRY")), IntentState.OPEN, fill.time)
+            if book.qty >= 0:
+                cost = book.avg_cost * book.qty + fill.price * fill.qty
+                book.qty += fill.qty
+                book.avg_cost = cost / book.qty if book.qty else 0.0
+            else:  # covering an oversold (short) book
+                book.qty += fill.qty
+                if book.qty >= 0:
+                    book.avg_cost = fill.price if book.qty else 0.0
+            if ref.leg == "ENTRY":
+                self._write_intent(str(ref), IntentState.OPEN, fill.time)
         else:
             book.qty -= fill.qty
-            if book.qty <= 0:
-                book.qty, book.avg_cost = max(book.qty, 0), 0.0
-        self.db.set_book_position(self.book_name, fill.symbol, book.qty, book.avg_cost, fill.time)
+            if book.qty == 0:
+                book.avg_cost = 0.0
+            elif book.qty < 0:
+                log.critical("%s: the bot's book is %d after %s: it sold more than it held; "
+                             "covering", fill.symbol, book.qty, fill.order_ref)
+        qty, cost = book.qty, book.avg_cost
+        self.records.write("set_book_position", lambda: self.db.set_book_position(
+            self.book_name, fill.symbol, qty, cost, fill.time))
         log.info("fill %s %s %d @ %.2f (%s); %s now %d", fill.side.value, fill.symbol, fill.qty,
                  fill.price, fill.order_ref, fill.symbol, book.qty)
         trip = self.ledger.apply(fill)
@@ -101,20 +122,25 @@ class FillRecorder:
         entry_ref = trip.entry_fills[0].order_ref if trip.entry_fills else ""
         snapshot = book.entry_snapshot
         exit_time = trip.exit_time or self.now()
-        self.db.record_trade(TradeRow(
-            trading_date=self.day, book=self.book_name, symbol=trip.symbol, side="BUY",
+        row = TradeRow(
+            trading_date=self.day, book=self.book_name, symbol=trip.symbol, side=trip.side.value,
             qty=trip.entry_qty, entry_time=trip.entry_time or exit_time,
             entry_price=trip.entry_price, exit_time=exit_time, exit_price=trip.exit_price,
             pnl=trip.pnl + trip.commission, commission=trip.commission, variant=self.variant,
             rsi=snapshot.get("rsi"), vwap=snapshot.get("vwap"), atr=snapshot.get("atr"),
             reason=snapshot.get("reason", ""), exit_reason=trip.exit_reason, order_ref=entry_ref,
-        ))
+        )
+        self.records.write("record_trade", lambda: self.db.record_trade(row))
         for leg_fill in trip.entry_fills + trip.exit_fills:
             parsed = OrderRef.parse(leg_fill.order_ref)
             if parsed is not None:
                 for leg in ("ENTRY", "PROT", "FLAT"):
-                    self.db.update_intent_state(str(parsed.sibling(leg)), IntentState.CLOSED, exit_time)
+                    self._write_intent(str(parsed.sibling(leg)), IntentState.CLOSED, exit_time)
         book.entry_snapshot = {}
         self.run_log.trades.append(trade_entry(trip))
         log.info("trade closed: %s %d, %s, pnl %.2f", trip.symbol, trip.entry_qty,
                  trip.exit_reason, trip.pnl)
+
+    def _write_intent(self, order_ref: str, state: IntentState, when: datetime) -> None:
+        self.records.write("update_intent_state",
+                           lambda: self.db.update_intent_state(order_ref, state, when))

@@ -1,10 +1,16 @@
-"""The end-of-day flatten with its double safety net.
+"""The end-of-day flatten with its double safety net, kept going through any failure.
 
-At the flatten time the bot cancels its own working orders, waits until the broker confirms
-they are gone (so a take-profit that fills during the cancel cannot turn the market sell into a
-short), sells what it still owns at market, then re-queries the broker and repeats until the
-broker reports it flat. Only the bot's own book is sold: quantity another book owns is never
-touched, even in the same symbol.
+At the flatten time the bot cancels its own working orders (exits, the broker-held backstop,
+entries), waits until the broker confirms they are gone (so a take-profit that fills during the
+cancel cannot turn the market sell into a short), sells what it still owns at market, then
+re-queries the broker and repeats until the broker reports it flat. Only the bot's own book is
+sold: quantity another book owns is never touched, even in the same symbol. A book that is
+negative (the bot oversold) is bought back the same way.
+
+Once the exits are cancelled the position is naked, so nothing may stop this routine before it
+is flat: a dropped socket (`ConnectionError` from the client library), a broker error, a timeout
+— each round that fails is logged and the next one starts after a short backoff (the connection
+watchdog reconnects meanwhile), until the bot is flat or the session has closed.
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from trade.broker import Broker, BrokerError
+from trade.broker import Broker
 from trade.models import OrderRef, Side
 
 log = logging.getLogger(__name__)
 
-OwnedQty = Callable[[Mapping[str, int]], dict[str, int]]  # broker positions -> what we own
-NextRef = Callable[[str, int], OrderRef]  # (symbol, qty) -> a fresh, recorded order ref
+OwnedQty = Callable[[Mapping[str, int]], dict[str, int]]  # broker positions -> ours (+long/-short)
+NextRef = Callable[[str, int], OrderRef]  # (symbol, signed qty) -> a fresh, recorded order ref
 
 
 @dataclass(slots=True)
@@ -29,7 +35,7 @@ class FlattenResult:
     flat: bool
     flat_at: datetime | None
     rounds: int
-    orders: list[str] = field(default_factory=list)  # refs of the market sells sent
+    orders: list[str] = field(default_factory=list)  # refs of the market orders sent
     remaining: dict[str, int] = field(default_factory=dict)
 
 
@@ -50,11 +56,15 @@ async def flatten(
     owned_qty: OwnedQty,
     next_ref: NextRef,
     *,
-    rounds: int = 5,
+    until: datetime | None = None,
+    max_rounds: int | None = None,
     confirm_timeout: float = 5.0,
     poll: float = 0.05,
+    backoff_max: float = 5.0,
 ) -> FlattenResult:
-    """Cancel the bot's orders and sell what it owns until the broker reports it flat."""
+    """Cancel the bot's orders and close what it owns until the broker reports it flat, the
+    broker's clock reaches `until` (the session close: market orders cannot fill after it), or
+    `max_rounds` rounds have run (tests)."""
     sent: list[str] = []
 
     def ours(order_ref: str) -> bool:
@@ -66,10 +76,18 @@ async def flatten(
 
     async def owned_now() -> dict[str, int]:
         held = {p.symbol: p.qty for p in await broker.positions()}
-        return {s: q for s, q in owned_qty(held).items() if q > 0}
+        return {s: q for s, q in owned_qty(held).items() if q != 0}
+
+    async def flat() -> bool:
+        return not await owned_now()
 
     remaining: dict[str, int] = {}
-    for round_no in range(1, rounds + 1):
+    round_no = 0
+    while max_rounds is None or round_no < max_rounds:
+        round_no += 1
+        if until is not None and broker.now() >= until:
+            log.error("flatten: the session closed with %s still held", remaining or "positions")
+            break
         try:
             for order in await broker.open_orders():
                 if ours(order.order_ref) and order.status.is_working:
@@ -85,16 +103,15 @@ async def flatten(
                 return FlattenResult(True, broker.now(), round_no, sent)
             for symbol, qty in sorted(remaining.items()):
                 ref = next_ref(symbol, qty)
-                await broker.place_market(symbol, Side.SELL, qty, str(ref))
+                side = Side.SELL if qty > 0 else Side.BUY
+                await broker.place_market(symbol, side, abs(qty), str(ref))
                 sent.append(str(ref))
-                log.info("flatten: market sell %d %s (%s)", qty, symbol, ref)
-
-            async def flat() -> bool:
-                return not await owned_now()
-
+                log.info("flatten: market %s %d %s (%s)", side.value.lower(), abs(qty), symbol, ref)
             if await _wait(flat, confirm_timeout, poll):
                 return FlattenResult(True, broker.now(), round_no, sent)
-        except BrokerError as exc:
-            log.error("flatten round %d failed: %s; retrying", round_no, exc)
-            await asyncio.sleep(min(1.0 * round_no, 5.0))
-    return FlattenResult(False, None, rounds, sent, remaining)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a naked position: never give up on a failure
+            log.error("flatten round %d failed (%s: %s); retrying", round_no, type(exc).__name__, exc)
+            await asyncio.sleep(min(0.5 * round_no, backoff_max))
+    return FlattenResult(False, None, round_no, sent, remaining)

@@ -16,19 +16,20 @@ from evaluation.health import (
     ProcessProbe,
     judge_health,
 )
-from observability.history import HistoryDB
 from observability.schema import HealthRow
+from trade.intraday.records import SafeRecords
 from trade.intraday.run_log import RunLog
 
 
 class HealthKeeper:
-    def __init__(self, db: HistoryDB, run_log: RunLog, thresholds: HealthThresholds,
+    def __init__(self, records: SafeRecords, run_log: RunLog, thresholds: HealthThresholds,
                  agent: str = "day-trader") -> None:
-        self.db = db
+        self.records = records
         self.run_log = run_log
         self.thresholds = thresholds
         self.agent = agent
         self.probe = ProcessProbe()
+        self.last: dict[str, str] | None = None  # the latest verdict, for the status page
 
     def restart_cpu_window(self) -> None:
         """Measure CPU from now on, not over start-up's imports and warm-up."""
@@ -43,13 +44,16 @@ class HealthKeeper:
         return reading, judge_health(reading, self.thresholds)
 
     def record(self, reading: HealthReading, verdict: HealthVerdict, actions: list[str]) -> None:
-        self.db.record_health(HealthRow(
+        row = HealthRow(
             time=reading.time, agent=self.agent, status=verdict.status, cpu_pct=reading.cpu_pct,
             memory_mb=reading.memory_mb, connected=reading.connected,
             event_loop_lag_ms=reading.event_loop_lag_ms, data_staleness_s=reading.data_staleness_s,
             connection_status="connected" if reading.connected else "lost", actions=actions,
             detail=verdict.detail,
-        ))
+        )
+        self.records.write("record_health", lambda: self.records.db.record_health(row))
+        self.last = {"status": verdict.status, "detail": verdict.detail,
+                     "time": reading.time.isoformat()}
         if verdict.status != "normal":
             self.run_log.health_events.append({
                 "time": reading.time.isoformat(), "status": verdict.status,

@@ -1,19 +1,24 @@
 """Round trips built from executions, so every trade row is derived from what the broker filled.
 
 A round trip is one entry sequence of a symbol (`DT-<day>-<SYM>-<seq>-*` refs): entry fills open
-it, exit fills (target, stop, flatten, or an adopted position's protective exits) close it. The
-ledger is fed each execution exactly once (the caller dedupes by exec id via the history DB) and
-can be rebuilt after a restart by replaying the day's recorded executions.
+it, exit fills (target, stop, backstop, flatten, or an adopted position's protective exits) close
+it. The ledger is fed each execution exactly once (the caller dedupes by exec id) and can be
+rebuilt after a restart by replaying the day's recorded executions.
+
+A sale larger than the open quantity (a defect: a second exit filling after the first) is split:
+the part that closes the long trip closes it, the excess opens a short trip that the cover buy
+closes, so the P&L the bot reports stays the broker's truth instead of hiding the oversell.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from trade.models import Fill, OrderRef, Side
 
-EXIT_REASONS = {"TP": "target", "SL": "stop", "FLAT": "flatten"}
+EXIT_REASONS = {"TP": "target", "SL": "stop", "FLAT": "flatten", "BKS": "flatten",
+                "COVER": "cover"}
 
 
 @dataclass(slots=True)
@@ -22,6 +27,7 @@ class RoundTrip:
     key: str  # "<day>-<symbol>-<seq>" of the entry
     entry_fills: list[Fill] = field(default_factory=list)
     exit_fills: list[Fill] = field(default_factory=list)
+    side: Side = Side.BUY  # BUY: a long trip; SELL: a short trip (only ever from an oversell)
 
     @property
     def entry_qty(self) -> int:
@@ -70,6 +76,8 @@ class RoundTrip:
         gross = sum(f.qty * f.price for f in self.exit_fills) - sum(
             f.qty * f.price for f in self.entry_fills
         )
+        if self.side is Side.SELL:
+            gross = -gross
         return gross - self.commission
 
     @property
@@ -93,6 +101,7 @@ class Ledger:
         self.bot = bot
         self._open: dict[str, RoundTrip] = {}  # symbol -> the round trip holding its position
         self.closed: list[RoundTrip] = []
+        self._last_exit: dict[str, datetime] = {}
 
     def apply(self, fill: Fill) -> RoundTrip | None:
         """Apply one execution of ours; the round trip it closed, if it closed one."""
@@ -100,23 +109,32 @@ class Ledger:
         if ref is None or ref.bot != self.bot:
             return None
         trip = self._open.get(fill.symbol)
-        if fill.side is Side.BUY:
-            if trip is None:
-                trip = RoundTrip(fill.symbol, f"{ref.day}-{ref.symbol}-{ref.seq}")
-                self._open[fill.symbol] = trip
+        if trip is None:
+            if fill.side is Side.SELL:
+                # a sale whose entry this ledger never saw (an adopted position's exit replayed
+                # after a restart): its cost is unknown, and a zero-cost trip would report the
+                # whole sale as profit; `adopt` starts the trip for what is still held
+                return None
+            trip = RoundTrip(fill.symbol, f"{ref.day}-{ref.symbol}-{ref.seq}")
+            self._open[fill.symbol] = trip
+        if fill.side is trip.side:
             trip.entry_fills.append(fill)
             return None
-        if trip is None:
-            # a sale whose entry this ledger never saw (an adopted position's exit replayed after
-            # a restart): its cost is unknown, and a zero-cost trip would report the whole sale
-            # as profit; `adopt` starts the trip for what is still held
+        closing, excess = _split(fill, trip.open_qty)
+        trip.exit_fills.append(closing)
+        if trip.open_qty > 0:
             return None
-        trip.exit_fills.append(fill)
-        if trip.open_qty <= 0:
-            del self._open[fill.symbol]
-            self.closed.append(trip)
-            return trip
-        return None
+        del self._open[fill.symbol]
+        self.closed.append(trip)
+        self._last_exit[fill.symbol] = fill.time
+        if excess is not None:  # sold more than held: the excess is a short to be covered
+            self._open[fill.symbol] = RoundTrip(fill.symbol, trip.key + "-over", [excess],
+                                                side=excess.side)
+        return trip
+
+    def last_exit(self, symbol: str) -> datetime | None:
+        """When the bot last closed a round trip in `symbol` (for the re-entry cooldown)."""
+        return self._last_exit.get(symbol)
 
     def adopt(self, symbol: str, qty: int, avg_cost: float, time: datetime, ref: OrderRef) -> None:
         """Start a round trip for a position found at the broker (after a crash or restart)."""
@@ -130,3 +148,13 @@ class Ledger:
 
     def open_trip(self, symbol: str) -> RoundTrip | None:
         return self._open.get(symbol)
+
+
+def _split(fill: Fill, qty: int) -> tuple[Fill, Fill | None]:
+    """`fill` cut at `qty` shares (commission pro rata): the part that closes, and the excess."""
+    if fill.qty <= qty:
+        return fill, None
+    share = qty / fill.qty
+    closing = replace(fill, qty=qty, commission=fill.commission * share)
+    excess = replace(fill, qty=fill.qty - qty, commission=fill.commission - closing.commission)
+    return closing, excess

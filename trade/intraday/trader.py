@@ -1,18 +1,25 @@
 """IntradayTrader: completed bars -> indicators -> strategy -> risk -> bracket orders; flatten.
 
-An orchestrator of small parts (STYLE.md): indicators, strategy, risk, reconcile planning, the
-ledger and the flatten routine each live in their own module. The per-bar path is synchronous
-computation; only talking to the broker is awaited (in tasks), so the same trader runs against IB,
-the Gateway simulator and an in-process paper broker.
+An orchestrator of small parts (STYLE.md): indicators, strategy and risk rules, the bar feed, the
+fill recorder, the exit keeper (protection, repricing, repairs), broker sync (reconcile), the
+flatten routine and safe records each live in their own module. The per-bar path is synchronous
+computation; only talking to the broker is awaited (in supervised jobs), so the same trader runs
+against IB, the Gateway simulator and an in-process paper broker.
 
-Money-safety invariants this class keeps:
-- exits live at the broker: entries are brackets; a held position found without a working stop
-  for longer than `exit_grace_s` gets protective exits;
-- an order is sent once: each intent gets a fresh `order_ref` sequence recorded in the DB before
-  sending, and after a reconnect the broker's open orders/executions are matched by ref;
-- every execution is applied and recorded once (exec id, DB unique key);
-- only the bot's own book is traded; quantity another book owns is never sold;
-- at the flatten time everything the bot owns is sold and the broker is re-queried until flat.
+Money-safety invariants this class keeps, under any schedule of faults:
+- never short: exits are one OCA group per position sized to what is held; an oversold book is
+  covered at once;
+- exposure never above allocation x net liquidation: entries in flight count as exposure;
+- exits live at the broker: entries are brackets (take-profit, stop, and a broker-held backstop
+  flatten); a held position whose exits are not exactly one correct group for `exit_grace_s` has
+  them replaced; the exits are moved to the fill price once the entry fills;
+- flat by the flatten time, retried through disconnects until the session closes, and the
+  broker-held backstop sells at `flatten + backstop_delay` if the bot or the Gateway is down;
+- every execution applied once (exec id) and recorded (at once or, DB trouble, later);
+- an order is sent once: refs are fresh sequences never reused (refs.py);
+- only the bot's own book is traded; quantity another book or account owns is never touched;
+- a failure of the DB, the tracer or a background job never stops the protection: each loop
+  step and each job catches, logs and goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,20 +42,24 @@ from evaluation.health import (
 )
 from observability import tracing
 from observability.history import HistoryDB
-from observability.schema import IntentRow, IntentState
+from observability.schema import IntentState
 from observability.tracing import SpanNames
 from trade import strategy
-from trade.broker import Broker, BrokerError, ConnectionState
+from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
 from trade.indicators import IndicatorState
 from trade.intraday.bar_feed import BarFeed
+from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.flatten import flatten
 from trade.intraday.health_keeper import HealthKeeper
-from trade.intraday.reconcile import plan_reconcile
+from trade.intraday.records import SafeRecords
+from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
+from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
-from trade.models import Account, Bar, Fill, OrderRef, OrderTicket, Params, Side
+from trade.intraday.sync import BrokerSync
+from trade.models import Account, Bar, Fill, OrderRef, OrderStatus, OrderTicket, Params
 from trade.risk import EntryRequest, RiskManager
 
 log = logging.getLogger(__name__)
@@ -55,17 +67,37 @@ log = logging.getLogger(__name__)
 BOT = "DT"
 BOOK = "intraday"
 OTHER_BOOKS = ("weekly",)
+STALE_BAR = timedelta(minutes=1)  # a bar older than this when it arrives never opens a position
+FLUSH_INTERVAL_S = 1.0
 
 
 @dataclass(slots=True)
 class TraderOptions:
     allocation: float
     variant: str = ""
-    exit_grace_s: float = 2.0  # real seconds a held position may lack a working stop
+    exit_grace_s: float = 2.0  # real seconds a held position may lack its correct exits
+    entry_grace_s: float = 10.0  # real seconds an entry may stay working before it is settled
     health_interval_s: float = 60.0  # market seconds between health checks
+    resubscribe_every_s: float = 300.0  # market seconds between forced data re-subscriptions
     tick_s: float = 0.02  # real seconds between clock checks
+    guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
     warmup_duration: str = "2 D"
+    broker_backstop: bool = False  # attach the broker-held backstop flatten to every exit group
+    backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The last verdict on a symbol, kept cheaply per bar; its reason is built when asked."""
+
+    time: datetime
+    verdict: strategy.Verdict | None
+    close: float
+    vwap: float
+    rsi: float
+    atr: float
+    risk_reason: str = ""
 
 
 class IntradayTrader:
@@ -80,69 +112,121 @@ class IntradayTrader:
         run_log: RunLog,
     ) -> None:
         self.broker = broker
-        self.db = db
         self.session = session
         self.day: date = session.date
         self.risk = risk
         self.options = options
         self.run_log = run_log
+        self.records = SafeRecords(db)
+        self.refs = RefBook(self.records, BOT, BOOK, self.day, options.variant, broker.now)
         self.books = {
             s: SymbolBook(s, p, IndicatorState.from_params(p)) for s, p in params.items()
         }
-        self.fills = FillRecorder(db, BOT, BOOK, self.day, options.variant, run_log, self.books,
-                                  broker.now)
-        self.health = HealthKeeper(db, run_log, options.thresholds)
-        self.feed = BarFeed(broker, self.books, self._process_bar, self._spawn,
+        self.fills = FillRecorder(self.records, BOT, BOOK, self.day, options.variant, run_log,
+                                  self.books, broker.now)
+        self.health = HealthKeeper(self.records, run_log, options.thresholds)
+        self.jobs = Supervisor()
+        self.feed = BarFeed(broker, self.books, self._process_bar, self.jobs, session.open,
                             options.warmup_duration)
-        self._orders: dict[int, OrderTicket] = {}  # our working orders, by id
+        self.orders: dict[int, OrderTicket] = {}  # our working orders, by id
+        backstop = session.flatten_at + options.backstop_delay if options.broker_backstop else None
+        self.exits = ExitKeeper(
+            broker, BOT, self.books, self.orders, self.refs, self.jobs, backstop,
+            exit_grace_s=options.exit_grace_s, entry_grace_s=options.entry_grace_s,
+            flattening=lambda: self._flattening,
+        )
+        self.sync = BrokerSync(broker, BOT, BOOK, OTHER_BOOKS, self.books, self.orders,
+                               self.fills, self.refs, self.records, self.exits, self.jobs,
+                               run_log, self._on_fill)
+        self.decisions: dict[str, Decision] = {}
+        self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in self.books}
+        self.on_bar: Callable[[Bar], None] | None = None  # e.g. record the day's minute bars
         self._account: Account | None = None
         self._day_start_equity: float | None = None
         self._entries_paused: str | None = "starting"
         self._flattening = False
         self._flat_confirmed = False
+        self._flatten_requested: str | None = None
+        self._flat_event = asyncio.Event()
         self._stop_reason: str | None = None
+        self._started = False
         self._last_bar_end: datetime | None = None
         self._next_health: datetime | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._reconcile_lock = asyncio.Lock()
-        self._daystr = self.day.strftime("%Y%m%d")
+        self._last_resubscribe: datetime | None = None
+        self._connection = ConnectionState.CONNECTED
+        self._reconnects = 0
         self._trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
 
     # == lifecycle ========================================================================
-    async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None) -> None:
+    async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None,
+                    daily_atr_pct: Mapping[str, float] | None = None) -> None:
         """Sync with the broker, warm the indicators (from `warmup` bars where the pre-market
         analyst already fetched them), then subscribe to live bars."""
         self.broker.add_fill_handler(self._on_fill)
         self.broker.add_order_status_handler(self._on_order_status)
         self.broker.add_connection_handler(self._on_connection)
-        at_broker = {f.exec_id for f in await self.broker.executions()}
+        for symbol, value in (daily_atr_pct or {}).items():
+            if symbol in self.books:
+                self.books[symbol].daily_atr_pct = value
+        db = self.records.db
+        for position in self.records.read("book_positions", lambda: db.book_positions(BOOK), []):
+            book = self.books.get(position.symbol) or self.books.setdefault(
+                position.symbol, SymbolBook.outside_watchlist(position.symbol))
+            book.qty, book.avg_cost = position.qty, position.avg_cost
+        at_broker = await self.broker.executions()
         start_of_day = self.session.open.replace(hour=0, minute=0)
-        self.fills.replay(self.db.executions_since(start_of_day, book=BOOK), at_broker)
+        recorded = self.records.read("executions_since",
+                                     lambda: db.executions_since(start_of_day, book=BOOK), [])
+        self.fills.replay(recorded, {f.exec_id for f in at_broker})
         await self._refresh_account()
-        self._day_start_equity = self._account.net_liquidation if self._account else None
+        self._day_start_equity = self._starting_equity()
         await self.reconcile(reason="start")
         await self.feed.warm_up(warmup or {})
         await self.feed.subscribe()
+        self._started = True
         self._entries_paused = None
 
     async def run(self) -> RunLog:
-        """Trade until the bot is flat after the flatten time, or until `stop()` is called."""
+        """Trade until the bot is flat after the flatten time, the session has closed, or
+        `stop()` is called. Every step is guarded: one failing step never ends the loop."""
         self.run_log.started_at = self.broker.now()
         self.health.restart_cpu_window()
         self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
+        next_guard = next_flush = 0.0
         while self._stop_reason is None:
             now = self.broker.now()
-            if now >= self.session.flatten_at and not self._flat_confirmed:
-                await self._flatten()
-            if self._flat_confirmed and now >= self.session.flatten_at:
-                break
-            self._guard_exits()
-            if self._next_health is None or now >= self._next_health:
-                await self._health_check(now)
+            mono = time.monotonic()
+            try:
+                if (now >= self.session.flatten_at or self._flatten_requested) and not self._flat_confirmed:
+                    await self._flatten()
+                if self._flat_confirmed and now >= self.session.flatten_at:
+                    break
+                if now >= self.session.close and not self._flat_confirmed:
+                    self._report_left_open()
+                    break
+                if mono >= next_guard:
+                    next_guard = mono + self.options.guard_interval_s
+                    if self._may_protect(now):
+                        self.exits.guard(now)
+                if mono >= next_flush:
+                    next_flush = mono + FLUSH_INTERVAL_S
+                    self.records.flush()
+                if self._next_health is None or now >= self._next_health:
+                    await self._health_check(now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("trader loop step failed; continuing")
             await asyncio.sleep(self.options.tick_s)
-        for task in list(self._tasks):
-            await asyncio.wait([task], timeout=2.0)
+        await self.jobs.drain(2.0)
+        await self.jobs.stop()
+        self.records.flush()
         self.run_log.ended_at = self.broker.now()
+        self.run_log.reconnects = max(self.run_log.reconnects, self._reconnects)
+        self.run_log.extra["no_entry"] = {s: dict(c) for s, c in self.no_entry.items() if c}
+        if self.records.pending:
+            self.run_log.warnings.append(
+                f"{self.records.pending} history DB write(s) could not be recorded")
         if self._stop_reason is not None:
             self.run_log.stopped_by = self._stop_reason
         return self.run_log
@@ -153,112 +237,122 @@ class IntradayTrader:
         self._entries_paused = reason
         self._stop_reason = reason
 
+    def _may_protect(self, now: datetime) -> bool:
+        return (self._started and not self._flattening and now < self.session.close
+                and self._connection != ConnectionState.LOST)
+
     # == per-bar path (synchronous) =======================================================
     def _process_bar(self, book: SymbolBook, bar: Bar) -> None:
-        book.indicators.update(bar)
+        state = book.indicators
+        state.update(bar)
         book.last_bar_start = bar.start
         if self._last_bar_end is None or bar.end > self._last_bar_end:
             self._last_bar_end = bar.end
-        if self._entries_paused or self._flattening or book.qty > 0 or book.pending_entry:
+        if self.on_bar is not None:
+            self.on_bar(bar)
+        if self.broker.now() - bar.end > STALE_BAR:
+            return  # a backfilled or held bar: indicators only, never a decision on the past
+        if book.qty != 0 or book.pending_entry is not None:
             return
-        state, params, now = book.indicators, book.params, bar.end
-        verdict = strategy.entry_verdict(
-            state.close, state.vwap, state.rsi, state.atr, params, now, self.session, True
-        )
+        if self._entries_paused or self._flattening:
+            self.no_entry[book.symbol]["entries paused"] += 1
+            return
+        params = book.params
+        verdict = strategy.entry_verdict(state.close, state.vwap, state.rsi, state.atr, params,
+                                         bar.end, self.session, True, book.daily_atr_pct)
+        decision = Decision(bar.end, verdict, state.close, state.vwap, state.rsi, state.atr)
+        self.decisions[book.symbol] = decision
         if verdict is not strategy.Verdict.ENTER:
+            self.no_entry[book.symbol][verdict.name] += 1
             return
-        signal = strategy.signal_for(book.symbol, verdict, state, params, now, self.session)
+        self._decide_entry(book, bar, decision)
+
+    def _decide_entry(self, book: SymbolBook, bar: Bar, decision: Decision) -> None:
+        state, params = book.indicators, book.params
+        signal = strategy.signal_for(book.symbol, strategy.Verdict.ENTER, state, params, bar.end,
+                                     self.session, daily_atr_pct=book.daily_atr_pct)
         with (
             tracing.span(SpanNames.bar(book.symbol), symbol=book.symbol, price=state.close),
             tracing.span(SpanNames.DECIDE, variant=self.options.variant,
                          attrs={"trading.reason": signal.reason, "trading.rsi": state.rsi,
-                                "trading.vwap": state.vwap, "trading.atr": state.atr}),
+                                "trading.vwap": state.vwap, "trading.atr": state.atr,
+                                "trading.daily_atr_pct": book.daily_atr_pct}),
         ):
             with tracing.span(SpanNames.RISK_CHECK) as risk_span:
-                result = self.risk.check_entry(self._entry_request(book.symbol, state.close))
+                result = self.risk.check_entry(self._entry_request(book, state.close, bar.end))
                 tracing.set_attrs(risk_span, qty=result.shares, attrs={"trading.risk": result.reason})
             if not result.allowed:
                 log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
+                self.decisions[book.symbol] = Decision(
+                    decision.time, None, decision.close, decision.vwap, decision.rsi,
+                    decision.atr, result.reason)
+                self.no_entry[book.symbol][f"risk: {result.rule or 'sizing'}"] += 1
                 return
             take_profit, stop_loss = strategy.bracket_prices(state.close, params)
-            ref = self._reserve_ref(book.symbol, "ENTRY", "BUY", result.shares, state.close,
-                                    take_profit, stop_loss, IntentState.PENDING)
+            ref = self.refs.next_ref(book.symbol, "ENTRY", "BUY", result.shares, state.close,
+                                     take_profit, stop_loss, IntentState.PENDING)
             book.pending_entry = str(ref)
+            book.pending_qty, book.pending_price = result.shares, state.close
+            book.entry_sent_at = time.monotonic()
             book.entry_snapshot = {
                 "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
             }
             self._trace_of[_group(ref)] = tracing.current_context()
             self._enter(book, ref, result.shares, take_profit, stop_loss)
 
-    def _entry_request(self, symbol: str, price: float) -> EntryRequest:
+    def _entry_request(self, book: SymbolBook, price: float, now: datetime) -> EntryRequest:
+        """The bot's exposure counts what it holds at market AND what its entries in flight
+        will buy: all symbols' minute bars complete at the same instant, so the entries of
+        one burst are sized while the others are still pending."""
         exposure, held, unrealized = 0.0, 0, 0.0
-        for book in self.books.values():
-            last = self.broker.last_price(book.symbol) or book.avg_cost
-            if book.qty > 0:
+        for other in self.books.values():
+            last = self.broker.last_price(other.symbol) or other.avg_cost or other.pending_price
+            if other.qty > 0:
+                exposure += other.qty * last
+                unrealized += (last - other.avg_cost) * other.qty
+            if other.pending_entry is not None:
+                exposure += max(other.pending_qty - max(other.qty, 0), 0) * (last or other.pending_price)
+            if other.qty > 0 or other.pending_entry is not None:
                 held += 1
-                exposure += book.qty * last
-                unrealized += (last - book.avg_cost) * book.qty
-            elif book.pending_entry:
-                held += 1
-        realized = self.fills.realized_pnl
         account = self._account or Account("", 0.0, 0.0, 0.0)
         return EntryRequest(
-            symbol=symbol, price=price, account=account, open_exposure=exposure,
-            open_positions=held, day_pnl=realized + unrealized,
-            day_start_equity=self._day_start_equity,
+            symbol=book.symbol, price=price, account=account, open_exposure=exposure,
+            open_positions=held, day_pnl=self.fills.realized_pnl + unrealized,
+            day_start_equity=self._day_start_equity, params=book.params, now=now,
+            last_exit=self.fills.ledger.last_exit(book.symbol),
         )
 
     # == orders ===========================================================================
-    def _enter(
-        self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float, stop_loss: float
-    ) -> None:
+    def _enter(self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float,
+               stop_loss: float) -> None:
         """Send the bracket now, inside the decision (no event-loop turn in between)."""
         now = self.broker.now()
+        backstop = self.exits.backstop_for(book.symbol, now)
         with tracing.span(SpanNames.PLACE_BRACKET, symbol=book.symbol, side="BUY", qty=qty,
                           order_ref=str(ref), variant=self.options.variant):
             try:
                 tickets = self.broker.submit_bracket(
-                    book.symbol, qty, None, take_profit, stop_loss, str(ref)
+                    book.symbol, qty, None, take_profit, stop_loss, str(ref), backstop_at=backstop
                 )
-            except BrokerError as exc:
+            except Exception as exc:  # a refused or unsendable entry is a rejection, not a crash
                 log.warning("%s: bracket %s not sent: %s", book.symbol, ref, exc)
-                self.db.update_intent_state(str(ref), IntentState.REJECTED, self.broker.now())
+                self.refs.set_state(str(ref), IntentState.REJECTED)
                 self.run_log.rejections.append({"order_ref": str(ref), "symbol": book.symbol,
                                                 "reason": str(exc), "time": now.isoformat()})
                 book.pending_entry = None
                 return
+        book.entry_legs = tickets
         for ticket in tickets.legs:
-            self._orders[ticket.order_id] = ticket
-        self.db.update_intent_state(str(ref), IntentState.WORKING, self.broker.now())
-        log.info("%s: bracket %s sent: buy %d, target %.2f, stop %.2f",
-                 book.symbol, ref, qty, take_profit, stop_loss)
-
-    def _reserve_ref(
-        self, symbol: str, leg: str, side: str, qty: int, price: float,
-        target: float | None, stop: float | None, state: IntentState,
-    ) -> OrderRef:
-        """A sequence never used before for this symbol today, recorded as an intent in the
-        same (synchronous) step, so neither a concurrent order nor a restart can reuse it."""
-        used = self.db.max_sequence(BOT, self.day, symbol)
-        for ticket in self._orders.values():
-            ref = OrderRef.parse(ticket.order_ref)
-            if ref is not None and ref.symbol == symbol and ref.day == self._daystr:
-                used = max(used, ref.seq)
-        ref = OrderRef(BOT, self._daystr, symbol, used + 1, leg)
-        self.db.record_intent(IntentRow(
-            order_ref=str(ref), bot=BOT, trading_date=self.day, symbol=symbol, seq=ref.seq,
-            side=side, qty=qty, entry_price=price, target_price=target, stop_price=stop,
-            book=BOOK, created_time=self.broker.now(), variant=self.options.variant, state=state,
-        ))
-        return ref
-
-    def _flatten_ref(self, symbol: str, qty: int) -> OrderRef:
-        return self._reserve_ref(symbol, "FLAT", "SELL", qty, 0.0, None, None, IntentState.WORKING)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            if ticket.status.is_working:
+                self.orders.setdefault(ticket.order_id, ticket)
+        finished, book.entry_result = book.entry_result, None
+        if finished is not None:  # an in-process broker filled (or refused) it during the send
+            self.exits.entry_done(book, finished)
+        else:
+            self.refs.set_state(str(ref), IntentState.WORKING)
+        log.info("%s: bracket %s sent: buy %d, target %.2f, stop %.2f%s", book.symbol, ref, qty,
+                 take_profit, stop_loss,
+                 f", backstop {backstop:%H:%M}" if backstop is not None else "")
 
     # == broker events ====================================================================
     def _on_order_status(self, ticket: OrderTicket) -> None:
@@ -266,22 +360,28 @@ class IntradayTrader:
         if ref is None or ref.bot != BOT:
             return
         if ticket.status.is_working:
-            self._orders[ticket.order_id] = ticket
+            self.orders[ticket.order_id] = ticket
         else:
-            self._orders.pop(ticket.order_id, None)
+            self.orders.pop(ticket.order_id, None)
+            self.exits.note_dead_leg(ticket, ref)
         book = self.books.get(ticket.symbol)
         if book is None or ref.leg != "ENTRY" or book.pending_entry != ticket.order_ref:
             return
-        if not ticket.status.is_working:
-            book.pending_entry = None
-            if ticket.filled == 0:
-                state = IntentState.REJECTED if ticket.status.value == "Inactive" else IntentState.CANCELLED
-                self.db.update_intent_state(ticket.order_ref, state, self.broker.now())
-                self.run_log.rejections.append({
-                    "order_ref": ticket.order_ref, "symbol": ticket.symbol,
-                    "reason": f"entry {ticket.status.value} by the broker",
-                    "time": self.broker.now().isoformat(),
-                })
+        if ticket.status.is_working and ticket.filled < ticket.qty:
+            return
+        book.pending_entry = None
+        if book.entry_legs is None:
+            book.entry_result = ticket  # still inside submit_bracket: `_enter` finishes the job
+        if ticket.filled == 0:
+            state = IntentState.REJECTED if ticket.status is OrderStatus.INACTIVE else IntentState.CANCELLED
+            self.refs.set_state(ticket.order_ref, state)
+            self.run_log.rejections.append({
+                "order_ref": ticket.order_ref, "symbol": ticket.symbol,
+                "reason": f"entry {ticket.status.value} by the broker",
+                "time": self.broker.now().isoformat(),
+            })
+        if book.entry_legs is not None:
+            self.exits.entry_done(book, ticket)
 
     def _on_fill(self, fill: Fill) -> None:
         ref = self.fills.is_new(fill)
@@ -293,162 +393,100 @@ class IntradayTrader:
             self.fills.record(fill, ref)
 
     def _on_connection(self, state: ConnectionState) -> None:
+        self._connection = state
         if state == ConnectionState.LOST:
-            self._entries_paused = "connection lost"
+            self._entries_paused = self._entries_paused or "connection lost"
             self.run_log.health_events.append({
                 "time": self._safe_now(), "status": "critical", "detail": "connection lost",
                 "actions": [RECONNECT, PAUSE_ENTRIES],
             })
         elif state == ConnectionState.RESTORED:
-            self.run_log.reconnects += 1
-            self._spawn(self.reconcile(reason="reconnect"))
+            self._reconnects += 1
+            self.run_log.reconnects = self._reconnects
+            self.jobs.run("reconcile", lambda: self.reconcile(reason="reconnect"))
 
-    # == reconcile ========================================================================
+    # == reconcile, flatten ================================================================
     async def reconcile(self, reason: str) -> None:
         """Broker truth vs our book: adopt, protect, apply missed executions, cancel orphans."""
-        async with self._reconcile_lock:
-            with tracing.span(SpanNames.SYNC, attrs={"trading.reason": reason}):
-                for fill in await self.broker.executions():
-                    self._on_fill(fill)  # executions missed while away (dedup by exec id)
-                positions = await self.broker.positions()
-                orders = await self.broker.open_orders()
-                self._orders = {
-                    o.order_id: o for o in orders
-                    if (r := OrderRef.parse(o.order_ref)) is not None and r.bot == BOT and o.status.is_working
-                }
-                recorded = {p.symbol: p for p in self.db.book_positions(BOOK)}
-                own = {symbol: p.qty for symbol, p in recorded.items()}
-                others = self._other_books()
-                plan = plan_reconcile(BOT, self.books, positions, orders, own, others)
-                for warning in plan.warnings:
-                    log.warning("reconcile: %s", warning)
-                    if warning not in self.run_log.warnings:
-                        self.run_log.warnings.append(warning)
-                for symbol, holding in plan.holdings.items():
-                    book = self.books.get(symbol) or self.books.setdefault(
-                        symbol, SymbolBook.outside_watchlist(symbol))
-                    if holding.adopted_qty:
-                        note = f"{symbol}: adopted {holding.adopted_qty} shares found at the broker"
-                        log.warning("reconcile: %s", note)
-                        self.run_log.warnings.append(note)
-                    # our own recorded cost when we have one: the broker's average mixes in
-                    # shares another book owns
-                    mine = recorded.get(symbol)
-                    cost = holding.avg_cost
-                    if mine is not None and mine.avg_cost > 0 and not holding.adopted_qty:
-                        cost = mine.avg_cost
-                    book.qty, book.avg_cost = holding.qty, cost
-                    self.db.set_book_position(BOOK, symbol, holding.qty, cost, self.broker.now())
-                    if self.fills.ledger.open_trip(symbol) is None:
-                        self.fills.ledger.adopt(symbol, holding.qty, cost, self.broker.now(),
-                                          OrderRef(BOT, self._daystr, symbol, 0, "ENTRY"))
-                for symbol, book in self.books.items():
-                    if symbol not in plan.holdings and book.qty > 0:
-                        log.warning("reconcile: %s no longer held at the broker", symbol)
-                        book.qty, book.avg_cost = 0, 0.0
-                        self.db.set_book_position(BOOK, symbol, 0, 0.0, self.broker.now())
-                for order in plan.stale_orders:
-                    log.info("reconcile: cancelling orphaned exit %s", order.order_ref)
-                    await self.broker.cancel(order.order_id)
-                if not self._flattening:
-                    for holding in plan.needs_exits:
-                        await self._protect(holding.symbol, holding.qty - holding.protected_qty)
-            if self._entries_paused in ("connection lost", "starting") and reason == "reconnect":
-                self._entries_paused = None
+        now = self.broker.now()
+        may_trade = self.session.open - timedelta(hours=2) <= now < self.session.close
+        await self.sync.reconcile(reason, may_trade=may_trade, flattening=self._flattening)
+        if reason == "reconnect" and self._entries_paused == "connection lost":
+            self._entries_paused = None
 
-    def _other_books(self) -> dict[str, int]:
-        others: dict[str, int] = {}
-        for name in OTHER_BOOKS:
-            for position in self.db.book_positions(name):
-                others[position.symbol] = others.get(position.symbol, 0) + position.qty
-        return others
-
-    async def _protect(self, symbol: str, qty: int) -> None:
-        """Protective OCA exits for held shares that have no working stop."""
-        book = self.books[symbol]
-        if qty <= 0 or book.avg_cost <= 0:
-            return
-        take_profit, stop_loss = strategy.bracket_prices(book.avg_cost, book.params)
-        ref = self._reserve_ref(symbol, "PROT", "SELL", qty, book.avg_cost, take_profit, stop_loss,
-                                IntentState.OPEN)
-        with tracing.span("order.place_exits", symbol=symbol, side="SELL", qty=qty,
-                          order_ref=str(ref)):
-            try:
-                take, stop = await self.broker.place_exits(symbol, qty, take_profit, stop_loss, str(ref))
-            except BrokerError as exc:
-                log.error("%s: protective exits not placed: %s", symbol, exc)
-                return
-        self._orders[take.order_id], self._orders[stop.order_id] = take, stop
-        book.unprotected_since = None
-        log.warning("%s: placed protective exits for %d shares (target %.2f, stop %.2f)",
-                    symbol, qty, take_profit, stop_loss)
-
-    def _guard_exits(self) -> None:
-        """A held position without a working stop for `exit_grace_s` gets protective exits."""
-        if self._flattening or self._entries_paused == "connection lost":
-            return
-        now = time.monotonic()
-        for book in self.books.values():
-            if book.qty <= 0:
-                book.unprotected_since = None
-                continue
-            protected = sum(
-                o.remaining for o in self._orders.values()
-                if o.symbol == book.symbol and o.side is Side.SELL and o.stop_price is not None
-            )
-            if protected >= book.qty:
-                book.unprotected_since = None
-            elif book.unprotected_since is None:
-                book.unprotected_since = now
-            elif now - book.unprotected_since >= self.options.exit_grace_s:
-                book.unprotected_since = now
-                self._spawn(self._protect(book.symbol, book.qty - protected))
-
-    # == flatten, warm-up, health =========================================================
     async def _flatten(self) -> None:
         if not self._flattening:
-            log.info("flatten time %s: cancelling own orders, selling own positions",
-                     self.session.flatten_at.strftime("%H:%M"))
+            why = (f"flatten requested ({self._flatten_requested})" if self._flatten_requested
+                   else f"flatten time {self.session.flatten_at:%H:%M}")
+            log.info("%s: cancelling own orders, selling own positions", why)
         self._flattening = True
         self._entries_paused = "flatten"
-        for task in list(self._tasks):
-            await asyncio.wait([task], timeout=2.0)
+        await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first
 
-        def owned(held: dict[str, int]) -> dict[str, int]:
-            others = self._other_books()
+        def owned(held: Mapping[str, int]) -> dict[str, int]:
+            others = self.sync.others()
             result = {}
-            for symbol, qty in held.items():
-                book = self.books.get(symbol)
-                mine = book.qty if book is not None else 0
-                result[symbol] = max(0, min(mine, qty - others.get(symbol, 0)))
+            for symbol, book in self.books.items():
+                broker_qty = held.get(symbol, 0)
+                if book.qty > 0:
+                    result[symbol] = max(0, min(book.qty, broker_qty - others.get(symbol, 0)))
+                elif book.qty < 0 and broker_qty < 0:
+                    result[symbol] = -min(-book.qty, -broker_qty)
             return result
 
+        def next_ref(symbol: str, qty: int) -> OrderRef:
+            if qty > 0:
+                return self.refs.next_ref(symbol, "FLAT", "SELL", qty, 0.0, None, None,
+                                          IntentState.WORKING)
+            return self.refs.next_ref(symbol, "COVER", "BUY", -qty, 0.0, None, None,
+                                      IntentState.WORKING)
+
         with tracing.span(SpanNames.FLATTEN):
-            result = await flatten(self.broker, BOT, owned, self._flatten_ref)
+            result = await flatten(self.broker, BOT, owned, next_ref, until=self.session.close)
         if result.flat:
             self._flat_confirmed = True
+            self._flat_event.set()
             self.run_log.flat_at = result.flat_at
             log.info("flat confirmed at %s after %d round(s)", result.flat_at, result.rounds)
         else:
-            log.error("NOT FLAT after %d rounds: %s still held; retrying", result.rounds, result.remaining)
+            log.error("NOT FLAT after %d rounds: %s still held", result.rounds, result.remaining)
 
+    def _report_left_open(self) -> None:
+        held = {s: b.qty for s, b in self.books.items() if b.qty}
+        if held:
+            note = (f"the session closed with {held} still held by the bot: they are adopted, "
+                    "protected and flattened at the next session")
+            log.error(note)
+            if note not in self.run_log.warnings:
+                self.run_log.warnings.append(note)
+        self.run_log.extra["left_open"] = held
+
+    # == account, health ===================================================================
     async def _refresh_account(self) -> None:
         try:
             self._account = await self.broker.account()
-        except BrokerError as exc:
+        except Exception as exc:  # noqa: BLE001 - keep the last known account values
             log.warning("account refresh failed: %s", exc)
+
+    def _starting_equity(self) -> float | None:
+        """Net liquidation at the start of today's trading: today's realised P&L (replayed from
+        the DB after a restart) is added back, so a restart after a loss does not reset the
+        daily loss cap's base to the post-loss equity."""
+        if self._account is None:
+            return None
+        return self._account.net_liquidation - self.fills.realized_pnl
 
     async def _health_check(self, now: datetime) -> None:
         self._next_health = now + timedelta(seconds=self.options.health_interval_s)
         await self._refresh_account()
-        connected = getattr(self.broker, "connection_state", ConnectionState.CONNECTED) != ConnectionState.LOST
+        connected = self._connection != ConnectionState.LOST
         staleness = 0.0
         if self._last_bar_end is not None and self.session.open <= now < self.session.close:
             staleness = max(0.0, (now - self._last_bar_end).total_seconds())
         reading, verdict = await self.health.measure(now, connected, staleness)
-        self.health.record(reading, verdict, self._heal(verdict.actions))
+        self.health.record(reading, verdict, self._heal(verdict.actions, now))
 
-    def _heal(self, actions: list[str]) -> list[str]:
+    def _heal(self, actions: list[str], now: datetime) -> list[str]:
         taken = []
         for action in actions:
             if action == PAUSE_ENTRIES and not self._entries_paused:
@@ -457,12 +495,19 @@ class IntradayTrader:
             elif action == RESUME_ENTRIES and self._entries_paused == "health":
                 self._entries_paused = None
                 taken.append(action)
-            elif action == RESUBSCRIBE:
-                self._spawn(self.feed.subscribe())
+            elif action == RESUBSCRIBE and self._resubscribe_due(now):
+                # a fresh subscription needs a minute or two to complete a bar: never replace
+                # it again before it had that time
+                self._last_resubscribe = now
+                self.jobs.run("resubscribe", self.feed.subscribe)
                 taken.append(action)
             elif action == RECONNECT:
                 taken.append(action)  # the connection watchdog is already reconnecting
         return taken
+
+    def _resubscribe_due(self, now: datetime) -> bool:
+        last = self._last_resubscribe
+        return last is None or (now - last).total_seconds() >= self.options.resubscribe_every_s
 
     def _safe_now(self) -> str:
         try:

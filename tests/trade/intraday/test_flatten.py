@@ -105,7 +105,7 @@ async def test_nothing_is_sold_while_own_exits_are_still_working():
     broker = make_broker(DeferredCancelBroker)
     await broker.step_to(at(DAY, 9, 31))
     await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
-    result = await flatten(broker, "DT", owned_minus({}), Refs(), rounds=2,
+    result = await flatten(broker, "DT", owned_minus({}), Refs(), max_rounds=2,
                            confirm_timeout=0.05, poll=0.01)
     assert not result.flat and result.orders == [] and result.remaining == {"XYZ": 10}
     assert await held(broker) == {"XYZ": 10}
@@ -136,3 +136,72 @@ async def test_what_the_owner_says_is_not_ours_is_never_sold():
     result = await flatten(broker, "DT", owned_minus({"XYZ": 7}), Refs(), poll=0.01)
     assert result.flat and result.orders == []
     assert await held(broker) == {"XYZ": 7}
+
+
+# -- issue 16 item 2: once the exits are cancelled, nothing may stop the flatten ------------------
+
+
+class FlakyBroker(PaperBroker):
+    """Fails the first `failures` position queries the way a dropped socket fails them."""
+
+    failures = 0
+
+    async def positions(self):  # type: ignore[override]
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("Socket disconnect")
+        return await super().positions()
+
+
+async def test_a_dropped_connection_mid_flatten_is_retried_until_flat():
+    broker = make_broker(FlakyBroker)
+    assert isinstance(broker, FlakyBroker)
+    await broker.step_to(at(DAY, 9, 31))
+    await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
+    broker.failures = 2  # the round after the exits were cancelled dies twice
+    result = await flatten(broker, "DT", owned_minus({}), Refs(), poll=0.01, backoff_max=0.01)
+    assert result.flat and result.rounds == 3
+    assert await held(broker) == {}
+
+
+async def test_a_db_failure_reserving_the_ref_is_retried_until_flat():
+    from observability.history import HistoryDBError
+
+    broker = make_broker()
+    await broker.step_to(at(DAY, 9, 31))
+    await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
+    refs = Refs()
+    calls = {"n": 0}
+
+    def locked_once(symbol: str, qty: int) -> OrderRef:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise HistoryDBError("history.db is locked by another process", transient=True)
+        return refs(symbol, qty)
+
+    result = await flatten(broker, "DT", owned_minus({}), locked_once, poll=0.01, backoff_max=0.01)
+    assert result.flat and await held(broker) == {}
+
+
+async def test_the_flatten_stops_trying_once_the_session_has_closed():
+    broker = make_broker(DeferredCancelBroker)  # exits never confirm as cancelled
+    await broker.step_to(at(DAY, 9, 31))
+    await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
+    result = await flatten(broker, "DT", owned_minus({}), Refs(), until=broker.now(), poll=0.01)
+    assert not result.flat and result.orders == []
+
+
+async def test_an_oversold_book_is_bought_back():
+    broker = make_broker()
+    await broker.step_to(at(DAY, 9, 31))
+    await broker.place_market("XYZ", Side.SELL, 4, "DT-20240305-XYZ-1-TP")  # sold 4 too many
+
+    def short_book(held_: Mapping[str, int]) -> dict[str, int]:
+        return {"XYZ": held_.get("XYZ", 0)}
+
+    def cover_refs(symbol: str, qty: int) -> OrderRef:
+        return OrderRef("DT", "20240305", symbol, 9, "COVER" if qty < 0 else "FLAT")
+
+    result = await flatten(broker, "DT", short_book, cover_refs, poll=0.01)
+    assert result.flat and result.orders == ["DT-20240305-XYZ-9-COVER"]
+    assert await held(broker) == {}

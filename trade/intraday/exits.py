@@ -1,0 +1,261 @@
+"""Keeping every position's exits right at the broker: the day trader's guard.
+
+Four jobs, each a supervised coroutine (retried until it completes, never left to die):
+- **reprice** — a bracket's take-profit and stop were priced from the signal bar's close; once
+  the entry fills they are moved to fill x (1 + target) and fill x (1 - stop) (tick-rounded) and,
+  for an entry that ended partly filled, resized to the shares actually bought, so a slipped
+  market entry keeps the specified reward and risk;
+- **cancel legs** — the children of an entry that was rejected or cancelled before any fill are
+  cancelled explicitly (the bot must be safe even at a broker that left them working);
+- **repair** — a held position whose exits are not exactly one correct OCA group (see
+  protection.py) gets all its exits cancelled, confirmed gone, and one fresh group placed for the
+  quantity held *after* the cancels (fills during the cancel are counted): replaced, never added
+  to;
+- **cover** — a negative book (the bot sold more than it held) is bought back at once, after its
+  remaining exits are cancelled.
+The guard looks at the bot's own working orders every few hundred milliseconds and starts a job
+for a symbol only after the problem has lasted `exit_grace_s` (an OCA sibling's status update
+trails the fill that triggered it by a moment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from observability import tracing
+from observability.schema import IntentState
+from trade import strategy
+from trade.broker import Broker, BrokerError
+from trade.intraday.protection import assess, exit_orders
+from trade.intraday.refs import RefBook
+from trade.intraday.supervisor import Supervisor
+from trade.intraday.symbol_book import SymbolBook
+from trade.models import BracketTickets, OrderRef, OrderStatus, OrderTicket, Side
+
+log = logging.getLogger(__name__)
+
+CANCEL_CONFIRM_S = 5.0
+
+
+class ExitKeeper:
+    def __init__(
+        self, broker: Broker, bot: str, books: dict[str, SymbolBook],
+        orders: dict[int, OrderTicket], refs: RefBook, jobs: Supervisor,
+        backstop_at: datetime | None, *, exit_grace_s: float, entry_grace_s: float,
+        flattening: Callable[[], bool],
+    ) -> None:
+        self.broker = broker
+        self.bot = bot
+        self.books = books
+        self.orders = orders  # the trader's view of its own working orders, by id
+        self.refs = refs
+        self.jobs = jobs
+        self.backstop_at = backstop_at
+        self.exit_grace_s = exit_grace_s
+        self.entry_grace_s = entry_grace_s
+        self.flattening = flattening
+        self.backstop_refused: set[str] = set()  # symbols whose backstop leg the broker rejected
+        self.repairs = 0
+
+    # -- the backstop ---------------------------------------------------------------------------
+    def backstop_for(self, symbol: str, now: datetime) -> datetime | None:
+        """The backstop time to attach to new exits of `symbol`, or None (none asked for, time
+        already passed, or the broker refused it for this symbol)."""
+        if self.backstop_at is None or now >= self.backstop_at or symbol in self.backstop_refused:
+            return None
+        return self.backstop_at
+
+    def need_backstop(self, symbol: str, now: datetime) -> bool:
+        return self.backstop_for(symbol, now) is not None
+
+    def note_dead_leg(self, ticket: OrderTicket, ref: OrderRef) -> None:
+        """A backstop leg the broker rejected (Inactive): protect this symbol without it."""
+        if ref.leg == "BKS" and ticket.status is OrderStatus.INACTIVE and ticket.filled == 0:
+            if ticket.symbol not in self.backstop_refused:
+                log.warning("%s: the broker refused the backstop flatten order (%s); the bot's "
+                            "own flatten remains", ticket.symbol, ticket.order_ref)
+            self.backstop_refused.add(ticket.symbol)
+
+    # -- the guard (called from the trader's loop) ----------------------------------------------
+    def guard(self, now: datetime) -> None:
+        mono = time.monotonic()
+        by_symbol: dict[str, list[OrderTicket]] = {}
+        for order in self.orders.values():
+            by_symbol.setdefault(order.symbol, []).append(order)
+        for book in self.books.values():
+            symbol = book.symbol
+            if book.pending_entry is not None:
+                book.unprotected_since = None
+                if mono - book.entry_sent_at >= self.entry_grace_s:
+                    self.jobs.run(f"stuck-entry:{symbol}", lambda b=book: self._settle_entry(b))
+                continue
+            if book.qty < 0:
+                self.jobs.run(f"cover:{symbol}", lambda b=book: self.cover(b))
+                continue
+            exits = exit_orders(self.bot, symbol, by_symbol.get(symbol, ()))
+            protection = assess(book.qty, exits, need_backstop=self.need_backstop(symbol, now))
+            if protection.ok:
+                book.unprotected_since = None
+                continue
+            if book.unprotected_since is None:
+                book.unprotected_since = mono
+            elif mono - book.unprotected_since >= self.exit_grace_s:
+                book.unprotected_since = mono
+                log.warning("%s: %s; repairing the exits", symbol, protection.reason)
+                self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s))
+
+    # -- entry follow-up ------------------------------------------------------------------------
+    def entry_done(self, book: SymbolBook, entry: OrderTicket) -> None:
+        """The entry order finished (filled, or dead): reprice/resize its exits or cancel them."""
+        legs = book.entry_legs
+        book.entry_legs = None
+        if legs is None:
+            return
+        if entry.filled <= 0:
+            self.jobs.run(f"cancel-legs:{entry.order_ref}", lambda: self._cancel(legs.exits.legs))
+            return
+        take_profit, stop_loss = strategy.bracket_prices(entry.avg_fill_price, book.params)
+        self.jobs.run(f"reprice:{entry.order_ref}",
+                      lambda: self._reprice(legs, entry.filled, take_profit, stop_loss))
+
+    async def _reprice(self, legs: BracketTickets, qty: int, take_profit: float,
+                       stop_loss: float) -> None:
+        with tracing.span("order.reprice_exits", symbol=legs.entry.symbol, qty=qty,
+                          order_ref=legs.entry.order_ref):
+            changes = [(legs.take_profit, {"limit_price": take_profit}),
+                       (legs.stop_loss, {"stop_price": stop_loss})]
+            if legs.backstop is not None:
+                changes.append((legs.backstop, {}))
+            for leg, prices in changes:
+                current = self.orders.get(leg.order_id)
+                if current is None or not current.status.is_working:
+                    continue  # already filled or cancelled (an OCA sibling executed)
+                update = {k: v for k, v in prices.items()
+                          if v != (current.limit_price if k == "limit_price" else current.stop_price)}
+                if current.qty != qty:
+                    update["qty"] = qty
+                if update:
+                    await self.broker.modify_order(leg.order_id, **update)
+            log.info("%s: exits of %s at the fill: %d shares, target %.2f, stop %.2f",
+                     legs.entry.symbol, legs.entry.order_ref, qty, take_profit, stop_loss)
+
+    async def _settle_entry(self, book: SymbolBook) -> None:
+        """An entry still working after `entry_grace_s`: cancel its remainder, so the shares held
+        get their exits instead of waiting on a parent that may never fill."""
+        ref = book.pending_entry
+        if ref is None:
+            return
+        for order in list(self.orders.values()):
+            if order.order_ref == ref and order.status.is_working:
+                log.warning("%s: entry %s still working after %.0fs; cancelling its remainder",
+                            book.symbol, ref, self.entry_grace_s)
+                await self.broker.cancel(order.order_id)
+
+    async def _cancel(self, orders: Iterable[OrderTicket]) -> None:
+        for order in orders:
+            current = self.orders.get(order.order_id)
+            if current is not None and current.status.is_working:
+                try:
+                    await self.broker.cancel(order.order_id)
+                except BrokerError as exc:
+                    log.info("cancel %s: %s", order.order_ref, exc)
+
+    # -- repair and cover -------------------------------------------------------------------------
+    async def repair(self, symbol: str) -> None:
+        """Cancel every exit of `symbol`, confirm, then place one group for what is held."""
+        book = self.books[symbol]
+        if self.flattening():
+            return
+        now = self.broker.now()
+        open_orders = await self.broker.open_orders()
+        exits = exit_orders(self.bot, symbol, open_orders)
+        protection = assess(book.qty, exits, need_backstop=self.need_backstop(symbol, now))
+        if protection.ok:
+            self._remember(exits)
+            return
+        with tracing.span("order.repair_exits", symbol=symbol, qty=book.qty,
+                          attrs={"trading.reason": protection.reason}):
+            await self._cancel_confirmed(protection.cancel)
+            if self.flattening() or book.pending_entry is not None:
+                return
+            if book.qty < 0:
+                await self.cover(book)
+            elif book.qty > 0:
+                await self._place_group(book, now)
+        self.repairs += 1
+
+    async def _cancel_confirmed(self, orders: Iterable[OrderTicket]) -> None:
+        ids = {o.order_id for o in orders}
+        if not ids:
+            return
+        for order_id in ids:
+            try:
+                await self.broker.cancel(order_id)
+            except BrokerError as exc:  # already filled or cancelled: the check below decides
+                log.info("cancel %s: %s", order_id, exc)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_CONFIRM_S
+        while True:
+            working = [o for o in await self.broker.open_orders()
+                       if o.order_id in ids and o.status.is_working]
+            if not working:
+                for order_id in ids:
+                    self.orders.pop(order_id, None)
+                return
+            if loop.time() >= deadline:
+                raise BrokerError(f"{len(working)} exit order(s) still working after cancel")
+            await asyncio.sleep(0.05)
+
+    async def _place_group(self, book: SymbolBook, now: datetime) -> None:
+        qty, cost = book.qty, book.avg_cost
+        if cost <= 0:
+            cost = self.broker.last_price(book.symbol) or 0.0
+        if cost <= 0:
+            raise BrokerError(f"{book.symbol}: no price to set exits from yet")
+        take_profit, stop_loss = strategy.bracket_prices(cost, book.params)
+        ref = self.refs.next_ref(book.symbol, "PROT", "SELL", qty, cost, take_profit, stop_loss,
+                                 IntentState.OPEN)
+        backstop = self.backstop_for(book.symbol, now)
+        with tracing.span("order.place_exits", symbol=book.symbol, side="SELL", qty=qty,
+                          order_ref=str(ref)):
+            tickets = await self.broker.place_exits(book.symbol, qty, take_profit, stop_loss,
+                                                    str(ref), backstop_at=backstop)
+        self._remember(tickets.legs)
+        book.unprotected_since = None
+        log.warning("%s: placed exits for %d shares (target %.2f, stop %.2f%s)", book.symbol, qty,
+                    take_profit, stop_loss,
+                    f", backstop {backstop:%H:%M}" if backstop is not None else "")
+
+    async def cover(self, book: SymbolBook) -> None:
+        """Buy back what the bot oversold (its book is negative), after cancelling its exits.
+        A cover already working is waited for, never doubled."""
+        open_orders = await self.broker.open_orders()
+        await self._cancel_confirmed(exit_orders(self.bot, book.symbol, open_orders))
+        short = -book.qty
+        if short <= 0:
+            return
+        working = [o for o in open_orders if o.symbol == book.symbol and o.status.is_working
+                   and (r := OrderRef.parse(o.order_ref)) is not None and r.bot == self.bot
+                   and r.leg == "COVER"]
+        if not working:
+            ref = self.refs.next_ref(book.symbol, "COVER", "BUY", short, 0.0, None, None,
+                                     IntentState.WORKING)
+            log.critical("%s: covering %d shares the bot oversold (%s)", book.symbol, short, ref)
+            ticket = await self.broker.place_market(book.symbol, Side.BUY, short, str(ref))
+            self._remember([ticket])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_CONFIRM_S
+        while book.qty < 0 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if book.qty < 0:
+            raise BrokerError(f"{book.symbol}: cover {ref} not filled yet")
+
+    def _remember(self, tickets: Iterable[OrderTicket]) -> None:
+        for ticket in tickets:
+            if ticket.status.is_working:
+                self.orders[ticket.order_id] = ticket
+
