@@ -77,7 +77,7 @@ def daily_source(data_dir: Path, day: date, symbols: Sequence[str]) -> DailyPath
         raise SimulatorSetupError(
             f"--sim-data {data_dir}: no daily/ directory there: point it at the shared data"
         )
-    source = DailyPathSource(data_dir, symbols)
+    source = DailyPathSource(data_dir, symbols, day=day)
     days = [d for s in symbols for d in (b.start.date() for b in source.daily_bars(s))]
     if not days:
         raise SimulatorSetupError(

@@ -40,6 +40,7 @@ from trade.models import Bar
 from trade.strategy import round_to_tick
 
 DEFAULT_AGREEMENT = 0.02
+MINUTE_SESSIONS = 10  # modelled sessions of minutes before the replayed day
 
 
 def minute_path(daily: Bar, session_open: datetime, session_close: datetime) -> list[Bar]:
@@ -106,17 +107,32 @@ class DailyPathSource:
     """A `BarSource` over the shared data: real minutes where usable, else the modelled path."""
 
     def __init__(self, data_dir: Path | str, symbols: Sequence[str] | None = None,
-                 agreement: float = DEFAULT_AGREEMENT) -> None:
+                 agreement: float = DEFAULT_AGREEMENT, *, day: date | None = None,
+                 minute_sessions: int = MINUTE_SESSIONS) -> None:
         self.csv = CsvBarSource(data_dir, symbols)
         self.agreement = agreement
+        self.day = day
+        self.minute_sessions = minute_sessions
         self._session_bars = lru_cache(maxsize=1024)(self._build_session)
         self._daily_by_day = lru_cache(maxsize=256)(self._index_daily)
+        self._sessions = lru_cache(maxsize=256)(self._list_sessions)
 
     def symbols(self) -> list[str]:
         return self.csv.symbols()
 
     def sessions(self, symbol: str) -> list[date]:
-        return sorted(set(self._daily_by_day(symbol.upper())) | set(self.csv.sessions(symbol)))
+        """Days with minutes: real ones, and modelled ones for the replayed `day` and the
+        `minute_sessions` before it (IB-style minute history reaches back days, not the
+        decades a daily file covers: listing them all would make every minute-history request
+        walk thousands of sessions). Without `day`, every day of the daily file."""
+        return list(self._sessions(symbol.upper()))
+
+    def _list_sessions(self, symbol: str) -> tuple[date, ...]:
+        modelled = sorted(self._daily_by_day(symbol))
+        if self.day is not None:
+            upto = [d for d in modelled if d <= self.day]
+            modelled = upto[-(self.minute_sessions + 1):]
+        return tuple(sorted(set(modelled) | set(self.csv.sessions(symbol))))
 
     def session_bars(self, symbol: str, day: date) -> list[Bar]:
         return list(self._session_bars(symbol.upper(), day))

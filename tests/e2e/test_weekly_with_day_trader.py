@@ -1,9 +1,9 @@
 """`main.py --with-day-trader`: both bots trade one simulated day on ONE connection (one client
 id), each in its own book, and neither touches the other's shares.
 
-Thursday 2019-02-14 from the shared data: the day trader trades SPY, QQQ and MSFT on their real
-minutes; the weekly bot's scheduled 10:00 cycle buys its universe, MSFT included, on the daily
-data's minute paths. The Gateway simulator runs as its own process so the broker's truth (every
+Thursday 2019-02-14 from the shared data, from 13:30 to the close: the day trader trades SPY,
+QQQ and MSFT on their real minutes; the weekly bot's scheduled 13:45 cycle buys its universe,
+MSFT included, on the daily data's minute paths. The Gateway simulator runs as its own process so the broker's truth (every
 execution with its client id and ref, the positions) is read after the bots are done.
 """
 
@@ -26,17 +26,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAY = "2019-02-14"
 UNIVERSE = ["KO", "PEP", "V", "NEE", "COST", "MSFT"]
 WATCHLIST = ["SPY", "QQQ", "MSFT"]
-LOOSE = {"atr_min_pct": 0.0002}
+# rules loose enough that the day trader keeps trading all afternoon (entries above VWAP whatever
+# the RSI, small targets and stops), so the day holds many round trips in the shared symbols
+LOOSE = {"atr_min_pct": 0.0002, "rsi_max": 100.0, "profit_target": 0.002, "stop_loss": 0.002}
 
 
 def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_shares(tmp_path):
     universe = write_universe(tmp_path, UNIVERSE, {"top_k": 6, "max_weight": 0.2})
     watchlist = write_watchlist(tmp_path, WATCHLIST, {s: LOOSE for s in WATCHLIST})
-    gateway = start_gateway(DAY, sorted({*UNIVERSE, *WATCHLIST}), speed=1000, at="09:25")
+    # the afternoon at x500 (a market minute is 120 ms: the day trader acts on fresh bars only)
+    gateway = start_gateway(DAY, sorted({*UNIVERSE, *WATCHLIST}), speed=500, at="13:30")
     try:
         bot = start_weekly(
             tmp_path, "--allocation", "0.5", "--with-day-trader", "--allocation-day", "0.3",
-            "--run-days", "Thursday", "--run-time", "10:00", "--port", str(gateway.port),
+            "--run-days", "Thursday", "--run-time", "13:45", "--port", str(gateway.port),
             "--universe", str(universe), "--watchlist", str(watchlist),
             "--db", str(tmp_path / "both.db"), "--client-id", "5")
         run_log = tmp_path / "logs" / f"day_trader_run_{DAY}.json"
@@ -77,7 +80,10 @@ def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_
         mine[bot_name][fill.contract.symbol] += signed
         assert mine[bot_name][fill.contract.symbol] >= 0, "a bot sold shares it did not own"
     dt_traded = {s for s in mine["DT"]}
-    assert dt_traded and set(mine["WK"]) == set(UNIVERSE)
+    log = json.loads(run_log.read_text())
+    assert dt_traded, ([h for h in log.get("health_events", [])][:5], log.get("warnings"),
+                       [line for line in err.splitlines() if "trade.intraday" in line][:40])
+    assert set(mine["WK"]) == set(UNIVERSE)
     assert all(q == 0 for q in mine["DT"].values())  # the day trader ends flat...
     weekly_rep = report(tmp_path, DAY)
     targets = {t["symbol"]: t["qty"] for t in weekly_rep["targets"]}
@@ -92,5 +98,4 @@ def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_
     finally:
         db.close()
     assert weekly_book == targets and intraday_book == {}
-    log = json.loads(run_log.read_text())
     assert log["flat_at"] is not None and log["allocation"] == 0.3

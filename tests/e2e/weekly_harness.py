@@ -100,7 +100,7 @@ async def _serve(args: argparse.Namespace) -> None:
     hh, mm = (int(x) for x in args.at.split(":"))
     start = datetime.combine(args.day, time(hh, mm), tzinfo=NY)
     symbols = [s.upper() for s in args.symbols]
-    sim = GatewaySimulator.build(DailyPathSource(DATA, symbols), args.day, symbols,
+    sim = GatewaySimulator.build(DailyPathSource(DATA, symbols, day=args.day), args.day, symbols,
                                  speed=args.speed or None, start=start, cash=args.cash, port=0,
                                  admin_port=0)
     for held in args.hold:

@@ -100,8 +100,17 @@ def test_raw_minutes_that_disagree_with_the_split_adjusted_daily_bar_are_replace
     assert bars[0].open == 42.83 and bars[-1].close == 42.545
 
 
+def test_with_a_replay_day_minutes_reach_back_a_few_sessions_only():
+    source = DailyPathSource(DATA, ["KO", "SPY"], day=DAY)
+    ko = source.sessions("KO")
+    assert ko[-1] == DAY and len(ko) == 11 and ko[0] == date(2019, 1, 30)
+    spy = source.sessions("SPY")  # plus every day with real minutes in the shared data
+    assert set(ko) < set(spy) and date(2011, 1, 3) in spy
+    assert len(source.daily_bars("KO")) > 1000  # daily history is untouched
+
+
 def test_the_replay_fills_along_the_model_and_serves_daily_history():
-    source = DailyPathSource(DATA, ["KO"])
+    source = DailyPathSource(DATA, ["KO"], day=DAY)
     opened, _ = session_bounds(DAY)
     clock = ReplayClock(opened + timedelta(minutes=30))
     replay = MarketReplay(source, clock, DAY, ["KO"])

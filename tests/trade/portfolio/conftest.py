@@ -59,7 +59,7 @@ async def weekly_market(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
     async def make(day: date = MONDAY, at: time = time(10, 0), speed: float = 600.0,
                    symbols: Sequence[str] = SYMBOLS) -> WeeklyMarket:
-        source = DailyPathSource(DATA, symbols)
+        source = DailyPathSource(DATA, symbols, day=day)
         sim = GatewaySimulator.build(source, day, symbols, speed=speed,
                                      start=datetime.combine(day, at, tzinfo=NY), port=0)
         await sim.start()
