@@ -217,8 +217,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from trade.portfolio.scheduling import RunPlan
     from trade.portfolio.service import (
         DayMemory,
+        Refused,
         host_day_trader,
         llm_chooser,
+        llm_env,
+        one_trading_day,
         run_scheduled,
     )
     from trade.portfolio.universe import UniverseError, load_universe
@@ -286,7 +289,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                                       entry_cutoff_minutes=settings.entry_cutoff_minutes)
             config = CycleConfig(
                 universe=universe, allocation=settings.allocation, reports_dir=settings.reports_dir,
-                choose_llm=llm_chooser(_llm_env(settings), args.force_online),
+                choose_llm=llm_chooser(llm_env(settings), args.force_online),
                 fmp=(lambda: FmpClient(settings.fmp_api_key, settings.fmp_base_url))
                 if settings.fmp_api_key else (lambda: None),
                 dry_run=args.dry_run)
@@ -296,7 +299,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             tasks = []
             if watchlist is not None:
                 tasks.append(asyncio.create_task(host_day_trader(
-                    lambda: _day_trader(settings, args, watchlist, broker, stop), broker,
+                    lambda: one_trading_day(settings, args.allocation_day, watchlist, broker, stop),
+                    broker,
                     calendar, stop, say, one_day=settings.sim or args.once)))
             failed: CycleFailed | None = None
             if args.once:
@@ -335,42 +339,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         tracing_handle.shutdown()
         if gateway is not None:
             gateway.stop()
-
-
-class Refused(Exception):
-    """The bot must not trade (a live account without --live); one line, exit 2."""
-
-
-async def _day_trader(settings, args, watchlist, broker, stop) -> str:  # noqa: ANN001 - wiring
-    """One day of the hosted day trader with its own allocation (same connection, own book)."""
-    import dataclasses
-
-    from trade.intraday.day_session import StartupRefused, run_trading_day
-
-    day_settings = dataclasses.replace(settings, bot="day_trader",
-                                       allocation=args.allocation_day)
-    try:
-        result = await run_trading_day(day_settings, watchlist, broker, stop)
-    except StartupRefused as exc:
-        raise Refused(str(exc)) from None
-    if result.run_log is None:
-        return result.message
-    log_ = result.run_log
-    flat = log_.flat_at.isoformat() if log_.flat_at else "NOT CONFIRMED"
-    return (f"{log_.day}: {len(log_.trades)} trades, realized P&L {log_.realized_pnl:+.2f}, "
-            f"flat at {flat}; {result.message}")
-
-
-def _llm_env(settings: Settings) -> dict[str, str]:
-    """The LLM client's variables, from the validated settings (nothing reads os.environ)."""
-    env = {"DEEPSEEK_API_BASE": settings.llm_base_url, "DEEPSEEK_MODEL": settings.llm_model,
-           "LOCAL_LLM_MODEL": settings.local_llm_model, "LLM_TIMEOUT_S": str(settings.llm_timeout_s)}
-    for name, value in (("DEEPSEEK_API_KEY", settings.deepseek_api_key),
-                        ("LOCAL_LLM_BASE_URL", settings.local_llm_base_url),
-                        ("LOCAL_LLM_API_KEY", settings.local_llm_api_key)):
-        if value:
-            env[name] = value
-    return env
 
 
 def _minutes(n: int):  # noqa: ANN202 - timedelta; imported lazily

@@ -9,6 +9,7 @@ testable with a fake clock.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,16 +19,52 @@ from evaluation.llm import LLMEndpoint
 from observability.history import HistoryDB
 from trade.broker import Broker
 from trade.calendar import MarketCalendar
+from trade.config import Settings
+from trade.intraday.day_session import StartupRefused, run_trading_day
 from trade.portfolio.cycle import CycleFailed, CycleOutcome, WeeklyCycle
 from trade.portfolio.execution import wait_until
 from trade.portfolio.scheduler import WeeklyScheduler
 from trade.portfolio.scheduling import NY, Action, DayRecord, Decision, RunPlan
+from trade.watchlist import Watchlist
 
 log = logging.getLogger(__name__)
 
 DAY_TRADER_LEAD = timedelta(minutes=10)  # the hosted day trader starts before each open
 
 Report = Callable[[str], None]
+
+
+class Refused(Exception):
+    """A bot must not trade (a live account without --live); one line, exit 2."""
+
+
+def llm_env(settings: Settings) -> dict[str, str]:
+    """The LLM client's variables, from the validated settings (nothing reads os.environ)."""
+    env = {"DEEPSEEK_API_BASE": settings.llm_base_url, "DEEPSEEK_MODEL": settings.llm_model,
+           "LOCAL_LLM_MODEL": settings.local_llm_model,
+           "LLM_TIMEOUT_S": str(settings.llm_timeout_s)}
+    for name, value in (("DEEPSEEK_API_KEY", settings.deepseek_api_key),
+                        ("LOCAL_LLM_BASE_URL", settings.local_llm_base_url),
+                        ("LOCAL_LLM_API_KEY", settings.local_llm_api_key)):
+        if value:
+            env[name] = value
+    return env
+
+
+async def one_trading_day(settings: Settings, allocation: float, watchlist: Watchlist,
+                          broker: Broker, stop: asyncio.Event) -> str:
+    """One day of the hosted day trader with its own allocation (same connection, own book)."""
+    day_settings = dataclasses.replace(settings, bot="day_trader", allocation=allocation)
+    try:
+        result = await run_trading_day(day_settings, watchlist, broker, stop)
+    except StartupRefused as exc:
+        raise Refused(str(exc)) from None
+    if result.run_log is None:
+        return result.message
+    log_ = result.run_log
+    flat = log_.flat_at.isoformat() if log_.flat_at else "NOT CONFIRMED"
+    return (f"{log_.day}: {len(log_.trades)} trades, realized P&L {log_.realized_pnl:+.2f}, "
+            f"flat at {flat}; {result.message}")
 
 
 def llm_chooser(env: Mapping[str, str], force_online: bool
