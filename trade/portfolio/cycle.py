@@ -132,6 +132,7 @@ class WeeklyCycle:
             if tradeable and session is not None:
                 if not await wait_until(self.broker, session.open + TRADE_AFTER_OPEN, self.stop):
                     return CycleOutcome(day, "interrupted", None)
+                state = await self.book.sync(day)  # the book as it is at the open
             with tracing.span(SpanNames.agent("manager"), attrs={"weekly.step": "targets"}):
                 budget, targets, prices, risk = await self._targets(analysis, state)
             record = {"screener": screening, **analysis.as_dict(),
@@ -187,7 +188,7 @@ class WeeklyCycle:
                     async with fmp:
                         screened = await screen(self.broker, self.config.universe.symbols,
                                                 self.rules, day, fmp)
-            self._qualified |= set(self.config.universe.symbols)
+            self._qualified |= {c.symbol for c in screened.candidates}
         except (FmpError, NoCandidates) as exc:
             self._record_failure(day, now, str(exc))
             raise CycleFailed(str(exc)) from None
