@@ -14,6 +14,9 @@ v4 (improvement): the nightly improvement cycle's state (improvement/): every tu
     replayed (the deflated Sharpe ratio counts them all), the parameters each session trades with
     (and its A/B variant), the A/B tests, and one row per completed cycle (a second run of the
     same night changes nothing).
+v5 (weekly): the weekly rebalancer's cycles and their target portfolios (weekly_cycles,
+    weekly_targets), so a restart mid-rebalance completes the same targets instead of
+    re-analysing.
 """
 
 from __future__ import annotations
@@ -214,7 +217,35 @@ CREATE TABLE improvement_cycles (
 )
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT)
+V_WEEKLY = """
+CREATE TABLE weekly_cycles (
+    cycle_date    TEXT    PRIMARY KEY,
+    status        TEXT    NOT NULL CHECK (status IN ('trading', 'done', 'failed')),
+    allocation    REAL    NOT NULL,
+    budget        REAL    NOT NULL,
+    llm           TEXT    NOT NULL DEFAULT '',
+    llm_status    TEXT    NOT NULL DEFAULT '',
+    analysis      TEXT    NOT NULL DEFAULT '{}',
+    book_before   TEXT    NOT NULL DEFAULT '{}',
+    report_path   TEXT    NOT NULL DEFAULT '',
+    started_time  TEXT    NOT NULL,
+    updated_time  TEXT    NOT NULL
+);
+
+CREATE TABLE weekly_targets (
+    cycle_date  TEXT    NOT NULL,
+    symbol      TEXT    NOT NULL,
+    weight      REAL    NOT NULL CHECK (weight >= 0),
+    qty         INTEGER NOT NULL CHECK (qty >= 0),
+    ref_price   REAL    NOT NULL,
+    planned     TEXT    NOT NULL DEFAULT '' CHECK (planned IN ('', 'BUY', 'SELL')),
+    reason      TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (cycle_date, symbol),
+    FOREIGN KEY (cycle_date) REFERENCES weekly_cycles (cycle_date) ON DELETE CASCADE
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -209,6 +209,42 @@ class BookPosition:
     avg_cost: float
 
 
+@dataclass(slots=True)
+class WeeklyCycleRow:
+    """One weekly rebalance (one per NY trading day). `budget` is allocation x net liquidation
+    when the targets were fixed; `analysis` keeps what the report needs after a restart
+    (candidates with scores and Monte Carlo figures, screener verdicts, the LLM's status)."""
+
+    cycle_date: date
+    status: str  # trading | done | failed
+    allocation: float
+    budget: float
+    started_time: datetime
+    llm: str = ""  # provider:model, or "none"
+    llm_status: str = ""  # ok | skipped: ... | error: ...
+    analysis: dict[str, Any] = field(default_factory=dict)
+    book_before: dict[str, Any] = field(default_factory=dict)
+    report_path: str = ""
+    updated_time: datetime | None = None
+
+
+WEEKLY_CYCLE_STATUSES = ("trading", "done", "failed")
+
+
+@dataclass(slots=True)
+class WeeklyTargetRow:
+    """One name of a cycle's target portfolio. `planned` is the side the cycle trades it toward
+    `qty` (BUY/SELL), or "" when it was inside the drift band (or below the minimum order)."""
+
+    cycle_date: date
+    symbol: str
+    weight: float
+    qty: int
+    ref_price: float
+    planned: str = ""
+    reason: str = ""
+
+
 # -- column order of the SELECTs in history.py, and the decoders that rely on it --------
 TRADE_COLUMNS = (
     "trading_date, book, symbol, side, qty, entry_time, entry_price, exit_time, exit_price, "

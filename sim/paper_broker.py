@@ -42,6 +42,7 @@ from trade.models import (
     Position,
     Side,
 )
+from trade.strategy import round_to_tick
 
 
 def to_ticket(order: SimOrder) -> OrderTicket:
@@ -258,6 +259,16 @@ class PaperBroker:
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         order = self._order(self._take_id(), symbol, str(side), qty, "MKT", ref=order_ref)
+        self._submit(order)
+        return to_ticket(order)
+
+    async def place_limit(
+        self, symbol: str, side: Side, qty: int, limit_price: float, order_ref: str,
+        tif: str = "DAY",
+    ) -> OrderTicket:
+        order = self._order(self._take_id(), symbol, str(side), qty, "LMT",
+                            lmt=round_to_tick(limit_price), ref=order_ref)
+        order.tif = tif
         self._submit(order)
         return to_ticket(order)
 
