@@ -102,7 +102,7 @@ async def _serve(args: argparse.Namespace) -> None:
     symbols = [s.upper() for s in args.symbols]
     sim = GatewaySimulator.build(DailyPathSource(DATA, symbols, day=args.day), args.day, symbols,
                                  speed=args.speed or None, start=start, cash=args.cash, port=0,
-                                 admin_port=0)
+                                 admin_port=0, master_client_id=77)  # broker_executions' client
     for held in args.hold:
         symbol, rest = held.split("=")
         qty, cost = rest.split("@")
