@@ -313,6 +313,10 @@ class IntradayTrader(TraderControls):
             self._flat_event.set()
             self.run_log.flat_at = result.flat_at
             log.info("flat confirmed at %s after %d round(s)", result.flat_at, result.rounds)
+            if self._flatten_requested and self.broker.now() < self.session.flatten_at:
+                # a person's flatten: done, and no new entries until that person resumes
+                self._flattening = False
+                self._entries_paused = self._paused_by = self._flatten_requested
         else:
             log.error("NOT FLAT after %d rounds: %s still held", result.rounds, result.remaining)
 

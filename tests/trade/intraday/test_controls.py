@@ -33,7 +33,7 @@ async def test_pause_stops_new_entries_and_resume_allows_them_again(tmp_path):
     trader = await day.start()
     trader.pause_entries("status page")
     await day.step_to(9, 40)
-    assert day.held() == {} and trader.status_snapshot()["entries_paused"] == "paused by status page"
+    assert day.held() == {} and trader.status_snapshot()["entries_paused"] == "status page"
     trader.resume_entries("status page")
     await day.step(2)
     assert day.held().get("SPY", 0) > 0
