@@ -193,7 +193,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from trade.ib.session import ib_broker
     from trade.intraday.day_session import StartupRefused, run_trading_day
     from trade.intraday.trader import IntradayTrader
-    from trade.models import Bar
     from trade.watchlist import WatchlistError, load_watchlist
     from ui.status.launch import StatusPage
 
@@ -244,13 +243,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             page = StatusPage(args.status, say=lambda line: print(f"day_trader: {line}", flush=True))
 
             async def on_trader(trader: IntradayTrader) -> None:
-                records = trader.records  # DB writes that never raise into the trading path
-
-                def record_bar(bar: Bar) -> None:  # the day report's price charts
-                    records.write("record_minute_bars",
-                                  lambda: records.db.record_minute_bars(trader.day, [bar]))
-
-                trader.on_bar = record_bar
                 actions = trader.run_log.extra.setdefault("control_actions", [])
                 await page.start(trader, on_control=actions.append, clock=trader.broker.now)
 
