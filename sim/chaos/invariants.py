@@ -28,8 +28,10 @@ from typing import Any
 BOT_PREFIX = "DT-"
 EXIT_LEGS = ("TP", "SL", "BKS")
 PROTECTION_DEADLINE_S = 5.0
-STARTUP_GRACE_S = 10.0  # a (re)started bot connects, analyses its watchlist and reconciles
-RECONNECT_GRACE_S = 12.0  # after the Gateway accepts again: the reconnect backoff reaches 10 s
+STARTUP_GRACE_S = 1.0  # the clock waits while the bot starts; this covers its first second
+RESTART_GRACE_S = 5.0  # a bot restarted mid-session: process start, connect, reconcile
+RECONNECT_GRACE_S = 3.0  # after the Gateway is back: the bot's reconnect backoff (0.5 s doubling)
+RESTORE_GRACE_S = 2.0  # after 1101/1102: the bot reconciles
 EXPOSURE_SLACK = 1.02
 
 
@@ -44,7 +46,8 @@ class Context:
     wall: float
     bot_up: bool
     reachable: bool
-    quiet_since: float  # the later of: the bot's last start, the Gateway's last reachability
+    quiet_since: float  # wall time from which the bot can be expected to have acted: after its
+    # (re)start and after the Gateway came back, each plus its grace
 
 
 @dataclass
@@ -60,6 +63,7 @@ class InvariantChecker:
     observations: int = 0
     _seen: set[str] = field(default_factory=set)
     _unprotected_since: dict[str, float] = field(default_factory=dict)
+    exposed: set[str] = field(default_factory=set)  # symbols held without correct exits now
     _entry_fills: dict[int, float] = field(default_factory=dict)
     _flat_window_clean: bool = True
     _checked_flatten: bool = False
@@ -114,9 +118,12 @@ class InvariantChecker:
         counting = (ctx.bot_up and ctx.reachable and now < self.flatten_at
                     and ctx.wall - ctx.quiet_since > 0)
         filled_parents = {o["order_id"] for o in state["orders"] if o["status"] == "Filled"}
+        self.exposed.clear()
         for symbol, qty in own.items():
             problem = None if qty <= 0 else self._protection_problem(
                 state, symbol, qty, now, filled_parents)
+            if problem is not None and now < self.flatten_at:
+                self.exposed.add(symbol)
             if problem is None or not counting:
                 self._unprotected_since.pop(symbol, None)
                 continue

@@ -5,8 +5,10 @@ The simulator runs in this process (its own event loop in a thread: faults and t
 are direct calls); the bot is the unmodified entry script in its own process, talking TWS over
 loopback, so a SIGKILL is a real SIGKILL and a DB lock is held by another connection. The clock
 waits while the bot starts (as a bot started before the open would), runs fast through the
-afternoon and slowly around the flatten, where one market minute must be one real second for
-"flat by flatten + 60 s" to be judged fairly.
+afternoon and slowly (one market minute per real second) around the flatten, where "flat by
+flatten + 60 s" must be judged fairly, and whenever a position of the bot lacks its correct exits:
+the bot reacts in real seconds, so the 5-second protection deadline is judged at a pace where 5
+real seconds are 5 market minutes, not two market hours.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from observability.history import HistoryDB
-from sim.chaos.invariants import RECONNECT_GRACE_S, STARTUP_GRACE_S, Context, InvariantChecker
+from sim.chaos.invariants import (
+    RECONNECT_GRACE_S,
+    RESTART_GRACE_S,
+    RESTORE_GRACE_S,
+    STARTUP_GRACE_S,
+    Context,
+    InvariantChecker,
+)
 from sim.chaos.schedule import SECOND_ACCOUNT_ID, Fault, FaultEvent, SessionSetup
 from sim.gateway import GatewaySimulator
 from sim.market.bar_sources import CsvBarSource
@@ -133,7 +142,7 @@ class ChaosSession:
         self.flatten_at = close - timedelta(minutes=5)
         self.pending: list[tuple[float, str, Any]] = []  # (wall time, action, argument)
         self.reachable_from = 0.0  # wall time the Gateway accepts connections again
-        self.bot_settled_from = 0.0  # wall time a (re)started bot is expected to be settled
+        self.settled_from = 0.0  # wall time from which the bot is expected to have acted
 
     # -- set-up ---------------------------------------------------------------------------------
     def _gateway(self) -> GatewayThread:
@@ -206,7 +215,6 @@ class ChaosSession:
         """Start the bot with the clock held, run it once it subscribed (or gave up)."""
         gw.call(self.sim.set_speed, None)
         bot.start()
-        self.bot_settled_from = time.monotonic() + STARTUP_GRACE_S
         deadline = time.monotonic() + 40.0
         last, stable_since = -1, time.monotonic()
         while time.monotonic() < deadline and bot.running:
@@ -217,6 +225,10 @@ class ChaosSession:
                 break
             time.sleep(0.05)
         gw.call(self.sim.set_speed, self._speed_at(gw.call(self.sim.now)))
+        self._settle(STARTUP_GRACE_S)
+
+    def _settle(self, grace_s: float) -> None:
+        self.settled_from = max(self.settled_from, time.monotonic() + grace_s)
 
     def _subscriptions(self) -> int:
         return sum(len(s.subs.realtime_bars) for s in list(self.sim._sessions))
@@ -228,9 +240,7 @@ class ChaosSession:
     def _context(self, bot: _Bot) -> Context:
         wall = time.monotonic()
         reachable = wall >= self.reachable_from and not self.sim.refusing
-        settled = max(self.bot_settled_from, self.reachable_from + RECONNECT_GRACE_S
-                      if self.reachable_from else 0.0)
-        return Context(wall, bot.running, reachable, settled)
+        return Context(wall, bot.running, reachable, self.settled_from)
 
     def _loop(self, gw: GatewayThread, bot: _Bot, checker: InvariantChecker) -> None:
         events = list(self.setup.events)
@@ -245,7 +255,7 @@ class ChaosSession:
                 checker.violate("X2", f"session still running after {TIMEOUT_S:g} s real "
                                       f"(market {now:%H:%M}; the bot {'runs' if bot.running else 'ended'})")
                 return
-            wanted = self._speed_at(now)
+            wanted = SLOW if checker.exposed else self._speed_at(now)
             if wanted != speed:
                 speed = wanted
                 gw.call(self.sim.set_speed, speed)
@@ -262,10 +272,14 @@ class ChaosSession:
         if kind is Fault.GATEWAY_RESTART:
             gw.call(sim.restart, args["refuse_s"])
             self.reachable_from = wall + args["refuse_s"]
+            # the bot's reconnect backoff doubles from 0.5 s: it may try again up to the
+            # refusal's length after the Gateway is back
+            self._settle(2 * args["refuse_s"] + RECONNECT_GRACE_S)
         elif kind is Fault.CONNECTIVITY:
             gw.call(sim.connectivity_lost)
             self.pending.append((wall + args["for_s"], "restore", args["data_kept"]))
             self.reachable_from = wall + args["for_s"]
+            self._settle(args["for_s"] + RESTORE_GRACE_S)
         elif kind is Fault.REJECT_ENTRY:
             gw.call(sim.reject_next_order, 201, OrderFilter(role="parent", ref="-ENTRY"))
         elif kind is Fault.REJECT_CHILD:
@@ -284,6 +298,7 @@ class ChaosSession:
             threading.Thread(target=_lock_db, args=(bot.db, args["for_s"]), daemon=True).start()
         elif kind is Fault.KILL_RESTART:
             bot.kill()
+            self._settle(float("inf"))  # until it is back (see _run_pending)
             mode = args["mode"]
             if mode == "after_close":
                 self.pending.append((0.0, "restart_after_close", None))
@@ -306,7 +321,7 @@ class ChaosSession:
                 gw.call(self.sim.connectivity_restored, arg)
             elif action in ("restart", "restart_after_close"):
                 bot.start()
-                self.bot_settled_from = wall + STARTUP_GRACE_S
+                self.settled_from = wall + RESTART_GRACE_S
         self.pending = keep
 
     def _restart_pending(self) -> bool:
