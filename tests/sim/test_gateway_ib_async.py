@@ -284,7 +284,7 @@ async def test_replacing_a_working_order_modifies_it(ib, gateway) -> None:
     assert len(gateway.engine.orders()) == 1
 
 
-async def test_what_if_orders_are_refused_not_placed(ib, gateway) -> None:
+async def test_what_if_orders_are_previewed_not_placed(ib, gateway) -> None:
     [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
     await ib.whatIfOrderAsync(spy, MarketOrder("BUY", 1))
     assert gateway.engine.orders() == []

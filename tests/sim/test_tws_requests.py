@@ -78,7 +78,7 @@ async def test_market_data_requests_parse(lib, sv: int) -> None:
 
 
 def test_unknown_messages_are_ignored_and_garbage_is_a_clear_error() -> None:
-    assert rq.parse_request(["12", "1", "1"], 178) is None
+    assert rq.parse_request(["999", "1", "1"], 178) is None  # not a TWS API request
     with pytest.raises(rq.RequestError, match="message id"):
         rq.parse_request(["x"], 178)
     with pytest.raises(rq.RequestError, match="too few fields"):
