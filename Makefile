@@ -28,6 +28,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/gateway.py
 	$(PY) benchmarks/history_db.py
 	$(PY) benchmarks/decision_latency.py
+	$(PY) benchmarks/montecarlo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

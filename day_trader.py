@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 
 from trade import cli
 from trade.config import ConfigError, Settings, load_settings, option_fix
+from ui.status.cli import add_status_flags, status_config
 
 BOT = "day_trader"
 DEFAULT_SPEED = 400.0  # a 390-minute session in about one minute of wall time
@@ -57,10 +59,19 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_flag(
         money,
+        "--params",
+        metavar="FILE.json",
+        fix='a JSON file such as {"profit_target": 0.02}',
+        help="strategy parameters for this run only (a JSON object of parameter -> value); "
+        "replaces the tuned parameters the nightly cycle scheduled for today",
+    )
+    cli.add_flag(
+        money,
         "--no-improve",
         dest="improve",
         action="store_false",
-        help="skip the after-close evaluation and parameter improvement cycle",
+        help="skip the after-close improvement cycle (metrics, LLM insights, regime, "
+        "replay-validated tuning, A/B test; report in reports/improvement/)",
     )
     cli.add_connection_flags(
         parser, fix, "API client id, unique per bot (default: 2, or IB_CLIENT_ID)"
@@ -106,6 +117,7 @@ def build_parser() -> cli.OneLineArgumentParser:
         "a whole session in about a minute)",
     )
     cli.add_records_flags(parser, fix)
+    add_status_flags(parser)
     return parser
 
 
@@ -153,6 +165,7 @@ def parse_args(
             f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
             "intraday/<SYM>/<YYYY-MM-DD>.csv files"
         )
+    args.status = status_config(args, settings.logs_dir, parser)
     if args.sim_seed is None:
         args.sim_seed = DEFAULT_SIM_SEED
     if args.speed is None:
@@ -172,13 +185,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from improvement import params_store
     from observability.history import HistoryDBError
     from observability.tracing import setup_tracing
     from trade.broker import BrokerError
     from trade.ib.connection import ConnectionFailed
     from trade.ib.session import ib_broker
     from trade.intraday.day_session import StartupRefused, run_trading_day
+    from trade.intraday.trader import IntradayTrader
     from trade.watchlist import WatchlistError, load_watchlist
+    from ui.status.launch import StatusPage
 
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -188,6 +204,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
     gateway = None
+    defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
+    day = (args.sim_date or _last_completed_session()) if settings.sim else _today()
+    try:
+        today = params_store.day_params(settings.db_path, day, settings.params, args.params)
+    except params_store.ParamsFileError as exc:
+        return _fail(str(exc), 2)
+    except HistoryDBError as exc:
+        return _fail(str(exc), 1)
+    if today.source != params_store.DEFAULTS:
+        print(f"day_trader: parameters for {day}: {today.source}", flush=True)
+    settings = dataclasses.replace(settings, params=today.params)
+    after_day: dict[str, object] = {}
     tracing_handle = setup_tracing("day-trader")
     try:
         if settings.sim:
@@ -195,7 +223,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
             try:
                 watchlist = load_watchlist(settings.watchlist_path, settings.params)
-                day = args.sim_date or _last_completed_session()
                 gateway = start_simulator(
                     watchlist.symbols, day=day, speed=args.speed,
                     data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed,
@@ -213,9 +240,23 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
+            page = StatusPage(args.status, say=lambda line: print(f"day_trader: {line}", flush=True))
+
+            async def on_trader(trader: IntradayTrader) -> None:
+                actions = trader.run_log.extra.setdefault("control_actions", [])
+                await page.start(trader, on_control=actions.append, clock=trader.broker.now)
+
             async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
                                  settings.ib_account or "") as broker:
-                result = await run_trading_day(settings, watchlist, broker, stop)
+                try:
+                    result = await run_trading_day(settings, watchlist, broker, stop,
+                                                   variant=today.variant, on_trader=on_trader)
+                finally:
+                    await page.stop()
+                if args.improve and result.run_log is not None:
+                    from improvement import nightly
+
+                    after_day.update(await nightly.collect_after_close(broker, result.run_log))
             if result.run_log is not None:
                 log_ = result.run_log
                 print(
@@ -225,25 +266,69 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     flush=True,
                 )
             print(f"day_trader: {result.message}", flush=True)
-            if args.improve and result.run_log is not None:
-                print("day_trader: nightly improvement cycle not installed yet; skipped", flush=True)
+            if result.run_log is not None:
+                traded.append(result.run_log.day)
             return 0
 
+        traded: list[date] = []
         try:
-            return asyncio.run(main_async())
+            code = asyncio.run(main_async())
         except (WatchlistError, StartupRefused) as exc:
             return _fail(str(exc), 2)
         except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
             return _fail(str(exc), 1)
+        if code == 0 and after_day:
+            code = _improve(defaults, after_day, args)
+        for traded_day in traded:  # after the cycle, so the report shows what it decided
+            _write_day_report(settings, traded_day)
+        return code
     finally:
         tracing_handle.shutdown()
         if gateway is not None:
             gateway.stop()
 
 
+def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Namespace) -> int:
+    """The nightly improvement cycle on the day just traded; a failure is one line, exit 1."""
+    from observability.history import HistoryDBError
+    from trade.watchlist import WatchlistError
+
+    print("day_trader: nightly improvement cycle (replaying recent sessions)...", flush=True)
+    from improvement import nightly
+    from improvement.cycle import CycleError
+
+    try:
+        outcome = nightly.run_after_close(defaults, after_day, sim_date=args.sim_date,
+                                          sim_seed=args.sim_seed)
+    except (CycleError, HistoryDBError, WatchlistError) as exc:
+        return _fail(f"improvement cycle: {exc}", 1)
+    print(f"day_trader: {nightly.summary_line(outcome)}", flush=True)
+    return 0
+
+
+def _write_day_report(settings: Settings, day: date) -> None:
+    """The day's HTML report after the close; a failure is one line, never a failed day."""
+    from ui.day_inputs import ReportInputError
+    from ui.day_report import build_report
+
+    try:
+        path = build_report(day, settings.db_path, settings.logs_dir, settings.reports_dir)
+    except (ReportInputError, OSError) as exc:
+        print(f"day_trader: day report not written: {exc}", flush=True)
+        return
+    print(f"day_trader: day report written to {path}", flush=True)
+
+
 def _fail(message: str, code: int) -> int:
     print(f"day_trader.py: error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def _today():  # noqa: ANN202 - date; wall clock is fine in an entry script
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(tz=ZoneInfo("America/New_York")).date()
 
 
 def _last_completed_session():  # noqa: ANN202 - date; wall clock is fine in an entry script

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Weekly portfolio rebalancer and its scheduler: command line and wiring only.
 
-    python main.py --allocation 0.5                          # every Monday at 10:00 New York
-    python main.py --allocation 0.5 --run-days mon thu --run-time 10:30
+    python main.py --run-days Monday Thursday                # WEEKLY_ALLOCATION from .env
+    python main.py --allocation 0.5 --run-days mon thu --run-time 10:30 --interval 60
     python main.py --allocation 0.5 --once --dry-run         # one cycle now, no orders
+    python main.py --allocation 0.5 --sim --sim-date 2019-02-11 --once
+    python main.py --allocation 0.4 --with-day-trader --allocation-day 0.3   # both bots, one connection
 
 Settings come from defaults < .env < environment < these flags (see trade/config.py and
 .env.example); `--allocation` may come from WEEKLY_ALLOCATION instead. Argument errors are one line
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 
 from trade import cli
@@ -24,6 +26,24 @@ from trade.config import ConfigError, Settings, load_settings, option_fix
 BOT = "weekly"
 DEFAULT_RUN_DAYS = ("Monday",)
 DEFAULT_RUN_TIME = time(10, 0)
+DEFAULT_SPEED = 400.0
+DEFAULT_SIM_SEED = 7
+WEEKEND = ("Saturday", "Sunday")
+INTERVAL_FIX = "whole minutes 1-390, e.g. 60"
+
+
+def _interval(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 390:
+        raise ValueError(text)
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(text)
+    return value
 
 
 def build_parser() -> cli.OneLineArgumentParser:
@@ -40,51 +60,54 @@ def build_parser() -> cli.OneLineArgumentParser:
         return option_fix(name, BOT)
 
     when = parser.add_argument_group("schedule")
-    cli.add_flag(
-        when,
-        "--run-days",
-        nargs="+",
-        metavar="DAY",
-        type=cli.weekday,
-        fix=cli.WEEKDAY_FIX,
-        help="weekdays to run on, case-insensitive, e.g. Monday Thursday (default: Monday)",
-    )
-    cli.add_flag(
-        when,
-        "--run-time",
-        metavar="HH:MM",
-        type=cli.hh_mm,
-        fix=cli.TIME_FIX,
-        help=f"New York time of the cycle (default: {DEFAULT_RUN_TIME:%H:%M})",
-    )
-    cli.add_flag(
-        when, "--once", action="store_true", help="run one cycle now and exit (no scheduler)"
-    )
+    cli.add_flag(when, "--run-days", nargs="+", metavar="DAY", type=cli.weekday,
+                 fix=cli.WEEKDAY_FIX,
+                 help="weekdays to run on, case-insensitive, e.g. Monday Thursday (default: "
+                 "Monday); holidays are skipped, weekends refused")
+    cli.add_flag(when, "--run-time", metavar="HH:MM", type=cli.hh_mm, fix=cli.TIME_FIX,
+                 help=f"New York time of the cycle (default: {DEFAULT_RUN_TIME:%H:%M})")
+    cli.add_flag(when, "--interval", metavar="MINUTES", type=cli._type(INTERVAL_FIX, _interval),
+                 fix=INTERVAL_FIX,
+                 help="after the cycle, re-check every N minutes until the close: finish "
+                 "unfilled orders, rebalance names that drifted out of the band")
+    cli.add_flag(when, "--once", action="store_true",
+                 help="run one cycle now and exit (no scheduler)")
     money = parser.add_argument_group("money and safety")
-    cli.add_flag(
-        money,
-        "--allocation",
-        metavar="FRACTION",
-        fix=fix("allocation") + " (or set WEEKLY_ALLOCATION)",
-        help="fraction of net liquidation for the weekly book, in (0, 1] "
-        "(required unless WEEKLY_ALLOCATION is set)",
-    )
-    cli.add_flag(
-        money,
-        "--dry-run",
-        action="store_true",
-        help="analyse and report the rebalance, but place no orders",
-    )
+    cli.add_flag(money, "--allocation", metavar="FRACTION",
+                 fix=fix("allocation") + " (or set WEEKLY_ALLOCATION)",
+                 help="fraction of net liquidation for the weekly book, in (0, 1] "
+                 "(required unless WEEKLY_ALLOCATION is set)")
+    cli.add_flag(money, "--dry-run", action="store_true",
+                 help="analyse and report the rebalance, but place no orders")
+    cli.add_flag(money, "--universe", metavar="PATH", fix=fix("universe_path"),
+                 help="universe JSON: symbols and rules (default: weekly_universe.json, or "
+                 "WEEKLY_UNIVERSE_PATH)")
+    cli.add_flag(money, "--force-online", action="store_true",
+                 help="ask DeepSeek even while the market is closed (default: a local LLM "
+                 "while closed, DeepSeek while open)")
+    day = parser.add_argument_group("the day trader in the same process")
+    cli.add_flag(day, "--with-day-trader", action="store_true",
+                 help="also run the day trader on this connection (its own book)")
+    cli.add_flag(day, "--allocation-day", metavar="FRACTION",
+                 type=cli._type("a fraction in (0, 1], e.g. 0.25", _fraction),
+                 fix="a fraction in (0, 1], e.g. 0.25",
+                 help="the day trader's fraction of net liquidation (needs --with-day-trader)")
+    cli.add_flag(day, "--watchlist", metavar="PATH", fix=fix("watchlist_path"),
+                 help="the day trader's watchlist (default: day_trading_watchlist.json)")
     cli.add_connection_flags(
         parser, fix, "API client id, unique per bot (default: 1, or IB_WEEKLY_CLIENT_ID)"
     )
-    cli.add_flag(
-        parser,
-        "--sim",
-        action="store_true",
-        default=None,
-        help="start the built-in IB Gateway simulator in-process and trade against it",
-    )
+    sim = parser.add_argument_group("simulator")
+    cli.add_flag(sim, "--sim", action="store_true", default=None,
+                 help="start the built-in IB Gateway simulator in-process and trade against it")
+    cli.add_flag(sim, "--sim-data", metavar="DIR", fix=fix("sim_data_dir"),
+                 help="market data directory (default: ../shared/data, or SIM_DATA_DIR)")
+    cli.add_flag(sim, "--sim-date", metavar="YYYY-MM-DD", type=cli.iso_date, fix=cli.DATE_FIX,
+                 help="replay this session from the daily files (default: a synthetic day)")
+    cli.add_flag(sim, "--sim-seed", metavar="N", type=cli.seed, fix=cli.SEED_FIX,
+                 help=f"seed of the synthetic day (default: {DEFAULT_SIM_SEED})")
+    cli.add_flag(sim, "--speed", metavar="N", type=cli.speed, fix=cli.SPEED_FIX,
+                 help=f"simulator clock speed, x real time (default: {DEFAULT_SPEED:g})")
     cli.add_records_flags(parser, fix)
     return parser
 
@@ -97,24 +120,31 @@ def parse_args(
     """Parse and validate; exits 2 with one line on any bad argument or setting."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for flag, given in (("--sim-data", args.sim_data), ("--sim-date", args.sim_date),
+                        ("--sim-seed", args.sim_seed), ("--speed", args.speed)):
+        if given is not None and not args.sim:
+            parser.error(f"{flag} needs --sim: add --sim to run against the simulator")
     if args.live and args.sim:
         parser.error("--live cannot be combined with --sim: drop --live to simulate")
+    weekend = [d for d in args.run_days or () if d in WEEKEND]
+    if weekend:
+        parser.error(f"--run-days {weekend[0]} is invalid: the market is closed on weekends: "
+                     "use Monday to Friday")
+    if args.allocation_day is not None and not args.with_day_trader:
+        parser.error("--allocation-day needs --with-day-trader: add it to host the day trader")
+    if args.with_day_trader and args.allocation_day is None:
+        parser.error("--with-day-trader needs --allocation-day: use a fraction in (0, 1], "
+                     "e.g. 0.25")
     try:
         settings = load_settings(
             cli={
-                "allocation": args.allocation,
-                "live": args.live,
-                "sim": args.sim,
-                "ib_host": args.host,
-                "ib_port": args.port,
-                "ib_client_id": args.client_id,
-                "ib_account": args.account,
-                "db_path": args.db,
-                "log_level": args.log_level,
+                "allocation": args.allocation, "live": args.live, "sim": args.sim,
+                "ib_host": args.host, "ib_port": args.port, "ib_client_id": args.client_id,
+                "ib_account": args.account, "db_path": args.db, "log_level": args.log_level,
+                "universe_path": args.universe, "watchlist_path": args.watchlist,
+                "sim_data_dir": args.sim_data,
             },
-            env=env,
-            dotenv_path=dotenv_path,
-            bot=BOT,
+            env=env, dotenv_path=dotenv_path, bot=BOT,
         )
     except ConfigError as exc:
         parser.error(str(exc))
@@ -123,24 +153,32 @@ def parse_args(
             "--allocation is required: use a fraction in (0, 1], e.g. 0.5 "
             "(or set WEEKLY_ALLOCATION in .env or the environment)"
         )
+    if args.allocation_day is not None and settings.allocation + args.allocation_day > 1.0 + 1e-9:
+        parser.error(
+            f"--allocation {settings.allocation:g} plus --allocation-day {args.allocation_day:g} "
+            f"is {settings.allocation + args.allocation_day:g}: the two books must fit in net "
+            "liquidation: lower one so they sum to at most 1"
+        )
+    if args.sim_data is not None and not settings.sim_data_dir.is_dir():
+        parser.error(f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
+                     "daily/<SYM>.csv files")
     # one entry per weekday, in calendar order, whatever order or case they were given in
     days = args.run_days or DEFAULT_RUN_DAYS
     args.run_days = tuple(day for day in cli.WEEKDAYS if day in days)
-    if args.run_time is None:
-        args.run_time = DEFAULT_RUN_TIME
+    args.run_time = args.run_time or DEFAULT_RUN_TIME
+    args.sim_seed = DEFAULT_SIM_SEED if args.sim_seed is None else args.sim_seed
+    args.speed = args.speed or DEFAULT_SPEED
     return settings, args
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    """THE WIRING POINT: build the connection, the weekly cycle and the scheduler here.
-
-    For now it only says what it would do. Import heavy modules (pandas, ib_async, APScheduler,
-    sim) inside this function, not at the top of the file.
-    """
+def describe(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """The plan, printed before anything connects."""
     if args.once:
         when = "one cycle now, then exit"
     else:
         when = f"every {', '.join(args.run_days)} at {args.run_time:%H:%M} New York time"
+        if args.interval:
+            when += f", re-checked every {args.interval} min until the close"
     where = (
         "the in-process simulator"
         if settings.sim
@@ -148,11 +186,187 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     )
     orders = "no orders (dry run)" if args.dry_run else "orders"
     account_rule = "any account (--live)" if settings.live else "paper accounts (DU...) only"
-    print(f"weekly: would rebalance {settings.allocation:.0%} of net liquidation on {where}")
-    print(f"weekly: schedule {when}; {orders}; accounts allowed: {account_rule}")
-    print(f"weekly: history DB {settings.db_path}; log level {settings.log_level}")
-    print(f"weekly: settings {settings!r}")
-    return 0
+    lines = [f"weekly: rebalancing {settings.allocation:.0%} of net liquidation on {where}",
+             f"weekly: schedule {when}; {orders}; accounts allowed: {account_rule}"]
+    if args.with_day_trader:
+        lines.append(f"weekly: hosting the day trader with {args.allocation_day:.0%} on the "
+                     "same connection")
+    return lines
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Wire the connection, the cycle, the scheduler and (optionally) the day trader.
+
+    Exit codes: 0 done, 1 the Gateway or the DB failed, 2 bad input or a refusal (universe,
+    watchlist, allocations, a live account without --live, a cycle that failed before any order
+    with --once). Heavy modules are imported here so `--help` and argument errors stay instant.
+    """
+    import asyncio
+    import dataclasses
+    import logging
+    import signal
+
+    from observability.history import HistoryDB, HistoryDBError
+    from observability.tracing import setup_tracing
+    from trade.broker import BrokerError
+    from trade.calendar import MarketCalendar
+    from trade.ib.connection import ConnectionFailed
+    from trade.ib.session import ib_broker
+    from trade.portfolio.cycle import CycleConfig, CycleFailed, WeeklyCycle
+    from trade.portfolio.fmp import FmpClient
+    from trade.portfolio.scheduling import RunPlan
+    from trade.portfolio.service import (
+        DayMemory,
+        Refused,
+        host_day_trader,
+        llm_chooser,
+        llm_env,
+        one_trading_day,
+        run_scheduled,
+    )
+    from trade.portfolio.universe import UniverseError, load_universe
+    from trade.watchlist import WatchlistError, load_watchlist
+
+    for line in describe(settings, args):
+        print(line, flush=True)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        universe = load_universe(settings.universe_path)
+        watchlist = (load_watchlist(settings.watchlist_path, settings.params)
+                     if args.with_day_trader else None)
+    except (UniverseError, WatchlistError) as exc:
+        return _fail(str(exc), 2)
+    gateway = None
+    tracing_handle = setup_tracing("weekly-portfolio")
+    try:
+        sim_day: date | None = None
+        if settings.sim:
+            from sim.launch import SimulatorSetupError, start_daily_simulator
+
+            sim_day = args.sim_date or _last_session(args.run_days if not args.once else None)
+            symbols = list(dict.fromkeys([*universe.symbols, *(watchlist.symbols if watchlist
+                                                               else ())]))
+            try:
+                gateway = start_daily_simulator(
+                    symbols, day=sim_day, speed=args.speed,
+                    data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed)
+            except SimulatorSetupError as exc:
+                return _fail(str(exc), 2)
+            source = (f"daily replay of {sim_day}" if args.sim_date
+                      else f"synthetic {sim_day}, seed {args.sim_seed}")
+            print(f"weekly: simulator on 127.0.0.1:{gateway.port} ({source}, x{args.speed:g})",
+                  flush=True)
+            settings = dataclasses.replace(settings, ib_host="127.0.0.1", ib_port=gateway.port)
+
+        def say(text: str) -> None:
+            print(f"weekly: {text}", flush=True)
+
+        async def main_async() -> int:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
+                                 settings.ib_account or "") as broker:
+                account = await broker.account()
+                if not account.is_paper and not settings.live:
+                    raise Refused(f"account {account.masked_id} is a live account: pass --live to "
+                                  "trade real money (paper account ids start with DU)")
+                handle = tracing_handle if tracing_handle.enabled else None
+                db = HistoryDB.open(settings.db_path, tracer=handle.tracer if handle else None)
+                try:
+                    return await serve(broker, db, stop)
+                finally:
+                    db.close()
+
+        async def serve(broker, db, stop) -> int:  # noqa: ANN001 - wiring
+            calendar = MarketCalendar(flatten_minutes=settings.flatten_minutes,
+                                      entry_cutoff_minutes=settings.entry_cutoff_minutes)
+            config = CycleConfig(
+                universe=universe, allocation=settings.allocation, reports_dir=settings.reports_dir,
+                choose_llm=llm_chooser(llm_env(settings), args.force_online),
+                fmp=(lambda: FmpClient(settings.fmp_api_key, settings.fmp_base_url))
+                if settings.fmp_api_key else (lambda: None),
+                dry_run=args.dry_run)
+            cycle = WeeklyCycle(broker, db, config, calendar, stop)
+            memory = DayMemory(db, args.dry_run)
+            await cycle.book.sync(broker.now().date())  # before the day trader reconciles
+            tasks = []
+            if watchlist is not None:
+                tasks.append(asyncio.create_task(host_day_trader(
+                    lambda: one_trading_day(settings, args.allocation_day, watchlist, broker, stop),
+                    broker,
+                    calendar, stop, say, one_day=settings.sim or args.once)))
+            failed: CycleFailed | None = None
+            if args.once:
+                try:
+                    say((await cycle.run()).summary)
+                except CycleFailed as exc:
+                    failed = exc
+            else:
+                plan = RunPlan(args.run_days, args.run_time,
+                               _minutes(args.interval) if args.interval else None)
+                until = None
+                if sim_day is not None:
+                    close = calendar.session(sim_day).close
+
+                    def until() -> bool:
+                        return broker.now() >= close
+
+                # the simulator's clock runs hundreds of times faster: beat more often
+                await run_scheduled(cycle, plan, calendar, memory, stop, say, until=until,
+                                    beat_s=0.1 if settings.sim else 1.0)
+            if tasks:
+                await asyncio.gather(*tasks)  # a failed weekly cycle leaves the day trader be
+            if failed is not None:
+                raise failed
+            return 0
+
+        try:
+            return asyncio.run(main_async())
+        except (Refused, WatchlistError) as exc:
+            return _fail(str(exc), 2)
+        except CycleFailed as exc:
+            return _fail(f"weekly cycle failed before any order: {exc}", 2)
+        except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
+            return _fail(str(exc), 1)
+    finally:
+        tracing_handle.shutdown()
+        if gateway is not None:
+            gateway.stop()
+
+
+def _minutes(n: int):  # noqa: ANN202 - timedelta; imported lazily
+    from datetime import timedelta
+
+    return timedelta(minutes=n)
+
+
+def _last_session(run_days: Sequence[str] | None) -> date:
+    """The simulator's day: the last completed NYSE session (on one of `run_days` if given, so
+    a scheduled simulated run has a cycle to run). Wall clock is fine in an entry script."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from trade.calendar import MarketCalendar
+
+    calendar = MarketCalendar()
+    day = datetime.now(tz=ZoneInfo("America/New_York")).date()
+    for _ in range(30):
+        day = calendar.previous_session(day).date
+        if not run_days or cli.WEEKDAYS[day.weekday()] in run_days:
+            return day
+    return day
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"main.py: error: {message}", file=sys.stderr, flush=True)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from opentelemetry.trace import Tracer
 
@@ -27,6 +28,7 @@ from observability.history_errors import HistoryDBError, translate_sqlite_error
 from observability.migrations import CURRENT_VERSION, NewerSchemaError, migrate
 from observability.redaction import mask_account, redact_json, scrub_text
 from observability.schema import (
+    AB_TEST_STATUSES,
     EVALUATION_KINDS,
     EXEC_COLUMNS,
     HEALTH_STATUSES,
@@ -34,16 +36,25 @@ from observability.schema import (
     PARAMETER_CHANGE_STATUSES,
     TERMINAL_INTENT_STATES,
     TRADE_COLUMNS,
+    WEEKLY_CYCLE_STATUSES,
+    ABTestRow,
     BookPosition,
     DailyMetricsRow,
     DailySummary,
     EvaluationRow,
     ExecutionRow,
     HealthRow,
+    ImprovementCycleCommit,
     IntentRow,
     IntentState,
+    MinuteBarLike,
+    MinuteBarRow,
     ParameterChangeRow,
+    ParamsScheduleRow,
     TradeRow,
+    TuningTrialRow,
+    WeeklyCycleRow,
+    WeeklyTargetRow,
     check_choice,
     execution_from_db,
     from_db_time,
@@ -57,6 +68,7 @@ from observability.schema import (
 __all__ = ["HistoryDB", "HistoryDBError"]
 
 DEFAULT_BUSY_TIMEOUT_S = 2.0
+_NEW_YORK = ZoneInfo("America/New_York")
 
 _INSERT_TRADE = f"INSERT INTO trades ({TRADE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
 
@@ -121,6 +133,14 @@ class HistoryDB:
     @property
     def path(self) -> str:
         return self._path
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for another process's lock before failing. The trading path
+        uses a short wait (its writes are retried later) so a locked file never stalls the
+        event loop for long."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout={max(0, int(seconds * 1000))}")
+            self._busy_timeout_s = seconds
 
     @property
     def schema_version(self) -> int:
@@ -363,6 +383,305 @@ class HistoryDB:
         return [EvaluationRow(from_db_time(r[1]), r[2], json.loads(r[3]), r[4], id=r[0])
                 for r in rows]
 
+    # -- minute bars (the daily report's price charts) --------------------------------------
+    def record_minute_bars(self, day: date, bars: Sequence[MinuteBarLike]) -> None:
+        """Store completed 1-minute bars of the NY session `day` in one transaction.
+
+        Idempotent on (symbol, start): a bar recorded again (a gap backfill, a restart that
+        replays the morning) replaces the stored one instead of adding a second row, so the
+        report's chart never shows a minute twice. Times are stored as UTC ISO like every row.
+        """
+        if not bars:
+            return
+        rows = [(to_db_day(day), b.symbol, to_db_time(b.start, "bar start"), b.open, b.high,
+                 b.low, b.close, b.volume) for b in bars]
+        sql = ("INSERT INTO minute_bars (trading_date, symbol, start, open, high, low, close, "
+               "volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, start) DO UPDATE SET "
+               "trading_date = excluded.trading_date, open = excluded.open, high = excluded.high, "
+               "low = excluded.low, close = excluded.close, volume = excluded.volume")
+        if self._tracer is None:
+            self._write_rows(sql, rows)
+            return
+        with self._tracer.start_as_current_span(
+            "db.record_minute_bars",
+            attributes={"db.system": "sqlite", "db.operation": "record_minute_bars"},
+        ):
+            self._write_rows(sql, rows)
+
+    def minute_bars(self, day: date, symbol: str) -> list[MinuteBarRow]:
+        """`symbol`'s stored bars of session `day` in start order, with NY start times."""
+        rows = self._query(
+            "SELECT symbol, start, open, high, low, close, volume FROM minute_bars "
+            "WHERE trading_date = ? AND symbol = ? ORDER BY start", (to_db_day(day), symbol))
+        return [MinuteBarRow(r[0], from_db_time(r[1]).astimezone(_NEW_YORK), *r[2:]) for r in rows]
+
+    def _write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows, one commit (autocommit mode would commit each row on its own)."""
+        with self._guard():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+    # -- the nightly improvement cycle (improvement/) -------------------------------------------
+    def commit_improvement_cycle(self, c: ImprovementCycleCommit) -> None:
+        """Write one night's decisions in one transaction (trials, parameter changes, the LLM
+        evaluation, the next session's params, the A/B test, the cycle row). A cycle already on
+        file for the date is an error: callers check `improvement_cycle_report` first."""
+        for change in c.changes:
+            check_choice("status", change.status, PARAMETER_CHANGE_STATUSES)
+        if c.evaluation is not None:
+            check_choice("kind", c.evaluation.kind, EVALUATION_KINDS)
+        for status in ([c.ab_start.status] if c.ab_start else []) + (
+                [c.ab_update.status] if c.ab_update else []):
+            check_choice("ab test status", status, AB_TEST_STATUSES)
+        when = to_db_time(c.time)
+        with self._span("commit_improvement_cycle"), self._guard():
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for t in c.trials:
+                    conn.execute(
+                        "INSERT INTO tuning_trials (cycle_date, candidate, parameter, source, "
+                        "sessions, sharpe, oos_pnl, current_oos_pnl, dsr, verdict, detail, time) "
+                        f"VALUES ({', '.join('?' * 12)})",
+                        (to_db_day(t.cycle_date), _canonical(t.candidate), t.parameter, t.source,
+                         t.sessions, t.sharpe, t.oos_pnl, t.current_oos_pnl, t.dsr,
+                         scrub_text(t.verdict), _json(t.detail), to_db_time(t.time)))
+                for ch in c.changes:
+                    conn.execute(
+                        "INSERT INTO parameter_changes (time, parameter, old_value, new_value, "
+                        "reason, source, status, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (to_db_time(ch.time), ch.parameter, _json(ch.old_value),
+                         _json(ch.new_value), scrub_text(ch.reason), ch.source, ch.status,
+                         ch.variant))
+                if c.evaluation is not None:
+                    e = c.evaluation
+                    conn.execute("INSERT INTO evaluations (time, kind, content, status) "
+                                 "VALUES (?, ?, ?, ?)",
+                                 (to_db_time(e.time), e.kind, _json(e.content), scrub_text(e.status)))
+                ab_id = None
+                if c.ab_start is not None:
+                    a = c.ab_start
+                    ab_id = conn.execute(
+                        "INSERT INTO ab_tests (started, parameter, a_values, b_values, status, "
+                        "looks, ended, reason, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (to_db_day(a.started), a.parameter, _canonical(a.a_values),
+                         _canonical(a.b_values), a.status, a.looks,
+                         to_db_day(a.ended) if a.ended else None, scrub_text(a.reason),
+                         to_db_time(a.time))).lastrowid
+                if c.ab_update is not None:
+                    u = c.ab_update
+                    conn.execute("UPDATE ab_tests SET status = ?, looks = ?, ended = ?, "
+                                 "reason = ? WHERE id = ?",
+                                 (u.status, u.looks, to_db_day(u.ended) if u.ended else None,
+                                  scrub_text(u.reason), u.id))
+                if c.schedule is not None:
+                    s = c.schedule
+                    conn.execute(
+                        "INSERT INTO params_schedule (trading_date, variant, overrides, current, "
+                        "regime, ab_test_id, cycle_date, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (trading_date) DO UPDATE SET variant = excluded.variant, "
+                        "overrides = excluded.overrides, current = excluded.current, "
+                        "regime = excluded.regime, ab_test_id = excluded.ab_test_id, "
+                        "cycle_date = excluded.cycle_date, time = excluded.time",
+                        (to_db_day(s.trading_date), s.variant, _canonical(s.overrides),
+                         _canonical(s.current), s.regime,
+                         ab_id if ab_id is not None else s.ab_test_id,
+                         to_db_day(s.cycle_date), to_db_time(s.time)))
+                conn.execute("INSERT INTO improvement_cycles (cycle_date, time, report) "
+                             "VALUES (?, ?, ?)", (to_db_day(c.cycle_date), when, _json(c.report)))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def improvement_cycle_report(self, day: date) -> dict[str, Any] | None:
+        """The report of the cycle that ran after `day`'s close, or None if none completed."""
+        rows = self._query("SELECT report FROM improvement_cycles WHERE cycle_date = ?",
+                           (to_db_day(day),))
+        return json.loads(rows[0][0]) if rows else None
+
+    def tuning_trials(self) -> list[TuningTrialRow]:
+        """Every candidate ever replayed, oldest first (the DSR's trial count and variance)."""
+        rows = self._query(
+            "SELECT id, cycle_date, candidate, parameter, source, sessions, sharpe, oos_pnl, "
+            "current_oos_pnl, dsr, verdict, detail, time FROM tuning_trials ORDER BY id")
+        return [TuningTrialRow(date.fromisoformat(r[1]), json.loads(r[2]), r[3], r[4], r[5], r[6],
+                               r[7], r[8], r[9], r[10], from_db_time(r[12]), json.loads(r[11]),
+                               id=r[0]) for r in rows]
+
+    def params_schedule(self, day: date) -> ParamsScheduleRow | None:
+        """The params row for session `day`, if a cycle scheduled one."""
+        rows = self._query(f"SELECT {_SCHEDULE_COLUMNS} FROM params_schedule "
+                           "WHERE trading_date = ?", (to_db_day(day),))
+        return _schedule_from_db(rows[0]) if rows else None
+
+    def params_schedule_before(self, day: date) -> ParamsScheduleRow | None:
+        """The latest params row for a session before `day` (the params in force carry over)."""
+        rows = self._query(f"SELECT {_SCHEDULE_COLUMNS} FROM params_schedule WHERE "
+                           "trading_date < ? ORDER BY trading_date DESC LIMIT 1", (to_db_day(day),))
+        return _schedule_from_db(rows[0]) if rows else None
+
+    def ab_tests(self, status: str | None = None) -> list[ABTestRow]:
+        """A/B tests (with `status`), oldest first."""
+        sql, args = ("SELECT id, started, parameter, a_values, b_values, status, looks, ended, "
+                     "reason, time FROM ab_tests"), []
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", [status]
+        return [ABTestRow(date.fromisoformat(r[1]), r[2], json.loads(r[3]), json.loads(r[4]),
+                          from_db_time(r[9]), r[5], r[6],
+                          date.fromisoformat(r[7]) if r[7] else None, r[8], id=r[0])
+                for r in self._query(sql + " ORDER BY started, id", args)]
+
+    def _span(self, op: str) -> AbstractContextManager[Any]:
+        if self._tracer is None:
+            return nullcontext()
+        return self._tracer.start_as_current_span(
+            f"db.{op}", attributes={"db.system": "sqlite", "db.operation": op})
+    # -- the weekly rebalancer: cycles, target portfolios, executions applied to a book --------
+    def record_weekly_cycle(self, cycle: WeeklyCycleRow, targets: Sequence[WeeklyTargetRow]) -> None:
+        """Store a cycle (status `trading`) and its targets in one transaction, replacing a
+        failed attempt of the same day: a restart finds either both or neither."""
+        check_choice("status", cycle.status, WEEKLY_CYCLE_STATUSES)
+        day = to_db_day(cycle.cycle_date)
+        started = to_db_time(cycle.started_time, "started_time")
+        updated = to_db_time(cycle.updated_time, "updated_time") if cycle.updated_time else started
+        cycle_sql = (
+            "INSERT INTO weekly_cycles (cycle_date, status, allocation, budget, llm, llm_status, "
+            "analysis, book_before, report_path, started_time, updated_time) "
+            f"VALUES ({', '.join('?' * 11)}) ON CONFLICT (cycle_date) DO UPDATE SET "
+            "status = excluded.status, allocation = excluded.allocation, budget = excluded.budget, "
+            "llm = excluded.llm, llm_status = excluded.llm_status, analysis = excluded.analysis, "
+            "book_before = excluded.book_before, report_path = excluded.report_path, "
+            "started_time = excluded.started_time, updated_time = excluded.updated_time"
+        )
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (cycle_sql, (day, cycle.status, cycle.allocation, cycle.budget, cycle.llm,
+                         scrub_text(cycle.llm_status), _json(cycle.analysis),
+                         _json(cycle.book_before), cycle.report_path, started, updated)),
+            ("DELETE FROM weekly_targets WHERE cycle_date = ?", (day,)),
+        ]
+        for t in targets:
+            check_choice("planned", t.planned, ("", "BUY", "SELL"))
+            statements.append((
+                "INSERT INTO weekly_targets (cycle_date, symbol, weight, qty, ref_price, planned, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (day, t.symbol, t.weight, t.qty, t.ref_price, t.planned, scrub_text(t.reason)),
+            ))
+        def write(conn: sqlite3.Connection) -> None:
+            for sql, args in statements:
+                conn.execute(sql, args)
+
+        self._transaction("record_weekly_cycle", write)
+
+    def set_weekly_cycle_status(self, day: date, status: str, time: datetime,
+                                report_path: str | None = None) -> bool:
+        """Move a cycle to `status` (and note its report); False when no cycle has that day."""
+        check_choice("status", status, WEEKLY_CYCLE_STATUSES)
+        sql = "UPDATE weekly_cycles SET status = ?, updated_time = ?"
+        args: list[Any] = [status, to_db_time(time)]
+        if report_path is not None:
+            sql += ", report_path = ?"
+            args.append(report_path)
+        args.append(to_db_day(day))
+        return self._write("set_weekly_cycle_status", sql + " WHERE cycle_date = ?",
+                           args).rowcount == 1
+
+    def weekly_cycle(self, day: date) -> WeeklyCycleRow | None:
+        rows = self._query(
+            "SELECT cycle_date, status, allocation, budget, started_time, llm, llm_status, "
+            "analysis, book_before, report_path, updated_time FROM weekly_cycles "
+            "WHERE cycle_date = ?", (to_db_day(day),))
+        if not rows:
+            return None
+        r = rows[0]
+        return WeeklyCycleRow(date.fromisoformat(r[0]), r[1], r[2], r[3], from_db_time(r[4]),
+                              r[5], r[6], json.loads(r[7]), json.loads(r[8]), r[9],
+                              from_db_time(r[10]))
+
+    def weekly_targets(self, day: date) -> list[WeeklyTargetRow]:
+        rows = self._query(
+            "SELECT cycle_date, symbol, weight, qty, ref_price, planned, reason FROM "
+            "weekly_targets WHERE cycle_date = ? ORDER BY symbol", (to_db_day(day),))
+        return [WeeklyTargetRow(date.fromisoformat(r[0]), *r[1:]) for r in rows]
+
+    def update_weekly_target(self, target: WeeklyTargetRow) -> bool:
+        """Re-plan one name of a cycle (a re-check found it outside the band)."""
+        check_choice("planned", target.planned, ("", "BUY", "SELL"))
+        sql = ("UPDATE weekly_targets SET weight = ?, qty = ?, ref_price = ?, planned = ?, "
+               "reason = ? WHERE cycle_date = ? AND symbol = ?")
+        args = (target.weight, target.qty, target.ref_price, target.planned,
+                scrub_text(target.reason), to_db_day(target.cycle_date), target.symbol)
+        return self._write("update_weekly_target", sql, args).rowcount == 1
+
+    def record_book_execution(self, exec_id: str, order_ref: str, symbol: str, side: str,
+                              qty: int, price: float, time: datetime, commission: float,
+                              book: str, account: str = "") -> bool:
+        """Record an execution and apply it to `book` in ONE transaction; True if it was new.
+
+        Two steps would leave a window: killed between them, the execution is on file (so never
+        applied again) but the book never moved. Buys move the average cost; sells keep it; a
+        book row at zero is removed. The book never goes below zero: a sell beyond it is a
+        broker-side fact recorded in `executions`, not a short the book invents."""
+        side = str(side)
+        check_choice("side", side, ("BUY", "SELL"))
+        at = to_db_time(time)
+        inserted = False
+
+        def apply(conn: sqlite3.Connection) -> None:
+            nonlocal inserted
+            inserted = conn.execute(
+                f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+                "ON CONFLICT (exec_id) DO NOTHING",
+                (exec_id, order_ref, symbol, side, qty, price, at, commission, book,
+                 mask_account(account)),
+            ).rowcount == 1
+            if not inserted:
+                return
+            row = conn.execute("SELECT qty, avg_cost FROM book_positions WHERE book = ? AND "
+                               "symbol = ?", (book, symbol)).fetchone()
+            held, cost = (int(row[0]), float(row[1])) if row else (0, 0.0)
+            if side == "BUY":
+                new_qty = held + qty
+                cost = (held * cost + qty * price) / new_qty
+            else:
+                new_qty = max(0, held - qty)
+            if new_qty == 0:
+                conn.execute("DELETE FROM book_positions WHERE book = ? AND symbol = ?",
+                             (book, symbol))
+            else:
+                conn.execute(
+                    "INSERT INTO book_positions (book, symbol, qty, avg_cost, updated_time) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (book, symbol) DO UPDATE SET "
+                    "qty = excluded.qty, avg_cost = excluded.avg_cost, "
+                    "updated_time = excluded.updated_time", (book, symbol, new_qty, cost, at))
+
+        self._transaction("record_book_execution", apply)
+        return inserted
+
+    def _transaction(self, op: str, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run `work` atomically (all of it or none), in one `db.<op>` span."""
+        def run() -> None:
+            with self._guard():
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    work(self._conn)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+
+        if self._tracer is None:
+            run()
+            return
+        with self._tracer.start_as_current_span(
+            f"db.{op}", attributes={"db.system": "sqlite", "db.operation": op}
+        ):
+            run()
+
     # -- plumbing ----------------------------------------------------------------------------
     def _write(self, op: str, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
         if self._tracer is None:
@@ -391,3 +710,17 @@ class HistoryDB:
 
 def _json(value: Any) -> str:
     return json.dumps(redact_json(value), default=str, separators=(",", ":"))
+
+
+def _canonical(values: dict[str, Any]) -> str:
+    """Parameter values as one canonical JSON text (sorted keys): equal sets compare equal."""
+    return json.dumps(redact_json(values), sort_keys=True, separators=(",", ":"))
+
+
+_SCHEDULE_COLUMNS = ("trading_date, overrides, current, cycle_date, time, variant, regime, "
+                     "ab_test_id")
+
+
+def _schedule_from_db(r: Sequence[Any]) -> ParamsScheduleRow:
+    return ParamsScheduleRow(date.fromisoformat(r[0]), json.loads(r[1]), json.loads(r[2]),
+                             date.fromisoformat(r[3]), from_db_time(r[4]), r[5], r[6], r[7])

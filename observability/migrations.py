@@ -8,6 +8,15 @@ leaves the file at the old version with its rows intact.
 v1: the autonomy tables (trades, daily_metrics, agent_health, parameter_changes, evaluations).
 v2: what restart/reconnect recovery and the weekly book need (order_intents, executions,
     book_positions) plus indexes on the trade columns recovery filters by.
+v3 (minute bars): the day's completed 1-minute bars per symbol, so the daily report draws the prices
+    the bot traded on without the market data source (unique on symbol and bar start).
+v4 (improvement): the nightly improvement cycle's state (improvement/): every tuning candidate ever
+    replayed (the deflated Sharpe ratio counts them all), the parameters each session trades with
+    (and its A/B variant), the A/B tests, and one row per completed cycle (a second run of the
+    same night changes nothing).
+v5 (weekly): the weekly rebalancer's cycles and their target portfolios (weekly_cycles,
+    weekly_targets), so a restart mid-rebalance completes the same targets instead of
+    re-analysing.
 """
 
 from __future__ import annotations
@@ -143,7 +152,100 @@ CREATE INDEX trades_by_symbol ON trades (symbol, trading_date);
 CREATE INDEX trades_by_order_ref ON trades (order_ref);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+MINUTE_BARS = """
+CREATE TABLE minute_bars (
+    trading_date  TEXT    NOT NULL,
+    symbol        TEXT    NOT NULL,
+    start         TEXT    NOT NULL,
+    open          REAL    NOT NULL,
+    high          REAL    NOT NULL,
+    low           REAL    NOT NULL,
+    close         REAL    NOT NULL,
+    volume        REAL    NOT NULL,
+    PRIMARY KEY (symbol, start)
+);
+CREATE INDEX minute_bars_by_day ON minute_bars (trading_date, symbol, start);
+"""
+
+IMPROVEMENT = """
+CREATE TABLE tuning_trials (
+    id               INTEGER PRIMARY KEY,
+    cycle_date       TEXT    NOT NULL,
+    candidate        TEXT    NOT NULL,
+    parameter        TEXT    NOT NULL,
+    source           TEXT    NOT NULL,
+    sessions         INTEGER NOT NULL,
+    sharpe           REAL,
+    oos_pnl          REAL,
+    current_oos_pnl  REAL,
+    dsr              REAL,
+    verdict          TEXT    NOT NULL,
+    detail           TEXT    NOT NULL DEFAULT '{}',
+    time             TEXT    NOT NULL,
+    UNIQUE (cycle_date, candidate)
+);
+
+CREATE TABLE params_schedule (
+    trading_date  TEXT    PRIMARY KEY,
+    variant       TEXT    NOT NULL DEFAULT '',
+    overrides     TEXT    NOT NULL DEFAULT '{}',
+    current       TEXT    NOT NULL DEFAULT '{}',
+    regime        TEXT    NOT NULL DEFAULT '',
+    ab_test_id    INTEGER,
+    cycle_date    TEXT    NOT NULL,
+    time          TEXT    NOT NULL
+);
+
+CREATE TABLE ab_tests (
+    id         INTEGER PRIMARY KEY,
+    started    TEXT    NOT NULL,
+    parameter  TEXT    NOT NULL,
+    a_values   TEXT    NOT NULL,
+    b_values   TEXT    NOT NULL,
+    status     TEXT    NOT NULL CHECK (status IN ('running', 'promoted', 'retired', 'stopped')),
+    looks      INTEGER NOT NULL DEFAULT 0,
+    ended      TEXT,
+    reason     TEXT    NOT NULL DEFAULT '',
+    time       TEXT    NOT NULL
+);
+CREATE INDEX ab_tests_by_status ON ab_tests (status, started);
+
+CREATE TABLE improvement_cycles (
+    cycle_date  TEXT PRIMARY KEY,
+    time        TEXT NOT NULL,
+    report      TEXT NOT NULL
+)
+"""
+
+V_WEEKLY = """
+CREATE TABLE weekly_cycles (
+    cycle_date    TEXT    PRIMARY KEY,
+    status        TEXT    NOT NULL CHECK (status IN ('trading', 'done', 'failed')),
+    allocation    REAL    NOT NULL,
+    budget        REAL    NOT NULL,
+    llm           TEXT    NOT NULL DEFAULT '',
+    llm_status    TEXT    NOT NULL DEFAULT '',
+    analysis      TEXT    NOT NULL DEFAULT '{}',
+    book_before   TEXT    NOT NULL DEFAULT '{}',
+    report_path   TEXT    NOT NULL DEFAULT '',
+    started_time  TEXT    NOT NULL,
+    updated_time  TEXT    NOT NULL
+);
+
+CREATE TABLE weekly_targets (
+    cycle_date  TEXT    NOT NULL,
+    symbol      TEXT    NOT NULL,
+    weight      REAL    NOT NULL CHECK (weight >= 0),
+    qty         INTEGER NOT NULL CHECK (qty >= 0),
+    ref_price   REAL    NOT NULL,
+    planned     TEXT    NOT NULL DEFAULT '' CHECK (planned IN ('', 'BUY', 'SELL')),
+    reason      TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (cycle_date, symbol),
+    FOREIGN KEY (cycle_date) REFERENCES weekly_cycles (cycle_date) ON DELETE CASCADE
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

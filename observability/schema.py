@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class SchemaValueError(ValueError):
@@ -209,6 +209,42 @@ class BookPosition:
     avg_cost: float
 
 
+@dataclass(slots=True)
+class WeeklyCycleRow:
+    """One weekly rebalance (one per NY trading day). `budget` is allocation x net liquidation
+    when the targets were fixed; `analysis` keeps what the report needs after a restart
+    (candidates with scores and Monte Carlo figures, screener verdicts, the LLM's status)."""
+
+    cycle_date: date
+    status: str  # trading | done | failed
+    allocation: float
+    budget: float
+    started_time: datetime
+    llm: str = ""  # provider:model, or "none"
+    llm_status: str = ""  # ok | skipped: ... | error: ...
+    analysis: dict[str, Any] = field(default_factory=dict)
+    book_before: dict[str, Any] = field(default_factory=dict)
+    report_path: str = ""
+    updated_time: datetime | None = None
+
+
+WEEKLY_CYCLE_STATUSES = ("trading", "done", "failed")
+
+
+@dataclass(slots=True)
+class WeeklyTargetRow:
+    """One name of a cycle's target portfolio. `planned` is the side the cycle trades it toward
+    `qty` (BUY/SELL), or "" when it was inside the drift band (or below the minimum order)."""
+
+    cycle_date: date
+    symbol: str
+    weight: float
+    qty: int
+    ref_price: float
+    planned: str = ""
+    reason: str = ""
+
+
 # -- column order of the SELECTs in history.py, and the decoders that rely on it --------
 TRADE_COLUMNS = (
     "trading_date, book, symbol, side, qty, entry_time, entry_price, exit_time, exit_price, "
@@ -254,3 +290,113 @@ def intent_from_db(r: Sequence[Any]) -> IntentRow:
 
 def execution_from_db(r: Sequence[Any]) -> ExecutionRow:
     return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9])
+
+
+# -- minute bars (the daily report's price charts) ---------------------------------------
+class MinuteBarLike(Protocol):
+    """What `record_minute_bars` reads from a bar; `trade.models.Bar` has it (observability may
+    not import trade, so the shape is named here instead of the class)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def volume(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteBarRow:
+    """One stored 1-minute bar. `start` is the bar start in America/New_York (bars are market
+    objects: the report draws them in exchange time, unlike the UTC row times elsewhere)."""
+
+    symbol: str
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+# -- the nightly improvement cycle (improvement/) -------------------------------------------
+@dataclass(slots=True)
+class TuningTrialRow:
+    """One candidate parameter set replayed by the nightly cycle. Every row counts as a trial in
+    the deflated Sharpe ratio of later candidates, so rows are never deleted."""
+
+    cycle_date: date
+    candidate: dict[str, Any]  # the tuned values tried, parameter -> value
+    parameter: str  # the parameter the suggestion changed
+    source: str  # rule | regime | llm | manual | ab_test
+    sessions: int  # sessions replayed
+    sharpe: float | None  # per-session (not annualised) Sharpe over the whole replay window
+    oos_pnl: float | None  # the candidate's net P&L out of sample
+    current_oos_pnl: float | None  # the current params' net P&L over the same sessions
+    dsr: float | None
+    verdict: str  # applied | validated | rejected: <why>
+    time: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class ParamsScheduleRow:
+    """The tuned values a session trades with (on top of the configured defaults)."""
+
+    trading_date: date
+    overrides: dict[str, Any]  # what this session trades with (B's values on a B day)
+    current: dict[str, Any]  # the current params (A) at that point
+    cycle_date: date  # the cycle that decided it
+    time: datetime
+    variant: str = ""  # "" outside an A/B test, else "A" or "B"
+    regime: str = ""  # the regime classified at the previous close
+    ab_test_id: int | None = None
+
+
+AB_TEST_STATUSES = ("running", "promoted", "retired", "stopped")
+
+
+@dataclass(slots=True)
+class ABTestRow:
+    started: date  # first trading day of the test (an A day)
+    parameter: str
+    a_values: dict[str, Any]  # tuned values of A (the current params when the test began)
+    b_values: dict[str, Any]  # tuned values of the challenger
+    time: datetime
+    status: str = "running"
+    looks: int = 0  # interim analyses done so far (each spends part of the 5% error budget)
+    ended: date | None = None
+    reason: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ABTestUpdate:
+    id: int
+    status: str
+    looks: int
+    reason: str
+    ended: date | None = None
+
+
+@dataclass(slots=True)
+class ImprovementCycleCommit:
+    """Everything one nightly cycle decides, written in one transaction: a cycle either happened
+    completely or not at all, so running it again after a crash redoes it cleanly."""
+
+    cycle_date: date
+    time: datetime
+    report: dict[str, Any]
+    trials: list[TuningTrialRow] = field(default_factory=list)
+    changes: list[ParameterChangeRow] = field(default_factory=list)
+    evaluation: EvaluationRow | None = None
+    schedule: ParamsScheduleRow | None = None
+    ab_start: ABTestRow | None = None  # its id becomes the schedule row's ab_test_id
+    ab_update: ABTestUpdate | None = None

@@ -307,3 +307,16 @@ def _exporter(target: ExportTarget, timeout_s: float) -> SpanExporter:
     )
 
     return HttpExporter(endpoint=target.endpoint, timeout=timeout_s)
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """No spans from the module-level helpers while inside: for replaying the trader in-process
+    (a backtest validating a parameter change), whose thousands of decisions never happened and
+    must not reach the collector next to the live ones. The handle is restored afterwards."""
+    global _current
+    saved, _current = _current, None
+    try:
+        yield
+    finally:
+        _current = saved

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sim.gateway import GatewaySimulator
 from sim.market.bar_sources import CsvBarSource
+from sim.market.daily_path import DailyPathSource
 from sim.market.replay import BarSource
 from sim.market.sessions import is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
@@ -88,5 +89,50 @@ def start_simulator(
         cash=cash, port=0, skip_nights=skip_nights, lead=LEAD, state_path=state_path,
         second_account=second_account, second_positions=second_positions,
         master_client_id=master_client_id,
+    )
+    return sim.start_in_thread()
+
+
+# -- the weekly bot's simulator (main.py --sim): daily data as minute paths --------------------
+
+
+def daily_source(data_dir: Path, day: date, symbols: Sequence[str]) -> DailyPathSource:
+    """The shared daily files as a replay (sim/market/daily_path.py); refuses a day none of
+    `symbols` has a daily bar for, naming the range the data covers."""
+    if not (data_dir / "daily").is_dir():
+        raise SimulatorSetupError(
+            f"--sim-data {data_dir}: no daily/ directory there: point it at the shared data"
+        )
+    source = DailyPathSource(data_dir, symbols, day=day)
+    days = [d for s in symbols for d in (b.start.date() for b in source.daily_bars(s))]
+    if not days:
+        raise SimulatorSetupError(
+            f"--sim-data {data_dir}: none of {', '.join(symbols)} has a daily file there: "
+            "use symbols present under daily/"
+        )
+    if day not in set(days):
+        raise SimulatorSetupError(
+            f"--sim-date {day}: none of the symbols has a daily bar that day in {data_dir}: "
+            f"pick a session between {min(days)} and {max(days)}"
+        )
+    return source
+
+
+def start_daily_simulator(
+    symbols: Sequence[str],
+    *,
+    day: date,
+    speed: float,
+    data_dir: Path | None = None,
+    seed: int = 7,
+    cash: float = 100_000.0,
+) -> GatewayThread:
+    """A running simulator for the weekly bot: `day` replayed from the daily files as minute
+    paths (real minutes where they agree), or a seeded synthetic day; same start as above."""
+    source: BarSource = (
+        daily_source(data_dir, day, symbols) if data_dir else synthetic_source(seed, day, symbols)
+    )
+    sim = GatewaySimulator.build(
+        source, day, symbols, speed=speed, start=session_bounds(day)[0] - LEAD, cash=cash, port=0,
     )
     return sim.start_in_thread()

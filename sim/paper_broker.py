@@ -42,6 +42,7 @@ from trade.models import (
     Position,
     Side,
 )
+from trade.strategy import round_to_tick
 
 
 def to_ticket(order: SimOrder) -> OrderTicket:
@@ -61,7 +62,7 @@ def to_ticket(order: SimOrder) -> OrderTicket:
         filled=int(order.filled),
         avg_fill_price=order.avg_fill_price,
         perm_id=order.perm_id,
-        good_after=getattr(order, "good_after", None),
+        good_after=order.good_after,
         account=order.account,
     )
 
@@ -261,6 +262,16 @@ class PaperBroker:
         self._submit(order)
         return to_ticket(order)
 
+    async def place_limit(
+        self, symbol: str, side: Side, qty: int, limit_price: float, order_ref: str,
+        tif: str = "DAY",
+    ) -> OrderTicket:
+        order = self._order(self._take_id(), symbol, str(side), qty, "LMT",
+                            lmt=round_to_tick(limit_price), ref=order_ref)
+        order.tif = tif
+        self._submit(order)
+        return to_ticket(order)
+
     async def cancel(self, order_id: int) -> None:
         try:
             self.engine.cancel(order_id)
@@ -353,13 +364,10 @@ class PaperBroker:
                lmt: float | None = None, aux: float | None = None, ref: str = "",
                parent: int = 0, oca: str = "", transmit: bool = True,
                good_after: datetime | None = None) -> SimOrder:
-        order = SimOrder(order_id, self.client_id, self.engine.account_id, symbol.upper(), action,
-                         float(qty), kind, lmt, aux, oca_group=oca,
-                         oca_type=EXIT_OCA_TYPE if oca else 0, parent_id=parent,
-                         transmit=transmit, order_ref=ref)
-        if good_after is not None:
-            order.good_after = good_after  # type: ignore[attr-defined]  # engine GAT support
-        return order
+        return SimOrder(order_id, self.client_id, self.engine.account_id, symbol.upper(), action,
+                        float(qty), kind, lmt, aux, oca_group=oca,
+                        oca_type=EXIT_OCA_TYPE if oca else 0, parent_id=parent,
+                        transmit=transmit, order_ref=ref, good_after=good_after)
 
     def _submit(self, order: SimOrder) -> None:
         try:

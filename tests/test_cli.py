@@ -37,8 +37,10 @@ DAY_TRADER_FLAGS = [
     "--log-level",
 ]  # fmt: skip
 WEEKLY_FLAGS = [
-    "--run-days", "--run-time", "--allocation", "--host", "--port", "--client-id", "--once",
-    "--sim", "--dry-run", "--db", "--log-level",
+    "--run-days", "--run-time", "--interval", "--allocation", "--host", "--port", "--client-id",
+    "--once", "--sim", "--sim-data", "--sim-date", "--speed", "--dry-run", "--universe",
+    "--force-online", "--with-day-trader", "--allocation-day", "--watchlist", "--db",
+    "--log-level",
 ]  # fmt: skip
 
 
@@ -93,12 +95,23 @@ DAY_TRADER_ERRORS = [
 
 WEEKLY_ERRORS = [
     (["--allocation", "0.5", "--run-days", "Funday"], "--run-days Funday is invalid: use weekday"),
+    (["--allocation", "0.5", "--run-days", "Munday"], "--run-days Munday is invalid: use weekday"),
+    (["--allocation", "0.5", "--run-days", "Monday", "sat"],
+     "--run-days Saturday is invalid: the market is closed on weekends: use Monday to Friday"),
     (["--allocation", "0.5", "--run-days"], "--run-days needs a value: use weekday names"),
     (["--allocation", "0.5", "--run-time", "25:00"], "--run-time 25:00 is invalid: use a New York"),
+    (["--allocation", "0.5", "--interval", "0"], "--interval 0 is invalid: use whole minutes"),
     (["--allocation", "1.5"], "--allocation 1.5 is invalid: use a fraction in (0, 1]"),
     (["--allocation", "0"], "--allocation 0 is invalid: use a fraction in (0, 1]"),
     (["--allocation", "0.5", "--port", "0"], "--port 0 is invalid: use a TCP port"),
     ([], "--allocation is required: use a fraction in (0, 1]"),
+    (["--allocation", "0.5", "--allocation-day", "0.2"],
+     "--allocation-day needs --with-day-trader"),
+    (["--allocation", "0.5", "--with-day-trader"], "--with-day-trader needs --allocation-day"),
+    (["--allocation", "0.7", "--with-day-trader", "--allocation-day", "0.4"],
+     "--allocation 0.7 plus --allocation-day 0.4 is 1.1: the two books must fit in net "
+     "liquidation: lower one so they sum to at most 1"),
+    (["--allocation", "0.5", "--sim-date", "2019-02-11"], "--sim-date needs --sim"),
 ]
 
 
@@ -156,22 +169,23 @@ def test_day_trader_valid_arguments_run_a_simulated_day_and_exit_0(tmp_path: Pat
     assert not (tmp_path / "trading_history.db").exists()
 
 
+def _weekly_dir(tmp_path: Path) -> dict[str, str]:
+    """A universe in the working directory and an IB port nothing listens on."""
+    (tmp_path / "weekly_universe.json").write_text('{"symbols": ["KO"]}')
+    return {"IB_PORT": str(_closed_port())}
+
+
 def test_weekly_allocation_may_come_from_the_environment(tmp_path: Path) -> None:
-    result = run(
-        WEEKLY,
-        "--once",
-        "--run-days",
-        "thursday",
-        "MON",
-        cwd=tmp_path,
-        env={"WEEKLY_ALLOCATION": "0.4"},
-    )
-    assert result.returncode == 0, result.stderr
-    assert "40%" in result.stdout
-    assert "client id 1" in result.stdout
+    env = {**_weekly_dir(tmp_path), "WEEKLY_ALLOCATION": "0.4"}
+    result = run(WEEKLY, "--once", "--run-days", "thursday", "MON", cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stderr  # the plan is printed, then no Gateway there
+    assert "40%" in result.stdout and "client id 1" in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "connection refused" in lines[0], result.stderr
 
 
 def test_weekly_run_days_are_normalised_to_calendar_order(tmp_path: Path) -> None:
-    result = run(WEEKLY, "--allocation", "0.5", "--run-days", "thursday", "MON", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = run(WEEKLY, "--allocation", "0.5", "--run-days", "thursday", "MON", cwd=tmp_path,
+                 env=_weekly_dir(tmp_path))
+    assert result.returncode == 1, result.stderr
     assert "every Monday, Thursday at 10:00" in result.stdout

@@ -156,6 +156,14 @@ class Broker(Protocol):
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         ...
 
+    async def place_limit(
+        self, symbol: str, side: Side, qty: int, limit_price: float, order_ref: str,
+        tif: str = "DAY",
+    ) -> OrderTicket:
+        """A plain limit order (the weekly rebalancer's bounded-slippage order). The price is
+        rounded to the tick (0.01 at or above $1, 0.0001 below): IB rejects off-tick prices."""
+        ...
+
     async def cancel(self, order_id: int) -> None: ...
 
     async def cancel_all(self) -> None:

@@ -32,7 +32,7 @@ Bot = Literal["day_trader", "weekly"]
 BOTS: tuple[str, ...] = ("day_trader", "weekly")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf", "http/json")
-SECRET_FIELDS = frozenset({"deepseek_api_key"})
+SECRET_FIELDS = frozenset({"deepseek_api_key", "fmp_api_key", "local_llm_api_key"})
 DEFAULT_CLIENT_IDS: dict[str, int] = {"day_trader": 2, "weekly": 1}
 DEFAULT_SIM_DB_PATH = Path("trading_history.sim.db")
 # The shared market data sits beside the checkout (`../shared/data`), not inside it.
@@ -77,6 +77,14 @@ class Settings:
     llm_base_url: str = "https://api.deepseek.com"
     llm_model: str = "deepseek-chat"
     llm_timeout_s: float = 30.0
+    # the weekly bot: its universe, Financial Modeling Prep, the local LLM used while the
+    # market is closed (an OpenAI-compatible server such as Ollama)
+    universe_path: Path = Path("weekly_universe.json")
+    fmp_api_key: str | None = None
+    fmp_base_url: str = "https://financialmodelingprep.com"
+    local_llm_base_url: str | None = None
+    local_llm_model: str = "llama3.1"
+    local_llm_api_key: str | None = None
     # OpenTelemetry (the standard variables; no endpoint = no export)
     otel_endpoint: str | None = None
     otel_protocol: str = "http/protobuf"
@@ -250,6 +258,17 @@ def _options(bot: str) -> list[_Option]:
                 "a model name, e.g. deepseek-chat"),
         _Option("llm_timeout_s", "LLM_TIMEOUT_S", None,
                 lambda v: _float(v, 0.0, 600.0, low_open=True), "seconds in (0, 600], e.g. 30"),
+        _Option("universe_path", "WEEKLY_UNIVERSE_PATH", "--universe", _path, "a file path"),
+        _Option("fmp_api_key", "FMP_API_KEY", None, _optional(_matching(r"\S+")),
+                "the API key without spaces, or leave it empty to screen from IB data alone"),
+        _Option("fmp_base_url", "FMP_BASE_URL", None, _matching(_URL),
+                "an http(s) URL, e.g. https://financialmodelingprep.com"),
+        _Option("local_llm_base_url", "LOCAL_LLM_BASE_URL", None, _optional(_matching(_URL)),
+                "an http(s) URL such as http://127.0.0.1:11434/v1, or leave it empty"),
+        _Option("local_llm_model", "LOCAL_LLM_MODEL", None, _matching(r"\S+"),
+                "a model name, e.g. llama3.1"),
+        _Option("local_llm_api_key", "LOCAL_LLM_API_KEY", None, _optional(_matching(r"\S+")),
+                "the key without spaces, or leave it empty (most local servers need none)"),
         _Option("otel_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", None, _optional(_matching(_URL)),
                 "an http(s) URL such as http://localhost:4318, or leave it empty"),
         _Option("otel_protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", None,

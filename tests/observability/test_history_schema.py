@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from observability.history import HistoryDB, HistoryDBError
-from observability.migrations import CURRENT_VERSION, migrate
+from observability.migrations import CURRENT_VERSION, MIGRATIONS, migrate
 from observability.schema import SchemaValueError
 from tests.observability.conftest import DAY, make_trade
 
@@ -30,7 +30,7 @@ def _indexes(path: Path) -> set[str]:
 
 
 def test_open_creates_every_table_at_the_current_version(db: HistoryDB, db_path: Path) -> None:
-    assert db.schema_version == CURRENT_VERSION == 2
+    assert db.schema_version == CURRENT_VERSION == len(MIGRATIONS)
     assert ALL_TABLES <= _tables(db_path)
     assert {"trades_by_day", "executions_by_time", "order_intents_by_sequence"} <= _indexes(db_path)
 
@@ -47,7 +47,7 @@ def test_v1_file_is_migrated_and_keeps_its_rows(db_path: Path) -> None:
     assert "executions" not in _tables(db_path)
 
     with HistoryDB.open(db_path) as history:
-        assert history.schema_version == 2
+        assert history.schema_version == CURRENT_VERSION
         [trade] = history.trades_on(DAY)
         assert (trade.symbol, trade.qty, trade.pnl) == ("AAPL", 5, 10.0)
         assert history.record_execution("e1", "DT-20250703-AAPL-1-ENTRY", "AAPL", "BOT", 5, 200.0,

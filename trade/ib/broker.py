@@ -49,6 +49,7 @@ from trade.models import (
     Position,
     Side,
 )
+from trade.strategy import round_to_tick
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,16 @@ class IBBroker:
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         order = Order(action=side.value, totalQuantity=qty, orderType="MKT", tif="DAY")
+        order.orderRef = order_ref
+        order.orderId = self._next_order_id()
+        return translate.order_ticket(self._place(self._contract(symbol), order))
+
+    async def place_limit(
+        self, symbol: str, side: Side, qty: int, limit_price: float, order_ref: str,
+        tif: str = "DAY",
+    ) -> OrderTicket:
+        order = Order(action=side.value, totalQuantity=qty, orderType="LMT",
+                      lmtPrice=round_to_tick(limit_price), tif=tif)
         order.orderRef = order_ref
         order.orderId = self._next_order_id()
         return translate.order_ticket(self._place(self._contract(symbol), order))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,9 +41,14 @@ class DayResult:
 
 
 async def run_trading_day(
-    settings: Settings, watchlist: Watchlist, broker: Broker, stop: asyncio.Event, variant: str = ""
+    settings: Settings, watchlist: Watchlist, broker: Broker, stop: asyncio.Event, variant: str = "",
+    on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
 ) -> DayResult:
-    """Check the account, analyse the watchlist, trade until flat; return the written run log."""
+    """Check the account, analyse the watchlist, trade until flat; return the written run log.
+
+    `on_trader` is awaited once the trader has started (the entry script starts the status page
+    there); whatever it raises is logged and trading goes on.
+    """
     assert settings.allocation is not None, "load_settings guarantees an allocation"
     db: HistoryDB | None = None
     try:
@@ -97,6 +103,11 @@ async def run_trading_day(
             daily_atr_pct={v.symbol: v.stats["daily_atr_pct"] for v in kept
                            if "daily_atr_pct" in v.stats},
         )
+        if on_trader is not None:
+            try:
+                await on_trader(trader)
+            except Exception:
+                log.exception("started-trader hook failed; trading continues")
         stopper = asyncio.get_running_loop().create_task(_stop_on(stop, trader))
         try:
             await trader.run()

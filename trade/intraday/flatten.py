@@ -21,7 +21,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from observability.schema import IntentState
 from trade.broker import Broker
+from trade.intraday.refs import RefBook
+from trade.intraday.symbol_book import SymbolBook
 from trade.models import OrderRef, Side
 
 log = logging.getLogger(__name__)
@@ -115,3 +118,29 @@ async def flatten(
             log.error("flatten round %d failed (%s: %s); retrying", round_no, type(exc).__name__, exc)
             await asyncio.sleep(min(0.5 * round_no, backoff_max))
     return FlattenResult(False, None, round_no, sent, remaining)
+
+
+def owned_by_book(books: Mapping[str, SymbolBook], others: Callable[[], Mapping[str, int]]) -> OwnedQty:
+    """What the bot may close of the broker's positions: never more than its own book, never
+    another book's shares (a long is capped at broker qty minus other books; a short book is
+    only covered while the broker really shows the short)."""
+    def owned(held: Mapping[str, int]) -> dict[str, int]:
+        other = others()
+        result = {}
+        for symbol, book in books.items():
+            broker_qty = held.get(symbol, 0)
+            if book.qty > 0:
+                result[symbol] = max(0, min(book.qty, broker_qty - other.get(symbol, 0)))
+            elif book.qty < 0 and broker_qty < 0:
+                result[symbol] = -min(-book.qty, -broker_qty)
+        return result
+    return owned
+
+
+def flatten_refs(refs: RefBook) -> NextRef:
+    """A fresh, recorded ref per closing order: FLAT for a sale, COVER for a buy-back."""
+    def next_ref(symbol: str, qty: int) -> OrderRef:
+        if qty > 0:
+            return refs.next_ref(symbol, "FLAT", "SELL", qty, 0.0, None, None, IntentState.WORKING)
+        return refs.next_ref(symbol, "COVER", "BUY", -qty, 0.0, None, None, IntentState.WORKING)
+    return next_ref

@@ -15,6 +15,7 @@ stay unique because `RefBook` keeps the sequences it handed out in memory as wel
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,13 +34,24 @@ class _Deferred:
     write: Callable[[], Any]
 
 
+TRADING_PATH_BUSY_TIMEOUT_S = 0.1  # the longest a write may hold the event loop on a locked file
+RETRY_BACKOFF_MAX_S = 2.0  # real seconds between flush attempts while the DB stays unavailable
+
+
 class SafeRecords:
-    """`HistoryDB` writes that never raise into the trading path; failed ones retried in order."""
+    """`HistoryDB` writes that never raise into the trading path; failed ones retried in order.
+
+    While writes are queued, new writes join the queue without touching the DB, and `flush`
+    (called about once a second) tries only until the first failure, so a locked file costs
+    the event loop at most one short busy wait per flush."""
 
     def __init__(self, db: HistoryDB) -> None:
         self.db = db
+        db.set_busy_timeout(TRADING_PATH_BUSY_TIMEOUT_S)
         self._queue: deque[_Deferred] = deque()
         self._failing_since_logged = False
+        self._retry_at = 0.0  # monotonic time of the next flush attempt while failing
+        self._backoff = TRADING_PATH_BUSY_TIMEOUT_S
         self.failures = 0  # writes that failed at least once (for the run log and health)
 
     @property
@@ -54,7 +66,6 @@ class SafeRecords:
         DB never sees an execution's trade row before the execution."""
         if self._queue:
             self._defer(op, write)
-            self.flush()
             return None
         try:
             return write()
@@ -72,19 +83,25 @@ class SafeRecords:
             self._note_failure(op, exc)
             return fallback
 
-    def flush(self) -> int:
-        """Retry queued writes in order until one fails again; returns how many landed."""
+    def flush(self, force: bool = False) -> int:
+        """Retry queued writes in order until one fails again; returns how many landed. While
+        the DB keeps failing, attempts back off (up to `RETRY_BACKOFF_MAX_S`) unless `force`."""
         landed = 0
+        if not self._queue or (not force and time.monotonic() < self._retry_at):
+            return landed
         while self._queue:
             item = self._queue[0]
             try:
                 item.write()
             except HistoryDBError as exc:
                 if exc.transient:
+                    self._retry_at = time.monotonic() + self._backoff
+                    self._backoff = min(self._backoff * 2, RETRY_BACKOFF_MAX_S)
                     return landed
                 log.error("history DB write %s dropped: %s", item.op, exc)  # will never land
             self._queue.popleft()
             landed += 1
+        self._backoff = TRADING_PATH_BUSY_TIMEOUT_S
         if landed and self._failing_since_logged:
             log.warning("history DB writable again: %d delayed write(s) recorded", landed)
             self._failing_since_logged = False

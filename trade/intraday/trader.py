@@ -27,11 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from evaluation.health import (
     PAUSE_ENTRIES,
@@ -42,25 +40,25 @@ from evaluation.health import (
 )
 from observability import tracing
 from observability.history import HistoryDB
-from observability.schema import IntentState
 from observability.tracing import SpanNames
-from trade import strategy
 from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
 from trade.indicators import IndicatorState
 from trade.intraday.bar_feed import BarFeed
+from trade.intraday.entries import EntryDesk, trace_key
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
-from trade.intraday.flatten import flatten
+from trade.intraday.flatten import flatten, flatten_refs, owned_by_book
 from trade.intraday.health_keeper import HealthKeeper
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
+from trade.intraday.status import TraderControls
 from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.intraday.sync import BrokerSync
-from trade.models import Account, Bar, Fill, OrderRef, OrderStatus, OrderTicket, Params
-from trade.risk import EntryRequest, RiskManager
+from trade.models import Bar, Fill, OrderRef, OrderTicket, Params
+from trade.risk import RiskManager
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,6 @@ BOT = "DT"
 BOOK = "intraday"
 OTHER_BOOKS = ("weekly",)
 STALE_BAR = timedelta(minutes=1)  # a bar older than this when it arrives never opens a position
-FLUSH_INTERVAL_S = 1.0
 
 
 @dataclass(slots=True)
@@ -81,26 +78,15 @@ class TraderOptions:
     resubscribe_every_s: float = 300.0  # market seconds between forced data re-subscriptions
     tick_s: float = 0.02  # real seconds between clock checks
     guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
+    flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
+    shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
     warmup_duration: str = "2 D"
-    broker_backstop: bool = False  # attach the broker-held backstop flatten to every exit group
+    broker_backstop: bool = True  # attach the broker-held backstop flatten to every exit group
     backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The last verdict on a symbol, kept cheaply per bar; its reason is built when asked."""
-
-    time: datetime
-    verdict: strategy.Verdict | None
-    close: float
-    vwap: float
-    rsi: float
-    atr: float
-    risk_reason: str = ""
-
-
-class IntradayTrader:
+class IntradayTrader(TraderControls):
     def __init__(
         self,
         broker: Broker,
@@ -138,11 +124,9 @@ class IntradayTrader:
         self.sync = BrokerSync(broker, BOT, BOOK, OTHER_BOOKS, self.books, self.orders,
                                self.fills, self.refs, self.records, self.exits, self.jobs,
                                run_log, self._on_fill)
-        self.decisions: dict[str, Decision] = {}
-        self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in self.books}
+        self.entries = EntryDesk(broker, session, risk, self.books, self.orders, self.refs,
+                                 self.exits, self.fills, run_log, options.variant)
         self.on_bar: Callable[[Bar], None] | None = None  # e.g. record the day's minute bars
-        self._account: Account | None = None
-        self._day_start_equity: float | None = None
         self._entries_paused: str | None = "starting"
         self._flattening = False
         self._flat_confirmed = False
@@ -155,7 +139,6 @@ class IntradayTrader:
         self._last_resubscribe: datetime | None = None
         self._connection = ConnectionState.CONNECTED
         self._reconnects = 0
-        self._trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
 
     # == lifecycle ========================================================================
     async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None,
@@ -179,7 +162,7 @@ class IntradayTrader:
                                      lambda: db.executions_since(start_of_day, book=BOOK), [])
         self.fills.replay(recorded, {f.exec_id for f in at_broker})
         await self._refresh_account()
-        self._day_start_equity = self._starting_equity()
+        self.entries.day_start_equity = self._starting_equity()
         await self.reconcile(reason="start")
         await self.feed.warm_up(warmup or {})
         await self.feed.subscribe()
@@ -209,7 +192,7 @@ class IntradayTrader:
                     if self._may_protect(now):
                         self.exits.guard(now)
                 if mono >= next_flush:
-                    next_flush = mono + FLUSH_INTERVAL_S
+                    next_flush = mono + self.options.flush_interval_s
                     self.records.flush()
                 if self._next_health is None or now >= self._next_health:
                     await self._health_check(now)
@@ -220,16 +203,27 @@ class IntradayTrader:
             await asyncio.sleep(self.options.tick_s)
         await self.jobs.drain(2.0)
         await self.jobs.stop()
-        self.records.flush()
+        await self._flush_before_exit()
         self.run_log.ended_at = self.broker.now()
         self.run_log.reconnects = max(self.run_log.reconnects, self._reconnects)
-        self.run_log.extra["no_entry"] = {s: dict(c) for s, c in self.no_entry.items() if c}
+        self.run_log.extra["no_entry"] = {s: dict(c) for s, c in self.entries.no_entry.items() if c}
         if self.records.pending:
             self.run_log.warnings.append(
                 f"{self.records.pending} history DB write(s) could not be recorded")
         if self._stop_reason is not None:
             self.run_log.stopped_by = self._stop_reason
         return self.run_log
+
+    async def _flush_before_exit(self) -> None:
+        """Records that waited for a locked DB get a last chance before the process ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.shutdown_flush_s
+        while self.records.flush(force=True) is not None and self.records.pending \
+                and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+        if self.records.pending:
+            log.error("%d history DB write(s) could not be recorded before exit",
+                      self.records.pending)
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
@@ -255,104 +249,9 @@ class IntradayTrader:
         if book.qty != 0 or book.pending_entry is not None:
             return
         if self._entries_paused or self._flattening:
-            self.no_entry[book.symbol]["entries paused"] += 1
+            self.entries.count(book.symbol, "entries paused")
             return
-        params = book.params
-        verdict = strategy.entry_verdict(state.close, state.vwap, state.rsi, state.atr, params,
-                                         bar.end, self.session, True, book.daily_atr_pct)
-        decision = Decision(bar.end, verdict, state.close, state.vwap, state.rsi, state.atr)
-        self.decisions[book.symbol] = decision
-        if verdict is not strategy.Verdict.ENTER:
-            self.no_entry[book.symbol][verdict.name] += 1
-            return
-        self._decide_entry(book, bar, decision)
-
-    def _decide_entry(self, book: SymbolBook, bar: Bar, decision: Decision) -> None:
-        state, params = book.indicators, book.params
-        signal = strategy.signal_for(book.symbol, strategy.Verdict.ENTER, state, params, bar.end,
-                                     self.session, daily_atr_pct=book.daily_atr_pct)
-        with (
-            tracing.span(SpanNames.bar(book.symbol), symbol=book.symbol, price=state.close),
-            tracing.span(SpanNames.DECIDE, variant=self.options.variant,
-                         attrs={"trading.reason": signal.reason, "trading.rsi": state.rsi,
-                                "trading.vwap": state.vwap, "trading.atr": state.atr,
-                                "trading.daily_atr_pct": book.daily_atr_pct}),
-        ):
-            with tracing.span(SpanNames.RISK_CHECK) as risk_span:
-                result = self.risk.check_entry(self._entry_request(book, state.close, bar.end))
-                tracing.set_attrs(risk_span, qty=result.shares, attrs={"trading.risk": result.reason})
-            if not result.allowed:
-                log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
-                self.decisions[book.symbol] = Decision(
-                    decision.time, None, decision.close, decision.vwap, decision.rsi,
-                    decision.atr, result.reason)
-                self.no_entry[book.symbol][f"risk: {result.rule or 'sizing'}"] += 1
-                return
-            take_profit, stop_loss = strategy.bracket_prices(state.close, params)
-            ref = self.refs.next_ref(book.symbol, "ENTRY", "BUY", result.shares, state.close,
-                                     take_profit, stop_loss, IntentState.PENDING)
-            book.pending_entry = str(ref)
-            book.pending_qty, book.pending_price = result.shares, state.close
-            book.entry_sent_at = time.monotonic()
-            book.entry_snapshot = {
-                "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
-            }
-            self._trace_of[_group(ref)] = tracing.current_context()
-            self._enter(book, ref, result.shares, take_profit, stop_loss)
-
-    def _entry_request(self, book: SymbolBook, price: float, now: datetime) -> EntryRequest:
-        """The bot's exposure counts what it holds at market AND what its entries in flight
-        will buy: all symbols' minute bars complete at the same instant, so the entries of
-        one burst are sized while the others are still pending."""
-        exposure, held, unrealized = 0.0, 0, 0.0
-        for other in self.books.values():
-            last = self.broker.last_price(other.symbol) or other.avg_cost or other.pending_price
-            if other.qty > 0:
-                exposure += other.qty * last
-                unrealized += (last - other.avg_cost) * other.qty
-            if other.pending_entry is not None:
-                exposure += max(other.pending_qty - max(other.qty, 0), 0) * (last or other.pending_price)
-            if other.qty > 0 or other.pending_entry is not None:
-                held += 1
-        account = self._account or Account("", 0.0, 0.0, 0.0)
-        return EntryRequest(
-            symbol=book.symbol, price=price, account=account, open_exposure=exposure,
-            open_positions=held, day_pnl=self.fills.realized_pnl + unrealized,
-            day_start_equity=self._day_start_equity, params=book.params, now=now,
-            last_exit=self.fills.ledger.last_exit(book.symbol),
-        )
-
-    # == orders ===========================================================================
-    def _enter(self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float,
-               stop_loss: float) -> None:
-        """Send the bracket now, inside the decision (no event-loop turn in between)."""
-        now = self.broker.now()
-        backstop = self.exits.backstop_for(book.symbol, now)
-        with tracing.span(SpanNames.PLACE_BRACKET, symbol=book.symbol, side="BUY", qty=qty,
-                          order_ref=str(ref), variant=self.options.variant):
-            try:
-                tickets = self.broker.submit_bracket(
-                    book.symbol, qty, None, take_profit, stop_loss, str(ref), backstop_at=backstop
-                )
-            except Exception as exc:  # a refused or unsendable entry is a rejection, not a crash
-                log.warning("%s: bracket %s not sent: %s", book.symbol, ref, exc)
-                self.refs.set_state(str(ref), IntentState.REJECTED)
-                self.run_log.rejections.append({"order_ref": str(ref), "symbol": book.symbol,
-                                                "reason": str(exc), "time": now.isoformat()})
-                book.pending_entry = None
-                return
-        book.entry_legs = tickets
-        for ticket in tickets.legs:
-            if ticket.status.is_working:
-                self.orders.setdefault(ticket.order_id, ticket)
-        finished, book.entry_result = book.entry_result, None
-        if finished is not None:  # an in-process broker filled (or refused) it during the send
-            self.exits.entry_done(book, finished)
-        else:
-            self.refs.set_state(str(ref), IntentState.WORKING)
-        log.info("%s: bracket %s sent: buy %d, target %.2f, stop %.2f%s", book.symbol, ref, qty,
-                 take_profit, stop_loss,
-                 f", backstop {backstop:%H:%M}" if backstop is not None else "")
+        self.entries.consider(book, bar)
 
     # == broker events ====================================================================
     def _on_order_status(self, ticket: OrderTicket) -> None:
@@ -364,30 +263,14 @@ class IntradayTrader:
         else:
             self.orders.pop(ticket.order_id, None)
             self.exits.note_dead_leg(ticket, ref)
-        book = self.books.get(ticket.symbol)
-        if book is None or ref.leg != "ENTRY" or book.pending_entry != ticket.order_ref:
-            return
-        if ticket.status.is_working and ticket.filled < ticket.qty:
-            return
-        book.pending_entry = None
-        if book.entry_legs is None:
-            book.entry_result = ticket  # still inside submit_bracket: `_enter` finishes the job
-        if ticket.filled == 0:
-            state = IntentState.REJECTED if ticket.status is OrderStatus.INACTIVE else IntentState.CANCELLED
-            self.refs.set_state(ticket.order_ref, state)
-            self.run_log.rejections.append({
-                "order_ref": ticket.order_ref, "symbol": ticket.symbol,
-                "reason": f"entry {ticket.status.value} by the broker",
-                "time": self.broker.now().isoformat(),
-            })
-        if book.entry_legs is not None:
-            self.exits.entry_done(book, ticket)
+        if ref.leg == "ENTRY":
+            self.entries.on_entry_status(ticket)
 
     def _on_fill(self, fill: Fill) -> None:
         ref = self.fills.is_new(fill)
         if ref is None:
             return
-        with tracing.span_under(self._trace_of.get(_group(ref)), SpanNames.FILL, symbol=fill.symbol,
+        with tracing.span_under(self.entries.trace_of.get(trace_key(ref)), SpanNames.FILL, symbol=fill.symbol,
                                 side=fill.side.value, qty=fill.qty, price=fill.price,
                                 order_ref=fill.order_ref, variant=self.options.variant):
             self.fills.record(fill, ref)
@@ -422,27 +305,9 @@ class IntradayTrader:
         self._flattening = True
         self._entries_paused = "flatten"
         await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first
-
-        def owned(held: Mapping[str, int]) -> dict[str, int]:
-            others = self.sync.others()
-            result = {}
-            for symbol, book in self.books.items():
-                broker_qty = held.get(symbol, 0)
-                if book.qty > 0:
-                    result[symbol] = max(0, min(book.qty, broker_qty - others.get(symbol, 0)))
-                elif book.qty < 0 and broker_qty < 0:
-                    result[symbol] = -min(-book.qty, -broker_qty)
-            return result
-
-        def next_ref(symbol: str, qty: int) -> OrderRef:
-            if qty > 0:
-                return self.refs.next_ref(symbol, "FLAT", "SELL", qty, 0.0, None, None,
-                                          IntentState.WORKING)
-            return self.refs.next_ref(symbol, "COVER", "BUY", -qty, 0.0, None, None,
-                                      IntentState.WORKING)
-
         with tracing.span(SpanNames.FLATTEN):
-            result = await flatten(self.broker, BOT, owned, next_ref, until=self.session.close)
+            result = await flatten(self.broker, BOT, owned_by_book(self.books, self.sync.others),
+                                   flatten_refs(self.refs), until=self.session.close, poll=0.005)
         if result.flat:
             self._flat_confirmed = True
             self._flat_event.set()
@@ -464,17 +329,18 @@ class IntradayTrader:
     # == account, health ===================================================================
     async def _refresh_account(self) -> None:
         try:
-            self._account = await self.broker.account()
-        except Exception as exc:  # noqa: BLE001 - keep the last known account values
+            self.entries.account = await self.broker.account()
+        except Exception as exc:  # keep the last known account values
             log.warning("account refresh failed: %s", exc)
 
     def _starting_equity(self) -> float | None:
         """Net liquidation at the start of today's trading: today's realised P&L (replayed from
         the DB after a restart) is added back, so a restart after a loss does not reset the
         daily loss cap's base to the post-loss equity."""
-        if self._account is None:
+        account = self.entries.account
+        if account is None:
             return None
-        return self._account.net_liquidation - self.fills.realized_pnl
+        return account.net_liquidation - self.fills.realized_pnl
 
     async def _health_check(self, now: datetime) -> None:
         self._next_health = now + timedelta(seconds=self.options.health_interval_s)
@@ -515,7 +381,3 @@ class IntradayTrader:
         except RuntimeError:
             return ""
 
-
-def _group(ref: OrderRef) -> str:
-    """The legs of one intent (entry, take-profit, stop) share symbol and sequence."""
-    return f"{ref.symbol}-{ref.seq}"

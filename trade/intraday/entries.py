@@ -1,0 +1,203 @@
+"""The entry half of the per-bar path: the rules' verdict, risk, the bracket sent inside the
+decision.
+
+Synchronous on purpose (DESIGN: the per-bar path is plain computation; only talking to the broker
+is awaited): `submit_bracket` hands every leg to the broker before it returns, so an entry goes
+out the moment it is decided instead of one event-loop turn later, behind the other bars of the
+same burst. Every "no" is counted per symbol and rule (`no_entry`: the run log's "why no entry"
+table) and the last verdict per symbol is kept (`decisions`: the status page) — both cheap, one
+dict write per bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from observability import tracing
+from observability.schema import IntentState
+from observability.tracing import SpanNames
+from trade import strategy
+from trade.broker import Broker
+from trade.calendar import Session
+from trade.intraday.exits import ExitKeeper
+from trade.intraday.fill_recorder import FillRecorder
+from trade.intraday.refs import RefBook
+from trade.intraday.run_log import RunLog
+from trade.intraday.symbol_book import SymbolBook
+from trade.models import Account, Bar, OrderRef, OrderStatus, OrderTicket
+from trade.risk import EntryRequest, RiskManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The last verdict on a symbol, kept cheaply per bar; its reason is built when asked."""
+
+    time: datetime
+    verdict: strategy.Verdict | None  # None: the rules said enter, risk said no
+    close: float
+    vwap: float
+    rsi: float
+    atr: float
+    risk_reason: str = ""
+
+
+class EntryDesk:
+    def __init__(
+        self, broker: Broker, session: Session, risk: RiskManager, books: dict[str, SymbolBook],
+        orders: dict[int, OrderTicket], refs: RefBook, exits: ExitKeeper, fills: FillRecorder,
+        run_log: RunLog, variant: str,
+    ) -> None:
+        self.broker = broker
+        self.session = session
+        self.risk = risk
+        self.books = books
+        self.orders = orders
+        self.refs = refs
+        self.exits = exits
+        self.fills = fills
+        self.run_log = run_log
+        self.variant = variant
+        self.account: Account | None = None  # refreshed by the trader's health checks
+        self.day_start_equity: float | None = None
+        self.decisions: dict[str, Decision] = {}
+        self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in books}
+        self.trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
+
+    def count(self, symbol: str, why: str) -> None:
+        counter = self.no_entry.get(symbol)
+        if counter is None:
+            counter = self.no_entry[symbol] = Counter()
+        counter[why] += 1
+
+    def consider(self, book: SymbolBook, bar: Bar) -> None:
+        """A flat symbol's fresh bar: the rules, then (on ENTER) risk and the bracket."""
+        state, params = book.indicators, book.params
+        verdict = strategy.entry_verdict(state.close, state.vwap, state.rsi, state.atr, params,
+                                         bar.end, self.session, True, book.daily_atr_pct)
+        decision = Decision(bar.end, verdict, state.close, state.vwap, state.rsi, state.atr)
+        self.decisions[book.symbol] = decision
+        if verdict is not strategy.Verdict.ENTER:
+            self.count(book.symbol, verdict.name)
+            return
+        self._decide(book, bar, decision)
+
+    def _decide(self, book: SymbolBook, bar: Bar, decision: Decision) -> None:
+        state, params = book.indicators, book.params
+        signal = strategy.signal_for(book.symbol, strategy.Verdict.ENTER, state, params, bar.end,
+                                     self.session, daily_atr_pct=book.daily_atr_pct)
+        with (
+            tracing.span(SpanNames.bar(book.symbol), symbol=book.symbol, price=state.close),
+            tracing.span(SpanNames.DECIDE, variant=self.variant,
+                         attrs={"trading.reason": signal.reason, "trading.rsi": state.rsi,
+                                "trading.vwap": state.vwap, "trading.atr": state.atr,
+                                "trading.daily_atr_pct": book.daily_atr_pct}),
+        ):
+            with tracing.span(SpanNames.RISK_CHECK) as risk_span:
+                result = self.risk.check_entry(self.entry_request(book, state.close, bar.end))
+                tracing.set_attrs(risk_span, qty=result.shares, attrs={"trading.risk": result.reason})
+            if not result.allowed:
+                log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
+                self.decisions[book.symbol] = Decision(
+                    decision.time, None, decision.close, decision.vwap, decision.rsi,
+                    decision.atr, result.reason)
+                self.count(book.symbol, f"risk: {result.rule or 'sizing'}")
+                return
+            take_profit, stop_loss = strategy.bracket_prices(state.close, params)
+            ref = self.refs.next_ref(book.symbol, "ENTRY", "BUY", result.shares, state.close,
+                                     take_profit, stop_loss, IntentState.PENDING)
+            book.pending_entry = str(ref)
+            book.pending_qty, book.pending_price = result.shares, state.close
+            book.entry_sent_at = time.monotonic()
+            book.entry_snapshot = {
+                "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
+            }
+            self.trace_of[trace_key(ref)] = tracing.current_context()
+            self._send(book, ref, result.shares, take_profit, stop_loss)
+
+    def entry_request(self, book: SymbolBook, price: float, now: datetime) -> EntryRequest:
+        """The bot's exposure counts what it holds at market AND what its entries in flight
+        will buy: all symbols' minute bars complete at the same instant, so the entries of
+        one burst are sized while the others are still pending."""
+        exposure, held, unrealized = 0.0, 0, 0.0
+        for other in self.books.values():
+            last = self.broker.last_price(other.symbol) or other.avg_cost or other.pending_price
+            if other.qty > 0:
+                exposure += other.qty * last
+                unrealized += (last - other.avg_cost) * other.qty
+            if other.pending_entry is not None:
+                exposure += max(other.pending_qty - max(other.qty, 0), 0) * (last or other.pending_price)
+            if other.qty > 0 or other.pending_entry is not None:
+                held += 1
+        account = self.account or Account("", 0.0, 0.0, 0.0)
+        return EntryRequest(
+            symbol=book.symbol, price=price, account=account, open_exposure=exposure,
+            open_positions=held, day_pnl=self.fills.realized_pnl + unrealized,
+            day_start_equity=self.day_start_equity, params=book.params, now=now,
+            last_exit=self.fills.ledger.last_exit(book.symbol),
+        )
+
+    def on_entry_status(self, ticket: OrderTicket) -> None:
+        """An entry's status: once it is done (filled, or dead), its exits are repriced to the
+        fill or cancelled, and a refusal is logged as a rejection."""
+        book = self.books.get(ticket.symbol)
+        if book is None or book.pending_entry != ticket.order_ref:
+            return
+        if ticket.status.is_working and ticket.filled < ticket.qty:
+            return
+        book.pending_entry = None
+        if ticket.filled == 0:
+            refused = ticket.status is OrderStatus.INACTIVE
+            self.refs.set_state(ticket.order_ref,
+                                IntentState.REJECTED if refused else IntentState.CANCELLED)
+            self.run_log.rejections.append({
+                "order_ref": ticket.order_ref, "symbol": ticket.symbol,
+                "reason": f"entry {ticket.status.value} by the broker",
+                "time": self.broker.now().isoformat(),
+            })
+        if book.entry_legs is None:
+            book.entry_result = ticket  # still inside submit_bracket: `_send` finishes the job
+        else:
+            self.exits.entry_done(book, ticket)
+
+    def _send(self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float,
+              stop_loss: float) -> None:
+        """Send the bracket now, inside the decision (no event-loop turn in between)."""
+        now = self.broker.now()
+        backstop = self.exits.backstop_for(book.symbol, now)
+        with tracing.span(SpanNames.PLACE_BRACKET, symbol=book.symbol, side="BUY", qty=qty,
+                          order_ref=str(ref), variant=self.variant):
+            try:
+                tickets = self.broker.submit_bracket(
+                    book.symbol, qty, None, take_profit, stop_loss, str(ref), backstop_at=backstop
+                )
+            except Exception as exc:  # a refused or unsendable entry is a rejection, not a crash
+                log.warning("%s: bracket %s not sent: %s", book.symbol, ref, exc)
+                self.refs.set_state(str(ref), IntentState.REJECTED)
+                self.run_log.rejections.append({"order_ref": str(ref), "symbol": book.symbol,
+                                                "reason": str(exc), "time": now.isoformat()})
+                book.pending_entry = None
+                return
+        book.entry_legs = tickets
+        for ticket in tickets.legs:
+            if ticket.status.is_working:
+                self.orders.setdefault(ticket.order_id, ticket)
+        finished, book.entry_result = book.entry_result, None
+        if finished is not None:  # an in-process broker filled (or refused) it during the send
+            self.exits.entry_done(book, finished)
+        else:
+            self.refs.set_state(str(ref), IntentState.WORKING)
+        log.info("%s: bracket %s sent: buy %d, target %.2f, stop %.2f%s", book.symbol, ref, qty,
+                 take_profit, stop_loss,
+                 f", backstop {backstop:%H:%M}" if backstop is not None else "")
+
+
+def trace_key(ref: OrderRef) -> str:
+    """The legs of one intent (entry, take-profit, stop) share symbol and sequence."""
+    return f"{ref.symbol}-{ref.seq}"
