@@ -84,6 +84,7 @@ class TraderControls:
     broker: Any
     session: Any
     _entries_paused: str | None
+    _paused_by: str | None = None
     _flattening: bool
     _flat_confirmed: bool
     _flatten_requested: str | None
@@ -97,20 +98,21 @@ class TraderControls:
     def pause_entries(self, by: str) -> None:
         """No new entries until resumed; positions keep their broker-held exits."""
         if self._entries_paused is None:
-            self._entries_paused = f"paused by {by}"
+            self._entries_paused = by  # the reason shown is who paused: "status page"
+            self._paused_by = by
         log.warning("entries paused by %s", by)
 
     def resume_entries(self, by: str) -> None:
         """Entries allowed again after a pause or a manual flatten by a person (a pause for
         another reason — a lost connection, the flatten time — stays)."""
-        paused = self._entries_paused or ""
-        if self._flatten_requested and self._flat_confirmed and self.broker.now() < self.session.flatten_at:
-            self._flattening = self._flat_confirmed = False
+        if self._entries_paused is None or self._entries_paused != self._paused_by:
+            log.warning("resume by %s: entries stay paused (%s)", by, self._entries_paused)
+            return
+        if self._flatten_requested and self._flat_confirmed:
+            self._flat_confirmed = False  # the flatten time still flattens whatever comes next
             self._flatten_requested = None
             self._flat_event.clear()
-            paused = "flattened"
-        if paused.startswith(("paused by", "flattened")):
-            self._entries_paused = None
+        self._entries_paused = self._paused_by = None
         log.warning("entries resumed by %s", by)
 
     async def flatten_now(self, by: str, timeout_s: float = 60.0) -> None:
