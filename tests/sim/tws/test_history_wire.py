@@ -90,3 +90,19 @@ async def test_other_data_types_are_refused_with_162(ib) -> None:
     codes = error_codes(ib)
     assert len(await ib.reqHistoricalDataAsync(SPY, "", "1 D", "1 min", "OPTION_IMPLIED_VOLATILITY", True)) == 0
     assert codes == [162]
+
+
+async def test_bar_and_execution_times_name_the_zone_as_a_gateway_does(ib, gateway) -> None:
+    from ib_async import MarketOrder
+
+    seen: list[list[str]] = []
+    interpret = ib.client.decoder.interpret
+    ib.client.decoder.interpret = lambda fields: (seen.append(fields), interpret(fields))
+    await ib.reqHistoricalDataAsync(SPY, "", "1 D", "1 min", "TRADES", True)
+    [spy] = await ib.qualifyContractsAsync(SPY)
+    ib.placeOrder(spy, MarketOrder("BUY", 1))
+    await settle()
+    bars = next(f for f in seen if f[0] == "17")
+    execution = next(f for f in seen if f[0] == "11")
+    assert bars[5] == "20190212 09:30:00 US/Eastern"
+    assert execution[15] == "20190213 09:30:00 US/Eastern"
