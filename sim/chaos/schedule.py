@@ -120,7 +120,7 @@ def _args(rng: random.Random, kind: Fault, at_s: int) -> dict[str, Any]:
     if kind is Fault.GATEWAY_RESTART:
         return {"refuse_s": round(rng.uniform(0.3, 4.0), 1)}
     if kind is Fault.CONNECTIVITY:
-        return {"for_s": round(rng.uniform(0.3, 3.0), 1), "data_kept": rng.random() < 0.5}
+        return {"for_s": round(rng.uniform(0.1, 1.5), 1), "data_kept": rng.random() < 0.5}
     if kind is Fault.PARTIAL_FILL:
         return {"role": rng.choice(("parent", "child")), "fraction": rng.choice((0.3, 0.5, 0.7))}
     if kind is Fault.DB_LOCK:
@@ -165,7 +165,7 @@ def scenario_sessions() -> dict[str, SessionSetup]:
             FaultEvent(at(13, 31 + 3 * i), Fault.REJECT_ENTRY) for i in range(8)
         ), params=dict(BASE_PARAMS)),
         "reconcile-race": SessionSetup("reconcile-race", day, symbols, at(13, 30), tuple(
-            FaultEvent(at(13, 40 + 10 * i), Fault.CONNECTIVITY, {"for_s": 1.5, "data_kept": False})
+            FaultEvent(at(13, 40 + 10 * i), Fault.CONNECTIVITY, {"for_s": 0.2, "data_kept": False})
             for i in range(12)
         ), params={**BASE_PARAMS, "stop_loss": 0.005}),
         "double-drop": SessionSetup("double-drop", day, symbols, at(13, 30), (

@@ -34,6 +34,9 @@ from sim.tws.faults import OrderFilter
 from sim.tws.runner import GatewayThread
 
 REPO = Path(__file__).resolve().parents[2]
+# the bot under test: this checkout, or another one (CHAOS_BOT_REPO) to show what the campaign
+# catches in an older version of the bot against today's simulator
+BOT_REPO = Path(os.environ.get("CHAOS_BOT_REPO") or REPO)
 MAIN_ACCOUNT = "DU1234567"
 CLIENT_ID = 2
 ALLOCATION = 0.25
@@ -77,14 +80,16 @@ class _Bot:
         self.runs += 1
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         env.update(LOGS_DIR=str(self.workdir / "logs"), REPORTS_DIR=str(self.workdir / "reports"),
-                   PYTHONPATH=str(REPO))
+                   PYTHONPATH=str(BOT_REPO))
+        script = BOT_REPO / "day_trader.py"
+        extra = ["--status-port", "0"] if "status-port" in _flags_of(script) else []
         out = (self.workdir / f"bot-{self.runs}.out").open("wb")
         err = (self.workdir / f"bot-{self.runs}.err").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "day_trader.py"), "--allocation", str(ALLOCATION),
+            [sys.executable, str(script), "--allocation", str(ALLOCATION),
              "--port", str(self.port), "--client-id", str(CLIENT_ID), "--account", self.account,
              "--db", str(self.db), "--watchlist", str(self.watchlist), "--no-improve",
-             "--status-port", "0", "--log-level", "WARNING"],
+             "--log-level", "WARNING", *extra],
             cwd=self.workdir, env=env, stdout=out, stderr=err,
         )
         out.close()
@@ -159,8 +164,10 @@ class ChaosSession:
 
     def _watchlist(self) -> Path:
         path = self.workdir / "watchlist.json"
+        known = (BOT_REPO / "trade" / "models.py").read_text()  # an older bot lacks new params
+        params = {k: v for k, v in self.setup.params.items() if k in known}
         body = {"symbols": list(self.setup.symbols),
-                "overrides": {s: dict(self.setup.params) for s in self.setup.symbols}}
+                "overrides": {s: dict(params) for s in self.setup.symbols}}
         path.write_text(json.dumps(body))
         return path
 
@@ -342,6 +349,12 @@ class ChaosSession:
             return 0
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
             return int(conn.execute("SELECT COUNT(*) FROM trades WHERE book = 'intraday'").fetchone()[0])
+
+
+def _flags_of(script: Path) -> str:
+    """The entry script's source and its option modules (older versions lack some flags)."""
+    parts = [script, script.parent / "ui" / "status" / "cli.py"]
+    return "".join(p.read_text() for p in parts if p.exists())
 
 
 def _lock_db(path: Path, seconds: float) -> None:
