@@ -33,7 +33,7 @@ async def ib(gateway, caplog):
 
 async def test_ib_insync_connects_fast_at_version_176(ib) -> None:
     assert ib.client.serverVersion() == 176
-    assert ib.connect_seconds < 0.1
+    assert ib.connect_seconds < 1.0  # a missing startup answer costs the client a 4 s timeout
     assert ib.managedAccounts() == ["DU1234567"]
 
 
