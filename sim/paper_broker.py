@@ -118,6 +118,9 @@ class PaperBroker:
     def now(self) -> datetime:
         return self.replay.clock.now()
 
+    async def server_now(self) -> datetime:
+        return self.now()
+
     async def account(self) -> Account:
         values = self.engine.account_values()
         return Account(

@@ -40,7 +40,7 @@ from trade.ib import errors as ib_errors
 from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.minute_bars import MinuteBarBuilder
-from trade.ib.server_clock import ServerClock
+from trade.ib.server_clock import FAST_RATE, ServerClock
 from trade.models import (
     Account,
     Bar,
@@ -118,16 +118,17 @@ class IBBroker:
     def account_id(self) -> str:
         return self._account
 
-    async def _sync_clock(self) -> None:
+    async def _sync_clock(self) -> datetime:
         """One server-time sample, bounded: a lost reply must never hang a caller."""
         async with self._clock_lock:
-            server_time = await asyncio.wait_for(self._ib.reqCurrentTimeAsync(),
-                                                 CLOCK_SYNC_TIMEOUT_S)
-        self._clock.sample(translate.to_ny(server_time))
+            server_time = translate.to_ny(await asyncio.wait_for(
+                self._ib.reqCurrentTimeAsync(), CLOCK_SYNC_TIMEOUT_S))
+        self._clock.sample(server_time)
+        return server_time
 
     async def _clock_loop(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
+        while True:  # a fast simulator's clock is sampled 5x as often: a sample is minutes there
+            await asyncio.sleep(0.2 if self._clock.rate >= FAST_RATE else 1.0)
             if self._ib.isConnected():
                 try:
                     await self._sync_clock()
@@ -148,6 +149,14 @@ class IBBroker:
     # -- reads ----------------------------------------------------------------------------
     def now(self) -> datetime:
         return self._clock.now()
+
+    async def server_now(self) -> datetime:
+        if not self._ib.isConnected():
+            return self._clock.now()
+        try:
+            return await self._sync_clock()
+        except (TimeoutError, ConnectionError, OSError):
+            return self._clock.now()
 
     async def account(self) -> Account:
         return translate.account(self._account, self._ib.accountValues(self._account))

@@ -88,7 +88,7 @@ async def flatten(
     round_no = 0
     while max_rounds is None or round_no < max_rounds:
         round_no += 1
-        if until is not None and broker.now() >= until:
+        if until is not None and broker.now() >= until and await broker.server_now() >= until:
             log.error("flatten: the session closed with %s still held", remaining or "positions")
             break
         try:

@@ -40,12 +40,12 @@ from evaluation.health import (
 )
 from observability import tracing
 from observability.history import HistoryDB
-from observability.schema import IntentState
 from observability.tracing import SpanNames
 from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
 from trade.indicators import IndicatorState
 from trade.intraday.bar_feed import BarFeed
+from trade.intraday.day_end import DayEnd
 from trade.intraday.entries import EntryDesk, trace_key
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
@@ -81,6 +81,8 @@ class TraderOptions:
     guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
     flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
     shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
+    settle_after_close_s: float = 120.0  # real seconds to wait for the backstop's executions
+    settle_poll_s: float = 1.0  # real seconds between two reconciles while settling
     progress_every_s: float = 1800.0  # market seconds between two progress lines (0: none)
     warmup_duration: str = "2 D"
     broker_backstop: bool = True  # attach the broker-held backstop flatten to every exit group
@@ -88,7 +90,7 @@ class TraderOptions:
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
 
 
-class IntradayTrader(TraderControls):
+class IntradayTrader(TraderControls, DayEnd):
     def __init__(
         self,
         broker: Broker,
@@ -188,6 +190,7 @@ class IntradayTrader(TraderControls):
         self.health.restart_cpu_window()
         self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
         next_guard = next_flush = 0.0
+        closed_unflat = False
         while self._stop_reason is None:
             now = self.broker.now()
             mono = time.monotonic()
@@ -196,8 +199,9 @@ class IntradayTrader(TraderControls):
                     await self._flatten()
                 if self._flat_confirmed and now >= self.session.flatten_at:
                     break
-                if now >= self.session.close and not self._flat_confirmed:
-                    self._report_left_open()
+                if now >= self.session.close and not self._flat_confirmed \
+                        and await self.broker.server_now() >= self.session.close:
+                    closed_unflat = True  # asked afresh: an estimate may run ahead of a simulator
                     break
                 if mono >= next_guard:
                     next_guard = mono + self.options.guard_interval_s
@@ -217,78 +221,17 @@ class IntradayTrader(TraderControls):
             except Exception:
                 log.exception("trader loop step failed; continuing")
             await asyncio.sleep(self.options.tick_s)
+        if closed_unflat:
+            if self._held() and self._stop_reason is None:
+                await self._settle_after_close()
+            self._report_left_open()
         await self.jobs.drain(2.0)
         await self.jobs.stop()
         self.broker.remove_handlers(self._on_fill, self._on_order_status, self._on_connection)
         self._record_bars()
         await self._flush_before_exit()
-        self.run_log.ended_at = self.broker.now()
-        self.run_log.reconnects = max(self.run_log.reconnects, self._reconnects)
-        self.run_log.extra["no_entry"] = {s: dict(c) for s, c in self.entries.no_entry.items() if c}
-        self.run_log.exact_pnl = self.fills.realized_pnl
-        held = {s: b.qty for s, b in self.books.items() if b.qty}
-        if held:  # stopped early (a signal) or the close came first: say what is still held
-            self.run_log.extra["open_positions"] = [
-                {"symbol": s, "qty": q, "exits_at_broker": sorted(
-                    o.order_type.value for o in self.orders.values()
-                    if o.symbol == s and o.status.is_working)}
-                for s, q in sorted(held.items())]
-        if self.records.pending:
-            self.run_log.warnings.append(
-                f"{self.records.pending} history DB write(s) could not be recorded")
-        if self._stop_reason is not None:
-            self.run_log.stopped_by = self._stop_reason
+        self._finish_run_log()
         return self.run_log
-
-    def _progress(self, now: datetime) -> None:
-        """One line a trader can follow: market time, positions, P&L, entries so far."""
-        step = timedelta(seconds=self.options.progress_every_s)
-        self._next_progress = (self._next_progress or now) + step
-        if not self.session.open <= now <= self.session.close:
-            return
-        held = [f"{s} {b.qty}" for s, b in sorted(self.books.items()) if b.qty]
-        unrealized = sum(((self.broker.last_price(s) or b.avg_cost) - b.avg_cost) * b.qty
-                         for s, b in self.books.items() if b.qty)
-        entries = sum(self.refs.entries_sent(s) for s in self.books)
-        log.info("progress %s: positions %s | realized %+.2f, unrealized %+.2f | %d entries, "
-                 "%d trades", now.strftime("%H:%M"), ", ".join(held) or "none",
-                 self.fills.realized_pnl, unrealized, entries, len(self.run_log.trades))
-
-    def _record_bars(self) -> None:
-        """The minute bars the bot traded on (the daily report draws them), in one write."""
-        if self._bars_to_record:
-            bars, self._bars_to_record = self._bars_to_record, []
-            db = self.records.db
-            self.records.write("record_minute_bars", lambda: db.record_minute_bars(self.day, bars))
-
-    def _resume_report(self) -> None:
-        """After the start's reconcile: say what is resumed, and close the intents that no
-        position or working order carries any more (a simulator that vanished, an earlier day)."""
-        held = [(s, b.qty) for s, b in sorted(self.books.items()) if b.qty]
-        if held:
-            legs = {s: sorted(o.order_type.value for o in self.orders.values() if o.symbol == s)
-                    for s, _ in held}
-            log.warning("resuming %d position(s) with their exits: %s", len(held), "; ".join(
-                f"{s} {q} ({', '.join(legs[s]) or 'no exits yet: protecting'})" for s, q in held))
-        db = self.records.db
-        working = {o.order_ref.rsplit("-", 1)[0] for o in self.orders.values()}
-        for intent in self.records.read("open_intents", lambda: db.open_intents(BOOK), []):
-            group = intent.order_ref.rsplit("-", 1)[0]
-            book = self.books.get(intent.symbol)
-            if intent.trading_date < self.day or (
-                    group not in working and (book is None or book.qty == 0)):
-                self.refs.set_state(intent.order_ref, IntentState.CLOSED)
-
-    async def _flush_before_exit(self) -> None:
-        """Records that waited for a locked DB get a last chance before the process ends."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.shutdown_flush_s
-        while self.records.flush(force=True) is not None and self.records.pending \
-                and loop.time() < deadline:
-            await asyncio.sleep(0.2)
-        if self.records.pending:
-            log.error("%d history DB write(s) could not be recorded before exit",
-                      self.records.pending)
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
@@ -383,16 +326,6 @@ class IntradayTrader(TraderControls):
                 self._entries_paused = self._paused_by = self._flatten_requested
         else:
             log.error("NOT FLAT after %d rounds: %s still held", result.rounds, result.remaining)
-
-    def _report_left_open(self) -> None:
-        held = {s: b.qty for s, b in self.books.items() if b.qty}
-        if held:
-            note = (f"the session closed with {held} still held by the bot: they are adopted, "
-                    "protected and flattened at the next session")
-            log.error(note)
-            if note not in self.run_log.warnings:
-                self.run_log.warnings.append(note)
-        self.run_log.extra["left_open"] = held
 
     # == account, health ===================================================================
     async def _refresh_account(self) -> None:

@@ -119,17 +119,30 @@ def test_older_data_time_does_not_lower_the_floor(mono: FakeMonotonic):
     assert clock.now() == T + timedelta(seconds=60)
 
 
-def test_now_never_runs_backwards_after_a_lower_sample(mono: FakeMonotonic):
+def test_a_live_clock_never_runs_backwards_after_a_lower_sample(mono: FakeMonotonic):
+    clock = ServerClock(mono)
+    clock.sample(T)
+    mono.advance(1.0)
+    clock.sample(T + timedelta(seconds=1))
+    mono.advance(1.0)
+    ahead = clock.now()
+    clock.sample(T + timedelta(seconds=1))  # whole-second truncation: a second "behind"
+    assert clock.now() >= ahead
+    mono.advance(0.1)
+    assert clock.now() >= ahead
+
+
+def test_a_fast_estimate_far_ahead_of_the_server_is_set_back(mono: FakeMonotonic):
+    """A simulator that slowed while the bot could not sample (a Gateway restart over the
+    flatten): the estimate ran ahead, and the bot must not keep believing the close has passed."""
     clock = ServerClock(mono)
     clock.sample(T)
     mono.advance(2.0)
     clock.sample(T + timedelta(seconds=120))  # 60x
-    mono.advance(1.0)
-    ahead = clock.now()
-    clock.sample(T + timedelta(seconds=130))  # the server says less than we estimated
-    assert clock.now() >= ahead
-    mono.advance(0.1)
-    assert clock.now() >= ahead
+    mono.advance(5.0)
+    assert clock.now() == T + timedelta(seconds=420)
+    clock.sample(T + timedelta(seconds=150))  # the server ran at 6x meanwhile
+    assert clock.now() == T + timedelta(seconds=150) and clock.rate == pytest.approx(6.0)
 
 
 def test_now_is_monotonic_over_a_mixed_run(mono: FakeMonotonic):
@@ -146,24 +159,69 @@ def test_now_is_monotonic_over_a_mixed_run(mono: FakeMonotonic):
     assert seen == sorted(seen)
 
 
-def test_a_jump_over_the_night_is_followed_without_measuring_it_as_a_speed():
+def test_a_jump_over_the_night_is_followed_without_measuring_it_as_a_speed(mono: FakeMonotonic):
     """A multi-day simulator skips from 16:15 to the next 09:25 at once: the estimate must land
     on the new time and keep the running rate, not extrapolate a 10,000x speed."""
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    from trade.ib.server_clock import ServerClock
-
-    mono = [0.0]
-    clock = ServerClock(monotonic=lambda: mono[0])
-    start = datetime(2026, 2, 10, 16, 0, tzinfo=ZoneInfo("America/New_York"))
+    clock = ServerClock(mono)
+    start = datetime(2026, 2, 10, 16, 0, tzinfo=NY)
     for i in range(4):  # 400x for a few seconds
-        mono[0] = float(i)
         clock.sample(start + timedelta(seconds=400 * i))
+        mono.advance(1.0)
     assert clock.rate == 400.0
-    mono[0] = 3.5
-    morning = datetime(2026, 2, 11, 9, 25, tzinfo=ZoneInfo("America/New_York"))
+    mono.advance(-0.5)
+    morning = datetime(2026, 2, 11, 9, 25, tzinfo=NY)
     clock.sample(morning)
-    mono[0] = 4.5
+    mono.advance(1.0)
     assert clock.rate == 400.0
     assert clock.now() == morning + timedelta(seconds=400)
+
+
+def _at_1500x(clock: ServerClock, mono: FakeMonotonic, seconds: int) -> datetime:
+    server = T
+    for _ in range(seconds):
+        clock.sample(server)
+        mono.advance(1.0)
+        server += timedelta(seconds=1500)
+    clock.sample(server)
+    return server
+
+
+def test_a_simulator_slowing_down_is_followed_at_the_next_sample(mono: FakeMonotonic):
+    """The chaos campaign drops from 1500x to 60x before the flatten. The old 5-second window
+    would keep a ~1200x rate for seconds and run the estimate twenty minutes ahead (the bot then
+    believed the close had passed and never flattened)."""
+    clock = ServerClock(mono)
+    server = _at_1500x(clock, mono, 4)
+    assert clock.rate == pytest.approx(1500.0)
+    mono.advance(1.0)
+    server += timedelta(seconds=60)  # the simulator ran at 60x during that second
+    clock.sample(server)
+    assert clock.rate == pytest.approx(60.0)
+    mono.advance(1.0)
+    assert clock.now() - (server + timedelta(seconds=60)) < timedelta(seconds=1)
+
+
+def test_a_paused_simulator_is_taken_at_real_time(mono: FakeMonotonic):
+    clock = ServerClock(mono)
+    server = _at_1500x(clock, mono, 3)
+    mono.advance(1.0)
+    clock.sample(server)  # held: no progress
+    assert clock.rate == 1.0
+
+
+def test_fresh_market_data_caps_a_fast_estimate(mono: FakeMonotonic):
+    clock = ServerClock(mono)
+    server = _at_1500x(clock, mono, 3)
+    mono.advance(0.2)  # 300 s at the old rate, but a bar just said the server is only 10 s on
+    clock.observe_data_time(server + timedelta(seconds=10))
+    assert clock.now() <= server + timedelta(seconds=10 + 5 + 5)
+    mono.advance(1.0)  # no bars for a while (a paused feed): the samples' estimate again
+    assert clock.now() > server + timedelta(seconds=1000)
+
+
+def test_market_data_never_caps_a_live_clock(mono: FakeMonotonic):
+    clock = ServerClock(mono)
+    clock.sample(T)
+    clock.observe_data_time(T - timedelta(seconds=60))  # a late bar on a 1x Gateway
+    mono.advance(0.1)
+    assert clock.now() == T + timedelta(seconds=0.1)
