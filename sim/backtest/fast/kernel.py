@@ -1,0 +1,285 @@
+"""The fast engine's compiled day: the event engine's decisions over arrays, minute by minute.
+
+One call trades one session of the kept symbols for one parameter set. Each minute boundary k
+(time = open + k minutes, k = 1 .. flatten) runs the phases in the order the event engine runs
+them (sim/backtest/event_engine.py; every rule cites the Python it reproduces):
+
+1. **Match** (`MatchingEngine.advance`): for each held symbol, in alphabetical order (the
+   engine's `sorted(active_by_symbol)`), the take-profit LMT and the STP of its OCA group along
+   the intra-bar path over (k-1, k]: first the whole bar k-1 (segment: its open, low, high; the
+   stop is matched before the limit, so the stop wins a bar that reaches both), then the
+   zero-length segment at bar k's open. A stop fills at min(first, stop) slipped and rounded
+   against the client, a limit at max(first, limit) within the limit; the execution time is the
+   segment start when the fill is at its first price (a gap), else its end.
+2. **Bars** (`PaperBroker._deliver_bars` -> `BarFeed.on_bar` -> `IntradayTrader._process_bar`):
+   in subscription order, every symbol with a bar ending at k that does not follow a gap folds
+   it into its indicators; a flat symbol is judged by `strategy.entry_verdict` and, on ENTER,
+   by `RiskManager.standard` (daily loss cap, max open positions, cooldown, sizing, buying
+   power, exposure cap); an allowed entry fills at once at the path's price at k, slipped, and
+   its exits are placed at the fill x (1 +/- pct) rounded to the tick (`ExitKeeper.entry_done`).
+3. **Flatten** (k = flatten): every held symbol, alphabetically, sells at the price at k.
+4. **Account** (the trader's health check, every minute): net liquidation = cash + held shares
+   at the price at k (in the order the engine's ledger holds them), buying power = 4 x net
+   liquidation - gross position value.
+5. **Backfilled bars**: bars that follow a gap, decided like 2 but after the refresh (the
+   trader's gap backfill is a job that runs after its loop's health check).
+
+Times are seconds from the session open; prices, fees and P&L are the engine's floats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.backtest.fast import indicators as ind
+from sim.backtest.fast.prices import commission, round_to_tick, slipped, to_tick, whole_shares
+
+TARGET, STOP, FLATTEN = 0, 1, 2  # exit reasons (ledger: TP -> target, SL -> stop, FLAT -> flatten)
+LEVERAGE = 4.0  # MatchingEngine's default Reg T intraday leverage
+# out_f columns
+ENTRY_S, ENTRY_PX, EXIT_S, EXIT_PX, COMMISSION, GROSS = range(6)
+# out_i columns
+SYMBOL, QTY, REASON = range(3)
+
+
+@njit(cache=True)
+def _price_at(i: int, k: int, has_bar: np.ndarray, opens: np.ndarray,
+              last_close: np.ndarray) -> float:
+    """`MarketReplay.price_at` at minute boundary k: bar k's open, else the last close."""
+    if k < has_bar.shape[1] and has_bar[i, k]:
+        return opens[i, k]
+    return last_close[i]
+
+
+@njit(cache=True)
+def trade_session(
+    has_bar, gap, opens, highs, lows, closes, volumes, prev_close, alpha_order,
+    state, tpv_ring, vol_ring, vwap_p, rsi_p, atr_p,
+    profit_target, stop_loss, rsi_max, atr_min, use_daily, daily_atr, position_pct,
+    cooldown_s, flatten, cutoff, allocation, equity, daily_loss_pct, max_open, slippage_bps,
+    refresh_account, out_i, out_f,
+):  # type: ignore[no-untyped-def]
+    """Trade one session; the closed round trips go to out_i/out_f in closing order.
+
+    Returns the number of round trips. `state`, `tpv_ring`, `vol_ring` (the warmed indicator
+    state per symbol) are updated in place. NaN means "not set" for position_pct, daily_atr and
+    daily_loss_pct; 0 for max_open and cooldown_s.
+    """
+    n = has_bar.shape[0]
+    qty = np.zeros(n, dtype=np.int64)
+    avg_cost = np.zeros(n)  # the trader's book: fill price (no commission)
+    entry_px = np.zeros(n)
+    entry_s = np.zeros(n)
+    entry_fee = np.zeros(n)
+    take_profit = np.zeros(n)
+    stop = np.zeros(n)
+    last_exit = np.full(n, np.nan)
+    last_close = prev_close.copy()
+    held_order = np.empty(n, dtype=np.int64)  # the engine ledger's positions, insertion order
+    held_count = 0
+    cash = equity
+    realized = 0.0
+    net_liq = equity  # the account the risk rules see (refreshed at the health checks)
+    buying_power = LEVERAGE * equity
+    trades = 0
+    for k in range(1, flatten + 1):
+        now = 60.0 * k
+        b = k - 1
+        for i in range(n):
+            if has_bar[i, b]:
+                last_close[i] = closes[i, b]
+        # 1. match the exits
+        for j in range(n):
+            i = alpha_order[j]
+            if qty[i] <= 0:
+                continue
+            px = -1.0
+            at = 0.0
+            removes = True
+            reason = STOP
+            if has_bar[i, b]:
+                first = opens[i, b]
+                if lows[i, b] <= stop[i]:
+                    trigger = stop[i] if stop[i] < first else first
+                    px = slipped(trigger, False, slippage_bps)
+                    at = 60.0 * b if trigger == first else 60.0 * b + 60.0
+                elif highs[i, b] >= take_profit[i]:
+                    price = take_profit[i] if take_profit[i] > first else first
+                    worse = to_tick(price, -1)
+                    px = take_profit[i] if take_profit[i] > worse else worse
+                    at = 60.0 * b if price == first else 60.0 * b + 60.0
+                    removes = price == first
+                    reason = TARGET
+            if px < 0.0 and k < has_bar.shape[1] and has_bar[i, k]:
+                first = opens[i, k]
+                if first <= stop[i]:
+                    px = slipped(first, False, slippage_bps)
+                    at = now
+                elif first >= take_profit[i]:
+                    worse = to_tick(first, -1)
+                    px = take_profit[i] if take_profit[i] > worse else worse
+                    at = now
+                    reason = TARGET
+            if px < 0.0:
+                continue
+            fee = commission(float(qty[i]), px, True, removes)
+            cash -= -float(qty[i]) * px + fee
+            gross = qty[i] * px - qty[i] * entry_px[i]
+            trip_fee = entry_fee[i] + fee
+            realized += gross - trip_fee
+            _record(out_i, out_f, trades, i, qty[i], entry_s[i], entry_px[i], at, px, trip_fee,
+                    gross, reason)
+            trades += 1
+            last_exit[i] = at
+            qty[i] = 0
+            avg_cost[i] = 0.0
+            held_count = _drop(held_order, held_count, i)
+        # 2. this minute's bars, then 5. the backfilled ones after 4. the account refresh
+        for phase in range(2):
+            if phase == 1:
+                if k == flatten:
+                    break
+                if refresh_account:
+                    market = 0.0
+                    gross_value = 0.0
+                    for h in range(held_count):
+                        i = held_order[h]
+                        value = float(qty[i]) * _price_at(i, k, has_bar, opens, last_close)
+                        market += value
+                        gross_value += abs(value)
+                    net_liq = cash + market
+                    buying_power = LEVERAGE * net_liq - gross_value
+                    if not buying_power > 0.0:
+                        buying_power = 0.0
+            for i in range(n):
+                if not has_bar[i, b] or gap[i, b] != (phase == 1):
+                    continue
+                ind.update(state[i], tpv_ring[i], vol_ring[i], vwap_p[i], rsi_p[i], atr_p[i],
+                           highs[i, b], lows[i, b], closes[i, b], volumes[i, b])
+                if qty[i] != 0 or k >= cutoff:
+                    continue
+                if not _rules_enter(state[i], rsi_max[i], atr_min[i], use_daily[i],
+                                    daily_atr[i]):
+                    continue
+                shares = _risk_shares(i, k, now, state[i, ind.CLOSE], qty, avg_cost, has_bar,
+                                      opens, last_close, realized, equity, daily_loss_pct,
+                                      max_open, last_exit, cooldown_s, position_pct,
+                                      allocation, net_liq, buying_power)
+                if shares <= 0:
+                    continue
+                px = slipped(_price_at(i, k, has_bar, opens, last_close), True, slippage_bps)
+                fee = commission(float(shares), px, False, True)
+                cash -= float(shares) * px + fee
+                qty[i] = shares
+                avg_cost[i] = (0.0 + px * shares) / shares
+                entry_px[i] = px
+                entry_s[i] = now
+                entry_fee[i] = fee
+                take_profit[i] = round_to_tick(px * (1.0 + profit_target[i]))
+                stop[i] = round_to_tick(px * (1.0 - stop_loss[i]))
+                held_order[held_count] = i
+                held_count += 1
+        # 3. the flatten
+        if k == flatten:
+            for j in range(n):
+                i = alpha_order[j]
+                if qty[i] <= 0:
+                    continue
+                px = slipped(_price_at(i, k, has_bar, opens, last_close), False, slippage_bps)
+                fee = commission(float(qty[i]), px, True, True)
+                cash -= -float(qty[i]) * px + fee
+                gross = qty[i] * px - qty[i] * entry_px[i]
+                trip_fee = entry_fee[i] + fee
+                realized += gross - trip_fee
+                _record(out_i, out_f, trades, i, qty[i], entry_s[i], entry_px[i], now, px,
+                        trip_fee, gross, FLATTEN)
+                trades += 1
+                qty[i] = 0
+    return trades
+
+
+@njit(cache=True)
+def _rules_enter(state, rsi_max, atr_min, use_daily, daily_atr):  # type: ignore[no-untyped-def]
+    """`strategy.entry_verdict` is ENTER (the cut-off is checked by the caller)."""
+    price = state[ind.CLOSE]
+    vwap = state[ind.VWAP]
+    rsi = state[ind.RSI]
+    if vwap != vwap or rsi != rsi or not price > 0.0:
+        return False
+    if use_daily:
+        volatility = daily_atr
+    else:
+        volatility = state[ind.ATR] / price
+        if volatility != volatility:
+            return False
+    if not price > vwap:
+        return False
+    if not rsi < rsi_max:
+        return False
+    return volatility > atr_min
+
+
+@njit(cache=True)
+def _risk_shares(i, k, now, price, qty, avg_cost, has_bar, opens, last_close, realized,
+                 equity, daily_loss_pct, max_open, last_exit, cooldown_s, position_pct,
+                 allocation, net_liq, buying_power):  # type: ignore[no-untyped-def]
+    """`EntryDesk.entry_request` + `RiskManager.check_entry`: the shares allowed (0: no)."""
+    exposure = 0.0
+    unrealized = 0.0
+    held = 0
+    for j in range(qty.size):
+        if qty[j] > 0:
+            last = _price_at(j, k, has_bar, opens, last_close)
+            exposure += qty[j] * last
+            unrealized += (last - avg_cost[j]) * qty[j]
+            held += 1
+    day_pnl = realized + unrealized
+    if daily_loss_pct == daily_loss_pct and day_pnl < -daily_loss_pct * equity:
+        return 0
+    if max_open > 0 and held >= max_open:
+        return 0
+    if cooldown_s[i] > 0.0 and last_exit[i] == last_exit[i] and now < last_exit[i] + cooldown_s[i]:
+        return 0
+    pct = position_pct[i]
+    if pct == pct:
+        capital = net_liq * pct
+    else:
+        capital = net_liq * allocation / qty.size
+    shares = whole_shares(capital, price)
+    if shares == 0:
+        return 0
+    limit = whole_shares(buying_power, price)
+    if limit == 0:
+        return 0
+    if limit < shares:
+        shares = limit
+    limit = whole_shares(net_liq * allocation - exposure, price)
+    if limit == 0:
+        return 0
+    return limit if limit < shares else shares
+
+
+@njit(cache=True)
+def _record(out_i, out_f, t, i, qty, entry_at, entry_price, exit_at, exit_price, fee, gross,
+            reason):  # type: ignore[no-untyped-def]
+    out_i[t, SYMBOL] = i
+    out_i[t, QTY] = qty
+    out_i[t, REASON] = reason
+    out_f[t, ENTRY_S] = entry_at
+    out_f[t, ENTRY_PX] = entry_price
+    out_f[t, EXIT_S] = exit_at
+    out_f[t, EXIT_PX] = exit_price
+    out_f[t, COMMISSION] = fee
+    out_f[t, GROSS] = gross
+
+
+@njit(cache=True)
+def _drop(order, count, i):  # type: ignore[no-untyped-def]
+    """Remove symbol i from the engine ledger's insertion-ordered positions."""
+    w = 0
+    for r in range(count):
+        if order[r] != i:
+            order[w] = order[r]
+            w += 1
+    return w
