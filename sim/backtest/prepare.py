@@ -17,16 +17,21 @@ in a supervised job, and the fast engine keeps that order.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 
+from sim.backtest.bars import BarStore, SessionBars
 from sim.market.clock import ReplayClock
+from sim.market.history import calendar_cutoff
 from sim.market.replay import BarSource, MarketReplay
 from sim.market.sessions import session_bounds
 from trade.calendar import MarketCalendar
+from trade.indicators import atr as wilder_atr
 from trade.models import Bar
 from trade.watchlist import AnalystRules, daily_atr_pct, judge
 
@@ -71,8 +76,133 @@ class DayBatch:
         return np.array([where[s] for s in symbols], dtype=np.int64)
 
 
-def prepare_day(source: BarSource, day: date, symbols: Sequence[str]) -> DayBatch | None:
-    """The batch of `day` for those of `symbols` that have bars that day (None: none has)."""
+def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch | None:
+    """The batch of `day` for those of `symbols` that have bars that day (None: none has).
+
+    Equal, array for array, to `prepare_day_reference` (the replay's own history): the warm-up
+    is the last 5 session files before `day` (IB's "5 D"), the analyst's figures aggregate
+    theirs, the daily bars are the daily file's completed sessions within a year plus the
+    session files after it (`MarketReplay._daily_history`), the price before the open is the
+    previous session's close (`MarketReplay._previous_close`)."""
+    present = [s for s in symbols if _has_session(store.sessions(s), day)]
+    if not present:
+        return None
+    opened, _ = session_bounds(day)
+    session = _CALENDAR.session(day)
+    minutes = session.minutes
+    n = len(present)
+    judged = np.zeros(n, dtype=np.bool_)
+    daily = np.full(n, np.nan)
+    daily_stat = np.full(n, np.nan)
+    prev_close = np.full(n, np.nan)
+    has_bar = np.zeros((n, minutes), dtype=np.bool_)
+    gap = np.zeros((n, minutes), dtype=np.bool_)
+    grid = {k: np.full((n, minutes), np.nan) for k in ("open", "high", "low", "close", "volume")}
+    warm_parts: list[np.ndarray] = []
+    offsets = [0]
+    year_ago = calendar_cutoff(opened, 1, "Y").timestamp()
+    for i, symbol in enumerate(present):
+        days = store.sessions(symbol)
+        earlier = days[:bisect_left(days, day)]
+        history = [h for h in (store.session(symbol, d) for d in earlier[-5:]) if h.size]
+        judged[i] = _judge(history)
+        if judged[i]:
+            value = _daily_atr(store, symbol, day, earlier, year_ago)
+            daily[i] = value
+            daily_stat[i] = round(value, 8) if value == value else math.nan
+        warm = np.empty((4, sum(h.size for h in history)))
+        at = 0
+        for h in history:
+            warm[:, at:at + h.size] = (h.high, h.low, h.close, h.volume)
+            at += h.size
+        warm_parts.append(warm)
+        offsets.append(offsets[-1] + at)
+        today = store.session(symbol, day)
+        prev_close[i] = _previous_close(store, symbol, day, earlier, today)
+        m = today.minute
+        if m.size and (m[0] < 0 or m[-1] >= minutes):
+            raise ValueError(f"{symbol} {day}: a bar lies outside the session: fix the data file")
+        has_bar[i, m] = True
+        for key in grid:
+            grid[key][i, m] = getattr(today, key)
+        if m.size:
+            steps = np.diff(m)
+            gap[i, m[1:]] = steps > 1
+            gap[i, m[0]] = bool(history) and m[0] > 0
+    return DayBatch(
+        day=day, open_at=opened, minutes=minutes,
+        flatten=_minute(session.flatten_at, opened), cutoff=_minute(session.entry_cutoff, opened),
+        symbols=tuple(present), judged=judged, daily_atr=daily, daily_atr_stat=daily_stat,
+        prev_close=prev_close, has_bar=has_bar, gap=gap, **grid,
+        warm_offsets=np.array(offsets, dtype=np.int64),
+        warm=np.concatenate(warm_parts, axis=1),
+    )
+
+
+def _has_session(days: list[date], day: date) -> bool:
+    i = bisect_left(days, day)
+    return i < len(days) and days[i] == day
+
+
+def _judge(history: list[SessionBars]) -> bool:
+    """`trade.watchlist.judge`'s verdict (kept or not) from the sessions' own figures."""
+    if len(history) < _RULES.min_sessions:
+        return False
+    dollar_volumes = [h.dollar_volume for h in history]
+    ranges = [(h.high_max - h.low_min) / h.close[-1] for h in history if h.close[-1] > 0]
+    dollar_volume = sum(dollar_volumes) / len(dollar_volumes)
+    avg_range = sum(ranges) / len(ranges) if ranges else 0.0
+    if not math.isfinite(dollar_volume) or dollar_volume < _RULES.min_avg_dollar_volume:
+        return False
+    return not avg_range < _RULES.min_daily_range_pct
+
+
+def _daily_atr(store: BarStore, symbol: str, day: date, earlier: list[date],
+               year_ago: float) -> float:
+    """`trade.watchlist.daily_atr_pct` over the replay's "1 Y" of daily bars at the open."""
+    file = store.daily_file(symbol)
+    done = bisect_left(file.days, day)  # the file's sessions completed before today
+    starts = list(file.start[:done])
+    highs, lows, closes = list(file.high[:done]), list(file.low[:done]), list(file.close[:done])
+    have = set(file.days[max(0, done - 5):done])
+    last = file.days[done - 1] if done else None
+    for d in earlier:
+        if d in have or (last is not None and d < last):
+            continue
+        bars = store.session(symbol, d)
+        if bars.size:
+            starts.append(session_bounds(d)[0].timestamp())
+            highs.append(bars.high_max)
+            lows.append(bars.low_min)
+            closes.append(float(bars.close[-1]))
+    keep = [j for j, start in enumerate(starts) if start >= year_ago]
+    period = _RULES.atr_period
+    if len(keep) < period + 1:
+        return math.nan
+    high = pd.Series([float(highs[j]) for j in keep])
+    low = pd.Series([float(lows[j]) for j in keep])
+    close = pd.Series([float(closes[j]) for j in keep])
+    return float(wilder_atr(high, low, close, period).iloc[-1]) / float(close.iloc[-1])
+
+
+def _previous_close(store: BarStore, symbol: str, day: date, earlier: list[date],
+                    today: SessionBars) -> float:
+    if earlier:
+        last = store.session(symbol, earlier[-1])
+        if last.size:
+            return float(last.close[-1])
+    file = store.daily_file(symbol)
+    done = bisect_left(file.days, day)
+    if done:
+        return float(file.close[done - 1])
+    return float(today.open[0]) if today.size else math.nan
+
+
+def prepare_day_reference(source: BarSource, day: date,
+                          symbols: Sequence[str]) -> DayBatch | None:
+    """The batch of `day` for those of `symbols` that have bars that day (None: none has),
+    straight from the replay's history, as the live trader's analyst reads it. The reference
+    `prepare_day` is tested against; slower (it rebuilds `Bar` lists for every session)."""
     present = [s for s in symbols if day in set(source.sessions(s))]
     if not present:
         return None

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from evaluation.performance import Metrics, TradeRecord, compute_metrics
 from trade.models import Params
@@ -72,6 +72,21 @@ class DayResult:
     def pnl(self) -> float:
         return sum(t.pnl for t in self.trades)
 
+    def records(self) -> list[TradeRecord]:
+        return [t.record(self.day) for t in self.trades]
+
+
+class SessionTrades(Protocol):
+    """A session's trades as metrics need them (`DayResult`, or the fast engine's arrays)."""
+
+    @property
+    def day(self) -> date: ...
+
+    @property
+    def pnl(self) -> float: ...
+
+    def records(self) -> list[TradeRecord]: ...
+
 
 @dataclass(slots=True)
 class BacktestResult:
@@ -105,9 +120,9 @@ class BacktestResult:
         return dumps(self.as_dict())
 
 
-def metrics_of(days: Sequence[DayResult], equity: float, allocation: float) -> Metrics:
+def metrics_of(days: Sequence[SessionTrades], equity: float, allocation: float) -> Metrics:
     """`evaluation.performance.compute_metrics` over every session (quiet ones count as 0)."""
-    records = [t.record(d.day) for d in days for t in d.trades]
+    records = [r for d in days for r in d.records()]
     daily = [(d.day, d.pnl) for d in days]
     return compute_metrics(records, daily, equity, allocation)
 

@@ -1,20 +1,23 @@
 """The fast engine: a prepared `DayBatch` and a parameter set in, the session's round trips out.
 
-Python does what depends on the parameters but not on the bars: each symbol's effective params
-(defaults + its overrides), the daily ATR screen against `atr_min_pct` (which symbols the
-analyst keeps, so how many the allocation is split over), the warmed indicator state for the
-symbol's periods (cached per process: a sweep over exits reuses it). The compiled kernel
-(`sim.backtest.fast.kernel.trade_session`) trades the day.
+Python does what depends on the parameters but not on the minutes: each symbol's effective
+params (defaults + its overrides), the daily ATR screen against `atr_min_pct` (which symbols
+the analyst keeps, hence how many the allocation is split over), and the indicators for the
+symbols' periods (warm-up then the session, by the compiled incremental update; cached per
+process, so a sweep over the other parameters computes them once per session). The compiled
+kernel (`sim.backtest.fast.kernel.trade_session`) trades the day.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from evaluation.performance import TradeRecord
 from sim.backtest.config import BacktestConfig
 from sim.backtest.fast import indicators as ind
 from sim.backtest.fast import kernel
@@ -23,8 +26,78 @@ from sim.backtest.result import DayResult, Trade
 from trade.models import Params
 
 REASONS = {kernel.TARGET: "target", kernel.STOP: "stop", kernel.FLATTEN: "flatten"}
-_WARM_CACHE_MAX = 20_000
-_warm_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_CACHE_MAX = 4096
+_inputs: dict[tuple[object, ...], KernelInput] = {}
+_indicators: dict[tuple[object, ...], np.ndarray] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class KernelInput:
+    """The kept symbols' market and indicator arrays for one session (one set of periods)."""
+
+    names: tuple[str, ...]
+    alpha: np.ndarray
+    has_bar: np.ndarray
+    gap: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    prev_close: np.ndarray
+    daily_atr: np.ndarray
+    vwap: np.ndarray
+    rsi: np.ndarray
+    atr: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class DayTrades:
+    """A session's round trips as the kernel wrote them (times in seconds from the open)."""
+
+    day: date
+    open_at: datetime
+    flat_at: datetime | None
+    names: tuple[str, ...]
+    ints: np.ndarray  # [t, (symbol, qty, reason)]
+    floats: np.ndarray  # [t, (entry_s, entry_px, exit_s, exit_px, commission, gross)]
+
+    def trades(self) -> tuple[Trade, ...]:
+        opened = self.open_at
+        out = []
+        for row, f in zip(self.ints.tolist(), self.floats.tolist(), strict=True):
+            qty = row[kernel.QTY]
+            out.append(Trade(
+                symbol=self.names[row[kernel.SYMBOL]], qty=qty,
+                entry_time=opened + timedelta(seconds=f[kernel.ENTRY_S]),
+                entry_price=(0 + qty * f[kernel.ENTRY_PX]) / qty,  # RoundTrip's average
+                exit_time=opened + timedelta(seconds=f[kernel.EXIT_S]),
+                exit_price=(0 + qty * f[kernel.EXIT_PX]) / qty,
+                exit_reason=REASONS[row[kernel.REASON]],
+                commission=f[kernel.COMMISSION], gross_pnl=f[kernel.GROSS],
+            ))
+        return tuple(out)
+
+    @property
+    def pnl(self) -> float:
+        """`DayResult.pnl`: the trades' net P&L summed in closing order."""
+        return sum(g - c for g, c in zip(self.floats[:, kernel.GROSS].tolist(),
+                                         self.floats[:, kernel.COMMISSION].tolist(), strict=True))
+
+    def records(self) -> list[TradeRecord]:
+        """`[t.record(day) for t in self.trades()]` without building the `Trade`s."""
+        opened, day = self.open_at, self.day
+        out = []
+        for row, f in zip(self.ints.tolist(), self.floats.tolist(), strict=True):
+            qty = row[kernel.QTY]
+            out.append(TradeRecord(
+                self.names[row[kernel.SYMBOL]], day, opened + timedelta(seconds=f[kernel.ENTRY_S]),
+                opened + timedelta(seconds=f[kernel.EXIT_S]), qty, (0 + qty * f[kernel.ENTRY_PX]) / qty,
+                (0 + qty * f[kernel.EXIT_PX]) / qty, f[kernel.GROSS], f[kernel.COMMISSION],
+                exit_reason=REASONS[row[kernel.REASON]]))
+        return out
+
+    def result(self) -> DayResult:
+        return DayResult(self.day, self.trades(), self.flat_at, self.names)
 
 
 def kept_symbols(batch: DayBatch, params: list[Params]) -> list[int]:
@@ -41,73 +114,73 @@ def kept_symbols(batch: DayBatch, params: list[Params]) -> list[int]:
     return kept
 
 
-def warm_state(batch: DayBatch, i: int, own: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    key = (batch.day, batch.symbols[i], own.vwap_period, own.rsi_period, own.atr_period)
-    cached = _warm_cache.get(key)
-    if cached is None:
+def _periods(own: Params) -> tuple[int, int, int]:
+    return own.vwap_period, own.rsi_period, own.atr_period
+
+
+def session_indicators(batch: DayBatch, i: int, own: Params) -> np.ndarray:
+    """[vwap, rsi, atr] per minute of symbol i's session for its periods (cached)."""
+    key = (batch.day, batch.symbols[i], *_periods(own))
+    found = _indicators.get(key)
+    if found is None:
         high, low, close, volume = batch.warm_bars(i)
-        cached = ind.warm_up(high, low, close, volume, own.vwap_period, own.rsi_period,
-                             own.atr_period)
-        if len(_warm_cache) >= _WARM_CACHE_MAX:
-            _warm_cache.clear()
-        _warm_cache[key] = cached
-    return cached
+        state, tpv, vol = ind.warm_up(high, low, close, volume, *_periods(own))
+        found = ind.session_values(state, tpv, vol, *_periods(own), batch.has_bar[i],
+                                   batch.high[i], batch.low[i], batch.close[i], batch.volume[i])
+        if len(_indicators) >= _CACHE_MAX:
+            _indicators.clear()
+        _indicators[key] = found
+    return found
 
 
-def run_fast_day(batch: DayBatch, default: Params, config: BacktestConfig,
-                 overrides: Mapping[str, Params] | None = None) -> DayResult:
+def kernel_input(batch: DayBatch, kept: list[int], own: list[Params]) -> KernelInput:
+    key = (batch.day, batch.symbols, tuple(kept), tuple(_periods(p) for p in own))
+    found = _inputs.get(key)
+    if found is None:
+        rows = np.array(kept, dtype=np.int64)
+        names = tuple(batch.symbols[i] for i in kept)
+        values = np.stack([session_indicators(batch, i, p) for i, p in zip(kept, own, strict=True)])
+        found = KernelInput(
+            names, np.array(sorted(range(len(kept)), key=lambda r: names[r]), dtype=np.int64),
+            batch.has_bar[rows], batch.gap[rows], batch.open[rows], batch.high[rows],
+            batch.low[rows], batch.close[rows], batch.prev_close[rows],
+            batch.daily_atr_stat[rows], np.ascontiguousarray(values[:, 0]),
+            np.ascontiguousarray(values[:, 1]), np.ascontiguousarray(values[:, 2]))
+        if len(_inputs) >= _CACHE_MAX:
+            _inputs.clear()
+        _inputs[key] = found
+    return found
+
+
+def run_fast_trades(batch: DayBatch, default: Params, config: BacktestConfig,
+                    overrides: Mapping[str, Params] | None = None) -> DayTrades:
     """Trade `batch` with `default` (and per-symbol `overrides`) on the compiled kernel."""
     params = [(overrides or {}).get(s, default) for s in batch.symbols]
     kept = kept_symbols(batch, params)
     if not kept:
-        return DayResult(batch.day)
-    n = len(kept)
-    rows = np.array(kept, dtype=np.int64)
+        return DayTrades(batch.day, batch.open_at, None, (), np.zeros((0, 3), dtype=np.int64),
+                         np.zeros((0, 6)))
     own = [params[i] for i in kept]
-    names = [batch.symbols[i] for i in kept]
-    ring = max(p.vwap_period for p in own)
-    state = np.empty((n, ind.STATE_SIZE))
-    tpv_ring = np.zeros((n, ring))
-    vol_ring = np.zeros((n, ring))
-    for r, i in enumerate(kept):
-        s, t, v = warm_state(batch, i, own[r])
-        state[r] = s
-        tpv_ring[r, :t.size] = t
-        vol_ring[r, :v.size] = v
-    alpha = np.array(sorted(range(n), key=lambda r: names[r]), dtype=np.int64)
-    capacity = n * (batch.flatten // 2 + 2)
-    out_i = np.zeros((capacity, 3), dtype=np.int64)
-    out_f = np.zeros((capacity, 6))
+    data = kernel_input(batch, kept, own)
+    rules = np.array([[p.profit_target, p.stop_loss, p.rsi_max, p.atr_min_pct,
+                       1.0 if p.atr_timeframe == "1 day" else 0.0, 0.0,
+                       math.nan if p.position_pct is None else p.position_pct,
+                       60.0 * p.cooldown_minutes] for p in own])
+    rules[:, kernel.RULE_DAILY_ATR] = data.daily_atr
+    capacity = len(kept) * (batch.flatten // 2 + 2)
+    out_i = np.empty((capacity, 3), dtype=np.int64)
+    out_f = np.empty((capacity, 6))
     count = kernel.trade_session(
-        batch.has_bar[rows], batch.gap[rows], batch.open[rows], batch.high[rows],
-        batch.low[rows], batch.close[rows], batch.volume[rows], batch.prev_close[rows], alpha,
-        state, tpv_ring, vol_ring,
-        np.array([p.vwap_period for p in own], dtype=np.int64),
-        np.array([p.rsi_period for p in own], dtype=np.int64),
-        np.array([p.atr_period for p in own], dtype=np.int64),
-        np.array([p.profit_target for p in own]), np.array([p.stop_loss for p in own]),
-        np.array([p.rsi_max for p in own]), np.array([p.atr_min_pct for p in own]),
-        np.array([p.atr_timeframe == "1 day" for p in own], dtype=np.bool_),
-        batch.daily_atr_stat[rows],
-        np.array([math.nan if p.position_pct is None else p.position_pct for p in own]),
-        np.array([60.0 * p.cooldown_minutes for p in own]),
-        batch.flatten, batch.cutoff, config.allocation, float(config.equity),
+        data.has_bar, data.gap, data.open, data.high, data.low, data.close, data.prev_close,
+        data.alpha, data.vwap, data.rsi, data.atr, rules, batch.flatten, batch.cutoff,
+        config.allocation, float(config.equity),
         math.nan if config.daily_loss_pct is None else config.daily_loss_pct,
         config.max_open_positions or 0, config.slippage_bps, True, out_i, out_f,
     )
-    opened = batch.open_at
-    trades = []
-    for t in range(count):
-        qty = int(out_i[t, kernel.QTY])
-        f = out_f[t]
-        trades.append(Trade(
-            symbol=names[out_i[t, kernel.SYMBOL]], qty=qty,
-            entry_time=opened + timedelta(seconds=float(f[kernel.ENTRY_S])),
-            entry_price=(0 + qty * float(f[kernel.ENTRY_PX])) / qty,
-            exit_time=opened + timedelta(seconds=float(f[kernel.EXIT_S])),
-            exit_price=(0 + qty * float(f[kernel.EXIT_PX])) / qty,
-            exit_reason=REASONS[int(out_i[t, kernel.REASON])],
-            commission=float(f[kernel.COMMISSION]), gross_pnl=float(f[kernel.GROSS]),
-        ))
-    return DayResult(batch.day, tuple(trades), opened + timedelta(minutes=batch.flatten),
-                     tuple(names))
+    return DayTrades(batch.day, batch.open_at, batch.open_at + timedelta(minutes=batch.flatten),
+                     data.names, out_i[:count].copy(), out_f[:count].copy())
+
+
+def run_fast_day(batch: DayBatch, default: Params, config: BacktestConfig,
+                 overrides: Mapping[str, Params] | None = None) -> DayResult:
+    return run_fast_trades(batch, default, config, overrides).result()

@@ -168,3 +168,22 @@ def warm_up(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.nda
         update(state, tpv_ring, vol_ring, vwap_period, rsi_period, atr_period, high[i], low[i],
                close[i], volume[i])
     return state, tpv_ring, vol_ring
+
+
+@njit(cache=True)
+def session_values(state: np.ndarray, tpv_ring: np.ndarray, vol_ring: np.ndarray,
+                   vwap_period: int, rsi_period: int, atr_period: int, has_bar: np.ndarray,
+                   high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
+                   ) -> np.ndarray:
+    """[vwap, rsi, atr] after each of the session's bars (NaN where there is no bar), from
+    the warmed state (updated in place): what the rules read at each decision. They depend
+    on the periods only, so a sweep over the other parameters computes them once."""
+    out = np.full((3, has_bar.size), np.nan)
+    for m in range(has_bar.size):
+        if has_bar[m]:
+            update(state, tpv_ring, vol_ring, vwap_period, rsi_period, atr_period, high[m],
+                   low[m], close[m], volume[m])
+            out[0, m] = state[VWAP]
+            out[1, m] = state[RSI]
+            out[2, m] = state[ATR]
+    return out

@@ -32,11 +32,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.backtest.fast import indicators as ind
 from sim.backtest.fast.prices import commission, round_to_tick, slipped, to_tick, whole_shares
 
 TARGET, STOP, FLATTEN = 0, 1, 2  # exit reasons (ledger: TP -> target, SL -> stop, FLAT -> flatten)
 LEVERAGE = 4.0  # MatchingEngine's default Reg T intraday leverage
+# rules columns
+RULE_TARGET, RULE_STOP, RULE_RSI_MAX, RULE_ATR_MIN, RULE_DAILY, RULE_DAILY_ATR, RULE_PCT, \
+    RULE_COOLDOWN = range(8)
 # out_f columns
 ENTRY_S, ENTRY_PX, EXIT_S, EXIT_PX, COMMISSION, GROSS = range(6)
 # out_i columns
@@ -44,27 +46,18 @@ SYMBOL, QTY, REASON = range(3)
 
 
 @njit(cache=True)
-def _price_at(i: int, k: int, has_bar: np.ndarray, opens: np.ndarray,
-              last_close: np.ndarray) -> float:
-    """`MarketReplay.price_at` at minute boundary k: bar k's open, else the last close."""
-    if k < has_bar.shape[1] and has_bar[i, k]:
-        return opens[i, k]
-    return last_close[i]
-
-
-@njit(cache=True)
 def trade_session(
-    has_bar, gap, opens, highs, lows, closes, volumes, prev_close, alpha_order,
-    state, tpv_ring, vol_ring, vwap_p, rsi_p, atr_p,
-    profit_target, stop_loss, rsi_max, atr_min, use_daily, daily_atr, position_pct,
-    cooldown_s, flatten, cutoff, allocation, equity, daily_loss_pct, max_open, slippage_bps,
+    has_bar, gap, opens, highs, lows, closes, prev_close, alpha_order, vwap, rsi, atr, rules,
+    flatten, cutoff, allocation, equity, daily_loss_pct, max_open, slippage_bps,
     refresh_account, out_i, out_f,
 ):  # type: ignore[no-untyped-def]
     """Trade one session; the closed round trips go to out_i/out_f in closing order.
 
-    Returns the number of round trips. `state`, `tpv_ring`, `vol_ring` (the warmed indicator
-    state per symbol) are updated in place. NaN means "not set" for position_pct, daily_atr and
-    daily_loss_pct; 0 for max_open and cooldown_s.
+    `vwap`, `rsi`, `atr` [n, M]: the indicators after each bar (`indicators.session_values`:
+    the incremental update the trader runs as each bar arrives; they do not depend on the
+    trading parameters, so they are computed once per indicator periods). `rules` [n, 8]: the
+    RULE_* columns per symbol; NaN means "not set" for position_pct, daily_atr and
+    daily_loss_pct, 0 for max_open and cooldown. Returns the number of round trips.
     """
     n = has_bar.shape[0]
     qty = np.zeros(n, dtype=np.int64)
@@ -145,30 +138,42 @@ def trade_session(
                     gross_value = 0.0
                     for h in range(held_count):
                         i = held_order[h]
-                        value = float(qty[i]) * _price_at(i, k, has_bar, opens, last_close)
+                        mark = opens[i, k] if has_bar[i, k] else last_close[i]
+                        value = float(qty[i]) * mark
                         market += value
                         gross_value += abs(value)
                     net_liq = cash + market
                     buying_power = LEVERAGE * net_liq - gross_value
                     if not buying_power > 0.0:
                         buying_power = 0.0
+            if k >= cutoff:
+                continue  # after the entry cut-off the bars only move the indicators
             for i in range(n):
-                if not has_bar[i, b] or gap[i, b] != (phase == 1):
+                if not has_bar[i, b] or gap[i, b] != (phase == 1) or qty[i] != 0:
                     continue
-                ind.update(state[i], tpv_ring[i], vol_ring[i], vwap_p[i], rsi_p[i], atr_p[i],
-                           highs[i, b], lows[i, b], closes[i, b], volumes[i, b])
-                if qty[i] != 0 or k >= cutoff:
+                price = closes[i, b]
+                if not _rules_enter(price, vwap[i, b], rsi[i, b], atr[i, b],
+                                    rules[i, RULE_DAILY] != 0.0, rules[i, RULE_DAILY_ATR],
+                                    rules[i, RULE_RSI_MAX], rules[i, RULE_ATR_MIN]):
                     continue
-                if not _rules_enter(state[i], rsi_max[i], atr_min[i], use_daily[i],
-                                    daily_atr[i]):
-                    continue
-                shares = _risk_shares(i, k, now, state[i, ind.CLOSE], qty, avg_cost, has_bar,
-                                      opens, last_close, realized, equity, daily_loss_pct,
-                                      max_open, last_exit, cooldown_s, position_pct,
-                                      allocation, net_liq, buying_power)
+                # EntryDesk.entry_request: the book at the path's price now
+                exposure = 0.0
+                unrealized = 0.0
+                held = 0
+                for j in range(n):
+                    if qty[j] > 0:
+                        last = opens[j, k] if has_bar[j, k] else last_close[j]
+                        exposure += qty[j] * last
+                        unrealized += (last - avg_cost[j]) * qty[j]
+                        held += 1
+                shares = _risk_shares(now, price, realized + unrealized, exposure, held,
+                                      last_exit[i], rules[i, RULE_COOLDOWN], rules[i, RULE_PCT],
+                                      n, equity, daily_loss_pct, max_open, allocation, net_liq,
+                                      buying_power)
                 if shares <= 0:
                     continue
-                px = slipped(_price_at(i, k, has_bar, opens, last_close), True, slippage_bps)
+                mark = opens[i, k] if has_bar[i, k] else last_close[i]
+                px = slipped(mark, True, slippage_bps)
                 fee = commission(float(shares), px, False, True)
                 cash -= float(shares) * px + fee
                 qty[i] = shares
@@ -176,8 +181,8 @@ def trade_session(
                 entry_px[i] = px
                 entry_s[i] = now
                 entry_fee[i] = fee
-                take_profit[i] = round_to_tick(px * (1.0 + profit_target[i]))
-                stop[i] = round_to_tick(px * (1.0 - stop_loss[i]))
+                take_profit[i] = round_to_tick(px * (1.0 + rules[i, RULE_TARGET]))
+                stop[i] = round_to_tick(px * (1.0 - rules[i, RULE_STOP]))
                 held_order[held_count] = i
                 held_count += 1
         # 3. the flatten
@@ -186,7 +191,8 @@ def trade_session(
                 i = alpha_order[j]
                 if qty[i] <= 0:
                     continue
-                px = slipped(_price_at(i, k, has_bar, opens, last_close), False, slippage_bps)
+                mark = opens[i, k] if has_bar[i, k] else last_close[i]
+                px = slipped(mark, False, slippage_bps)
                 fee = commission(float(qty[i]), px, True, True)
                 cash -= -float(qty[i]) * px + fee
                 gross = qty[i] * px - qty[i] * entry_px[i]
@@ -200,17 +206,15 @@ def trade_session(
 
 
 @njit(cache=True)
-def _rules_enter(state, rsi_max, atr_min, use_daily, daily_atr):  # type: ignore[no-untyped-def]
+def _rules_enter(price, vwap, rsi, atr, use_daily, daily_atr, rsi_max,
+                 atr_min):  # type: ignore[no-untyped-def]
     """`strategy.entry_verdict` is ENTER (the cut-off is checked by the caller)."""
-    price = state[ind.CLOSE]
-    vwap = state[ind.VWAP]
-    rsi = state[ind.RSI]
     if vwap != vwap or rsi != rsi or not price > 0.0:
         return False
     if use_daily:
         volatility = daily_atr
     else:
-        volatility = state[ind.ATR] / price
+        volatility = atr / price
         if volatility != volatility:
             return False
     if not price > vwap:
@@ -221,31 +225,22 @@ def _rules_enter(state, rsi_max, atr_min, use_daily, daily_atr):  # type: ignore
 
 
 @njit(cache=True)
-def _risk_shares(i, k, now, price, qty, avg_cost, has_bar, opens, last_close, realized,
-                 equity, daily_loss_pct, max_open, last_exit, cooldown_s, position_pct,
-                 allocation, net_liq, buying_power):  # type: ignore[no-untyped-def]
-    """`EntryDesk.entry_request` + `RiskManager.check_entry`: the shares allowed (0: no)."""
-    exposure = 0.0
-    unrealized = 0.0
-    held = 0
-    for j in range(qty.size):
-        if qty[j] > 0:
-            last = _price_at(j, k, has_bar, opens, last_close)
-            exposure += qty[j] * last
-            unrealized += (last - avg_cost[j]) * qty[j]
-            held += 1
-    day_pnl = realized + unrealized
+def _risk_shares(now, price, day_pnl, exposure, held, last_exit, cooldown, pct, n_symbols,
+                 equity, daily_loss_pct, max_open, allocation, net_liq,
+                 buying_power):  # type: ignore[no-untyped-def]
+    """`RiskManager.check_entry` on `EntryDesk.entry_request`'s figures: shares allowed (0: no).
+    Gates first (daily loss cap, max open positions, cooldown), then the share limits (sizing,
+    buying power, exposure cap), the smallest wins."""
     if daily_loss_pct == daily_loss_pct and day_pnl < -daily_loss_pct * equity:
         return 0
     if max_open > 0 and held >= max_open:
         return 0
-    if cooldown_s[i] > 0.0 and last_exit[i] == last_exit[i] and now < last_exit[i] + cooldown_s[i]:
+    if cooldown > 0.0 and last_exit == last_exit and now < last_exit + cooldown:
         return 0
-    pct = position_pct[i]
     if pct == pct:
         capital = net_liq * pct
     else:
-        capital = net_liq * allocation / qty.size
+        capital = net_liq * allocation / n_symbols
     shares = whole_shares(capital, price)
     if shares == 0:
         return 0

@@ -21,6 +21,7 @@ import math
 
 from numba import njit
 
+_SCALES = (1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0, 10000000.0, 100000000.0)
 _SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two 26-bit halves
 _TICK_EPS = 1e-7  # sim.market.ticks._EPS
 
@@ -57,7 +58,7 @@ def py_round(x: float, ndigits: int) -> float:
         return x
     negative = x < 0.0
     ax = -x if negative else x
-    scale = 10.0 ** ndigits
+    scale = _SCALES[ndigits]
     p, e = _two_product(ax, scale)
     k = math.floor(p)
     frac = p - k  # exact: p and k share their integer bits
