@@ -21,8 +21,8 @@ from dotenv import dotenv_values
 
 from evaluation.llm import LLMEndpoint
 from improvement.cycle import CycleError, CycleInputs, CycleOutcome, run_cycle
-from improvement.regime import DEFAULT_SYMBOL, regime_bars
 from improvement.fast_replay import BacktestReplayer
+from improvement.regime import DEFAULT_SYMBOL, regime_bars
 from improvement.replay import ReplayConfig, Replayer
 from improvement.tuning import WalkForward
 from observability.history import HistoryDBError

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from evaluation.performance import TradeRecord
-from sim.backtest.config import BacktestConfig
+from sim.backtest.config import BacktestConfig, BacktestInputError
 from sim.backtest.fast import indicators as ind
 from sim.backtest.fast import kernel
 from sim.backtest.prepare import DayBatch
@@ -29,6 +29,10 @@ REASONS = {kernel.TARGET: "target", kernel.STOP: "stop", kernel.FLATTEN: "flatte
 _CACHE_MAX = 4096
 _inputs: dict[tuple[object, ...], KernelInput] = {}
 _indicators: dict[tuple[object, ...], np.ndarray] = {}
+
+
+class FastEngineUnsupported(BacktestInputError):
+    """Parameters outside what the fast engine reproduces (one line, exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,13 @@ def run_fast_trades(batch: DayBatch, default: Params, config: BacktestConfig,
         math.nan if config.daily_loss_pct is None else config.daily_loss_pct,
         config.max_open_positions or 0, config.slippage_bps, True, out_i, out_f,
     )
+    if count == kernel.UNSUPPORTED:
+        symbol = data.names[int(out_i[0, kernel.SYMBOL])]
+        at = batch.open_at + timedelta(seconds=float(out_f[0, kernel.ENTRY_S]))
+        raise FastEngineUnsupported(
+            f"{symbol} {at:%Y-%m-%d %H:%M}: the entry's stop or target is marketable at its fill "
+            f"(stop_loss/profit_target smaller than the slippage and the tick): the fast engine "
+            "does not model that; use --engine event")
     return DayTrades(batch.day, batch.open_at, batch.open_at + timedelta(minutes=batch.flatten),
                      data.names, out_i[:count].copy(), out_f[:count].copy())
 

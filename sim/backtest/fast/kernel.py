@@ -35,7 +35,8 @@ from numba import njit
 from sim.backtest.fast.prices import commission, round_to_tick, slipped, to_tick, whole_shares
 
 TARGET, STOP, FLATTEN = 0, 1, 2  # exit reasons (ledger: TP -> target, SL -> stop, FLAT -> flatten)
-LEVERAGE = 4.0  # MatchingEngine's default Reg T intraday leverage
+LEVERAGE = 4.0
+UNSUPPORTED = -1  # trade_session's return when the day leaves the modelled domain  # MatchingEngine's default Reg T intraday leverage
 # rules columns
 RULE_TARGET, RULE_STOP, RULE_RSI_MAX, RULE_ATR_MIN, RULE_DAILY, RULE_DAILY_ATR, RULE_PCT, \
     RULE_COOLDOWN = range(8)
@@ -57,7 +58,10 @@ def trade_session(
     the incremental update the trader runs as each bar arrives; they do not depend on the
     trading parameters, so they are computed once per indicator periods). `rules` [n, 8]: the
     RULE_* columns per symbol; NaN means "not set" for position_pct, daily_atr and
-    daily_loss_pct, 0 for max_open and cooldown. Returns the number of round trips.
+    daily_loss_pct, 0 for max_open and cooldown. Returns the number of round trips, or
+    UNSUPPORTED (the symbol and time in out_i[0], out_f[0]) when an entry's exits would be
+    marketable at its fill (a stop or target inside the slippage and the tick: never with the
+    tuning bounds' 0.5% stop; the event engine handles it, this kernel refuses rather than guess).
     """
     n = has_bar.shape[0]
     qty = np.zeros(n, dtype=np.int64)
@@ -183,6 +187,12 @@ def trade_session(
                 entry_fee[i] = fee
                 take_profit[i] = round_to_tick(px * (1.0 + rules[i, RULE_TARGET]))
                 stop[i] = round_to_tick(px * (1.0 - rules[i, RULE_STOP]))
+                if stop[i] >= mark or take_profit[i] <= mark:
+                    # exits marketable the moment they are moved to the fill: the engine fills
+                    # them inside the repricing job, an order the kernel does not model
+                    out_i[0, SYMBOL] = i
+                    out_f[0, ENTRY_S] = now
+                    return UNSUPPORTED
                 held_order[held_count] = i
                 held_count += 1
         # 3. the flatten
