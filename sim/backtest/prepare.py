@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -62,6 +63,7 @@ class DayBatch:
     volume: np.ndarray
     warm_offsets: np.ndarray  # int[n + 1]: symbol i's warm-up bars are warm[:, off[i]:off[i+1]]
     warm: np.ndarray  # float[4, W]: high, low, close, volume of every symbol's warm-up bars
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # identity for caches
 
     @property
     def bars(self) -> int:

@@ -124,7 +124,7 @@ def _periods(own: Params) -> tuple[int, int, int]:
 
 def session_indicators(batch: DayBatch, i: int, own: Params) -> np.ndarray:
     """[vwap, rsi, atr] per minute of symbol i's session for its periods (cached)."""
-    key = (batch.day, batch.symbols[i], *_periods(own))
+    key = (batch.token, i, *_periods(own))
     found = _indicators.get(key)
     if found is None:
         high, low, close, volume = batch.warm_bars(i)
@@ -138,7 +138,7 @@ def session_indicators(batch: DayBatch, i: int, own: Params) -> np.ndarray:
 
 
 def kernel_input(batch: DayBatch, kept: list[int], own: list[Params]) -> KernelInput:
-    key = (batch.day, batch.symbols, tuple(kept), tuple(_periods(p) for p in own))
+    key = (batch.token, tuple(kept), tuple(_periods(p) for p in own))
     found = _inputs.get(key)
     if found is None:
         rows = np.array(kept, dtype=np.int64)
