@@ -17,9 +17,9 @@ in a supervised job, and the fast engine keeps that order.
 from __future__ import annotations
 
 import math
+import uuid
 from bisect import bisect_left
 from collections.abc import Sequence
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 

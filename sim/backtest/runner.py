@@ -21,7 +21,7 @@ from sim.backtest.prepare import DayBatch, prepare_day
 from sim.backtest.progress import Progress
 from sim.backtest.result import BacktestResult, DayResult, metrics_of
 from sim.backtest.sessions import Sessions
-from sim.backtest.workers import run_groups
+from sim.backtest.workers import SCHEDULER_TIMEOUT_S, connect, run_groups
 from trade.models import Params
 
 ENGINES = ("fast", "event")
@@ -131,10 +131,12 @@ def run_backtest(sessions: Sessions, params: Params, config: BacktestConfig, *,
 def sweep_metrics(engine: str, sessions: Sessions, days: Sequence[date],
                   param_sets: Sequence[Params], config: BacktestConfig, *,
                   workers: int | None = None, scheduler: str | None = None,
-                  overrides: Overrides | None = None,
-                  progress: Progress | None = None) -> list[Metrics]:
+                  overrides: Overrides | None = None, progress: Progress | None = None,
+                  scheduler_timeout: float = SCHEDULER_TIMEOUT_S) -> list[Metrics]:
     """One `Metrics` per parameter set, over every session (units: parameter set x session)."""
     check_engine(engine)
+    if scheduler:
+        connect(scheduler, scheduler_timeout).close()  # a wrong address fails before any work
     days = tuple(days)
     groups = [[(p, d) for d in range(len(days))] for p in range(len(param_sets))]
     if engine == "event":
@@ -145,4 +147,5 @@ def sweep_metrics(engine: str, sessions: Sessions, days: Sequence[date],
         batches = tuple(run_groups(PrepareJob(sessions, days), [[d] for d in range(len(days))],
                                    workers=workers))
         job = BatchJob(batches, days, tuple(param_sets), config, dict(overrides or {}))
-    return run_groups(job, groups, workers=workers, scheduler=scheduler, progress=progress)
+    return run_groups(job, groups, workers=workers, scheduler=scheduler, progress=progress,
+                      scheduler_timeout=scheduler_timeout)

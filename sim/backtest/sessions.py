@@ -54,8 +54,8 @@ class Sessions:
 
     def source(self) -> TickGridSource:
         """This process's cached, grid-snapped source of the market."""
-        key = (self.market, self.symbols if self.market.seed is not None else (), self.first,
-               self.last)
+        key = ((self.market,) if self.market.data is not None
+               else (self.market, self.symbols, self.first, self.last))
         source = _sources.get(key)
         if source is None:
             source = _sources[key] = on_grid(self._raw_source())
@@ -66,7 +66,7 @@ class Sessions:
             from sim.launch import synthetic_source  # the simulator's own synthetic days
 
             return synthetic_source(self.market.seed, self.calendar_days(), self.symbols)
-        return CsvBarSource(Path(self.market.data or "."), self.symbols)
+        return CsvBarSource(Path(self.market.data or "."))
 
     def calendar_days(self) -> list[date]:
         return sessions_between(self.first, self.last)
@@ -78,7 +78,7 @@ class Sessions:
         source = self.source()
         found = {d for s in self.symbols for d in source.sessions(s)
                  if self.first <= d <= self.last}
-        return sorted(found)
+        return sorted(found & set(self.calendar_days()))  # a file on a holiday is not a session
 
 
 def resolve_sessions(market: Market, symbols: Sequence[str], first: date | None,
@@ -111,6 +111,9 @@ def resolve_sessions(market: Market, symbols: Sequence[str], first: date | None,
                 raise BacktestInputError(f"unknown symbol {symbol}: no {root}/intraday/{symbol}/ "
                                          "day files: fix the ticker or add its data")
     sessions = Sessions(market, tuple(clean), first, last)
+    if not sessions.calendar_days():
+        raise BacktestInputError(f"no NYSE session between {first} and {last}: the range is "
+                                 "empty, pick trading days")
     if market.data is not None:
         source = sessions.source()
         for symbol in clean:
@@ -118,7 +121,4 @@ def resolve_sessions(market: Market, symbols: Sequence[str], first: date | None,
                 raise BacktestInputError(f"symbol {symbol} has no session between {first} and "
                                          f"{last} in {market.data}: pick dates present under "
                                          f"intraday/{symbol}/")
-    if not sessions.days():
-        raise BacktestInputError(f"no NYSE session between {first} and {last}: the range is "
-                                 "empty, pick trading days")
     return sessions

@@ -31,6 +31,7 @@ from sim.backtest.report import table
 from sim.backtest.result import dumps
 from sim.backtest.runner import Overrides, sweep_metrics
 from sim.backtest.sessions import Sessions
+from sim.backtest.workers import SCHEDULER_TIMEOUT_S
 from trade.models import Params
 
 Grid = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
@@ -138,14 +139,16 @@ def _sort_key(value: Any, ascending: bool) -> tuple[int, float]:
 def sweep(param_grid: Grid, sessions: Sessions, *, base: Params | None = None,
           config: BacktestConfig | None = None, engine: str = "fast",
           workers: int | None = None, scheduler: str | None = None,
-          overrides: Overrides | None = None, progress: bool = True) -> SweepResult:
+          overrides: Overrides | None = None, progress: bool = True,
+          scheduler_timeout: float = SCHEDULER_TIMEOUT_S) -> SweepResult:
     """Backtest every parameter set of `param_grid` over `sessions`: one row each, in grid order."""
     config = config or BacktestConfig()
     param_sets = expand_grid(param_grid, base)
     days = sessions.days()
     bar = Progress(len(param_sets) * len(days), f"sweep ({engine})") if progress else None
     metrics = sweep_metrics(engine, sessions, days, param_sets, config, workers=workers,
-                            scheduler=scheduler, overrides=overrides, progress=bar)
+                            scheduler=scheduler, overrides=overrides, progress=bar,
+                            scheduler_timeout=scheduler_timeout)
     rows = [SweepRow(p, m) for p, m in zip(param_sets, metrics, strict=True)]
     return SweepResult(engine, sessions, days, config, rows)
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sim.backtest.config import BacktestInputError
 from sim.backtest.progress import Progress
 
-CHUNKS_PER_WORKER = 6
+SCHEDULER_TIMEOUT_S = 10.0
 
 
 class Job(Protocol):
@@ -36,11 +36,12 @@ def default_workers() -> int:
 
 
 def run_groups(job: Job, groups: Sequence[Sequence[Any]], *, workers: int | None = None,
-               scheduler: str | None = None, progress: Progress | None = None) -> list[Any]:
+               scheduler: str | None = None, progress: Progress | None = None,
+               scheduler_timeout: float = SCHEDULER_TIMEOUT_S) -> list[Any]:
     """`[job.reduce([job.run(u) for u in group]) for group in groups]`, on `workers` local
     processes or a Dask scheduler."""
     if scheduler:
-        return _run_dask(job, groups, scheduler, progress)
+        return _run_dask(job, groups, scheduler, progress, scheduler_timeout)
     count = min(workers or default_workers(), len(groups))
     if count <= 1:
         out = []
@@ -96,16 +97,23 @@ def _reduce_with(job: Job, *results: Any) -> Any:
     return job.reduce(list(results))
 
 
-def _run_dask(job: Job, groups: Sequence[Sequence[Any]], scheduler: str,
-              progress: Progress | None) -> list[Any]:
-    from distributed import Client, as_completed
+def connect(scheduler: str, timeout: float = SCHEDULER_TIMEOUT_S) -> Any:
+    """A client of the Dask scheduler at `scheduler`, or a one-line `BacktestInputError`."""
+    from distributed import Client
 
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+        return Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
         raise BacktestInputError(f"--scheduler {scheduler}: no Dask scheduler answers there "
                                  f"({type(exc).__name__}): start one (dask scheduler) or fix "
                                  "the address") from None
+
+
+def _run_dask(job: Job, groups: Sequence[Sequence[Any]], scheduler: str,
+              progress: Progress | None, timeout: float) -> list[Any]:
+    from distributed import as_completed
+
+    client = connect(scheduler, timeout)
     try:
         shared = client.scatter(job, broadcast=True, hash=False)
         units = [[client.submit(_run_with, shared, unit, pure=False) for unit in group]
