@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from evaluation.health import HealthThresholds
 from observability import tracing
@@ -88,8 +88,8 @@ def run_event_day(source: BarSource, day: date, symbols: Sequence[str], default:
 
 
 async def trade_event_day(source: BarSource, day: date, symbols: Sequence[str], default: Params,
-                          config: BacktestConfig,
-                          overrides: Mapping[str, Params] | None = None) -> DayResult:
+                          config: BacktestConfig, overrides: Mapping[str, Params] | None = None,
+                          options: TraderOptions | None = None) -> DayResult:
     """`symbols` in subscription order; those without bars on `day` sit the session out (the
     day's batch); `overrides`: per-symbol params replacing `default`."""
     symbols = [s for s in symbols if day in source.sessions(s)]
@@ -100,16 +100,21 @@ async def trade_event_day(source: BarSource, day: date, symbols: Sequence[str], 
     engine = MatchingEngine(replay, cash=config.equity, slippage_bps=config.slippage_bps)
     broker = PaperBroker(engine)
     own = {s: (overrides or {}).get(s, default) for s in symbols}
-    return await trade_day(broker, day, symbols, own, default, config,
-                           step=broker.step_to)
+    return await trade_day(broker, day, symbols, own, default, config, step=broker.step_to,
+                           options=options)
+
+
+Step = Callable[[datetime], Awaitable[None]]
+Settle = Callable[[IntradayTrader], Awaitable[None]]
 
 
 async def trade_day(broker: Broker, day: date, symbols: Sequence[str], own: Mapping[str, Params],
-                    default: Params, config: BacktestConfig, *, step,  # type: ignore[no-untyped-def]
-                    options: TraderOptions | None = None, settle=None) -> DayResult:  # type: ignore[no-untyped-def]
+                    default: Params, config: BacktestConfig, *, step: Step,
+                    options: TraderOptions | None = None, settle: Settle | None = None) -> DayResult:
     """The day session's sequence over any connected `broker` whose market moves by
-    `await step(t)`; `settle()` (default: `SETTLE_TURNS` event-loop turns) runs after each
-    minute."""
+    `await step(t)`; `await settle(trader)` (default: `SETTLE_TURNS` event-loop turns) runs
+    after `run()` starts and after each minute, so the trader has reacted before the market
+    moves on (the IB parity test settles on the Gateway simulator's round trips)."""
     db = HistoryDB.open(":memory:")
     try:
         verdicts = await analyze_watchlist(broker, tuple(symbols), params=dict(own))
@@ -127,13 +132,13 @@ async def trade_day(broker: Broker, day: date, symbols: Sequence[str], own: Mapp
                                           if "daily_atr_pct" in v.stats})
         run = asyncio.get_running_loop().create_task(trader.run())
         settle = settle or _turns
-        await settle()  # run() starts at the open: its health checks fall on minute boundaries
+        await settle(trader)  # run() starts at the open: health checks fall on the minutes
         now = broker.now()
         while now < session.flatten_at and not run.done():
             now = min(now.replace(second=0, microsecond=0) + timedelta(minutes=1),
                       session.flatten_at)
             await step(now)
-            await settle()
+            await settle(trader)
         run_log = await asyncio.wait_for(run, timeout=FLATTEN_TIMEOUT_S)
         trades = tuple(trade_of(trip) for trip in trader.fills.ledger.closed)
         return DayResult(day, trades, run_log.flat_at, tuple(v.symbol for v in kept))
@@ -141,7 +146,7 @@ async def trade_day(broker: Broker, day: date, symbols: Sequence[str], own: Mapp
         db.close()
 
 
-async def _turns() -> None:
+async def _turns(_trader: IntradayTrader) -> None:
     for _ in range(SETTLE_TURNS):
         await asyncio.sleep(0)
 
