@@ -65,7 +65,7 @@ from sim.engine.book import OrderBook
 from sim.engine.commissions import CommissionModel, IBFixedCommission, IBTieredCommission
 from sim.engine.ledger import Ledger
 from sim.engine.lifecycle import OrderLifecycle
-from sim.engine.margin import check_buying_power
+from sim.engine.margin import check_buying_power, opening_qty
 from sim.engine.matching import MATCH_PRIORITY
 from sim.engine.orders import (
     AUCTION_TYPES,
@@ -346,6 +346,8 @@ class MatchingEngine(OrderLifecycle):
 
     def _check_buying_power(self, order: SimOrder, now: datetime) -> None:
         ledger = self.accounts.ledger(order.account)
+        if opening_qty(order, ledger.positions.get(order.symbol, [0.0, 0.0])[0]) <= 0:
+            return  # nothing opens (a bracket child, an exit): `check_buying_power` passes it
         check_buying_power(
             order,
             [o for o in self.open_orders() if o.account == order.account],
