@@ -38,10 +38,13 @@ from sim.tws.control import GatewayControls
 from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
 from sim.tws.orders import OrderDesk
+from sim.tws.preview import Previews
 from sim.tws.router import RequestRouter, Route
 from sim.tws.runner import GatewayThread
+from sim.tws.services import ServiceDesk
 from sim.tws.session import ClientSession
 from sim.tws.state_file import StateFile
+from sim.tws.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,9 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         self.orders = OrderDesk(engine, self._sessions_of, self.now)
         self.accounts = AccountDesk(engine, self.orders, self.now, master_client_id)
         self.feeds = MarketFeeds(engine.replay, self.now)
+        self.streams = Streams(engine, self.now)
+        self.services = ServiceDesk(engine, self.streams, self.now)
+        self.orders.previews = Previews(engine)
         engine.add_listener(self)  # after the order desk: position/account pushes follow the fill
         self._server: asyncio.Server | None = None
         self._admin: asyncio.Server | None = None
@@ -94,6 +100,7 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         self._routes: dict[type, Route] = self.build_routes()
         if state_file is not None:
             state_file.load_into(self)
+        self.streams.start_day()
 
     @classmethod
     def build(
@@ -215,6 +222,7 @@ class GatewaySimulator(GatewayControls, RequestRouter):
             replay = self.plan.replay(following)
             self.engine.set_replay(replay)
             self.feeds.set_replay(replay)
+            self.streams.start_day()
 
     def _skip_night(self, now: datetime) -> datetime:
         close = self.engine.replay.session_close
@@ -230,6 +238,7 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         for session in list(self._sessions):
             if session.ready:
                 self.feeds.emit(session, now)
+                self.streams.emit(session, now)
 
     def step(self, seconds: float) -> None:
         """Stepping clock: advance by `seconds`, pumping at every minute boundary on the way."""

@@ -45,7 +45,7 @@ def replay_source(data_dir: Path, days: Sequence[date], symbols: Sequence[str]) 
         raise SimulatorSetupError(
             f"--sim-data {data_dir}: no intraday/ directory there: point it at the shared data"
         )
-    source = CsvBarSource(data_dir, symbols)
+    source = CsvBarSource(data_dir)  # every symbol: history for symbols not traded, as at IB
     for day in days:
         if not any(day in source.sessions(s) for s in symbols):
             raise SimulatorSetupError(

@@ -22,6 +22,7 @@ from typing import Any
 from trade import cli
 from ui import html
 from ui.day_charts import equity_chart, price_chart
+from ui.day_improvement import improvement_section
 from ui.day_inputs import NY, DayInputs, ReportInputError, ReportTrade, load_day
 from ui.html import Cell, esc, money_cell, num_cell
 
@@ -49,7 +50,7 @@ def render(inputs: DayInputs) -> str:
         _params(inputs),
         _orders(inputs),
         _health(inputs),
-        _improvement(inputs),
+        improvement_section(inputs),
         _runs(inputs),
     ]
     log = inputs.run_log
@@ -229,39 +230,6 @@ def _health(inputs: DayInputs) -> str:
     return html.section("Health, reconnects, warnings", "".join(parts), "health")
 
 
-def _improvement(inputs: DayInputs) -> str:
-    parts = []
-    report = inputs.improvement
-    if report is not None:
-        regime = report.get("regime")
-        parts.append(f"<p>Regime: <b>{esc(_regime_text(regime))}</b></p>")
-        suggestions = report.get("suggestions") or []
-        if suggestions:
-            rows = [[str(s.get("parameter", "")), str(s.get("old", "")), str(s.get("new", "")),
-                     str(s.get("source", "")), "applied" if s.get("applied") else "not applied",
-                     str(s.get("reason", "")), _validation_text(s.get("validation"))]
-                    for s in suggestions if isinstance(s, dict)]
-            parts.append(html.table(["parameter", "old", "new", "source", "applied", "reason",
-                                     "validation"], rows, "suggestions"))
-        else:
-            parts.append('<p class="note">No parameter suggestions.</p>')
-        if report.get("next_params"):
-            parts.append("<h3>Parameters for the next session</h3>" + html.pretty_json(report["next_params"]))
-        if report.get("llm") is not None:
-            parts.append("<h3>LLM</h3>" + html.pretty_json(report["llm"]))
-    else:
-        parts.append(html.missing("the improvement cycle did not run for this day"))
-    if inputs.parameter_changes:
-        rows = [[_short_time(c.time.isoformat()), c.parameter, str(c.old_value), str(c.new_value),
-                 c.source, c.status, c.reason] for c in inputs.parameter_changes]
-        parts.append("<h3>Parameter changes recorded</h3>" + html.table(
-            ["time", "parameter", "old", "new", "source", "status", "reason"], rows, "parameter-changes"))
-    for evaluation in inputs.evaluations:
-        parts.append(f"<h3>Evaluation ({esc(evaluation.kind)}, {esc(evaluation.status)})</h3>"
-                     + html.pretty_json(evaluation.content))
-    return html.section("Improvement", "".join(parts), "improvement")
-
-
 def _runs(inputs: DayInputs) -> str:
     if not inputs.run_logs:
         return ""
@@ -288,20 +256,6 @@ def _no_entry_text(counts: Any) -> str:
     ranked = sorted(counts.items(), key=lambda item: (-int(item[1] or 0), str(item[0])))
     return ", ".join(f"{str(name).removeprefix('HOLD_').replace('_', ' ').lower()} {count}"
                      for name, count in ranked)
-
-
-def _regime_text(regime: Any) -> str:
-    if isinstance(regime, dict):
-        label = regime.get("label") or regime.get("name") or regime.get("regime")
-        rest = ", ".join(f"{k} {v}" for k, v in regime.items() if k not in ("label", "name", "regime"))
-        return f"{label} ({rest})" if label and rest else str(label or rest)
-    return "not stated" if regime is None else str(regime)
-
-
-def _validation_text(validation: Any) -> str:
-    if isinstance(validation, dict):
-        return ", ".join(f"{k}: {v}" for k, v in validation.items())
-    return "–" if validation is None else str(validation)
 
 
 def _time_cell(moment: Any) -> Cell:

@@ -44,6 +44,7 @@ header .sub{color:#c9ced6;font-size:13px;margin-top:4px}
 main{padding:8px 28px 40px;max-width:1400px}
 section{background:#fff;border:1px solid #e1e5ea;border-radius:6px;margin:16px 0;padding:12px 18px}
 section h2{font-size:16px;margin:4px 0 10px}
+section h3{font-size:14px;margin:16px 0 6px}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
 .card{border:1px solid #e1e5ea;border-radius:6px;padding:8px 14px;min-width:120px;background:#fafbfc}
 .card .label{font-size:11px;color:#616e7c;text-transform:uppercase;letter-spacing:.04em}

@@ -57,29 +57,24 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sim.engine.accounts import Accounts
+from sim.engine.admission import OrderAdmission
 from sim.engine.book import OrderBook
 from sim.engine.commissions import CommissionModel, IBFixedCommission, IBTieredCommission
 from sim.engine.ledger import Ledger
 from sim.engine.lifecycle import OrderLifecycle
-from sim.engine.margin import check_buying_power, opening_qty
 from sim.engine.matching import MATCH_PRIORITY
 from sim.engine.orders import (
-    AUCTION_TYPES,
     DUPLICATE_ORDER_ID,
-    MISSING_PARENT_ORDER,
-    NO_SECURITY_DEFINITION,
     ORDER_CANNOT_BE_CANCELLED,
-    ORDER_REJECTED,
     ORDER_TO_CANCEL_NOT_FOUND,
     Execution,
     OrderReject,
     SimOrder,
     normalise,
-    validate_fields,
 )
 from sim.market.replay import MarketReplay
 from sim.market.sessions import NY
@@ -95,10 +90,9 @@ __all__ = [
 ]
 
 OrderMatch = Callable[[SimOrder], bool]
-AUCTION_CUTOFF = timedelta(minutes=10)  # NYSE: MOC/LOC entry closes at 15:50 (12:50 on half days)
 
 
-class MatchingEngine(OrderLifecycle):
+class MatchingEngine(OrderAdmission, OrderLifecycle):
     """Matches working orders against one `MarketReplay` at a time; keeps the paper accounts."""
 
     def __init__(
@@ -313,48 +307,6 @@ class MatchingEngine(OrderLifecycle):
             for order in sorted(self.open_orders(), key=lambda o: o.order_id):
                 if order.tif == "DAY" and order.is_working and not _later_session(order, close):
                     self._cancel(order, "DAY order expired at the session close")
-
-    def _validate(self, order: SimOrder) -> None:
-        validate_fields(order)
-        if order.symbol not in self.replay.known_symbols():
-            raise OrderReject(
-                NO_SECURITY_DEFINITION,
-                f"No security definition has been found for the request: {order.symbol}",
-            )
-        now = self.replay.clock.now()
-        close = self.replay.session_close
-        if order.order_type in AUCTION_TYPES and close - AUCTION_CUTOFF <= now < close:
-            raise OrderReject(ORDER_REJECTED, f"Order rejected - reason: {order.order_type} orders "
-                              f"must reach the exchange before {(close - AUCTION_CUTOFF):%H:%M} "
-                              "(the NYSE closing auction cutoff)")
-        if order.account not in self.accounts:
-            raise OrderReject(ORDER_REJECTED, f"Order rejected - reason: account {order.account!r} "
-                              f"is not managed by this login: use one of {', '.join(self.accounts.ids())}")
-
-    def _parent_for(self, order: SimOrder) -> SimOrder | None:
-        """R2: a child needs a parent the engine accepted and that did not end unfilled."""
-        if not order.parent_id:
-            return None
-        parent = self.book.get(order.parent_id)
-        if parent is None:
-            raise OrderReject(MISSING_PARENT_ORDER, f"Missing parent order. (parentId {order.parent_id} "
-                              "was never accepted: a child never trades without its parent)")
-        if not parent.is_working and parent.filled <= 0:
-            raise OrderReject(ORDER_REJECTED, f"Order rejected - reason: parent order {parent.order_id} "
-                              f"is {parent.status} without a fill; its children are cancelled with it")
-        return parent
-
-    def _check_buying_power(self, order: SimOrder, now: datetime) -> None:
-        ledger = self.accounts.ledger(order.account)
-        if opening_qty(order, ledger.positions.get(order.symbol, [0.0, 0.0])[0]) <= 0:
-            return  # nothing opens (a bracket child, an exit): `check_buying_power` passes it
-        check_buying_power(
-            order,
-            [o for o in self.open_orders() if o.account == order.account],
-            self.account_values(order.account)["BuyingPower"],
-            position_of=lambda symbol: ledger.positions.get(symbol, [0.0, 0.0])[0],
-            market_of=lambda symbol: self.replay.price_at(symbol, now),
-        )
 
     def _take_partial(self, order: SimOrder) -> float | None:
         """The armed partial-fill fraction when it applies to `order` (consumed), else None."""

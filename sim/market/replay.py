@@ -22,15 +22,9 @@ from typing import Protocol, runtime_checkable
 
 from sim.market.clock import ReplayClock
 from sim.market.grid import on_grid
-from sim.market.history import (
-    DAY_SECONDS,
-    aggregate,
-    calendar_cutoff,
-    parse_bar_size,
-    parse_duration,
-    session_to_daily,
-)
-from sim.market.sessions import session_bounds
+from sim.market.replay_history import ReplayHistory
+from sim.market.sessions import NY, session_bounds
+from sim.market.ticks import to_tick
 from trade.models import Bar
 
 
@@ -102,7 +96,7 @@ def _segment(verts: Vertices, origin: float, dt0: float, dt1: float) -> Segment:
     return origin + dt0, origin + dt1, first, lo, hi
 
 
-class MarketReplay:
+class MarketReplay(ReplayHistory):
     """Replays session `day` of `symbols` on `clock`; the caller starts the clock at the open.
 
     The source is read through `TickGridSource`: every bar, and so every vertex of the path, is
@@ -119,6 +113,7 @@ class MarketReplay:
         self.symbols = [s.upper() for s in symbols]
         self.session_open, self.session_close = session_bounds(day)
         self._paths: dict[str, _SymbolPath] = {}
+        self._other_paths: dict[tuple[str, date], _SymbolPath] = {}
         for symbol in self.symbols:
             bars = source.session_bars(symbol, day)
             self._paths[symbol] = _SymbolPath(bars, self._previous_close(symbol))
@@ -240,76 +235,66 @@ class MarketReplay:
             return None if price is None else (price, price)
         return lo, hi
 
-    # ----------------------------------------------------------------- history (IB semantics)
+    # ----------------------------------------------------------------- finer than the bars
 
-    def history(
-        self,
-        symbol: str,
-        end: datetime,
-        duration: str,
-        bar_size: str,
-        use_rth: bool = True,
-    ) -> list[Bar]:
-        """Completed bars ending at `end` (capped at the clock: no look-ahead).
-
-        `"N D"` counts sessions the source holds (today counts once it has a completed bar), so a
-        bot warms up on D-1, D-2, ... as at IB; S/W/M/Y are calendar spans back from `end`.
-        Only regular-hours data exists, so `use_rth` changes nothing.
-        """
+    def path_for(self, symbol: str, day: date) -> _SymbolPath | None:
+        """The documented intra-bar path of `symbol` on `day` (today's replay, or built from the
+        source for any other session it holds)."""
         symbol = symbol.upper()
-        n, unit = parse_duration(duration)
-        size = parse_bar_size(bar_size)
-        end = min(end, self.clock.now())
-        if size >= DAY_SECONDS:
-            return self._daily_history(symbol, end, n, unit)
-        days = self._days_with_bars(symbol, end)
-        if unit == "D":
-            days = days[-n:]
-            cutoff = None
-        else:
-            cutoff = calendar_cutoff(end, n, unit)
-            days = [d for d in days if session_bounds(d)[1] > cutoff]
-        out: list[Bar] = []
-        for day in days:
-            minute_bars = self._bars_until(symbol, day, end)
-            if cutoff is not None:
-                minute_bars = [b for b in minute_bars if b.start >= cutoff]
-            opened, closed = session_bounds(day)
-            out.extend(b for b in aggregate(minute_bars, size, opened, closed) if b.end <= end)
-        return out
+        if day == self.day and symbol in self._paths:
+            return self._paths[symbol]
+        key = (symbol, day)
+        path = self._other_paths.get(key)
+        if path is None:
+            bars = self.source.session_bars(symbol, day)
+            if not bars:
+                return None
+            if len(self._other_paths) > 64:
+                self._other_paths.clear()
+            path = self._other_paths[key] = _SymbolPath(bars, None)
+        return path
 
-    def _bars_until(self, symbol: str, day: date, end: datetime) -> list[Bar]:
-        if day == self.day:
-            return self.completed_bars(symbol, end)
-        return [b for b in self.source.session_bars(symbol, day) if b.end <= end]
+    def partial_bar(self, symbol: str, now: datetime) -> Bar | None:
+        """Today's bar in progress at `now`, as far as it got (on the grid), or None between bars.
 
-    def _days_with_bars(self, symbol: str, end: datetime) -> list[date]:
-        days = [d for d in self.source.sessions(symbol) if d < self.day and d <= end.date()]
-        if end.date() >= self.day and self.completed_bars(symbol, end):
-            days.append(self.day)
-        return days
-
-    def _daily_history(self, symbol: str, end: datetime, n: int, unit: str) -> list[Bar]:
-        """Daily bars of sessions complete by `end`; from the daily file, else aggregated.
-
-        Caveat of the shared data: daily files are split-adjusted, intraday files are raw.
+        Volume is the bar's volume pro rata of the elapsed time (the data has no finer volume).
         """
-        def complete(day: date) -> bool:
-            if day > self.day or day > end.date():
-                return False
-            return day < end.date() or end >= session_bounds(day)[1]
+        path = self._paths.get(symbol.upper())
+        if path is None:
+            return None
+        ts = now.timestamp()
+        i = bisect_right(path.starts, ts) - 1
+        if i < 0 or ts >= path.ends[i] or ts <= path.starts[i]:
+            return None
+        bar, start = path.bars[i], path.starts[i]
+        _, _, _, lo, hi = _segment(path.verts[i], start, 0.0, ts - start)
+        o, c = to_tick(bar.open), to_tick(_value(path.verts[i], ts - start))
+        volume = float(int(bar.volume * (ts - start) / bar.seconds))
+        return Bar(bar.symbol, bar.start, o, max(to_tick(hi), o, c), min(to_tick(lo), o, c), c,
+                   volume, bar.seconds)
 
-        daily = [b for b in self.source.daily_bars(symbol) if complete(b.start.date())]
-        have = {b.start.date() for b in daily[-5:]}
-        for day in self._days_with_bars(symbol, end):
-            if day in have or not complete(day) or (daily and day < daily[-1].start.date()):
+    def seconds_bars(self, symbol: str, day: date, seconds: int, t0: float, t1: float) -> list[Bar]:
+        """`seconds`-long bars (a divisor of 60) from the path, completed within [t0, t1] (epoch):
+        open/close are the path's prices at the window's ends, high/low its extremes, all on the
+        grid; each minute's volume is split evenly in whole shares (the first windows get the
+        remainder), so the windows of a minute add up to its volume."""
+        path = self.path_for(symbol, day)
+        if path is None:
+            return []
+        out: list[Bar] = []
+        per_minute = 60 // seconds
+        for bar, start, end, verts in zip(path.bars, path.starts, path.ends, path.verts, strict=True):
+            if end <= t0 or start >= t1:
                 continue
-            bars = self._bars_until(symbol, day, end)
-            if bars:
-                opened, closed = session_bounds(day)
-                daily.append(session_to_daily(bars, opened, closed))
-        daily.sort(key=lambda b: b.start)
-        if unit == "D":
-            return daily[-n:]
-        cutoff = calendar_cutoff(end, n, unit)
-        return [b for b in daily if b.start >= cutoff]
+            pieces = int(bar.seconds // seconds)
+            base, extra = divmod(int(round(bar.volume)), pieces)
+            for k in range(pieces):
+                ws, we = start + k * seconds, start + (k + 1) * seconds
+                if ws < t0 or we > t1:
+                    continue
+                _, _, first, lo, hi = _segment(verts, start, k * seconds, (k + 1) * seconds - 1e-6)
+                o, c = to_tick(first), to_tick(_value(verts, (k + 1) * seconds - 1e-6))
+                volume = float(base + (1 if k % per_minute < extra else 0))
+                out.append(Bar(bar.symbol, datetime.fromtimestamp(ws, tz=NY), o, max(to_tick(hi), o, c),
+                               min(to_tick(lo), o, c), c, volume, seconds))
+        return out

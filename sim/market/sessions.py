@@ -71,3 +71,32 @@ def previous_sessions(before: date, count: int) -> list[date]:
     span = timedelta(days=int(count * 1.6) + 10)
     days = sessions_between(before - span, before - timedelta(days=1))
     return days[-count:]
+
+
+PRE_MARKET_OPEN = (4, 0)
+AFTER_HOURS_CLOSE = (20, 0)
+HALF_DAY_AFTER_HOURS_CLOSE = (17, 0)
+
+
+def extended_bounds(day: date) -> tuple[datetime, datetime]:
+    """(pre-market open, after-hours close) of a session: 04:00-20:00, 04:00-17:00 on half days,
+    the hours IB's SMART routing trades US stocks outside the regular session."""
+    opened, closed = session_bounds(day)
+    half_day = closed.hour < 16
+    end = HALF_DAY_AFTER_HOURS_CLOSE if half_day else AFTER_HOURS_CLOSE
+    return (datetime(day.year, day.month, day.day, *PRE_MARKET_OPEN, tzinfo=NY),
+            datetime(day.year, day.month, day.day, *end, tzinfo=NY))
+
+
+def ib_hours(first: date, days: int, extended: bool) -> str:
+    """IB's `tradingHours` (extended) or `liquidHours` (regular) string for `days` calendar days
+    from `first`: "20250703:0400-20250703:1700;20250704:CLOSED;..."."""
+    parts = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        if not is_session(day):
+            parts.append(f"{day:%Y%m%d}:CLOSED")
+            continue
+        start, end = extended_bounds(day) if extended else session_bounds(day)
+        parts.append(f"{start:%Y%m%d:%H%M}-{end:%Y%m%d:%H%M}")
+    return ";".join(parts)

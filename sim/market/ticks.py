@@ -46,3 +46,12 @@ def worse_for(price: float, buy: bool) -> float:
 def on_tick(price: float) -> bool:
     """True when `price` is a grid price (within float noise)."""
     return abs(to_tick(price) - price) < 1e-9 * max(1.0, abs(price))
+
+
+def quote(last: float, spread_bps: float = 1.0) -> tuple[float, float]:
+    """The simulator's (bid, ask) around a last price: on the grid, about `spread_bps` apart and
+    at least one tick; the last print is at the bid (or one tick inside for wider spreads)."""
+    tick = tick_size(last)
+    spread = max(1, round(last * spread_bps / 10_000 / tick))
+    bid = to_tick(last - (spread // 2) * tick)
+    return bid, to_tick(bid + spread * tick)

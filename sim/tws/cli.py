@@ -167,7 +167,7 @@ def source_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser |
     if not (data / "intraday").is_dir():
         parser.error(f"--data {data}: no intraday/ directory there; pass --data DIR (the shared data) or --synthetic")
     days = _days(args, parser, None)
-    source = CsvBarSource(data, args.symbols)
+    source = CsvBarSource(data)  # every symbol: history is served for symbols not replayed too
     if args.symbols:
         symbols = [s.upper() for s in args.symbols]
         for symbol in symbols:

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from sim.tws.contracts import StockContract
 
 Fields = list[object]
+ORDER_TYPES = (
+    "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,AON,AVGCOST,BASKET,DAY,FOK,GAT,GTC,GTD,IOC,LIT,LMT,LOC,MIT,MKT,MOC,"
+    "OCA,REL,STP,STPLMT,TRAIL,WHATIF"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +141,14 @@ def contract_details(
         fields.append(1)  # obsolete mdSizeMultiplier
     fields += [
         "",  # multiplier
-        "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,AON,AVGCOST,BASKET,DAY,GTC,LIT,LMT,MIT,MKT,MOC,OCA,REL,STP,STPLMT,TRAIL",
+        ORDER_TYPES,
         f"SMART,{c.primary_exchange}",
         1,  # priceMagnifier
         0,  # underConId
         c.long_name,
         c.primary_exchange,
         "",  # contractMonth
-        "", "", "",  # industry, category, subcategory
+        *c.industry,  # industry, category, subcategory
         "US/Eastern",
         trading_hours,
         liquid_hours,
@@ -152,7 +156,7 @@ def contract_details(
         0,  # no secIds
         1,  # aggGroup
         "", "",  # underSymbol, underSecType
-        "26",  # marketRuleIds
+        "26,26",  # marketRuleIds: one per valid exchange
         "",  # realExpirationDate
         "ETF" if c.is_etf else "COMMON",
     ]

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sim.market.sessions import NY
-from sim.market.ticks import tick_size, to_tick
+from sim.market.sessions import NY, ib_hours
+from sim.market.ticks import quote, to_tick
 from sim.tws import encoders as enc
-from sim.tws import errors
+from sim.tws import errors, history_requests
 from sim.tws.contracts import stock
 from sim.tws.requests import (
     ContractDetailsRequest,
@@ -28,6 +28,8 @@ from trade.models import Bar
 RTB_SECONDS = 5
 TICK_LAST, TICK_BID, TICK_ASK, TICK_VOLUME = 4, 1, 2, 8
 TICK_INTERVAL = timedelta(seconds=1)
+PARTIAL_INTERVAL = timedelta(seconds=5)  # keepUpToDate: the bar in progress, every 5 s as IB
+HOURS_DAYS = 7  # contract details list this many calendar days of hours, from the current session
 SPREAD_BPS = 1.0  # the quoted spread: about 1 bp, at least one tick
 
 
@@ -54,6 +56,8 @@ def wire_bar(bar: Bar, format_date: int, daily: bool) -> enc.WireBar:
         date_str = bar.start.astimezone(NY).strftime("%Y%m%d")
     else:
         date_str = ib_time(bar.start)
+    if bar.volume < 0:  # a quote bar (MIDPOINT, BID, ASK): IB sends -1 for what has no trades
+        return enc.WireBar(date_str, bar.open, bar.high, bar.low, bar.close, -1, -1, -1)
     wap = round((bar.high + bar.low + bar.close) / 3, 4)
     count = max(1, int(bar.volume // 100)) if bar.volume else 0
     return enc.WireBar(date_str, bar.open, bar.high, bar.low, bar.close, bar.volume, wap, count)
@@ -106,13 +110,16 @@ class MarketFeeds:
         if req.contract.sec_type not in ("", "STK") or not self._defined(symbol):
             self._no_security(session, req.req_id, symbol)
             return
-        day = self.replay.session_open.strftime("%Y%m%d")
-        hours = f"{day}:{self.replay.session_open:%H%M}-{day}:{self.replay.session_close:%H%M}"
-        session.send(enc.contract_details(session.server_version, req.req_id, stock(symbol), hours, hours))
+        day = self.replay.day
+        trading = ib_hours(day, HOURS_DAYS, extended=True)
+        liquid = ib_hours(day, HOURS_DAYS, extended=False)
+        session.send(enc.contract_details(session.server_version, req.req_id, stock(symbol), trading, liquid))
         session.send(enc.contract_details_end(req.req_id))
 
     # -- historical data --------------------------------------------------------------------
     def historical(self, session: Any, req: HistoricalDataRequest) -> None:
+        """IB semantics in `sim/tws/history_requests.py`: the bar in progress when the request
+        ends now, seconds/week/month sizes, quote bars; symbols not replayed from the data."""
         sv = session.server_version
         symbol = req.contract.ticker
         if self.pacing_next:
@@ -120,24 +127,31 @@ class MarketFeeds:
             session.send(enc.error(sv, req.req_id, errors.HISTORICAL_DATA_ERROR,
                                    errors.message(errors.HISTORICAL_DATA_ERROR)))
             return
-        if not self._known(symbol):
+        if not self._defined(symbol):
             self._no_security(session, req.req_id, symbol)
             return
         now = self._now()
         try:
             end = now if req.keep_up_to_date else min(parse_end(req.end, now), now)
-            bars = self.replay.history(symbol, end, req.duration, req.bar_size, req.use_rth)
+            to_now = req.keep_up_to_date or not req.end.strip()
+            bars = history_requests.serve(self.replay, symbol, end, req.duration, req.bar_size,
+                                          req.what_to_show, to_now, now)
+        except history_requests.HistoryRequestError as exc:
+            session.send(enc.error(sv, req.req_id, exc.code, str(exc)))
+            return
         except ValueError as exc:
             session.send(enc.error(sv, req.req_id, errors.HISTORICAL_DATA_ERROR,
                                    f"Historical Market Data Service error message:{exc}"))
             return
-        daily = "day" in req.bar_size
+        n, unit = history_requests.bar_unit(req.bar_size)
+        daily = unit in ("days", "weeks", "months")
         wire = [wire_bar(b, req.format_date, daily) for b in bars]
         start_str = (bars[0].start if bars else end).astimezone(NY).strftime("%Y%m%d %H:%M:%S")
         session.send(enc.historical_data(req.req_id, start_str, end.astimezone(NY).strftime("%Y%m%d %H:%M:%S"), wire))
-        if req.keep_up_to_date and not daily:
-            seconds = bars[-1].seconds if bars else 60
-            last_end = bars[-1].end if bars else now
+        if req.keep_up_to_date and unit in ("mins", "hours"):
+            seconds = n * (60 if unit == "mins" else 3600)
+            completed = [b for b in bars if b.end <= now]
+            last_end = completed[-1].end if completed else now
             session.subs.history[req.req_id] = BarSubscription(
                 req.req_id, symbol, seconds, last_end, req.format_date, req.use_rth
             )
@@ -148,16 +162,27 @@ class MarketFeeds:
         return f"{seconds // 60} mins" if seconds > 60 else "1 min"
 
     def _emit_history(self, session: Any, sub: BarSubscription, now: datetime) -> None:
-        if now < sub.last_end + timedelta(seconds=60):
+        """Completed bars as they complete; the bar in progress every 5 replay seconds when it
+        changed (same date: the client replaces its last bar), as IB's keepUpToDate does."""
+        if now >= sub.last_end + timedelta(seconds=60):
+            if sub.seconds == 60:
+                bars = self.replay.completed_bars(sub.symbol, now)
+            else:
+                bars = self.replay.history(sub.symbol, now, "1 D", self._size_label(sub.seconds), sub.use_rth)
+            for bar in bars:
+                if bar.end > sub.last_end:
+                    session.send(enc.historical_data_update(sub.req_id, wire_bar(bar, sub.format_date, False)))
+                    sub.last_end = bar.end
+                    sub.partial_key = None
+        if sub.partial_at is not None and now - sub.partial_at < PARTIAL_INTERVAL:
             return
-        if sub.seconds == 60:
-            bars = self.replay.completed_bars(sub.symbol, now)
-        else:
-            bars = self.replay.history(sub.symbol, now, "1 D", self._size_label(sub.seconds), sub.use_rth)
-        for bar in bars:
-            if bar.end > sub.last_end:
-                session.send(enc.historical_data_update(sub.req_id, wire_bar(bar, sub.format_date, False)))
-                sub.last_end = bar.end
+        partial = history_requests.partial_bar(self.replay, sub.symbol, now, sub.seconds)
+        if partial is None or partial.start < sub.last_end:
+            return
+        key = (partial.start, partial.open, partial.high, partial.low, partial.close, partial.volume)
+        if key != sub.partial_key:
+            session.send(enc.historical_data_update(sub.req_id, wire_bar(partial, sub.format_date, False)))
+            sub.partial_key, sub.partial_at = key, now
 
     # -- real-time bars -----------------------------------------------------------------------
     def realtime_bars(self, session: Any, req: RealTimeBarsRequest) -> None:
@@ -236,11 +261,9 @@ class MarketFeeds:
         if not force and subs.last_tick.get(req_id) == price:
             return
         subs.last_tick[req_id] = price
-        tick = tick_size(price)
-        spread = max(1, round(price * SPREAD_BPS / 10_000 / tick))  # in ticks, at least one
-        bid = to_tick(price - (spread // 2) * tick)
+        bid, ask = quote(price, SPREAD_BPS)
         session.send(enc.tick_price(req_id, TICK_BID, bid, 100.0))
-        session.send(enc.tick_price(req_id, TICK_ASK, to_tick(bid + spread * tick), 100.0))
+        session.send(enc.tick_price(req_id, TICK_ASK, ask, 100.0))
         session.send(enc.tick_price(req_id, TICK_LAST, price, 100.0))
         session.send(enc.tick_size(req_id, TICK_VOLUME, self._volume_until(symbol, now)))
 

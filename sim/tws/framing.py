@@ -92,7 +92,16 @@ class FrameReader:
 
 
 class HandshakeError(ValueError):
-    """The client's hello was malformed or asks for versions we cannot speak."""
+    """The client's hello was malformed or asks for versions we cannot speak.
+
+    `client_max` is set when the hello was readable but its versions are too old: the gateway
+    then still answers the handshake (at that version) so it can tell the client why, in an
+    error message every API version decodes, before it closes the socket.
+    """
+
+    def __init__(self, message: str, client_max: int | None = None) -> None:
+        super().__init__(message)
+        self.client_max = client_max
 
 
 def parse_hello(fields: list[str]) -> tuple[int, int, str]:
@@ -117,7 +126,10 @@ def negotiate_version(client_min: int, client_max: int) -> int:
         version = 157
     if version < max(client_min, SERVER_MIN_VERSION):
         raise HandshakeError(
-            f"hello: client speaks v{client_min}..{client_max}, simulator v{SERVER_MIN_VERSION}..{SERVER_MAX_VERSION}"
+            f"Unsupported version: the client speaks API v{client_min}..{client_max}, this Gateway "
+            f"simulator v{SERVER_MIN_VERSION}..{SERVER_MAX_VERSION}; upgrade the client "
+            "(ibapi 9.81+, ib_insync 0.9.86, ib_async 2.x)",
+            client_max=client_max if client_max >= 100 else None,
         )
     return version
 

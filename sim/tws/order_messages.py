@@ -98,7 +98,9 @@ def order_status(
     ]
 
 
-def open_order(sv: int, o: OrderView, c: StockContract, preview: Preview | None = None) -> Fields:
+def open_order(
+    sv: int, o: OrderView, c: StockContract, preview: Preview | None = None, warning: str = ""
+) -> Fields:
     trail_stop = price_field(o.trail_stop)
     f: Fields = [5, o.order_id, *contract_fields(c)]
     f += [
@@ -131,7 +133,7 @@ def open_order(sv: int, o: OrderView, c: StockContract, preview: Preview | None 
         f += ["", "", "", "", ""]  # commission, min, max, currency, warningText
     else:
         f += preview.margin_strings()
-        f += [preview.commission, preview.min_commission, preview.max_commission, "USD", ""]
+        f += [preview.commission, preview.min_commission, preview.max_commission, "USD", warning]
     f += [
         0, 0,  # randomizeSize, randomizePrice
         0,  # nConditions

@@ -27,6 +27,7 @@ from sim.tws.requests import PlaceOrder
 from sim.tws.times import IBTimeError, ib_time, ib_time_echo, parse_ib_time
 
 WORKING = frozenset({"PendingSubmit", "PreSubmitted", "Submitted", "ApiPending"})
+MISSING_EXCHANGE = "Error validating request.-'bN' : cause - Please enter exchange"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,9 @@ class OrderDesk:
         send_error = self._error_to(session, req.order_id)
         if req.what_if:
             self._preview(session, req)
+            return
+        if not req.contract.exchange:
+            send_error(errors.VALIDATION_ERROR, MISSING_EXCHANGE)
             return
         existing_id = self._to_engine.get(key)
         if existing_id is not None:

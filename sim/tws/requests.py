@@ -10,26 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
-class RequestError(ValueError):
-    """A request's fields could not be parsed (names the message and the field)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ContractSpec:
-    """The 12 contract fields (C12) a client sends."""
-
-    con_id: int
-    symbol: str
-    sec_type: str
-    exchange: str
-    primary_exchange: str
-    currency: str
-    local_symbol: str
-
-    @property
-    def ticker(self) -> str:
-        return (self.symbol or self.local_symbol).upper()
+from sim.tws.fields import ContractSpec, RequestError
+from sim.tws.fields import contract_at as _contract
+from sim.tws.fields import opt_float as _opt_float
+from sim.tws.fields import to_bool as _bool
+from sim.tws.fields import to_float as _float
+from sim.tws.fields import to_int as _int
+from sim.tws.service_requests import LAYOUTS, ServiceRequest, parse_service_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +146,7 @@ Request = (
     StartApi | PlaceOrder | CancelOrder | ContractDetailsRequest | HistoricalDataRequest
     | RealTimeBarsRequest | MarketDataRequest | ExecutionsRequest | AccountUpdatesRequest
     | AccountUpdatesMultiRequest | AccountSummaryRequest | CancelById | IdsRequest | Simple
+    | ServiceRequest
 )
 
 # message ids
@@ -169,37 +157,6 @@ REQ_MKT_DATA, CANCEL_MKT_DATA, REQ_CURRENT_TIME, REQ_REAL_TIME_BARS = 1, 2, 49, 
 CANCEL_REAL_TIME_BARS, REQ_GLOBAL_CANCEL, REQ_MARKET_DATA_TYPE, REQ_POSITIONS = 51, 58, 59, 61
 REQ_ACCOUNT_SUMMARY, CANCEL_ACCOUNT_SUMMARY, CANCEL_POSITIONS = 62, 63, 64
 REQ_ACCOUNT_UPDATES_MULTI, CANCEL_ACCOUNT_UPDATES_MULTI, REQ_COMPLETED_ORDERS = 76, 77, 99
-
-
-def _int(s: str, name: str) -> int:
-    try:
-        return int(s) if s else 0
-    except ValueError as exc:
-        raise RequestError(f"{name}: expected an integer, got {s!r}") from exc
-
-
-def _float(s: str, name: str) -> float:
-    try:
-        return float(s) if s else 0.0
-    except ValueError as exc:
-        raise RequestError(f"{name}: expected a number, got {s!r}") from exc
-
-
-def _opt_float(s: str, name: str) -> float | None:
-    return None if s == "" else _float(s, name)
-
-
-def _bool(s: str) -> bool:
-    return s not in ("", "0", "false", "False")
-
-
-def _contract(f: list[str], i: int) -> ContractSpec:
-    """C12 starting at f[i]: conId, symbol, secType, lastTrade, strike, right, multiplier,
-    exchange, primaryExchange, currency, localSymbol, tradingClass."""
-    return ContractSpec(
-        con_id=_int(f[i], "contract.conId"), symbol=f[i + 1], sec_type=f[i + 2],
-        exchange=f[i + 7], primary_exchange=f[i + 8], currency=f[i + 9], local_symbol=f[i + 10],
-    )
 
 
 def _place_order(f: list[str], sv: int) -> PlaceOrder:
@@ -335,6 +292,10 @@ _PARSERS: dict[int, Callable[[list[str], int], Request]] = {
 for _simple in (REQ_OPEN_ORDERS, REQ_ALL_OPEN_ORDERS, REQ_AUTO_OPEN_ORDERS, REQ_MANAGED_ACCTS,
                 REQ_CURRENT_TIME, REQ_GLOBAL_CANCEL, REQ_POSITIONS, CANCEL_POSITIONS):
     _PARSERS[_simple] = lambda f, sv, _id=_simple: Simple(_id)
+
+
+for _service in LAYOUTS:
+    _PARSERS.setdefault(_service, parse_service_request)
 
 
 def parse_request(fields: list[str], sv: int) -> Request | None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sim.tws.account import AccountDesk
     from sim.tws.feeds import MarketFeeds
     from sim.tws.orders import OrderDesk
+    from sim.tws.services import ServiceDesk
     from sim.tws.session import ClientSession
 
 Route = Callable[["ClientSession", Any], None]
@@ -32,6 +33,7 @@ class RequestRouter:
     orders: OrderDesk
     accounts: AccountDesk
     feeds: MarketFeeds
+    services: ServiceDesk
 
     def now(self) -> datetime: ...
 
@@ -50,6 +52,7 @@ class RequestRouter:
             rq.IdsRequest: lambda s, r: s.send(enc.next_valid_id(self.orders.next_valid_id(s.client_id))),
             rq.CancelById: self._cancel_subscription,
             rq.Simple: self._simple,
+            rq.ServiceRequest: self.services.answer,
         }
 
     def managed_accounts(self) -> list[str]:

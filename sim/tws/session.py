@@ -11,12 +11,13 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sim.tws import framing
 from sim.tws.requests import Request, RequestError, StartApi, parse_request
 
 log = logging.getLogger(__name__)
+UNSUPPORTED_VERSION = 506  # IB's code for an API version the other side cannot speak
 
 
 class SessionHost(Protocol):
@@ -36,6 +37,8 @@ class BarSubscription:
     last_end: datetime
     format_date: int = 1
     use_rth: bool = True
+    partial_at: datetime | None = None  # keepUpToDate: when the bar in progress was last sent
+    partial_key: tuple[object, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class Subscriptions:
     market_data: dict[int, str] = field(default_factory=dict)
     last_tick: dict[int, float] = field(default_factory=dict)
     last_tick_at: dict[int, datetime] = field(default_factory=dict)
+    streams: dict[int, Any] = field(default_factory=dict)  # P&L and tick-by-tick (sim.tws.streams)
 
     def drop_market_data(self) -> None:
         """What IB's 1101 (connectivity restored, data lost) means for a client."""
@@ -56,6 +60,8 @@ class Subscriptions:
         self.market_data.clear()
         self.last_tick.clear()
         self.last_tick_at.clear()
+        for req_id in [r for r, stream in self.streams.items() if stream.kind == "tbt"]:
+            del self.streams[req_id]  # tick-by-tick is market data; P&L streams stay
 
 
 class ClientSession(asyncio.Protocol):
@@ -105,6 +111,9 @@ class ClientSession(asyncio.Protocol):
                 self.server_version = framing.negotiate_version(cmin, cmax)
             except framing.HandshakeError as exc:
                 log.warning("refusing client: %s", exc)
+                if exc.client_max is not None:  # say why, as an error the client can decode
+                    self.write(framing.handshake_reply(exc.client_max, self._host.now()))
+                    self.write(framing.encode([4, 2, -1, UNSUPPORTED_VERSION, str(exc)]))
                 self.close()
                 return
             self.write(framing.handshake_reply(self.server_version, self._host.now()))

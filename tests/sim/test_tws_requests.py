@@ -78,8 +78,21 @@ async def test_market_data_requests_parse(lib, sv: int) -> None:
 
 
 def test_unknown_messages_are_ignored_and_garbage_is_a_clear_error() -> None:
-    assert rq.parse_request(["12", "1", "1"], 178) is None
+    assert rq.parse_request(["999", "1", "1"], 178) is None  # not a TWS API request
     with pytest.raises(rq.RequestError, match="message id"):
         rq.parse_request(["x"], 178)
     with pytest.raises(rq.RequestError, match="too few fields"):
         rq.parse_request(["3", "1"], 178)
+
+
+@pytest.mark.parametrize(("lib", "sv"), CASES)
+async def test_good_after_good_till_and_trailing_fields_parse(lib, sv: int) -> None:
+    client, frames = capturing_client(lib, sv)
+    contract = lib.Stock("SPY", "SMART", "USD")
+    trail = lib.Order(action="SELL", totalQuantity=5, orderType="TRAIL", trailingPercent=1.5,
+                      trailStopPrice=270.5, tif="GTD", goodTillDate="20190213 15:00:00 US/Eastern",
+                      goodAfterTime="20190213-15:00:00")
+    client.placeOrder(3, contract, trail)
+    req = rq.parse_request(frames[0], sv)
+    assert (req.order_type, req.trail_percent, req.trail_stop, req.tif) == ("TRAIL", 1.5, 270.5, "GTD")
+    assert (req.good_after, req.good_till) == ("20190213-15:00:00", "20190213 15:00:00 US/Eastern")

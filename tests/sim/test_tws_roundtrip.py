@@ -18,6 +18,7 @@ import pytest
 
 from sim.tws import encoders as enc
 from sim.tws import order_messages as om
+from sim.tws import service_messages as sm
 from sim.tws.contracts import stock
 from sim.tws.framing import FrameReader, encode
 
@@ -92,6 +93,28 @@ def messages(sv: int) -> list[tuple[list[object], str]]:
         (enc.tick_size(12, 8, 5000.0), "tickSize"),
         (enc.tick_snapshot_end(12), "tickSnapshotEnd"),
         (enc.market_data_type(12, 1), "marketDataType"),
+        (sm.pnl(13, 12.5, -3.25, 15.75), "pnl"),
+        (sm.pnl_single(14, 10.0, 12.5, -3.25, 15.75, 1010.0), "pnlSingle"),
+        (sm.tick_by_tick_last(15, sm.TICK_ALL_LAST, 1751549400, 101.25, 100.0, "ARCA"), "tickByTickAllLast"),
+        (sm.tick_by_tick_bid_ask(15, 1751549400, 101.24, 101.25, 100.0, 100.0), "tickByTickBidAsk"),
+        (sm.tick_by_tick_midpoint(15, 1751549400, 101.245), "tickByTickMidPoint"),
+        (sm.head_timestamp(16, "20110103 09:30:00 US/Eastern"), "headTimestamp"),
+        (sm.symbol_samples(sv, 17, [SPY, SPY]), "symbolSamples"),
+        (sm.market_rule(26, [(0.0, 0.0001), (1.0, 0.01)]), "marketRule"),
+        (sm.histogram_data(18, [(101.25, 1200), (101.26, 800)]), "histogramData"),
+        (sm.position_multi(19, "DU1234567", SPY, 10.0, 100.5), "positionMulti"),
+        (sm.position_multi_end(19), "positionMultiEnd"),
+        (sm.sec_def_opt_params_end(20), "securityDefinitionOptionParameterEnd"),
+        (sm.soft_dollar_tiers(21), "softDollarTiers"),
+        (sm.family_codes(), "familyCodes"),
+        (sm.mkt_depth_exchanges(), "mktDepthExchanges"),
+        (sm.smart_components(22), "smartComponents"),
+        (sm.news_providers(), "newsProviders"),
+        (sm.historical_news_end(23), "historicalNewsEnd"),
+        (sm.user_info(24), "userInfo"),
+        (sm.scanner_parameters("<ScanParameterResponse/>"), "scannerParameters"),
+        (sm.display_group_list(25), "displayGroupList"),
+        (sm.display_group_updated(25), "displayGroupUpdated"),
     ]
 
 
@@ -148,14 +171,22 @@ def test_historical_bars_keep_their_values_and_count(library: str, sv: int, capl
     assert (update.open, update.high, update.low, update.close, update.volume) == (100.0, 101.0, 99.5, 100.5, 1200.0)
 
 
-def test_the_round_trip_covers_every_encoder() -> None:
+def test_the_round_trip_covers_every_encoder(monkeypatch) -> None:
     """A new encoder without a round-trip case fails here, not silently in a client's log."""
     import inspect
 
     helpers = {"contract_fields", "price_field"}
-    encoders = {
-        name for module in (enc, om) for name, fn in inspect.getmembers(module, inspect.isfunction)
-        if fn.__module__ == module.__name__ and not name.startswith("_") and name not in helpers
-    }
-    covered = {int(fields[0]) for fields, _ in messages(178)}
-    assert len(covered) == len(encoders), sorted(encoders)
+    encoders, called = set(), set()
+    for module in (enc, om, sm):
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_") or name in helpers:
+                continue
+            encoders.add(name)
+
+            def spy(*args: Any, _fn: Any = fn, _name: str = name, **kwargs: Any) -> Any:
+                called.add(_name)
+                return _fn(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, spy)
+    messages(178)
+    assert encoders - called == set()

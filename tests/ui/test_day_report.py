@@ -112,19 +112,34 @@ def test_the_improvement_cycle_is_shown_when_it_ran(tmp_path: Path) -> None:
     _db(tmp_path / "history.db", [_trade("SPY", 5, 14.0)])
     improvement = tmp_path / "reports" / "improvement"
     improvement.mkdir(parents=True)
+    oos = {"sessions": 6, "current": {"net_pnl": 83.32}, "candidate": {"net_pnl": 129.43}}
     (improvement / "improvement_report_2025-07-03.json").write_text(json.dumps({
-        "regime": {"label": "low volatility", "atr_pct": 0.0011},
+        "date": "2025-07-03", "next_session": "2025-07-07",
+        "regime": {"name": "low_volatility", "reason": "SPY ATR 0.6% < 0.8%", "features": None},
         "suggestions": [
             {"parameter": "profit_target", "old": 0.014, "new": 0.012, "source": "regime",
-             "applied": True, "reason": "quiet tape", "validation": {"replayed_days": 5, "net_pnl": 41.2}},
-            {"parameter": "stop_loss", "old": 0.008, "new": 0.004, "source": "llm", "applied": False,
+             "priority": "high", "why": "quiet tape", "applied": True,
+             "reason": "beats the current params out of sample",
+             "validation": {"out_of_sample": oos, "dsr": 0.97, "passed": True}},
+            {"parameter": "stop_loss", "old": 0.008, "new": 0.004, "source": "llm",
+             "priority": "low", "why": "tighter stops", "applied": False,
              "reason": "outside the safety bounds 0.5-2.0%", "validation": None}],
-        "next_params": {"profit_target": 0.012}, "llm": {"status": "ok", "summary": "calm day"}}))
+        "ab_test": {"status": "started", "reason": "B = cooldown_minutes 0 -> 15 from 2025-07-07"},
+        "llm": {"status": "ok", "model": "deepseek-chat", "summary": "calm day",
+                "insights": ["stops too tight"], "recommendations": []},
+        "metrics": {"day": {"net_pnl": -143.05, "trades": 13, "profit_factor": 0.74}},
+        "params_today": {"params": {"profit_target": 0.014, "stop_loss": 0.008}},
+        "next_variant": "A", "next_params": {"profit_target": 0.012, "stop_loss": 0.008}}))
     page = _report(tmp_path)
-    assert "low volatility (atr_pct 0.0011)" in page
-    assert "quiet tape" in page and "outside the safety bounds" in page
-    assert "replayed_days: 5, net_pnl: 41.2" in page and "not applied" in page
-    assert "calm day" in page and "no improvement report" not in page
+    assert "low_volatility: SPY ATR 0.6% &lt; 0.8%" in page
+    assert "quiet tape" in page and "outside the safety bounds" in page and "not applied" in page
+    assert "out of sample (6 sessions): +83.32 now vs +129.43; DSR 0.970; passed" in page
+    assert "not validated" in page
+    assert "B = cooldown_minutes 0 -&gt; 15" in page
+    assert "Parameters for the next session (2025-07-07, variant A)" in page
+    assert "<b>0.012</b>" in page  # the tuned value differs from today's
+    assert "calm day" in page and "stops too tight" in page and "deepseek-chat" in page
+    assert "profit factor" in page and "no improvement report" not in page
 
 
 def test_without_a_run_log_the_page_says_what_is_missing(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ the trades."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections import Counter
 from datetime import date
@@ -18,7 +17,6 @@ from sim.market.bar_sources import read_bar_csv
 from tests.e2e.harness import DATA, run_bot, write_watchlist
 from tests.ui.backtest_fixtures import make_backtest, make_sweep, write
 from tests.ui.browser import image_stats, save_for_docs
-from ui.day_report import build_report
 from ui.tearsheet import build_tearsheet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,12 +47,12 @@ return Array.from(document.querySelectorAll(arguments[0])).map(function (box) {
 
 @pytest.fixture(scope="module")
 def replayed_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`day_trader.py --sim` on a real shared session, then the day's bars in the DB (what the
-    trader records as bars complete; read here from the same CSVs the simulator replayed)."""
+    """`day_trader.py --sim` on a real shared session; it records each completed minute bar and
+    writes the day report after the close (with its status page's port taken: it trades anyway)."""
     workdir = tmp_path_factory.mktemp("replay")
     watchlist = write_watchlist(workdir, list(OVERRIDES), OVERRIDES)
     db_path = workdir / "sim.db"
-    with socket.socket() as taken:  # the status page's port is in use: the bot trades anyway
+    with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
@@ -67,17 +65,20 @@ def replayed_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert refused == [f"day_trader: status page not started: 127.0.0.1:{port} is in use; "
                        "trading continues (pick another --status-port, or 0 for none)"]
     with HistoryDB.open(db_path) as db:
-        for symbol in OVERRIDES:
-            db.record_minute_bars(DAY, read_bar_csv(DATA / "intraday" / symbol / f"{DAY}.csv", symbol))
         trades = db.trades_on(DAY, book="intraday")
+        bars = {symbol: db.minute_bars(DAY, symbol) for symbol in OVERRIDES}
     assert len({t.symbol for t in trades}) >= 2, "the replay should trade several symbols"
-    here = Path.cwd()
-    os.chdir(workdir)  # relative paths, as a person runs it (they show in the page's notes)
-    try:
-        report = build_report(DAY, Path("sim.db"), Path("logs"), Path("reports")).resolve()
-    finally:
-        os.chdir(here)
-    return {"report": report, "trades": trades, "stdout": result.stdout}
+    return {"workdir": workdir, "trades": trades, "bars": bars, "stdout": result.stdout}
+
+
+def test_the_bot_records_the_minute_bars_it_traded_on(replayed_day: dict[str, Any]) -> None:
+    for symbol, stored in replayed_day["bars"].items():
+        replayed = {b.start: b for b in read_bar_csv(DATA / "intraday" / symbol / f"{DAY}.csv", symbol)}
+        assert len(stored) >= 380, (symbol, len(stored))  # 09:30 until the flatten at 15:55
+        for bar in stored:
+            source = replayed[bar.start]
+            assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (
+                source.open, source.high, source.low, source.close, source.volume)
 
 
 def _assert_not_blank(browser: Any, png: bytes, min_colors: int, min_ink: float) -> None:
@@ -86,12 +87,12 @@ def _assert_not_blank(browser: Any, png: bytes, min_colors: int, min_ink: float)
     assert stats["colors"] >= min_colors and stats["ink"] >= min_ink, stats
 
 
-def test_the_bot_writes_the_day_report_after_the_close(replayed_day: dict[str, Any]) -> None:
-    assert "day_trader: day report written to reports/daily/day_report_2026-02-27.html" in replayed_day["stdout"]
-
-
-def test_the_day_report_in_a_browser(browser: Any, replayed_day: dict[str, Any]) -> None:
-    browser.get(replayed_day["report"].as_uri())
+def test_the_day_report_written_after_the_close_in_a_browser(browser: Any,
+                                                            replayed_day: dict[str, Any]) -> None:
+    line = "day_trader: day report written to reports/daily/day_report_2026-02-27.html"
+    assert line in replayed_day["stdout"].splitlines()
+    report = replayed_day["workdir"] / "reports" / "daily" / "day_report_2026-02-27.html"
+    browser.get(report.as_uri())
     browser.find_element("css selector", "#chart-SPY .main-svg, .symbol-chart .main-svg")
     charts = browser.execute_script(_CHARTS, ".symbol-chart")
     per_symbol = Counter(t.symbol for t in replayed_day["trades"])

@@ -196,7 +196,8 @@ def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp
         # -- Pause stops new entries --------------------------------------------------------------
         assert _entries_since(db, datetime(2000, 1, 1).astimezone()), "entries before the pause"
         browser.find_element("id", "pause").click()
-        _until(lambda: _text(browser, "entries") == "entries paused: status page", 10, "the pause")
+        _until(lambda: _text(browser, "entries").startswith("entries paused")
+               and "status page" in _text(browser, "entries"), 10, "the pause")
         paused_at = _market_time(_api(url)[1])
         _until(lambda: _market_time(_api(url)[1]) >= paused_at + timedelta(minutes=30), 60,
                "30 market minutes while paused")
@@ -211,8 +212,9 @@ def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp
         browser.find_element("id", "flatten").click()
         browser.switch_to.alert.accept()  # "Flatten now? ..."
         _until(lambda: "flatten: flatten started" in _text(browser, "message"), 10, "the flatten")
-        flat = _until(lambda: (s := _api(url)[1]) and not s["flattening"] and not s["positions"]
+        flat = _until(lambda: (s := _api(url)[1]) and s["flat_at"] and not s["positions"]
                       and not s["working_orders"] and s, 60, "a flat book")
+        assert flat["entries_paused"], "no new entries after a flatten until resumed"
         assert all(qty == 0 for qty in _net_shares(db).values()), _net_shares(db)
         assert flat["realized_pnl"] == pytest.approx(sum(t["pnl"] for t in flat["trades"]), abs=0.05)
         _until(lambda: not _rows(browser, "positions"), 10, "the page to show no positions")
@@ -227,6 +229,7 @@ def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp
         ("pause", "entries paused"), ("resume", "entries resumed"),
         ("flatten", "flatten started"), ("flatten", "flatten finished")]
     assert all(a["by"] == "status page" and a["time"].startswith(DAY) for a in actions)
+    assert token not in bot.err_path.read_text() + log_path.read_text()  # shown once, on the console
 
 
 def _assert_page_drawn(browser: Any) -> None:

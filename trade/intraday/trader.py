@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -126,7 +126,7 @@ class IntradayTrader(TraderControls):
                                run_log, self._on_fill)
         self.entries = EntryDesk(broker, session, risk, self.books, self.orders, self.refs,
                                  self.exits, self.fills, run_log, options.variant)
-        self.on_bar: Callable[[Bar], None] | None = None  # e.g. record the day's minute bars
+        self._bars_to_record: list[Bar] = []  # the day's minute bars, written once a second
         self._entries_paused: str | None = "starting"
         self._flattening = False
         self._flat_confirmed = False
@@ -193,6 +193,7 @@ class IntradayTrader(TraderControls):
                         self.exits.guard(now)
                 if mono >= next_flush:
                     next_flush = mono + self.options.flush_interval_s
+                    self._record_bars()
                     self.records.flush()
                 if self._next_health is None or now >= self._next_health:
                     await self._health_check(now)
@@ -203,6 +204,7 @@ class IntradayTrader(TraderControls):
             await asyncio.sleep(self.options.tick_s)
         await self.jobs.drain(2.0)
         await self.jobs.stop()
+        self._record_bars()
         await self._flush_before_exit()
         self.run_log.ended_at = self.broker.now()
         self.run_log.reconnects = max(self.run_log.reconnects, self._reconnects)
@@ -213,6 +215,13 @@ class IntradayTrader(TraderControls):
         if self._stop_reason is not None:
             self.run_log.stopped_by = self._stop_reason
         return self.run_log
+
+    def _record_bars(self) -> None:
+        """The minute bars the bot traded on (the daily report draws them), in one write."""
+        if self._bars_to_record:
+            bars, self._bars_to_record = self._bars_to_record, []
+            db = self.records.db
+            self.records.write("record_minute_bars", lambda: db.record_minute_bars(self.day, bars))
 
     async def _flush_before_exit(self) -> None:
         """Records that waited for a locked DB get a last chance before the process ends."""
@@ -242,8 +251,7 @@ class IntradayTrader(TraderControls):
         book.last_bar_start = bar.start
         if self._last_bar_end is None or bar.end > self._last_bar_end:
             self._last_bar_end = bar.end
-        if self.on_bar is not None:
-            self.on_bar(bar)
+        self._bars_to_record.append(bar)
         if self.broker.now() - bar.end > STALE_BAR:
             return  # a backfilled or held bar: indicators only, never a decision on the past
         if book.qty != 0 or book.pending_entry is not None:

@@ -37,7 +37,8 @@ async def ib(gateway, client_log):
 async def gateway_with():
     """`await gateway_with(**build_kwargs)`: a stepping gateway on SPY/QQQ/MSFT at the 2019-02-13
     open (like `gateway`), built with any `GatewaySimulator.build` keyword (days, accounts,
-    master client id, state file...)."""
+    master client id, state file...); `whole_data=True` puts every symbol of the data directory
+    behind it (history and contract details for symbols it does not replay)."""
     from sim.gateway import GatewaySimulator
     from sim.market.bar_sources import CsvBarSource
     from tests.conftest import TEST_DAY, TEST_SYMBOLS
@@ -48,7 +49,8 @@ async def gateway_with():
     async def make(**kwargs):
         symbols = kwargs.pop("symbols", TEST_SYMBOLS)
         day = kwargs.pop("day", TEST_DAY)
-        sim = GatewaySimulator.build(CsvBarSource(DATA, symbols), day, symbols, port=0, **kwargs)
+        source = CsvBarSource(DATA, None if kwargs.pop("whole_data", False) else symbols)
+        sim = GatewaySimulator.build(source, day, symbols, port=0, **kwargs)
         await sim.start()
         started.append(sim)
         return sim

@@ -55,3 +55,13 @@ async def test_flatten_now_leaves_the_book_flat_and_entries_off_until_resumed(tm
     log = await day.finish()
     assert log.flat_at == day.session.flatten_at
     day.close()
+
+
+async def test_the_minute_bars_the_bot_traded_on_are_recorded_for_the_day_report(tmp_path):
+    day = PaperDay(tmp_path, {"SPY": zigzag(390)})
+    await day.start()
+    await day.finish()
+    stored = day.db.minute_bars(day.day, "SPY")
+    expected = day.replay.completed_bars("SPY", day.session.flatten_at)
+    assert [(b.start, b.close) for b in stored] == [(b.start, b.close) for b in expected]
+    day.close()

@@ -54,9 +54,12 @@ function fill(tableId, items, build, keyOf) {
 }
 
 function describeExit(exit) {
-  var level = exit.type === "STP" ? "stop " + price(exit.stop) : exit.type === "LMT" ? "target " + price(exit.limit) : exit.type;
-  var after = exit.good_after ? " after " + exit.good_after : "";
-  return exit.qty + " " + level + " (" + exit.status + after + ")";
+  // take-profit (LMT), stop (STP), and the broker-held backstop market sell (MKT, good after)
+  var level = exit.type === "STP" ? "stop " + price(exit.stop)
+    : exit.type === "LMT" ? "target " + price(exit.limit)
+    : exit.type === "MKT" ? "backstop sell" : exit.type;
+  var after = exit.good_after ? " from " + clock(exit.good_after) : "";
+  return exit.qty + " " + level + after + " (" + exit.status + ")";
 }
 
 function render(s) {
@@ -67,8 +70,10 @@ function render(s) {
   var conn = s.connection || "unknown";
   setBadge("connection", "IB " + conn, conn === "lost" ? "bad" : conn === "restored" ? "warn" : "ok");
   setBadge("reconnects", "reconnects " + (s.reconnects || 0), s.reconnects ? "warn" : "muted");
-  if (s.flattening) {
-    setBadge("entries", "flattening", "bad");
+  if (s.flattening && s.flat_at) {
+    setBadge("entries", "flat: entries stopped until resumed", "warn");
+  } else if (s.flattening) {
+    setBadge("entries", "flattening…", "bad");
   } else if (s.entries_paused) {
     setBadge("entries", "entries paused: " + s.entries_paused, "warn");
   } else {

@@ -1,0 +1,135 @@
+"""The fault campaign: many seeded chaos sessions in parallel, one line each, a table at the end.
+
+    python -m sim.chaos --seeds 200 --workers 2 --json chaos.json
+    python -m sim.chaos --scenarios            # the fixed schedules of issue 16 item 10
+
+Each seed reproduces its session exactly (`--first-seed S --seeds 1`); a session with a
+violation keeps its working directory (bot logs, DB, run log) and the command exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from sim.chaos.schedule import Fault, SessionSetup, random_session, scenario_sessions
+from sim.chaos.session import ChaosSession
+
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def run_one(setup: SessionSetup, data_dir: str, keep: bool) -> dict[str, Any]:
+    """One session in a worker process; its working directory is kept when it failed."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"chaos-{setup.name}-"))
+    result = ChaosSession(setup, workdir, Path(data_dir)).run()
+    out = result.as_dict()
+    if result.violations or keep:
+        out["workdir"] = str(workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+def line(result: dict[str, Any]) -> str:
+    faults = Counter(result["faults"])
+    shown = " ".join(f"{k}x{n}" for k, n in sorted(faults.items())) or "none"
+    verdict = "OK" if not result["violations"] else "VIOLATED: " + "; ".join(result["violations"])
+    return (f"{result['name']}: {result['day']} {','.join(result['symbols'])} | faults {shown} | "
+            f"trades {result['trades']} | {result['wall_s']:.1f} s | {verdict}")
+
+
+def summary(results: Sequence[dict[str, Any]], wall_s: float) -> str:
+    injected = Counter(f for r in results for f in r["faults"])
+    by_invariant = Counter(v.split()[0] for r in results for v in r["violations"])
+    rows = ["", f"{'fault':<18}{'injected':>9}", "-" * 27]
+    rows += [f"{kind.value:<18}{injected.get(kind.value, 0):>9}" for kind in Fault]
+    rows += ["-" * 27, f"{'total':<18}{sum(injected.values()):>9}", "",
+             f"{'invariant':<18}{'violations':>11}", "-" * 29]
+    for code in ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "X0", "X1", "X2"):
+        rows.append(f"{code:<18}{by_invariant.get(code, 0):>11}")
+    bad = [r["name"] for r in results if r["violations"]]
+    rows += ["", f"{len(results)} sessions, {sum(r['trades'] for r in results)} trades, "
+             f"{sum(injected.values())} faults, {len(bad)} with violations, {wall_s:.0f} s wall"]
+    if bad:
+        rows.append("reproduce: " + ", ".join(bad))
+    return "\n".join(rows)
+
+
+def run_campaign(setups: Iterable[SessionSetup], data_dir: Path, workers: int, keep: bool = False,
+                 echo: bool = True) -> list[dict[str, Any]]:
+    setups = list(setups)
+    results: list[dict[str, Any]] = []
+    if workers <= 1:
+        for setup in setups:
+            results.append(run_one(setup, str(data_dir), keep))
+            if echo:
+                print(line(results[-1]), flush=True)
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_one, s, str(data_dir), keep) for s in setups]
+        for future in as_completed(futures):
+            results.append(future.result())
+            if echo:
+                print(line(results[-1]), flush=True)
+    order = {s.name: i for i, s in enumerate(setups)}
+    return sorted(results, key=lambda r: order[r["name"]])
+
+
+def parse_faults(text: str | None) -> frozenset[Fault] | None:
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = {f.value for f in Fault}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"--faults {','.join(unknown)}: unknown; use some of {', '.join(sorted(known))}")
+    return frozenset(Fault(n) for n in names)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sim.chaos",
+                                description="Randomized fault campaign against day_trader.py and "
+                                            "the Gateway simulator; checks the money-safety "
+                                            "invariants from the simulator's ground truth.")
+    p.add_argument("--seeds", type=int, default=10, help="sessions to run (default 10)")
+    p.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--faults", type=parse_faults, default=None,
+                   help="comma-separated fault kinds to draw from (default: all)")
+    p.add_argument("--workers", type=int, default=2, help="sessions in parallel (default 2)")
+    p.add_argument("--scenarios", action="store_true",
+                   help="run the fixed item-10 scenarios instead of random seeds")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
+    p.add_argument("--json", type=Path, default=None, help="write every session's result here")
+    p.add_argument("--keep", action="store_true", help="keep every session's working directory")
+    args = p.parse_args(argv)
+    if args.seeds < 1 or args.workers < 1:
+        p.error("--seeds and --workers must be at least 1")
+    if not (args.data / "intraday").is_dir():
+        p.error(f"--data {args.data}: no intraday/ directory there; point it at ../shared/data")
+    if args.scenarios:
+        setups = list(scenario_sessions().values())
+    else:
+        setups = [random_session(s, args.faults)
+                  for s in range(args.first_seed, args.first_seed + args.seeds)]
+    started = time.monotonic()
+    results = run_campaign(setups, args.data, args.workers, args.keep)
+    wall = time.monotonic() - started
+    print(summary(results, wall), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"sessions": results, "wall_s": round(wall, 1)}, indent=2))
+    return 1 if any(r["violations"] for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The money-safety invariants, judged from the simulator's ground truth alone.
+
+The checker never asks the bot: it reads `GatewaySimulator.state()` (every account's positions,
+every order ever placed, every execution) during the run and the bot's history DB after it, and
+it knows only what the campaign did (when the bot was down, when the Gateway refused):
+
+- I1 no account position is ever negative, in any account;
+- I2 the bot's exposure when an entry fills is at most allocation x net liquidation (2% slack for
+  slippage and the move between decision and fill);
+- I3 every position of the bot has exits at the broker covering exactly its quantity — one OCA
+  group of take-profit, stop and (before the backstop time) the broker-held backstop flatten —
+  within 5 s of opening or of a reconnect (time counts only while the bot runs and reaches the
+  Gateway, after a grace for its start-up);
+- I4 the bot's book is flat by flatten time + 60 s whenever the bot and the Gateway were up
+  through that minute, and in every case by the close (the broker-held backstop);
+- I5 every execution of the bot at the broker is in its DB exactly once, with its commission;
+- I6 no order ref is ever sent twice;
+- I7 other accounts' positions and the shares other books own never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+BOT_PREFIX = "DT-"
+EXIT_LEGS = ("TP", "SL", "BKS")
+PROTECTION_DEADLINE_S = 5.0
+STARTUP_GRACE_S = 1.0  # the clock waits while the bot starts; this covers its first second
+RESTART_GRACE_S = 5.0  # a bot restarted mid-session: process start, connect, reconcile
+RECONNECT_GRACE_S = 3.0  # after the Gateway is back: the bot's reconnect backoff (0.5 s doubling)
+RESTORE_GRACE_S = 2.0  # after 1101/1102: the bot reconciles
+EXPOSURE_SLACK = 1.02
+
+
+def _leg(ref: str) -> str:
+    return ref.rsplit("-", 1)[-1] if ref.startswith(BOT_PREFIX) else ""
+
+
+@dataclass
+class Context:
+    """What the campaign knows at an observation (wall-clock seconds, monotonic)."""
+
+    wall: float
+    bot_up: bool
+    reachable: bool
+    quiet_since: float  # wall time from which the bot can be expected to have acted: after its
+    # (re)start and after the Gateway came back, each plus its grace
+
+
+@dataclass
+class InvariantChecker:
+    account: str
+    allocation: float
+    flatten_at: datetime
+    close: datetime
+    backstop_at: datetime
+    weekly: Mapping[str, int] = field(default_factory=dict)
+    others_at_start: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+    observations: int = 0
+    _seen: set[str] = field(default_factory=set)
+    _unprotected_since: dict[str, float] = field(default_factory=dict)
+    exposed: set[str] = field(default_factory=set)  # symbols held without correct exits now
+    _entry_fills: dict[int, float] = field(default_factory=dict)
+    _flat_window_clean: bool = True
+    _checked_flatten: bool = False
+    _checked_close: bool = False
+
+    def violate(self, code: str, text: str) -> None:
+        key = f"{code}:{text.split(':')[0]}"
+        if key not in self._seen:  # one line per invariant and subject
+            self._seen.add(key)
+            self.violations.append(f"{code} {text}")
+
+    # -- during the run -----------------------------------------------------------------------
+    def observe(self, state: Mapping[str, Any], ctx: Context) -> None:
+        self.observations += 1
+        now = datetime.fromisoformat(state["time"])
+        accounts = state["accounts"]
+        for account, book in accounts.items():  # I1
+            for symbol, position in book["positions"].items():
+                if position["qty"] < 0:
+                    self.violate("I1", f"{account[-4:]} {symbol}: position {position['qty']} at {now:%H:%M:%S}")
+        main = accounts[self.account]["positions"]
+        own = {s: int(p["qty"]) - self.weekly.get(s, 0) for s, p in main.items()}
+        for symbol, qty in self.weekly.items():  # I7: the weekly book's shares
+            if int(main.get(symbol, {}).get("qty", 0)) < qty:
+                self.violate("I7", f"{symbol}: the weekly book's {qty} shares were sold "
+                                   f"({main.get(symbol, {}).get('qty', 0)} left) at {now:%H:%M:%S}")
+        for account, start in self.others_at_start.items():  # I7: other accounts
+            held = {s: p["qty"] for s, p in accounts[account]["positions"].items()}
+            if held != dict(start):
+                self.violate("I7", f"{account[-4:]}: positions {held} changed from {dict(start)}")
+        self._check_exposure(state, own, accounts[self.account]["net_liquidation"])
+        self._check_protection(state, own, now, ctx)
+        self._check_flat(own, now, ctx)
+
+    def _check_exposure(self, state: Mapping[str, Any], own: Mapping[str, int], net_liq: float) -> None:
+        main = state["accounts"][self.account]["positions"]
+        for order in state["orders"]:
+            ref = order["ref"]
+            if not ref.startswith(BOT_PREFIX) or _leg(ref) != "ENTRY" or order["account"] != self.account:
+                continue
+            if order["filled"] <= self._entry_fills.get(order["order_id"], 0.0):
+                continue
+            self._entry_fills[order["order_id"]] = order["filled"]
+            exposure = sum(max(q, 0) * main[s]["avg_cost"] for s, q in own.items() if s in main)
+            cap = self.allocation * net_liq
+            if exposure > cap * EXPOSURE_SLACK:
+                self.violate("I2", f"{ref}: exposure {exposure:,.2f} above {self.allocation:g} x "
+                                   f"net liquidation {net_liq:,.2f} = {cap:,.2f}")
+
+    def _check_protection(self, state: Mapping[str, Any], own: Mapping[str, int], now: datetime,
+                          ctx: Context) -> None:
+        counting = (ctx.bot_up and ctx.reachable and now < self.flatten_at
+                    and ctx.wall - ctx.quiet_since > 0)
+        filled_parents = {o["order_id"] for o in state["orders"] if o["status"] == "Filled"}
+        self.exposed.clear()
+        for symbol, qty in own.items():
+            problem = None if qty <= 0 else self._protection_problem(
+                state, symbol, qty, now, filled_parents)
+            if problem is not None and now < self.flatten_at:
+                self.exposed.add(symbol)
+            if problem is None or not counting:
+                self._unprotected_since.pop(symbol, None)
+                continue
+            since = self._unprotected_since.setdefault(symbol, ctx.wall)
+            if ctx.wall - since > PROTECTION_DEADLINE_S:
+                self.violate("I3", f"{symbol}: {qty} shares {problem} for more than "
+                                   f"{PROTECTION_DEADLINE_S:g} s (at {now:%H:%M:%S})")
+
+    def _protection_problem(self, state: Mapping[str, Any], symbol: str, qty: int, now: datetime,
+                            filled_parents: set[int]) -> str | None:
+        legs = [o for o in state["orders"]
+                if o["ref"].startswith(BOT_PREFIX) and _leg(o["ref"]) in EXIT_LEGS
+                and o["symbol"] == symbol and o["account"] == self.account
+                and o["status"] in ("PreSubmitted", "Submitted")
+                and (not o["parent_id"] or o["parent_id"] in filled_parents)]
+        if not legs:
+            return "without exits"
+        if len({o["oca"] for o in legs}) != 1 or not legs[0]["oca"]:
+            return f"with exits in {len({o['oca'] for o in legs})} OCA groups"
+        kinds = sorted(o["type"] for o in legs)
+        expected = ["LMT", "MKT", "STP"] if now < self.backstop_at else ["LMT", "STP"]
+        if now < self.backstop_at and kinds != expected:
+            return f"with exit legs {kinds}"
+        if not {"LMT", "STP"} <= set(kinds):
+            return f"with exit legs {kinds}"
+        wrong = [o for o in legs if int(o["remaining"]) != qty]
+        if wrong:
+            return f"with exits for {[int(o['remaining']) for o in wrong]} shares"
+        return None
+
+    def _check_flat(self, own: Mapping[str, int], now: datetime, ctx: Context) -> None:
+        held = {s: q for s, q in own.items() if q}
+        if self.flatten_at <= now < self.flatten_at + timedelta(seconds=60):
+            if not (ctx.bot_up and ctx.reachable) or ctx.wall - ctx.quiet_since <= 0:
+                self._flat_window_clean = False
+        if not self._checked_flatten and now >= self.flatten_at + timedelta(seconds=60):
+            self._checked_flatten = True
+            if self._flat_window_clean and held:
+                self.violate("I4", f"not flat at flatten + 60 s ({now:%H:%M:%S}): {held}")
+        if not self._checked_close and now >= self.close:
+            self._checked_close = True
+            if held:
+                self.violate("I4", f"not flat at the close ({now:%H:%M:%S}): {held}")
+
+    # -- after the run ------------------------------------------------------------------------
+    def finish(self, state: Mapping[str, Any], recorded: list[tuple[str, float]]) -> None:
+        """`recorded`: (exec id, commission) of every execution row in the bot's DB."""
+        refs = [r for r in state["order_refs"] if r.startswith(BOT_PREFIX)]
+        reused = sorted({r for r in refs if refs.count(r) > 1})
+        if reused:
+            self.violate("I6", f"order refs sent more than once: {reused[:5]}")
+        fills = {f["exec_id"]: f for f in state["fills"]
+                 if f["ref"].startswith(BOT_PREFIX) and f["account"] == self.account}
+        ids = [exec_id for exec_id, _ in recorded]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            self.violate("I5", f"executions recorded twice: {twice[:3]}")
+        missing = sorted(set(fills) - set(ids))
+        if missing:
+            self.violate("I5", f"{len(missing)} broker execution(s) missing from the DB: {missing[:3]}")
+        for exec_id, commission in recorded:
+            fill = fills.get(exec_id)
+            if fill is not None and abs(fill["commission"] - commission) > 1e-6:
+                self.violate("I5", f"{exec_id}: commission {commission} recorded, "
+                                   f"{fill['commission']} charged")
+        if not self._checked_close:
+            self.violate("I4", "the run ended before the close was observed")
