@@ -109,3 +109,14 @@ def test_a_scheduler_that_does_not_answer_is_named_before_any_work() -> None:
     with pytest.raises(BacktestInputError, match="--scheduler tcp://127.0.0.1:9: no Dask"):
         sweep(GRID, SESSIONS, base=BASE, scheduler="tcp://127.0.0.1:9", scheduler_timeout=0.5,
               progress=False)
+
+
+def test_an_event_engine_sweep_gives_the_fast_engines_rows() -> None:
+    sessions = Sessions(Market(data=str(DATA)), ("SOXL", "IONQ"), date(2026, 2, 13),
+                        date(2026, 2, 13))
+    grid = {"profit_target": [0.01, 0.02]}
+    fast = sweep(grid, sessions, base=BASE, workers=1, progress=False).as_dict()
+    event = sweep(grid, sessions, base=BASE, engine="event", workers=1, progress=False).as_dict()
+    assert event["engine"] == "event" and fast["engine"] == "fast"
+    assert event["rows"] == fast["rows"]
+    assert fast["rows"][0]["metrics"]["trades"] > 0
