@@ -59,7 +59,7 @@ class DailyFile:
 
 
 @njit(cache=True)
-def _snap(o, h, lo, c):  # type: ignore[no-untyped-def]
+def _snap(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> None:
     """`sim.market.grid.snap_bar` on columns: OHLC to the nearest grid price, keeping
     low <= open, close <= high."""
     for i in range(o.size):
@@ -79,7 +79,8 @@ def _snap(o, h, lo, c):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _session_figures(c, v, h, lo):  # type: ignore[no-untyped-def]
+def _session_figures(c: np.ndarray, v: np.ndarray, h: np.ndarray,
+                     lo: np.ndarray) -> tuple[float, float, float]:
     dollar = 0.0
     for i in range(c.size):
         dollar += c[i] * v[i]

@@ -48,10 +48,12 @@ SYMBOL, QTY, REASON = range(3)
 
 @njit(cache=True)
 def trade_session(
-    has_bar, gap, opens, highs, lows, closes, prev_close, alpha_order, vwap, rsi, atr, rules,
-    flatten, cutoff, allocation, equity, daily_loss_pct, max_open, slippage_bps,
-    refresh_account, out_i, out_f,
-):  # type: ignore[no-untyped-def]
+    has_bar: np.ndarray, gap: np.ndarray, opens: np.ndarray, highs: np.ndarray,
+    lows: np.ndarray, closes: np.ndarray, prev_close: np.ndarray, alpha_order: np.ndarray,
+    vwap: np.ndarray, rsi: np.ndarray, atr: np.ndarray, rules: np.ndarray, flatten: int,
+    cutoff: int, allocation: float, equity: float, daily_loss_pct: float, max_open: int,
+    slippage_bps: float, refresh_account: bool, out_i: np.ndarray, out_f: np.ndarray,
+) -> int:
     """Trade one session; the closed round trips go to out_i/out_f in closing order.
 
     `vwap`, `rsi`, `atr` [n, M]: the indicators after each bar (`indicators.session_values`:
@@ -216,8 +218,8 @@ def trade_session(
 
 
 @njit(cache=True)
-def _rules_enter(price, vwap, rsi, atr, use_daily, daily_atr, rsi_max,
-                 atr_min):  # type: ignore[no-untyped-def]
+def _rules_enter(price: float, vwap: float, rsi: float, atr: float, use_daily: bool,
+                 daily_atr: float, rsi_max: float, atr_min: float) -> bool:
     """`strategy.entry_verdict` is ENTER (the cut-off is checked by the caller)."""
     if vwap != vwap or rsi != rsi or not price > 0.0:
         return False
@@ -235,9 +237,10 @@ def _rules_enter(price, vwap, rsi, atr, use_daily, daily_atr, rsi_max,
 
 
 @njit(cache=True)
-def _risk_shares(now, price, day_pnl, exposure, held, last_exit, cooldown, pct, n_symbols,
-                 equity, daily_loss_pct, max_open, allocation, net_liq,
-                 buying_power):  # type: ignore[no-untyped-def]
+def _risk_shares(now: float, price: float, day_pnl: float, exposure: float, held: int,
+                 last_exit: float, cooldown: float, pct: float, n_symbols: int, equity: float,
+                 daily_loss_pct: float, max_open: int, allocation: float, net_liq: float,
+                 buying_power: float) -> int:
     """`RiskManager.check_entry` on `EntryDesk.entry_request`'s figures: shares allowed (0: no).
     Gates first (daily loss cap, max open positions, cooldown), then the share limits (sizing,
     buying power, exposure cap), the smallest wins."""
@@ -266,8 +269,9 @@ def _risk_shares(now, price, day_pnl, exposure, held, last_exit, cooldown, pct, 
 
 
 @njit(cache=True)
-def _record(out_i, out_f, t, i, qty, entry_at, entry_price, exit_at, exit_price, fee, gross,
-            reason):  # type: ignore[no-untyped-def]
+def _record(out_i: np.ndarray, out_f: np.ndarray, t: int, i: int, qty: int, entry_at: float,
+            entry_price: float, exit_at: float, exit_price: float, fee: float, gross: float,
+            reason: int) -> None:
     out_i[t, SYMBOL] = i
     out_i[t, QTY] = qty
     out_i[t, REASON] = reason
@@ -280,7 +284,7 @@ def _record(out_i, out_f, t, i, qty, entry_at, entry_price, exit_at, exit_price,
 
 
 @njit(cache=True)
-def _drop(order, count, i):  # type: ignore[no-untyped-def]
+def _drop(order: np.ndarray, count: int, i: int) -> int:
     """Remove symbol i from the engine ledger's insertion-ordered positions."""
     w = 0
     for r in range(count):
