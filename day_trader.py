@@ -186,19 +186,19 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
     from improvement import params_store
+    from observability import log_clock
     from observability.history import HistoryDBError
-    from observability.tracing import setup_tracing
-    from trade.broker import BrokerError
+    from observability.tracing import TracingConfigError, setup_tracing
+    from trade.broker import BrokerError, UnknownAccount
     from trade.ib.connection import ConnectionFailed
     from trade.ib.session import ib_broker
-    from trade.intraday.day_session import StartupRefused, run_trading_day
+    from trade.intraday.day_session import DayResult, StartupRefused, run_trading_day
+    from trade.intraday.summary import no_entry_table, result_line
     from trade.intraday.trader import IntradayTrader
     from trade.watchlist import WatchlistError, load_watchlist
     from ui.status.launch import StatusPage
 
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_format = log_clock.install(settings.log_level)  # market time once the broker is known
     # ib_async logs routine events (an OCA sibling's 202 "Order Canceled") as ERROR; IBBroker
     # logs IB errors itself at their true weight, so the library's own log is kept for crashes.
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
@@ -216,7 +216,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"day_trader: parameters for {day}: {today.source}", flush=True)
     settings = dataclasses.replace(settings, params=today.params)
     after_day: dict[str, object] = {}
-    tracing_handle = setup_tracing("day-trader")
+    try:
+        tracing_handle = setup_tracing("day-trader")
+    except TracingConfigError as exc:
+        return _fail(str(exc), 2)
     try:
         if settings.sim:
             from sim.launch import SimulatorSetupError, start_simulator
@@ -243,6 +246,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             page = StatusPage(args.status, say=lambda line: print(f"day_trader: {line}", flush=True))
 
             async def on_trader(trader: IntradayTrader) -> None:
+                log_format.clock = trader.broker.now
                 actions = trader.run_log.extra.setdefault("control_actions", [])
                 await page.start(trader, on_control=actions.append, clock=trader.broker.now)
 
@@ -258,29 +262,29 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
                     after_day.update(await nightly.collect_after_close(broker, result.run_log))
             if result.run_log is not None:
-                log_ = result.run_log
-                print(
-                    f"day_trader: {log_.day}: {len(log_.trades)} trades, realized P&L "
-                    f"{log_.realized_pnl:+.2f}, flat at {log_.flat_at.isoformat() if log_.flat_at else 'NOT CONFIRMED'}, "
-                    f"reconnects {log_.reconnects}",
-                    flush=True,
-                )
+                for line in [result_line(result.run_log), *no_entry_table(result.run_log)]:
+                    print(f"day_trader: {line}", flush=True)
+                traded.append(result)
             print(f"day_trader: {result.message}", flush=True)
-            if result.run_log is not None:
-                traded.append(result.run_log.day)
             return 0
 
-        traded: list[date] = []
+        traded: list[DayResult] = []
         try:
             code = asyncio.run(main_async())
-        except (WatchlistError, StartupRefused) as exc:
+        except (WatchlistError, StartupRefused, UnknownAccount) as exc:
             return _fail(str(exc), 2)
         except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
             return _fail(str(exc), 1)
+        for done in traded:  # the records of a simulator went to the sim DB and logs/sim
+            settings = dataclasses.replace(settings, db_path=done.db_path or settings.db_path,
+                                           logs_dir=done.logs_dir or settings.logs_dir)
+            defaults = dataclasses.replace(defaults, db_path=settings.db_path,
+                                           logs_dir=settings.logs_dir)
         if code == 0 and after_day:
             code = _improve(defaults, after_day, args)
-        for traded_day in traded:  # after the cycle, so the report shows what it decided
-            _write_day_report(settings, traded_day)
+        for done in traded:  # after the cycle, so the report shows what it decided
+            assert done.run_log is not None
+            _write_day_report(settings, done.run_log.day)
         return code
     finally:
         tracing_handle.shutdown()

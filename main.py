@@ -207,7 +207,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
     from observability.history import HistoryDB, HistoryDBError
-    from observability.tracing import setup_tracing
+    from observability.tracing import TracingConfigError, setup_tracing
     from trade.broker import BrokerError
     from trade.calendar import MarketCalendar
     from trade.ib.connection import ConnectionFailed
@@ -242,7 +242,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except (UniverseError, WatchlistError) as exc:
         return _fail(str(exc), 2)
     gateway = None
-    tracing_handle = setup_tracing("weekly-portfolio")
+    try:
+        tracing_handle = setup_tracing("weekly-portfolio")
+    except TracingConfigError as exc:
+        return _fail(str(exc), 2)
     try:
         sim_day: date | None = None
         if settings.sim:

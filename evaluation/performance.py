@@ -5,8 +5,9 @@ Pure functions over plain records (`TradeRecord` and a per-session net P&L serie
 day read from the history DB and a replayed day from the backtester are measured by the same
 code. The thin DB adapter at the bottom reads `trades` and writes `daily_metrics`.
 
-P&L: a trade's `gross_pnl` is (exit - entry) x qty (the DB's `trades.pnl`); `commission` is the
-round trip's commissions; `net_pnl = gross_pnl - commission` (the run log's `pnl`). Every metric
+P&L: a trade's `gross_pnl` is (exit - entry) x qty; `commission` is the round trip's
+commissions; `net_pnl = gross_pnl - commission` (the DB's `trades.pnl` and the run log's `pnl`:
+one definition everywhere, net of commissions). Every metric
 here is on NET P&L except `gross_pnl` itself. A trade is a win when its net P&L is > 0, otherwise
 a loss (a break-even trade still paid its commission).
 
@@ -74,7 +75,7 @@ class TradeRecord:
     @classmethod
     def from_row(cls, row: TradeRow) -> TradeRecord:
         return cls(row.symbol, row.trading_date, row.entry_time, row.exit_time, row.qty,
-                   row.entry_price, row.exit_price, row.pnl, row.commission, row.variant,
+                   row.entry_price, row.exit_price, row.gross_pnl, row.commission, row.variant,
                    row.exit_reason)
 
 
@@ -252,7 +253,7 @@ def _clean(value: Any) -> Any:
 # -- the history DB adapter ---------------------------------------------------------------------
 def trade_records(db: HistoryDB, first: date, last: date,
                   book: str = INTRADAY_BOOK) -> list[TradeRecord]:
-    """The book's round trips of sessions `first`..`last` (DB `pnl` is gross; see above)."""
+    """The book's round trips of sessions `first`..`last` (DB `pnl` is net; see above)."""
     return [TradeRecord.from_row(r) for r in db.trades_between(first, last, book)]
 
 

@@ -26,11 +26,12 @@ from improvement.regime import DEFAULT_SYMBOL, regime_bars
 from improvement.replay import ReplayConfig, Replayer
 from improvement.tuning import WalkForward
 from observability.history import HistoryDBError
-from observability.tracing import setup_tracing
+from observability.tracing import TracingConfigError, setup_tracing
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
 from trade.calendar import MarketCalendar
 from trade.config import ConfigError, Settings, load_settings
+from trade.intraday.run_log import run_logs_of
 from trade.models import Params
 from trade.watchlist import Watchlist, WatchlistError, load_watchlist
 
@@ -166,7 +167,10 @@ def _run(args: argparse.Namespace) -> int:
                          "market data (../shared/data)")
     source = CsvBarSource(data, watchlist.symbols) if (data / "intraday").is_dir() else None
     regime = regime_bars(CsvBarSource(data), DEFAULT_SYMBOL)
-    tracing_handle = setup_tracing("day-trader")
+    try:
+        tracing_handle = setup_tracing("day-trader")
+    except TracingConfigError as exc:
+        raise CycleError(str(exc)) from None
     try:
         outcome = after_close(
             settings, day=day, allocation=allocation,
@@ -179,7 +183,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _logged_allocation(settings: Settings, day: date) -> float:
-    path = Path(settings.logs_dir) / f"day_trader_run_{day.isoformat()}.json"
+    logs = Path(settings.logs_dir)
+    found = run_logs_of(logs, day) or run_logs_of(logs / "sim", day)
+    path = found[-1] if found else logs / f"day_trader_run_{day.isoformat()}.json"
     try:
         return float(json.loads(path.read_text(encoding="utf-8"))["allocation"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -70,7 +70,7 @@ __all__ = ["HistoryDB", "HistoryDBError"]
 DEFAULT_BUSY_TIMEOUT_S = 2.0
 _NEW_YORK = ZoneInfo("America/New_York")
 
-_INSERT_TRADE = f"INSERT INTO trades ({TRADE_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_INSERT_TRADE = f"INSERT INTO trades ({TRADE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 
 
 class HistoryDB:
@@ -154,7 +154,7 @@ class HistoryDB:
             to_db_time(trade.entry_time, "entry_time"), trade.entry_price,
             to_db_time(trade.exit_time, "exit_time"), trade.exit_price, trade.pnl,
             trade.commission, trade.variant, trade.rsi, trade.vwap, trade.atr, trade.reason,
-            trade.exit_reason, trade.order_ref,
+            trade.exit_reason, trade.order_ref, trade.run_id,
         )
         return int(self._write("record_trade", _INSERT_TRADE, row).lastrowid or 0)
 
@@ -170,18 +170,22 @@ class HistoryDB:
             args.append(book)
         return [trade_from_db(r) for r in self._query(sql + " ORDER BY exit_time, id", args)]
 
-    def daily_summary(self, day: date, book: str | None = None) -> DailySummary:
+    def daily_summary(self, day: date, book: str | None = None,
+                      run_id: str | None = None) -> DailySummary:
+        """The day's trades (of one run when `run_id` is given) summed; P&L net of commission."""
         sql = "SELECT pnl, commission FROM trades WHERE trading_date = ?"
         args: list[Any] = [to_db_day(day)]
         if book is not None:
             sql += " AND book = ?"
             args.append(book)
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
         rows = self._query(sql + " ORDER BY exit_time, id", args)
         wins = gross = fees = equity = peak = drawdown = 0.0
-        for pnl, commission in rows:
-            net = pnl - commission
+        for net, commission in rows:
             wins += net > 0
-            gross += pnl
+            gross += net + commission
             fees += commission
             equity += net
             peak = max(peak, equity)
@@ -203,8 +207,9 @@ class HistoryDB:
             intent.order_ref, intent.bot, to_db_day(intent.trading_date), intent.symbol, intent.seq,
             str(intent.side), intent.qty, intent.entry_price, intent.target_price,
             intent.stop_price, intent.variant, intent.book, state.value, created, updated,
+            intent.run_id,
         )
-        sql = f"INSERT INTO order_intents ({INTENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+        sql = f"INSERT INTO order_intents ({INTENT_COLUMNS}) VALUES ({', '.join('?' * 16)})"
         try:
             self._write("record_intent", sql, row)
         except HistoryDBError as exc:
@@ -255,12 +260,12 @@ class HistoryDB:
 
     def record_execution(self, exec_id: str, order_ref: str, symbol: str, side: str, qty: float,
                          price: float, time: datetime, commission: float, book: str,
-                         account: str = "") -> bool:
+                         account: str = "", run_id: str = "") -> bool:
         """Record a fill exactly once: True if `exec_id` is new, False if it was seen before."""
-        sql = (f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+        sql = (f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
                "ON CONFLICT (exec_id) DO NOTHING")
         args = (exec_id, order_ref, symbol, str(side), qty, price, to_db_time(time), commission,
-                book, mask_account(account))
+                book, mask_account(account), run_id)
         return self._write("record_execution", sql, args).rowcount == 1
 
     def executions_since(self, since: datetime, book: str | None = None) -> list[ExecutionRow]:
@@ -308,35 +313,40 @@ class HistoryDB:
 
     # -- metrics, health, parameter changes, evaluations -------------------------------------
     def record_daily_metrics(self, m: DailyMetricsRow) -> None:
-        """Store a bot's metrics for a day; recording the same (day, bot) again replaces them."""
-        cols = ("trading_date, bot, trades, wins, win_rate, total_pnl, commissions, max_drawdown, "
-                "sharpe, profit_factor, variant, extra")
-        updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in cols.split(",")[2:])
-        sql = (f"INSERT INTO daily_metrics ({cols}) VALUES ({', '.join('?' * 12)}) "
-               f"ON CONFLICT (trading_date, bot) DO UPDATE SET {updates}")
-        args = (to_db_day(m.trading_date), m.bot, m.trades, m.wins, m.win_rate, m.total_pnl,
-                m.commissions, m.max_drawdown, m.sharpe, m.profit_factor, m.variant,
+        """Store a bot's metrics for a day (run id "" = the whole day, else one run's);
+        recording the same (day, bot, run) again replaces them."""
+        cols = ("trading_date, bot, run_id, trades, wins, win_rate, total_pnl, commissions, "
+                "max_drawdown, sharpe, profit_factor, variant, extra")
+        updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in cols.split(",")[3:])
+        sql = (f"INSERT INTO daily_metrics ({cols}) VALUES ({', '.join('?' * 13)}) "
+               f"ON CONFLICT (trading_date, bot, run_id) DO UPDATE SET {updates}")
+        args = (to_db_day(m.trading_date), m.bot, m.run_id, m.trades, m.wins, m.win_rate,
+                m.total_pnl, m.commissions, m.max_drawdown, m.sharpe, m.profit_factor, m.variant,
                 _json(m.extra))
         self._write("record_daily_metrics", sql, args)
 
-    def daily_metrics(self, bot: str, first: date, last: date) -> list[DailyMetricsRow]:
-        rows = self._query(
-            "SELECT trading_date, bot, trades, wins, win_rate, total_pnl, max_drawdown, "
-            "commissions, sharpe, profit_factor, variant, extra FROM daily_metrics "
-            "WHERE bot = ? AND trading_date BETWEEN ? AND ? ORDER BY trading_date",
-            (bot, to_db_day(first), to_db_day(last)),
-        )
-        return [DailyMetricsRow(date.fromisoformat(r[0]), *r[1:11], json.loads(r[11]))
-                for r in rows]
+    def daily_metrics(self, bot: str, first: date, last: date,
+                      run_id: str | None = "") -> list[DailyMetricsRow]:
+        """The day rows (run id "", the default), one run's rows, or every row (`None`)."""
+        sql = ("SELECT trading_date, bot, trades, wins, win_rate, total_pnl, max_drawdown, "
+               "commissions, sharpe, profit_factor, variant, extra, run_id FROM daily_metrics "
+               "WHERE bot = ? AND trading_date BETWEEN ? AND ?")
+        args: list[Any] = [bot, to_db_day(first), to_db_day(last)]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        rows = self._query(sql + " ORDER BY trading_date, id", args)
+        return [DailyMetricsRow(date.fromisoformat(r[0]), *r[1:11], json.loads(r[11]),
+                                run_id=r[12]) for r in rows]
 
     def record_health(self, h: HealthRow) -> int:
         check_choice("status", h.status, HEALTH_STATUSES)
         sql = ("INSERT INTO agent_health (time, agent, status, cpu_pct, memory_mb, connected, "
-               "connection_status, event_loop_lag_ms, data_staleness_s, actions, detail) "
-               f"VALUES ({', '.join('?' * 11)})")
+               "connection_status, event_loop_lag_ms, data_staleness_s, actions, detail, run_id) "
+               f"VALUES ({', '.join('?' * 12)})")
         args = (to_db_time(h.time), h.agent, h.status, h.cpu_pct, h.memory_mb, int(h.connected),
                 h.connection_status, h.event_loop_lag_ms, h.data_staleness_s,
-                _json(list(h.actions)), scrub_text(h.detail))
+                _json(list(h.actions)), scrub_text(h.detail), h.run_id)
         return int(self._write("record_health", sql, args).lastrowid or 0)
 
     def health_since(self, since: datetime, agent: str | None = None) -> list[HealthRow]:
@@ -634,10 +644,10 @@ class HistoryDB:
         def apply(conn: sqlite3.Connection) -> None:
             nonlocal inserted
             inserted = conn.execute(
-                f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+                f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
                 "ON CONFLICT (exec_id) DO NOTHING",
                 (exec_id, order_ref, symbol, side, qty, price, at, commission, book,
-                 mask_account(account)),
+                 mask_account(account), ""),
             ).rowcount == 1
             if not inserted:
                 return

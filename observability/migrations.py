@@ -17,6 +17,10 @@ v4 (improvement): the nightly improvement cycle's state (improvement/): every tu
 v5 (weekly): the weekly rebalancer's cycles and their target portfolios (weekly_cycles,
     weekly_targets), so a restart mid-rebalance completes the same targets instead of
     re-analysing.
+v6 (runs): every row a run writes carries its run id (trades, executions, order_intents,
+    agent_health; daily_metrics is keyed by day, bot AND run id, run id '' being the whole day
+    across runs), and `trades.pnl` is NET of commissions from here on (the run log's definition;
+    existing rows are converted), gross being pnl + commission.
 """
 
 from __future__ import annotations
@@ -245,7 +249,40 @@ CREATE TABLE weekly_targets (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY)
+RUNS = """
+ALTER TABLE trades ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
+UPDATE trades SET pnl = pnl - commission;
+ALTER TABLE executions ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE order_intents ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE agent_health ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
+CREATE TABLE daily_metrics_by_run (
+    id            INTEGER PRIMARY KEY,
+    trading_date  TEXT    NOT NULL,
+    bot           TEXT    NOT NULL,
+    run_id        TEXT    NOT NULL DEFAULT '',
+    trades        INTEGER NOT NULL,
+    wins          INTEGER NOT NULL,
+    win_rate      REAL    NOT NULL,
+    total_pnl     REAL    NOT NULL,
+    commissions   REAL    NOT NULL DEFAULT 0,
+    max_drawdown  REAL    NOT NULL,
+    sharpe        REAL,
+    profit_factor REAL,
+    variant       TEXT    NOT NULL DEFAULT '',
+    extra         TEXT    NOT NULL DEFAULT '{}',
+    UNIQUE (trading_date, bot, run_id)
+);
+INSERT INTO daily_metrics_by_run (trading_date, bot, run_id, trades, wins, win_rate, total_pnl,
+    commissions, max_drawdown, sharpe, profit_factor, variant, extra)
+    SELECT trading_date, bot, '', trades, wins, win_rate, total_pnl, commissions, max_drawdown,
+           sharpe, profit_factor, variant, extra FROM daily_metrics;
+DROP TABLE daily_metrics;
+ALTER TABLE daily_metrics_by_run RENAME TO daily_metrics;
+CREATE INDEX trades_by_run ON trades (run_id);
+CREATE INDEX executions_by_run ON executions (run_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY, RUNS)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -59,7 +59,8 @@ TERMINAL_INTENT_STATES = tuple(s.value for s in IntentState if s.is_terminal)
 
 @dataclass(slots=True)
 class TradeRow:
-    """One round trip. `pnl` is gross (price difference x qty); `net_pnl` subtracts commission."""
+    """One round trip. `pnl` is NET of commissions (the run log's definition: what the trade
+    made after costs); `gross_pnl` (the price difference x qty) adds the commission back."""
 
     trading_date: date
     book: str
@@ -79,11 +80,16 @@ class TradeRow:
     reason: str = ""
     exit_reason: str = ""
     order_ref: str = ""
+    run_id: str = ""
     id: int | None = None
 
     @property
     def net_pnl(self) -> float:
-        return self.pnl - self.commission
+        return self.pnl
+
+    @property
+    def gross_pnl(self) -> float:
+        return self.pnl + self.commission
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class DailyMetricsRow:
     profit_factor: float | None = None
     variant: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""  # "" = the whole trading day across runs; a run's own row carries its id
 
 
 @dataclass(slots=True)
@@ -131,6 +138,7 @@ class HealthRow:
     connection_status: str = ""
     actions: list[str] = field(default_factory=list)
     detail: str = ""
+    run_id: str = ""
 
 
 HEALTH_STATUSES = ("normal", "warning", "critical")
@@ -185,6 +193,7 @@ class IntentRow:
     variant: str = ""
     state: IntentState = IntentState.PENDING
     updated_time: datetime | None = None
+    run_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +208,7 @@ class ExecutionRow:
     commission: float
     book: str
     account: str = ""  # masked: last 4 characters only
+    run_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,13 +258,15 @@ class WeeklyTargetRow:
 # -- column order of the SELECTs in history.py, and the decoders that rely on it --------
 TRADE_COLUMNS = (
     "trading_date, book, symbol, side, qty, entry_time, entry_price, exit_time, exit_price, "
-    "pnl, commission, variant, rsi, vwap, atr, reason, exit_reason, order_ref"
+    "pnl, commission, variant, rsi, vwap, atr, reason, exit_reason, order_ref, run_id"
 )
 INTENT_COLUMNS = (
     "order_ref, bot, trading_date, symbol, seq, side, qty, entry_price, target_price, "
-    "stop_price, variant, book, state, created_time, updated_time"
+    "stop_price, variant, book, state, created_time, updated_time, run_id"
 )
-EXEC_COLUMNS = "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account"
+EXEC_COLUMNS = (
+    "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account, run_id"
+)
 
 
 def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -275,7 +287,7 @@ def trade_from_db(r: Sequence[Any]) -> TradeRow:
         id=r[0], trading_date=date.fromisoformat(r[1]), book=r[2], symbol=r[3], side=r[4],
         qty=r[5], entry_time=from_db_time(r[6]), entry_price=r[7], exit_time=from_db_time(r[8]),
         exit_price=r[9], pnl=r[10], commission=r[11], variant=r[12], rsi=r[13], vwap=r[14],
-        atr=r[15], reason=r[16], exit_reason=r[17], order_ref=r[18],
+        atr=r[15], reason=r[16], exit_reason=r[17], order_ref=r[18], run_id=r[19],
     )
 
 
@@ -284,12 +296,13 @@ def intent_from_db(r: Sequence[Any]) -> IntentRow:
         order_ref=r[0], bot=r[1], trading_date=date.fromisoformat(r[2]), symbol=r[3], seq=r[4],
         side=r[5], qty=r[6], entry_price=r[7], target_price=r[8], stop_price=r[9], variant=r[10],
         book=r[11], state=IntentState(r[12]), created_time=from_db_time(r[13]),
-        updated_time=from_db_time(r[14]),
+        updated_time=from_db_time(r[14]), run_id=r[15],
     )
 
 
 def execution_from_db(r: Sequence[Any]) -> ExecutionRow:
-    return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9])
+    return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9],
+                        r[10])
 
 
 # -- minute bars (the daily report's price charts) ---------------------------------------

@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, Tracer
 
+from observability.quiet_export import QuietExporter
 from observability.redaction import redact, scrub_text
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ def setup_tracing(service_name: str, *, console: bool = False,
                               shutdown_on_exit=False)
     if target is not None:
         provider.add_span_processor(BatchSpanProcessor(
-            _exporter(target, export_timeout_s), schedule_delay_millis=500,
+            QuietExporter(_exporter(target, export_timeout_s), target.endpoint),
+            schedule_delay_millis=500,
             export_timeout_millis=export_timeout_s * 1000,
         ))
     if console:

@@ -127,6 +127,7 @@ class PaperBroker:
             buying_power=values["BuyingPower"],
             realized_pnl=values["RealizedPnL"],
             unrealized_pnl=values["UnrealizedPnL"],
+            simulated=True,
         )
 
     async def positions(self) -> list[Position]:

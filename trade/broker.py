@@ -59,12 +59,20 @@ class BrokerError(Exception):
         self.code = code
 
 
+class NotConnected(BrokerError):
+    """The broker connection is down right now (it is being restored): try again shortly."""
+
+
 class OrderRejected(BrokerError):
     """The broker refused an order (IB 201, 202-as-reject, 103, ...)."""
 
 
 class UnknownSymbol(BrokerError):
     """The broker has no contract for the symbol (IB 200)."""
+
+
+class UnknownAccount(BrokerError):
+    """The account asked for is not one the login manages; the message names those it has."""
 
 
 @runtime_checkable

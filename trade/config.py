@@ -34,6 +34,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 SECRET_FIELDS = frozenset({"deepseek_api_key", "fmp_api_key", "local_llm_api_key"})
 DEFAULT_CLIENT_IDS: dict[str, int] = {"day_trader": 2, "weekly": 1}
+DEFAULT_DB_PATH = Path("trading_history.db")
 DEFAULT_SIM_DB_PATH = Path("trading_history.sim.db")
 # The shared market data sits beside the checkout (`../shared/data`), not inside it.
 DEFAULT_SIM_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -60,7 +61,7 @@ class Settings:
     sim: bool = False  # run against the built-in simulator
     # files
     watchlist_path: Path = Path("day_trading_watchlist.json")
-    db_path: Path = Path("trading_history.db")  # already the sim DB when sim=True
+    db_path: Path = DEFAULT_DB_PATH  # already the sim DB when sim=True
     sim_db_path: Path = DEFAULT_SIM_DB_PATH
     sim_data_dir: Path = DEFAULT_SIM_DATA_DIR
     logs_dir: Path = Path("logs")

@@ -86,6 +86,7 @@ class Account:
     buying_power: float
     realized_pnl: float = 0.0
     unrealized_pnl: float = 0.0
+    simulated: bool = False  # the Gateway simulator said so: its records go to the sim DB/logs
 
     @property
     def is_paper(self) -> bool:

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from trade.broker import Broker, BrokerError
+from trade.calendar import MarketCalendar
 from trade.indicators import atr as wilder_atr
 from trade.models import Bar, Params
 
@@ -184,6 +185,21 @@ def judge(symbol: str, minute_bars: list[Bar], rules: AnalystRules) -> AnalystVe
     )
 
 
+def _fresh(verdict: AnalystVerdict, previous_session: date) -> AnalystVerdict:
+    """A symbol whose latest bar predates the previous session has no current data (delisted,
+    halted, or a replay without it today): it cannot trade and must not take a capital slice."""
+    if not verdict.kept or not verdict.bars:
+        return verdict
+    last = verdict.bars[-1].start.date()
+    if last >= previous_session:
+        return verdict
+    return dataclasses.replace(
+        verdict, kept=False,
+        reason=f"dropped: stale history (last bar {last}, the previous session was "
+               f"{previous_session}): no current data",
+    )
+
+
 def screen_daily_atr(verdict: AnalystVerdict, daily_bars: Sequence[Bar], params: Params,
                      today: date, rules: AnalystRules) -> AnalystVerdict:
     """The daily volatility screen on a kept verdict: the day's ATR% goes into its stats; a
@@ -219,6 +235,7 @@ async def analyze_watchlist(
     rules = rules or AnalystRules()
     params = params or {}
     today = broker.now().date()
+    previous = MarketCalendar().previous_session(today).date
     known = await broker.qualify(symbols)
     unknown = [s for s in symbols if not known.get(s)]
     if unknown:
@@ -235,7 +252,7 @@ async def analyze_watchlist(
                 bars = await broker.history(symbol, rules.history_duration, "1 min")
             except BrokerError as exc:
                 return AnalystVerdict(symbol, False, f"dropped: no history ({exc})")
-        verdict = judge(symbol, bars, rules)
+        verdict = _fresh(judge(symbol, bars, rules), previous)
         if not verdict.kept or own.atr_timeframe != "1 day":
             return verdict
         async with gate:

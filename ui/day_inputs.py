@@ -182,8 +182,10 @@ def _from_db(inputs: DayInputs, db_path: Path) -> None:
 
 def _run_logs(day: date, logs_dir: Path, missing: list[str]) -> list[RunLogFile]:
     found = []
-    for path in sorted(logs_dir.glob(f"day_trader_run_{day.isoformat()}*.json"),
-                       key=lambda p: (p.stat().st_mtime, p.name)):
+    # a simulated day's run logs are kept apart from real ones, in logs/sim/
+    paths = [*logs_dir.glob(f"day_trader_run_{day.isoformat()}*.json"),
+             *(logs_dir / "sim").glob(f"day_trader_run_{day.isoformat()}*.json")]
+    for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
         data = _json_file(path, missing)
         if isinstance(data, dict):
             found.append(RunLogFile(path, data))

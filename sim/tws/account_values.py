@@ -100,10 +100,15 @@ def summary_rows(values: Mapping[str, float], tags: str) -> list[Row]:
     return rows
 
 
+SIMULATOR_TAG = "SimulatedGateway"  # a key no real Gateway sends: the bots route their records
+
+
 def update_rows(account: str, values: Mapping[str, float]) -> list[Row]:
-    """reqAccountUpdates / reqAccountUpdatesMulti: the account's values, IB's keys."""
+    """reqAccountUpdates / reqAccountUpdatesMulti: the account's values, IB's keys, plus one
+    key a real Gateway never sends (`SimulatedGateway`), so a bot can tell it is trading the
+    simulator however the simulator was started and keep those records apart from real ones."""
     rows: list[Row] = [("AccountCode", account, ""), ("AccountType", "INDIVIDUAL", ""),
-                       ("Currency", "USD", "USD")]
+                       ("Currency", "USD", "USD"), (SIMULATOR_TAG, "ib-gateway-sim", "")]
     rows += [(k, _money(v), "USD") for k, v in values.items()]
     rows += [(tag, v, "BASE") for tag, v, _ in ledger_values(values, "BASE")]
     return rows

@@ -60,8 +60,15 @@ def start_bot(workdir: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def run_log_path(workdir: Path, day: str) -> Path:
+    """The newest run log of `day` (real runs in logs/, simulated ones in logs/sim/)."""
+    found = sorted((workdir / "logs").rglob(f"day_trader_run_{day}*.json"), key=lambda p: p.name)
+    assert found, f"no run log of {day} under {workdir / 'logs'}"
+    return found[-1]
+
+
 def run_log(workdir: Path, day: str) -> dict[str, Any]:
-    return json.loads((workdir / "logs" / f"day_trader_run_{day}.json").read_text())
+    return json.loads(run_log_path(workdir, day).read_text())
 
 
 @dataclass

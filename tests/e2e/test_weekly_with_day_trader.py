@@ -13,6 +13,7 @@ import json
 import signal
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -42,12 +43,13 @@ def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_
             "--run-days", "Thursday", "--run-time", "13:45", "--port", str(gateway.port),
             "--universe", str(universe), "--watchlist", str(watchlist),
             "--db", str(tmp_path / "both.db"), "--client-id", "5")
-        run_log = tmp_path / "logs" / f"day_trader_run_{DAY}.json"
+        def run_logs() -> list[Path]:
+            return sorted((tmp_path / "logs").rglob(f"day_trader_run_{DAY}*.json"))
         weekly = tmp_path / "reports" / "weekly" / f"weekly_report_{DAY}.json"
         assert wait_until(lambda: "clients=5" in gateway.admin("status"), 30)
 
         def day_over() -> bool:
-            return run_log.exists() and weekly.exists() and bot.poll() is None
+            return bool(run_logs()) and weekly.exists() and bot.poll() is None
 
         connections = set()
         deadline = time.monotonic() + 90
@@ -80,7 +82,7 @@ def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_
         mine[bot_name][fill.contract.symbol] += signed
         assert mine[bot_name][fill.contract.symbol] >= 0, "a bot sold shares it did not own"
     dt_traded = {s for s in mine["DT"]}
-    log = json.loads(run_log.read_text())
+    log = json.loads(run_logs()[-1].read_text())
     assert dt_traded, ([h for h in log.get("health_events", [])][:5], log.get("warnings"),
                        [line for line in err.splitlines() if "trade.intraday" in line][:40])
     assert set(mine["WK"]) == set(UNIVERSE)

@@ -159,12 +159,12 @@ def test_metrics_by_label_groups_sessions_and_their_trades() -> None:
     assert groups["B"]["trades"] == 3 and groups["B"]["sessions"] == 3
 
 
-def test_db_adapter_reads_gross_and_commission_and_writes_daily_metrics(tmp_path: Path) -> None:
+def test_db_adapter_reads_net_pnl_and_commission_and_writes_daily_metrics(tmp_path: Path) -> None:
     with HistoryDB.open(tmp_path / "h.db") as db:
         for t in TRADES:
             db.record_trade(TradeRow(t.trading_date, "intraday", t.symbol, "BUY", t.qty,
                                      t.entry_time, t.entry_price, t.exit_time, t.exit_price,
-                                     t.gross_pnl, t.commission, exit_reason="target"))
+                                     t.net_pnl, t.commission, exit_reason="target"))
         db.record_trade(TradeRow(DAYS[0], "weekly", "AAPL", "BUY", 1, TRADES[0].entry_time, 1.0,
                                  TRADES[0].exit_time, 2.0, 1.0))
         records = trade_records(db, DAYS[0], DAYS[-1])

@@ -55,7 +55,7 @@ def record_day(db_path: Path, day: ReplayDay, variant: str = "") -> None:
         for t in day.trades:
             db.record_trade(TradeRow(t.trading_date, "intraday", t.symbol, "BUY", t.qty,
                                      t.entry_time, t.entry_price, t.exit_time, t.exit_price,
-                                     t.gross_pnl, t.commission, variant=variant,
+                                     t.net_pnl, t.commission, variant=variant,
                                      exit_reason=t.exit_reason))
         db.record_daily_metrics(DailyMetricsRow(day.day, "day_trader", len(day.trades), 0, 0.0,
                                                 day.net_pnl, 0.0, variant=variant))

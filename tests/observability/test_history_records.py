@@ -23,7 +23,7 @@ def test_recorded_trade_reads_back_with_every_field(db: HistoryDB) -> None:
     trade = make_trade(3, 12.5, commission=1.0)
     trade.id = db.record_trade(trade)
     assert db.trades_on(DAY) == [trade]
-    assert trade.net_pnl == 11.5
+    assert trade.net_pnl == 12.5 and trade.gross_pnl == 13.5  # pnl is net of commission
 
 
 def test_trades_on_filters_by_day_and_book(db: HistoryDB) -> None:
@@ -37,14 +37,14 @@ def test_trades_on_filters_by_day_and_book(db: HistoryDB) -> None:
 
 def test_daily_summary_counts_wins_and_measures_drawdown_in_exit_order(db: HistoryDB) -> None:
     # net P&L in exit order: +10, -4, -8, +3  -> equity 10, 6, -2, 1: drawdown 12 from the peak.
-    for minute, pnl in [(40, 3.0), (1, 10.5), (20, -7.5), (10, -3.5)]:
+    for minute, pnl in [(40, 3.0), (1, 10.0), (20, -8.0), (10, -4.0)]:
         db.record_trade(make_trade(minute, pnl, commission=0.5))
     summary = db.daily_summary(DAY)
     assert (summary.trades, summary.wins, summary.losses) == (4, 2, 2)
     assert summary.win_rate == 0.5
     assert summary.commissions == pytest.approx(2.0)
-    assert summary.gross_pnl == pytest.approx(2.5)
-    assert summary.total_pnl == pytest.approx(0.5)
+    assert summary.gross_pnl == pytest.approx(3.0)
+    assert summary.total_pnl == pytest.approx(1.0)
     assert summary.max_drawdown == pytest.approx(12.0)
 
 

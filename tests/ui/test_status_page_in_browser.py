@@ -223,7 +223,7 @@ def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp
         code = bot.stop()
     assert code == 0, bot.err_path.read_text()[-3000:]
 
-    [log_path] = (tmp_path / "logs").glob(f"day_trader_run_{DAY}*.json")
+    [log_path] = (tmp_path / "logs").rglob(f"day_trader_run_{DAY}*.json")
     actions = json.loads(log_path.read_text())["control_actions"]
     assert [(a["action"], a["result"]) for a in actions] == [
         ("pause", "entries paused"), ("resume", "entries resumed"),

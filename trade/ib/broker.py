@@ -24,13 +24,16 @@ from typing import Any
 
 from ib_async import Contract, ExecutionFilter, Order, Stock
 
+from observability.redaction import mask_account
 from trade.broker import (
     BarHandler,
     BrokerError,
     ConnectionHandler,
     ConnectionState,
     FillHandler,
+    NotConnected,
     OrderStatusHandler,
+    UnknownAccount,
     UnknownSymbol,
 )
 from trade.ib import errors as ib_errors
@@ -92,11 +95,16 @@ class IBBroker:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """After connecting: pick the account and synchronise the clock with the server's."""
+        accounts = self._ib.managedAccounts()
+        if not accounts:
+            raise BrokerError("the Gateway reported no managed account")
         if not self._account:
-            accounts = self._ib.managedAccounts()
-            if not accounts:
-                raise BrokerError("the Gateway reported no managed account")
             self._account = accounts[0]
+        elif self._account not in accounts:
+            have = ", ".join(mask_account(a) for a in accounts)
+            raise UnknownAccount(
+                f"--account {mask_account(self._account)} is not an account of this login (it has "
+                f"{have}): pass one of those, or leave --account out to trade the first")
         await self._sync_clock()
         if self._clock_task is None:
             self._clock_task = asyncio.get_running_loop().create_task(self._clock_loop())
@@ -380,7 +388,7 @@ class IBBroker:
 
     def _require_connection(self) -> None:
         if not self._ib.isConnected():
-            raise BrokerError("not connected to IB Gateway/TWS", ib_errors.NOT_CONNECTED)
+            raise NotConnected("not connected to IB Gateway/TWS", ib_errors.NOT_CONNECTED)
 
     # -- events ---------------------------------------------------------------------------
     def add_fill_handler(self, handler: FillHandler) -> None:

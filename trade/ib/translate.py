@@ -104,11 +104,18 @@ def position(ib_position: Any) -> Position:
     )
 
 
+SIMULATOR_TAG = "SimulatedGateway"  # sent only by sim/gateway.py (sim/tws/account_values.py)
+
+
 def account(account_id: str, values: list[Any]) -> Account:
     """Account from `accountValues()`; USD (or BASE) rows win over other currencies."""
     fields: dict[str, float] = {}
+    simulated = False
     for value in values:
         if value.account != account_id or value.currency not in ("USD", "BASE", ""):
+            continue
+        if value.tag == SIMULATOR_TAG:
+            simulated = True
             continue
         try:
             fields[value.tag] = float(value.value)
@@ -121,6 +128,7 @@ def account(account_id: str, values: list[Any]) -> Account:
         buying_power=fields.get("BuyingPower", fields.get("AvailableFunds", 0.0)),
         realized_pnl=fields.get("RealizedPnL", 0.0),
         unrealized_pnl=fields.get("UnrealizedPnL", 0.0),
+        simulated=simulated,
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from observability import tracing
-from trade.broker import Broker, BrokerError
+from trade.broker import Broker, BrokerError, NotConnected
 from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import Bar
@@ -51,12 +51,14 @@ class BarFeed:
             if not bars:
                 try:
                     bars = await self.broker.history(book.symbol, self.warmup_duration, "1 min")
+                except NotConnected:
+                    raise  # the start is retried once the Gateway is back
                 except BrokerError as exc:
                     log.warning("%s: no warm-up history (%s)", book.symbol, exc)
                     return
             now = self.broker.now()
-            for bar in bars:
-                if bar.end <= now:
+            for bar in bars:  # a retried start must not feed a bar twice
+                if bar.end <= now and (book.last_bar_start is None or bar.start > book.last_bar_start):
                     book.indicators.update(bar)
                     book.last_bar_start = bar.start
         with tracing.span("warm_up"):

@@ -14,15 +14,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import TypeVar
 
+from evaluation import performance
 from observability import tracing
-from observability.history import HistoryDB
+from observability.history import HistoryDB, HistoryDBError
 from observability.schema import DailyMetricsRow
-from trade.broker import Broker
-from trade.calendar import MarketCalendar
-from trade.config import Settings
-from trade.intraday.run_log import RunLog
+from trade.broker import Broker, NotConnected
+from trade.calendar import MarketCalendar, Session
+from trade.config import DEFAULT_DB_PATH, Settings
+from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
+from trade.models import Account
 from trade.risk import RiskManager
 from trade.watchlist import Watchlist, analyze_watchlist
 
@@ -38,6 +42,18 @@ class DayResult:
     run_log: RunLog | None
     log_path: str | None
     message: str
+    db_path: Path | None = None  # where this run's records went (the sim DB for a simulator)
+    logs_dir: Path | None = None
+
+
+def records_for(settings: Settings, account: Account) -> tuple[Path, Path]:
+    """(history DB, run-log directory) for this run. A simulator's records never mix with real
+    ones, however the simulator was started: its account says it is simulated, and a DB left at
+    the real default moves to the sim DB; its run logs go to `logs/sim/`."""
+    if not account.simulated:
+        return settings.db_path, settings.logs_dir
+    db = settings.sim_db_path if settings.db_path == DEFAULT_DB_PATH else settings.db_path
+    return db, settings.logs_dir / "sim"
 
 
 async def run_trading_day(
@@ -52,7 +68,7 @@ async def run_trading_day(
     assert settings.allocation is not None, "load_settings guarantees an allocation"
     db: HistoryDB | None = None
     try:
-        account = await broker.account()
+        account = await through_reconnects(broker.account, "reading the account")
         if not account.is_paper and not settings.live:
             raise StartupRefused(
                 f"account {account.masked_id} is a live account: pass --live to trade real money "
@@ -67,11 +83,17 @@ async def run_trading_day(
             nxt = calendar.next_session(today)
             return DayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
         session = calendar.session(today)
+        db_path, logs_dir = records_for(settings, account)
+        run_id = new_run_id(session.date, broker.now())
         with tracing.span("watchlist.analyze"):
-            verdicts = await analyze_watchlist(broker, watchlist.symbols, params=watchlist.params)
+            verdicts = await through_reconnects(
+                lambda: analyze_watchlist(broker, watchlist.symbols, params=watchlist.params),
+                "the watchlist analysis")
         kept = [v for v in verdicts if v.kept]
+        log.info("run %s: records in %s, run log in %s%s", run_id, db_path, logs_dir,
+                 " (a simulated account: kept apart from real records)" if account.simulated else "")
         handle = tracing.current()
-        db = HistoryDB.open(settings.db_path, tracer=handle.tracer if handle and handle.enabled else None)
+        db = HistoryDB.open(db_path, tracer=handle.tracer if handle and handle.enabled else None)
         risk = RiskManager.standard(
             settings.allocation,
             n_symbols=max(len(kept), 1),
@@ -81,6 +103,7 @@ async def run_trading_day(
             kill_switch=settings.kill_switch_path,
         )
         run_log = RunLog(
+            run_id=run_id,
             day=session.date,
             allocation=settings.allocation,
             params={
@@ -98,11 +121,11 @@ async def run_trading_day(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
             risk, TraderOptions(allocation=settings.allocation, variant=variant), run_log,
         )
-        await trader.start(
+        await through_reconnects(lambda: trader.start(
             warmup={v.symbol: v.bars for v in kept},
             daily_atr_pct={v.symbol: v.stats["daily_atr_pct"] for v in kept
                            if "daily_atr_pct" in v.stats},
-        )
+        ), "the trader's start (sync with the broker)")
         if on_trader is not None:
             try:
                 await on_trader(trader)
@@ -113,12 +136,35 @@ async def run_trading_day(
             await trader.run()
         finally:
             stopper.cancel()
-        path = run_log.write(settings.logs_dir)
-        _record_daily_metrics(db, session.date, variant)
-        return DayResult(run_log, str(path), f"run log written to {path}")
+        path = run_log.write(logs_dir)
+        _record_run_metrics(db, session, variant, run_log, trader.entries.day_start_equity,
+                            settings.allocation)
+        return DayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir)
     finally:
         if db is not None:
             db.close()
+
+
+T = TypeVar("T")
+RETRY_FOR_S = 300.0  # how long start-up waits for a Gateway that dropped the connection
+
+
+async def through_reconnects(step: Callable[[], Awaitable[T]], what: str) -> T:
+    """`step`, retried while the connection is down (IBConnection reconnects on its own): a
+    Gateway restart during start-up — a restarted bot holding positions, say — must delay the
+    bot, not kill it with a traceback."""
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + RETRY_FOR_S, 0.5
+    while True:
+        try:
+            return await step()
+        except (ConnectionError, TimeoutError, NotConnected) as exc:
+            if loop.time() >= deadline:
+                raise
+            log.warning("%s interrupted (%s: %s); again in %.1fs, once the Gateway is back",
+                        what, type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 async def _stop_on(stop: asyncio.Event, trader: IntradayTrader) -> None:
@@ -126,10 +172,39 @@ async def _stop_on(stop: asyncio.Event, trader: IntradayTrader) -> None:
     trader.stop("signal")
 
 
-def _record_daily_metrics(db: HistoryDB, day: date, variant: str) -> None:
-    summary = db.daily_summary(day, book=BOOK)
-    db.record_daily_metrics(DailyMetricsRow(
-        trading_date=day, bot="day_trader", trades=summary.trades, wins=summary.wins,
-        win_rate=summary.win_rate, total_pnl=summary.total_pnl, commissions=summary.commissions,
-        max_drawdown=summary.max_drawdown, sharpe=None, profit_factor=None, variant=variant,
-    ))
+SHARPE_SESSIONS = 20
+
+
+def _record_run_metrics(db: HistoryDB, session: Session, variant: str, run_log: RunLog,
+                        starting_equity: float | None, allocation: float) -> None:
+    """This run's row in `daily_metrics` (keyed by its run id, so a second run of the same day
+    never adds into the first's): its trades' figures (P&L net of commissions, as the run log
+    has it), profit factor, and the trailing 20-session Sharpe of the bot's daily net P&L
+    including today (a single session has no Sharpe of its own; null below two sessions)."""
+    try:
+        day = session.date
+        calendar = MarketCalendar()
+        first = day
+        for _ in range(SHARPE_SESSIONS - 1):
+            first = calendar.previous_session(first).date
+        records = performance.trade_records(db, first, day, book=BOOK)
+        own = [r for r in records if r.trading_date == day]
+        run_rows = [t for t in db.trades_on(day, book=BOOK) if t.run_id == run_log.run_id]
+        equity = starting_equity or 100_000.0
+        window = [s.date for s in calendar.sessions_between(first, day)]
+        trailing = performance.compute_metrics(
+            records, performance.daily_pnl_series(records, window), equity, allocation)
+        run = performance.compute_metrics(
+            [performance.TradeRecord.from_row(t) for t in run_rows], [(day, sum(
+                t.net_pnl for t in run_rows))], equity, allocation)
+        db.record_daily_metrics(DailyMetricsRow(
+            trading_date=day, bot="day_trader", run_id=run_log.run_id, trades=run.trades,
+            wins=run.wins, win_rate=run.win_rate or 0.0, total_pnl=round(run.net_pnl, 6),
+            commissions=round(run.commissions, 6), max_drawdown=round(run.max_drawdown, 6),
+            sharpe=trailing.sharpe, profit_factor=run.profit_factor, variant=variant,
+            extra={"sharpe_window_sessions": len(window), "day_trades": len(own),
+                   **run.as_dict()},
+        ))
+    except HistoryDBError as exc:
+        log.error("this run's daily metrics were not recorded: %s", exc)
+

@@ -63,7 +63,7 @@ class FillRecorder:
         self.seen.add(fill.exec_id)
         new = self.records.write("record_execution", lambda: self.db.record_execution(
             fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
-            fill.time, fill.commission, self.book_name,
+            fill.time, fill.commission, self.book_name, run_id=self.run_log.run_id,
         ))
         if new is False:
             return False  # the DB had it: a previous run of today applied it
@@ -126,9 +126,10 @@ class FillRecorder:
             trading_date=self.day, book=self.book_name, symbol=trip.symbol, side=trip.side.value,
             qty=trip.entry_qty, entry_time=trip.entry_time or exit_time,
             entry_price=trip.entry_price, exit_time=exit_time, exit_price=trip.exit_price,
-            pnl=trip.pnl + trip.commission, commission=trip.commission, variant=self.variant,
+            pnl=trip.pnl, commission=trip.commission, variant=self.variant,
             rsi=snapshot.get("rsi"), vwap=snapshot.get("vwap"), atr=snapshot.get("atr"),
             reason=snapshot.get("reason", ""), exit_reason=trip.exit_reason, order_ref=entry_ref,
+            run_id=self.run_log.run_id,
         )
         self.records.write("record_trade", lambda: self.db.record_trade(row))
         for leg_fill in trip.entry_fills + trip.exit_fills:

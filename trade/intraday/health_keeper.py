@@ -49,7 +49,7 @@ class HealthKeeper:
             memory_mb=reading.memory_mb, connected=reading.connected,
             event_loop_lag_ms=reading.event_loop_lag_ms, data_staleness_s=reading.data_staleness_s,
             connection_status="connected" if reading.connected else "lost", actions=actions,
-            detail=verdict.detail,
+            detail=verdict.detail, run_id=self.run_log.run_id,
         )
         self.records.write("record_health", lambda: self.records.db.record_health(row))
         self.last = {"status": verdict.status, "detail": verdict.detail,

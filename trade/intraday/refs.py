@@ -20,15 +20,17 @@ from trade.models import OrderRef
 
 class RefBook:
     def __init__(self, records: SafeRecords, bot: str, book: str, day: date, variant: str,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], run_id: str = "") -> None:
         self.records = records
         self.bot = bot
         self.book = book
         self.day = day
         self.variant = variant
         self.now = now
+        self.run_id = run_id
         self.daystr = day.strftime("%Y%m%d")
         self._used: dict[str, int] = {}  # symbol -> highest sequence known to be used today
+        self._entries: dict[str, int] = {}  # symbol -> entries this run sent
 
     def observe(self, refs: Iterable[str]) -> None:
         """Learn sequences the broker reports (open orders, executions, completed orders)."""
@@ -44,14 +46,20 @@ class RefBook:
         in_db = self.records.read("max_sequence", lambda: db.max_sequence(self.bot, self.day, symbol), 0)
         seq = max(in_db, self._used.get(symbol, 0)) + 1
         self._used[symbol] = seq
+        if leg == "ENTRY":
+            self._entries[symbol] = self._entries.get(symbol, 0) + 1
         ref = OrderRef(self.bot, self.daystr, symbol, seq, leg)
         intent = IntentRow(
             order_ref=str(ref), bot=self.bot, trading_date=self.day, symbol=symbol, seq=seq,
             side=side, qty=qty, entry_price=price, target_price=target, stop_price=stop,
             book=self.book, created_time=self.now(), variant=self.variant, state=state,
+            run_id=self.run_id,
         )
         self.records.write("record_intent", lambda: db.record_intent(intent))
         return ref
+
+    def entries_sent(self, symbol: str) -> int:
+        return self._entries.get(symbol, 0)
 
     def set_state(self, order_ref: str, state: IntentState, when: datetime | None = None) -> None:
         moment = when or self.now()

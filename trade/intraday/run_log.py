@@ -1,15 +1,18 @@
-"""The day trader's end-of-day run log: `logs/day_trader_run_<date>.json`.
+"""The day trader's run log: `logs/day_trader_run_<date>_<HHMMSS>-<id>.json`, one per run.
 
-One JSON document per trading day that a person (or the nightly improvement cycle) can read
-without the DB: what was traded, why symbols were kept or dropped, when the bot confirmed it was
-flat, reconnects and health events. Times are ISO-8601 with their UTC offset. Account ids never
-appear (DESIGN: secrets and full account numbers stay out of logs).
+One JSON document per run that a person (or the nightly improvement cycle) can read without the
+DB: what was traded, why symbols were kept or dropped, when the bot confirmed it was flat,
+reconnects and health events. Every run of a day gets its own file (its run id is in the name
+and in every DB row the run wrote), so a second run of the same date — a restart, a `make run`
+the morning after a real session — never overwrites the first. Times are ISO-8601 with their UTC
+offset. Account ids never appear (DESIGN: secrets and full account numbers stay out of logs).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +36,16 @@ def trade_entry(trip: RoundTrip) -> dict[str, Any]:
     }
 
 
+def new_run_id(day: date, now: datetime) -> str:
+    """`<date>_<HHMMSS>-<4 hex>`: sorts by start time, unique across runs and processes."""
+    return f"{day.isoformat()}_{now:%H%M%S}-{secrets.token_hex(2)}"
+
+
+def run_logs_of(logs_dir: Path | str, day: date) -> list[Path]:
+    """Every run log of `day` in `logs_dir`, oldest run first."""
+    return sorted(Path(logs_dir).glob(f"day_trader_run_{day.isoformat()}*.json"))
+
+
 @dataclass(slots=True)
 class RunLog:
     day: date
@@ -48,14 +61,20 @@ class RunLog:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     stopped_by: str = "close"
+    run_id: str = ""
+    exact_pnl: float | None = None  # the trades' unrounded net P&L (set by the trader)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def realized_pnl(self) -> float:
+        """Net P&L of the run's trades, rounded once (the DB's sum rounds the same way)."""
+        if self.exact_pnl is not None:
+            return round(self.exact_pnl, 2)
         return round(sum(t["pnl"] for t in self.trades), 2)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "run_id": self.run_id,
             "date": self.day.isoformat(),
             "allocation": self.allocation,
             "params": self.params,
@@ -76,7 +95,8 @@ class RunLog:
     def write(self, logs_dir: Path) -> Path:
         """Write atomically (temp file + rename) so a reader never sees half a log."""
         logs_dir.mkdir(parents=True, exist_ok=True)
-        path = logs_dir / f"day_trader_run_{self.day.isoformat()}.json"
+        name = f"day_trader_run_{self.run_id}" if self.run_id else f"day_trader_run_{self.day}"
+        path = logs_dir / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.as_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)

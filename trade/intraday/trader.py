@@ -40,6 +40,7 @@ from evaluation.health import (
 )
 from observability import tracing
 from observability.history import HistoryDB
+from observability.schema import IntentState
 from observability.tracing import SpanNames
 from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
@@ -80,6 +81,7 @@ class TraderOptions:
     guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
     flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
     shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
+    progress_every_s: float = 1800.0  # market seconds between two progress lines (0: none)
     warmup_duration: str = "2 D"
     broker_backstop: bool = True  # attach the broker-held backstop flatten to every exit group
     backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
@@ -104,7 +106,8 @@ class IntradayTrader(TraderControls):
         self.options = options
         self.run_log = run_log
         self.records = SafeRecords(db)
-        self.refs = RefBook(self.records, BOT, BOOK, self.day, options.variant, broker.now)
+        self.refs = RefBook(self.records, BOT, BOOK, self.day, options.variant, broker.now,
+                            run_log.run_id)
         self.books = {
             s: SymbolBook(s, p, IndicatorState.from_params(p)) for s, p in params.items()
         }
@@ -134,8 +137,10 @@ class IntradayTrader(TraderControls):
         self._flat_event = asyncio.Event()
         self._stop_reason: str | None = None
         self._started = False
+        self._wired = self._replayed = False  # start()'s one-time steps, done
         self._last_bar_end: datetime | None = None
         self._next_health: datetime | None = None
+        self._next_progress: datetime | None = None
         self._last_resubscribe: datetime | None = None
         self._connection = ConnectionState.CONNECTED
         self._reconnects = 0
@@ -144,26 +149,33 @@ class IntradayTrader(TraderControls):
     async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None,
                     daily_atr_pct: Mapping[str, float] | None = None) -> None:
         """Sync with the broker, warm the indicators (from `warmup` bars where the pre-market
-        analyst already fetched them), then subscribe to live bars."""
-        self.broker.add_fill_handler(self._on_fill)
-        self.broker.add_order_status_handler(self._on_order_status)
-        self.broker.add_connection_handler(self._on_connection)
-        for symbol, value in (daily_atr_pct or {}).items():
-            if symbol in self.books:
-                self.books[symbol].daily_atr_pct = value
+        analyst already fetched them), then subscribe to live bars. Safe to call again when a
+        dropped connection interrupted it: what was done is not done twice."""
         db = self.records.db
-        for position in self.records.read("book_positions", lambda: db.book_positions(BOOK), []):
-            book = self.books.get(position.symbol) or self.books.setdefault(
-                position.symbol, SymbolBook.outside_watchlist(position.symbol))
-            book.qty, book.avg_cost = position.qty, position.avg_cost
-        at_broker = await self.broker.executions()
-        start_of_day = self.session.open.replace(hour=0, minute=0)
-        recorded = self.records.read("executions_since",
-                                     lambda: db.executions_since(start_of_day, book=BOOK), [])
-        self.fills.replay(recorded, {f.exec_id for f in at_broker})
+        if not self._wired:
+            self.broker.add_fill_handler(self._on_fill)
+            self.broker.add_order_status_handler(self._on_order_status)
+            self.broker.add_connection_handler(self._on_connection)
+            for symbol, value in (daily_atr_pct or {}).items():
+                if symbol in self.books:
+                    self.books[symbol].daily_atr_pct = value
+            for position in self.records.read("book_positions", lambda: db.book_positions(BOOK), []):
+                book = self.books.get(position.symbol) or self.books.setdefault(
+                    position.symbol, SymbolBook.outside_watchlist(position.symbol))
+                book.qty, book.avg_cost = position.qty, position.avg_cost
+            self._wired = True
+        if not self._replayed:
+            at_broker = await self.broker.executions()
+            start_of_day = self.session.open.replace(hour=0, minute=0)
+            recorded = self.records.read("executions_since",
+                                         lambda: db.executions_since(start_of_day, book=BOOK), [])
+            self.fills.replay(recorded, {f.exec_id for f in at_broker})
+            self._replayed = True
         await self._refresh_account()
-        self.entries.day_start_equity = self._starting_equity()
+        if self.entries.day_start_equity is None:
+            self.entries.day_start_equity = self._starting_equity()
         await self.reconcile(reason="start")
+        self._resume_report()
         await self.feed.warm_up(warmup or {})
         await self.feed.subscribe()
         self._started = True
@@ -197,6 +209,9 @@ class IntradayTrader(TraderControls):
                     self.records.flush()
                 if self._next_health is None or now >= self._next_health:
                     await self._health_check(now)
+                if self.options.progress_every_s and (
+                        self._next_progress is None or now >= self._next_progress):
+                    self._progress(now)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -209,6 +224,14 @@ class IntradayTrader(TraderControls):
         self.run_log.ended_at = self.broker.now()
         self.run_log.reconnects = max(self.run_log.reconnects, self._reconnects)
         self.run_log.extra["no_entry"] = {s: dict(c) for s, c in self.entries.no_entry.items() if c}
+        self.run_log.exact_pnl = self.fills.realized_pnl
+        held = {s: b.qty for s, b in self.books.items() if b.qty}
+        if held:  # stopped early (a signal) or the close came first: say what is still held
+            self.run_log.extra["open_positions"] = [
+                {"symbol": s, "qty": q, "exits_at_broker": sorted(
+                    o.order_type.value for o in self.orders.values()
+                    if o.symbol == s and o.status.is_working)}
+                for s, q in sorted(held.items())]
         if self.records.pending:
             self.run_log.warnings.append(
                 f"{self.records.pending} history DB write(s) could not be recorded")
@@ -216,12 +239,44 @@ class IntradayTrader(TraderControls):
             self.run_log.stopped_by = self._stop_reason
         return self.run_log
 
+    def _progress(self, now: datetime) -> None:
+        """One line a trader can follow: market time, positions, P&L, entries so far."""
+        step = timedelta(seconds=self.options.progress_every_s)
+        self._next_progress = (self._next_progress or now) + step
+        if not self.session.open <= now <= self.session.close:
+            return
+        held = [f"{s} {b.qty}" for s, b in sorted(self.books.items()) if b.qty]
+        unrealized = sum(((self.broker.last_price(s) or b.avg_cost) - b.avg_cost) * b.qty
+                         for s, b in self.books.items() if b.qty)
+        entries = sum(self.refs.entries_sent(s) for s in self.books)
+        log.info("progress %s: positions %s | realized %+.2f, unrealized %+.2f | %d entries, "
+                 "%d trades", now.strftime("%H:%M"), ", ".join(held) or "none",
+                 self.fills.realized_pnl, unrealized, entries, len(self.run_log.trades))
+
     def _record_bars(self) -> None:
         """The minute bars the bot traded on (the daily report draws them), in one write."""
         if self._bars_to_record:
             bars, self._bars_to_record = self._bars_to_record, []
             db = self.records.db
             self.records.write("record_minute_bars", lambda: db.record_minute_bars(self.day, bars))
+
+    def _resume_report(self) -> None:
+        """After the start's reconcile: say what is resumed, and close the intents that no
+        position or working order carries any more (a simulator that vanished, an earlier day)."""
+        held = [(s, b.qty) for s, b in sorted(self.books.items()) if b.qty]
+        if held:
+            legs = {s: sorted(o.order_type.value for o in self.orders.values() if o.symbol == s)
+                    for s, _ in held}
+            log.warning("resuming %d position(s) with their exits: %s", len(held), "; ".join(
+                f"{s} {q} ({', '.join(legs[s]) or 'no exits yet: protecting'})" for s, q in held))
+        db = self.records.db
+        working = {o.order_ref.rsplit("-", 1)[0] for o in self.orders.values()}
+        for intent in self.records.read("open_intents", lambda: db.open_intents(BOOK), []):
+            group = intent.order_ref.rsplit("-", 1)[0]
+            book = self.books.get(intent.symbol)
+            if intent.trading_date < self.day or (
+                    group not in working and (book is None or book.qty == 0)):
+                self.refs.set_state(intent.order_ref, IntentState.CLOSED)
 
     async def _flush_before_exit(self) -> None:
         """Records that waited for a locked DB get a last chance before the process ends."""
