@@ -34,7 +34,7 @@ from sim.market.sessions import session_bounds
 from trade.calendar import MarketCalendar
 from trade.indicators import atr as wilder_atr
 from trade.models import Bar
-from trade.watchlist import AnalystRules, daily_atr_pct, judge
+from trade.watchlist import AnalystRules, _fresh, daily_atr_pct, judge
 
 _CALENDAR = MarketCalendar()
 _RULES = AnalystRules()
@@ -83,7 +83,8 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
 
     Equal, array for array, to `prepare_day_reference` (the replay's own history): the warm-up
     is the last 5 session files before `day` (IB's "5 D"), the analyst's figures aggregate
-    theirs, the daily bars are the daily file's completed sessions within a year plus the
+    theirs (and a symbol whose latest bar predates the previous NYSE session is dropped as
+    stale), the daily bars are the daily file's completed sessions within a year plus the
     session files after it (`MarketReplay._daily_history`), the price before the open is the
     previous session's close (`MarketReplay._previous_close`)."""
     present = [s for s in symbols if _has_session(store.sessions(s), day)]
@@ -91,6 +92,7 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
         return None
     opened, _ = session_bounds(day)
     session = _CALENDAR.session(day)
+    previous = _CALENDAR.previous_session(day).date
     minutes = session.minutes
     n = len(present)
     judged = np.zeros(n, dtype=np.bool_)
@@ -107,7 +109,7 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
         days = store.sessions(symbol)
         earlier = days[:bisect_left(days, day)]
         history = [h for h in (store.session(symbol, d) for d in earlier[-5:]) if h.size]
-        judged[i] = _judge(history)
+        judged[i] = _judge(history) and history[-1].day >= previous  # `watchlist._fresh`
         if judged[i]:
             value = _daily_atr(store, symbol, day, earlier, year_ago)
             daily[i] = value
@@ -211,6 +213,7 @@ def prepare_day_reference(source: BarSource, day: date,
     opened, _ = session_bounds(day)
     replay = MarketReplay(source, ReplayClock(opened), day, present)
     session = _CALENDAR.session(day)
+    previous = _CALENDAR.previous_session(day).date
     minutes = session.minutes
     n = len(present)
     judged = np.zeros(n, dtype=np.bool_)
@@ -225,7 +228,7 @@ def prepare_day_reference(source: BarSource, day: date,
     before_open = opened - timedelta(seconds=1)
     for i, symbol in enumerate(present):
         history = replay.history(symbol, opened, _RULES.history_duration, "1 min")
-        verdict = judge(symbol, history, _RULES)
+        verdict = _fresh(judge(symbol, history, _RULES), previous)
         judged[i] = verdict.kept
         if verdict.kept:
             value, _ = daily_atr_pct(replay.history(symbol, opened, _RULES.daily_duration, "1 day"),

@@ -31,7 +31,7 @@ SLICE = [
     ("one_minute", date(2019, 2, 12)),
     ("one_minute", date(2026, 2, 2)),
     ("quiet_one_minute", date(2025, 7, 3)),  # a half day (flatten 12:55) of quiet SPY
-    ("one_minute", date(2025, 5, 12)),  # first bars after the 09:30 minute
+    ("one_minute", date(2025, 5, 13)),  # first bars after the 09:30 minute
     ("risk_limits", date(2019, 2, 14)),
     ("risk_limits", date(2026, 2, 3)),
 ]
