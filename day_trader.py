@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from trade import cli
@@ -101,6 +101,23 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_flag(
         sim,
+        "--sim-from",
+        metavar="YYYY-MM-DD",
+        type=cli.iso_date,
+        fix=cli.DATE_FIX,
+        help="with --sim-to: trade consecutive sessions through one simulator, the nightly "
+        "cycle after each close (real sessions with --sim-data, else synthetic)",
+    )
+    cli.add_flag(
+        sim,
+        "--sim-to",
+        metavar="YYYY-MM-DD",
+        type=cli.iso_date,
+        fix=cli.DATE_FIX,
+        help="the last session of a --sim-from range",
+    )
+    cli.add_flag(
+        sim,
         "--sim-seed",
         metavar="N",
         type=cli.seed,
@@ -132,6 +149,8 @@ def parse_args(
     for flag, given in (
         ("--sim-data", args.sim_data),
         ("--sim-date", args.sim_date),
+        ("--sim-from", args.sim_from),
+        ("--sim-to", args.sim_to),
         ("--sim-seed", args.sim_seed),
         ("--speed", args.speed),
     ):
@@ -139,6 +158,13 @@ def parse_args(
             parser.error(f"{flag} needs --sim: add --sim to run against the simulator")
     if args.live and args.sim:
         parser.error("--live cannot be combined with --sim: drop --live to simulate")
+    if (args.sim_from is None) != (args.sim_to is None):
+        parser.error("--sim-from and --sim-to go together: give both dates of the range")
+    if args.sim_from is not None:
+        if args.sim_date is not None:
+            parser.error("--sim-date cannot be combined with --sim-from/--sim-to: use one or the other")
+        if args.sim_to < args.sim_from:
+            parser.error(f"--sim-to {args.sim_to} is before --sim-from {args.sim_from}: swap them")
     try:
         settings = load_settings(
             cli={
@@ -189,7 +215,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from observability import log_clock
     from observability.history import HistoryDBError
     from observability.tracing import TracingConfigError, setup_tracing
-    from trade.broker import BrokerError, UnknownAccount
+    from trade.broker import Broker, BrokerError, UnknownAccount
     from trade.ib.connection import ConnectionFailed
     from trade.ib.session import ib_broker
     from trade.intraday.day_session import DayResult, StartupRefused, run_trading_day
@@ -205,7 +231,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
     gateway = None
     defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
-    day = (args.sim_date or _last_completed_session()) if settings.sim else _today()
+    days = _simulated_days(args) if settings.sim else [_today()]
+    if not days:
+        return _fail(f"--sim-from {args.sim_from} --sim-to {args.sim_to}: no NYSE session in "
+                     "that range: pick trading days", 2)
+    day = days[0]
     try:
         today = params_store.day_params(settings.db_path, day, settings.params, args.params)
     except params_store.ParamsFileError as exc:
@@ -226,13 +256,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
             try:
                 watchlist = load_watchlist(settings.watchlist_path, settings.params)
-                gateway = start_simulator(
-                    watchlist.symbols, day=day, speed=args.speed,
-                    data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed,
+                gateway = start_simulator(  # the clock waits for the bot: see on_trader
+                    watchlist.symbols, days=days, speed=None,
+                    data_dir=settings.sim_data_dir if _replays(args) else None,
+                    seed=args.sim_seed,
                 )
             except (WatchlistError, SimulatorSetupError) as exc:
                 return _fail(str(exc), 2)
-            source = f"replay of {day}" if args.sim_date else f"synthetic {day}, seed {args.sim_seed}"
+            span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{day}"
+            source = f"replay of {span}" if _replays(args) else f"synthetic {span}, seed {args.sim_seed}"
             print(f"day_trader: simulator on 127.0.0.1:{gateway.port} ({source}, x{args.speed:g})",
                   flush=True)
             settings = dataclasses.replace(settings, ib_host="127.0.0.1", ib_port=gateway.port)
@@ -244,14 +276,25 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
             watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
             page = StatusPage(args.status, say=lambda line: print(f"day_trader: {line}", flush=True))
+            pacing: set[asyncio.Task[None]] = set()
 
             async def on_trader(trader: IntradayTrader) -> None:
                 log_format.clock = trader.broker.now
+                if gateway is not None:  # started and warmed up: the simulated day may begin
+                    from improvement.sim_days import pace_the_flatten
+
+                    def clock(speed: float | None) -> None:
+                        gateway.call(gateway.sim.set_speed, speed)
+
+                    clock(args.speed)
+                    pacing.add(loop.create_task(pace_the_flatten(trader, clock, args.speed)))
                 actions = trader.run_log.extra.setdefault("control_actions", [])
                 await page.start(trader, on_control=actions.append, clock=trader.broker.now)
 
             async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
                                  settings.ib_account or "") as broker:
+                if len(days) > 1:
+                    return await _several_days(broker, stop)
                 try:
                     result = await run_trading_day(settings, watchlist, broker, stop,
                                                    variant=today.variant, on_trader=on_trader)
@@ -266,6 +309,30 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"day_trader: {line}", flush=True)
                 traded.append(result)
             print(f"day_trader: {result.message}", flush=True)
+            return 0
+
+        async def _several_days(broker: Broker, stop: asyncio.Event) -> int:
+            from improvement import sim_days
+
+            assert gateway is not None
+
+            async def on_trader(trader: IntradayTrader) -> None:
+                log_format.clock = trader.broker.now
+
+            async def step_to(moment: datetime) -> None:  # a weekend is thousands of pumps
+                await asyncio.to_thread(gateway.call, gateway.sim.step_to, moment, timeout=300.0)
+
+            sessions = await sim_days.trade_sessions(
+                settings, defaults, days, broker,
+                lambda speed: gateway.call(gateway.sim.set_speed, speed), step_to, args.speed, stop,
+                replayed=_replays(args), sim_seed=args.sim_seed, params_file=args.params,
+                improve=args.improve, say=lambda line: print(f"day_trader: {line}", flush=True),
+                on_trader=on_trader)
+            for session in sessions:
+                result = session["result"]
+                if result.run_log is not None:
+                    print(f"day_trader: {result_line(result.run_log)}", flush=True)
+                    traded.append(result)
             return 0
 
         traded: list[DayResult] = []
@@ -321,6 +388,20 @@ def _write_day_report(settings: Settings, day: date) -> None:
         print(f"day_trader: day report not written: {exc}", flush=True)
         return
     print(f"day_trader: day report written to {path}", flush=True)
+
+
+def _replays(args: argparse.Namespace) -> bool:
+    """Real sessions from --sim-data (a --sim-date, or a range with --sim-data), else synthetic."""
+    return args.sim_date is not None or (args.sim_from is not None and args.sim_data is not None)
+
+
+def _simulated_days(args: argparse.Namespace) -> list[date]:
+    """The sessions a --sim run trades: a range, the --sim-date, or the last completed one."""
+    from trade.calendar import MarketCalendar
+
+    if args.sim_from is not None:
+        return [s.date for s in MarketCalendar().sessions_between(args.sim_from, args.sim_to)]
+    return [args.sim_date or _last_completed_session()]
 
 
 def _fail(message: str, code: int) -> int:

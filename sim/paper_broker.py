@@ -292,6 +292,10 @@ class PaperBroker:
         """Kept for the port; an in-process broker never loses its connection."""
         self._connection_handlers.append(handler)
 
+    def remove_handlers(self, *handlers: object) -> None:
+        for registry in (self._fill_handlers, self._status_handlers, self._connection_handlers):
+            registry[:] = [h for h in registry if h not in handlers]
+
     # ------------------------------------------------------------------ driving the backtest
 
     async def step_to(self, t: datetime) -> None:

@@ -33,8 +33,8 @@ def run(script: Path, *args: str, cwd: Path, env: dict[str, str] | None = None,
 
 DAY_TRADER_FLAGS = [
     "--allocation", "--watchlist", "--host", "--port", "--client-id", "--account", "--live",
-    "--sim", "--sim-data", "--sim-date", "--sim-seed", "--speed", "--db", "--no-improve",
-    "--log-level",
+    "--sim", "--sim-data", "--sim-date", "--sim-from", "--sim-to", "--sim-seed", "--speed", "--db",
+    "--no-improve", "--log-level", "--params",
 ]  # fmt: skip
 WEEKLY_FLAGS = [
     "--run-days", "--run-time", "--interval", "--allocation", "--host", "--port", "--client-id",
@@ -89,6 +89,16 @@ DAY_TRADER_ERRORS = [
         "--sim-seed -1 is invalid: use a whole",
     ),
     (["--allocation", "0.25", "--sim", "--live"], "--live cannot be combined with --sim"),
+    (["--allocation", "0.25", "--sim-from", "2025-07-03", "--sim-to", "2025-07-07"],
+     "--sim-from needs --sim"),
+    (["--allocation", "0.25", "--sim", "--sim-from", "2025-07-03"],
+     "--sim-from and --sim-to go together: give both dates of the range"),
+    (["--allocation", "0.25", "--sim", "--sim-from", "2025-07-07", "--sim-to", "2025-07-03"],
+     "--sim-to 2025-07-03 is before --sim-from 2025-07-07: swap them"),
+    (["--allocation", "0.25", "--sim", "--sim-date", "2025-07-03", "--sim-from", "2025-07-03",
+      "--sim-to", "2025-07-07"], "--sim-date cannot be combined with --sim-from/--sim-to"),
+    (["--allocation", "0.25", "--sim", "--sim-from", "2025-07-04", "--sim-to", "2025-07-06"],
+     "--sim-from 2025-07-04 --sim-to 2025-07-06: no NYSE session in that range: pick trading days"),
     (["--allocation", "0.25", "--log-level", "loud"], "--log-level loud is invalid: use one of"),
     (["--allocation", "0.25", "--bogus"], "unrecognized argument --bogus"),
 ]

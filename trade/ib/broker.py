@@ -400,6 +400,11 @@ class IBBroker:
     def add_connection_handler(self, handler: ConnectionHandler) -> None:
         self._conn.add_state_listener(handler)
 
+    def remove_handlers(self, *handlers: object) -> None:
+        self._fill_handlers[:] = [h for h in self._fill_handlers if h not in handlers]
+        self._status_handlers[:] = [h for h in self._status_handlers if h not in handlers]
+        self._conn.remove_state_listeners(*handlers)
+
     def _on_commission_report(self, trade: Any, ib_fill: Any, report: Any) -> None:
         fill = translate.fill(ib_fill)
         for handler in self._fill_handlers:

@@ -77,6 +77,9 @@ class IBConnection:
     def add_state_listener(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 
+    def remove_state_listeners(self, *listeners: object) -> None:
+        self._listeners[:] = [f for f in self._listeners if f not in listeners]
+
     @property
     def connected(self) -> bool:
         return self.ib.isConnected() and self.state != ConnectionState.LOST

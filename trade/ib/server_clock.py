@@ -6,7 +6,8 @@ cannot read that clock continuously, so it estimates it: samples of the server's
 (`reqCurrentTime`, whole seconds) give an offset and a rate, and completed market data gives a
 floor (a 5-second bar that ended at T proves the server clock is past T). Rates within 2x of
 real time are taken to be real time, because whole-second samples cannot tell them apart and a
-live Gateway always runs at 1x.
+live Gateway always runs at 1x. A sample far ahead of the estimate (a simulator skipping a night)
+is a jump: the clock follows it but keeps its rate instead of measuring a 10,000x "speed" over it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _RATE_WINDOW_S = 5.0
+_JUMP_S = 600.0  # server time this far ahead of the estimate is a jump, not a speed
 _NY = ZoneInfo("America/New_York")
 
 
@@ -35,6 +37,10 @@ class ServerClock:
     def sample(self, server_time: datetime) -> None:
         """Add one reqCurrentTime reading (taken just now)."""
         mono = self._monotonic()
+        if self._anchor_server is not None:
+            predicted = self._anchor_server + timedelta(seconds=(mono - self._anchor_mono) * self.rate)
+            if (server_time - predicted).total_seconds() > _JUMP_S:
+                self._samples.clear()  # measure the rate again from here
         # the rate over the last few seconds (not since the first sample): a simulator's speed
         # may change, or its clock pause, during a run
         while self._samples and mono - self._samples[0][0] > _RATE_WINDOW_S:

@@ -219,6 +219,7 @@ class IntradayTrader(TraderControls):
             await asyncio.sleep(self.options.tick_s)
         await self.jobs.drain(2.0)
         await self.jobs.stop()
+        self.broker.remove_handlers(self._on_fill, self._on_order_status, self._on_connection)
         self._record_bars()
         await self._flush_before_exit()
         self.run_log.ended_at = self.broker.now()

@@ -144,3 +144,26 @@ def test_now_is_monotonic_over_a_mixed_run(mono: FakeMonotonic):
             clock.observe_data_time(T + timedelta(seconds=i * 0.2))
         seen.append(clock.now())
     assert seen == sorted(seen)
+
+
+def test_a_jump_over_the_night_is_followed_without_measuring_it_as_a_speed():
+    """A multi-day simulator skips from 16:15 to the next 09:25 at once: the estimate must land
+    on the new time and keep the running rate, not extrapolate a 10,000x speed."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from trade.ib.server_clock import ServerClock
+
+    mono = [0.0]
+    clock = ServerClock(monotonic=lambda: mono[0])
+    start = datetime(2026, 2, 10, 16, 0, tzinfo=ZoneInfo("America/New_York"))
+    for i in range(4):  # 400x for a few seconds
+        mono[0] = float(i)
+        clock.sample(start + timedelta(seconds=400 * i))
+    assert clock.rate == 400.0
+    mono[0] = 3.5
+    morning = datetime(2026, 2, 11, 9, 25, tzinfo=ZoneInfo("America/New_York"))
+    clock.sample(morning)
+    mono[0] = 4.5
+    assert clock.rate == 400.0
+    assert clock.now() == morning + timedelta(seconds=400)
