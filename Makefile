@@ -29,6 +29,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/history_db.py
 	$(PY) benchmarks/decision_latency.py
 	$(PY) benchmarks/montecarlo.py
+	$(PY) benchmarks/backtest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

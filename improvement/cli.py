@@ -21,8 +21,9 @@ from dotenv import dotenv_values
 
 from evaluation.llm import LLMEndpoint
 from improvement.cycle import CycleError, CycleInputs, CycleOutcome, run_cycle
+from improvement.fast_replay import BacktestReplayer
 from improvement.regime import DEFAULT_SYMBOL, regime_bars
-from improvement.replay import EventReplayer, ReplayConfig
+from improvement.replay import ReplayConfig, Replayer
 from improvement.tuning import WalkForward
 from observability.history import HistoryDBError
 from observability.tracing import TracingConfigError, setup_tracing
@@ -66,7 +67,7 @@ def watchlist_overrides(watchlist: Watchlist, defaults: Params) -> dict[str, dic
 def after_close(settings: Settings, *, day: date, allocation: float, equity: float,
                 replay_source: BarSource | None, regime: Sequence[Any] = (),
                 env: Mapping[str, str] | None = None, window: WalkForward | None = None,
-                replayer: EventReplayer | None = None) -> CycleOutcome:
+                replayer: Replayer | None = None) -> CycleOutcome:
     """The day trader's hand-over after the close: the cycle on the DB the day used.
 
     `settings.params` must be the configured defaults (before tuning: the cycle tunes on top of
@@ -88,14 +89,15 @@ def after_close(settings: Settings, *, day: date, allocation: float, equity: flo
 
 
 def replayer_for(settings: Settings, source: BarSource, allocation: float,
-                 equity: float) -> EventReplayer:
-    """The event replayer of the watchlist (its per-symbol overrides kept) over `source`."""
+                 equity: float) -> BacktestReplayer:
+    """The backtester's fast engine over `source` for the watchlist (its per-symbol overrides
+    kept); `improvement.replay.EventReplayer` (the live trader itself) remains available."""
     watchlist = load_watchlist(settings.watchlist_path, settings.params)
     config = ReplayConfig(allocation=allocation, equity=equity,
                           daily_loss_pct=settings.daily_loss_cap_pct / 100.0,
                           max_open_positions=settings.max_open_positions)
-    return EventReplayer(source, watchlist.symbols, config,
-                         watchlist_overrides(watchlist, settings.params))
+    return BacktestReplayer(source, watchlist.symbols, config,
+                            watchlist_overrides(watchlist, settings.params))
 
 
 def summary_line(outcome: CycleOutcome) -> str:

@@ -4,8 +4,9 @@
 unchanged `IntradayTrader` over `PaperBroker` (the matching engine, full speed, one session at a
 time, an in-memory history DB, tracing and trade logging off), so a candidate is judged by the
 exact code that would trade it, including the watchlist analyst, risk sizing and the flatten.
-The backtester's fast engine (sim/backtest, issue 10) is meant to take over as the default
-replayer once it lands; anything with `sessions` and `replay` fits.
+The nightly cycle's default replayer is the backtester's fast engine
+(`improvement.fast_replay.BacktestReplayer`, proven to make the event engine's trades); anything
+with `sessions` and `replay` fits.
 
 Each session starts flat with the same equity (sessions are independent, as the day trader's
 are), and a replayed session is cached per (parameters, session): consecutive nights share most

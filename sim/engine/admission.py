@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sim.engine.margin import check_buying_power
+from sim.engine.margin import check_buying_power, opening_qty
 from sim.engine.orders import (
     AUCTION_TYPES,
     MISSING_PARENT_ORDER,
@@ -70,6 +70,8 @@ class OrderAdmission:
 
     def _check_buying_power(self, order: SimOrder, now: datetime) -> None:
         ledger = self.accounts.ledger(order.account)
+        if opening_qty(order, ledger.positions.get(order.symbol, [0.0, 0.0])[0]) <= 0:
+            return  # nothing opens (a bracket child, an exit): `check_buying_power` passes it
         check_buying_power(
             order,
             [o for o in self.open_orders() if o.account == order.account],

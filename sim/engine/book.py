@@ -30,6 +30,10 @@ class OrderBook:
 
     def __init__(self) -> None:
         self.orders: dict[int, SimOrder] = {}
+        # a superset of the working orders, in `orders` order: finished orders are dropped the
+        # next time `working()` meets them (an order never works again once finished), so the
+        # scan stays proportional to the orders still open, not to the day's history
+        self._maybe_working: dict[int, SimOrder] = {}
         self.active: dict[int, SimOrder] = {}
         self.active_by_symbol: dict[str, dict[int, SimOrder]] = {}
         self._children: dict[int, list[int]] = {}
@@ -39,6 +43,7 @@ class OrderBook:
 
     def add(self, order: SimOrder) -> None:
         self.orders[order.order_id] = order
+        self._maybe_working[order.order_id] = order
         if order.parent_id:
             self._children.setdefault(order.parent_id, []).append(order.order_id)
         if order.oca_group:
@@ -66,7 +71,17 @@ class OrderBook:
         return [o for o in members if o is not order and o.is_working]
 
     def working(self) -> list[SimOrder]:
-        return [o for o in self.orders.values() if o.is_working]
+        """Every working order, in the order the book received them."""
+        out = []
+        finished = []
+        for order_id, order in self._maybe_working.items():
+            if order.is_working:
+                out.append(order)
+            else:
+                finished.append(order_id)
+        for order_id in finished:
+            del self._maybe_working[order_id]
+        return out
 
     # -- live orders --------------------------------------------------------------------------
     def activate(self, order: SimOrder) -> None:

@@ -85,7 +85,7 @@ class FillRecorder:
 
     @property
     def realized_pnl(self) -> float:
-        return sum(trip.pnl for trip in self.ledger.closed)
+        return self.ledger.realized_pnl
 
     def _apply(self, fill: Fill, ref: OrderRef) -> None:
         book = self.books.get(fill.symbol)

@@ -102,6 +102,18 @@ class Ledger:
         self._open: dict[str, RoundTrip] = {}  # symbol -> the round trip holding its position
         self.closed: list[RoundTrip] = []
         self._last_exit: dict[str, datetime] = {}
+        self._realized = 0.0  # sum of the closed trips' P&L, in closing order
+        self._realized_trips = 0  # how many trips that sum covers
+
+    @property
+    def realized_pnl(self) -> float:
+        """`sum(t.pnl for t in closed)`: kept as a running sum (the same float: a sum in closing
+        order), because the risk rules read it for every entry signal; recomputed if `closed`
+        was changed from outside."""
+        if self._realized_trips != len(self.closed):
+            self._realized = sum(trip.pnl for trip in self.closed)
+            self._realized_trips = len(self.closed)
+        return self._realized
 
     def apply(self, fill: Fill) -> RoundTrip | None:
         """Apply one execution of ours; the round trip it closed, if it closed one."""
@@ -126,6 +138,9 @@ class Ledger:
             return None
         del self._open[fill.symbol]
         self.closed.append(trip)
+        if self._realized_trips == len(self.closed) - 1:
+            self._realized += trip.pnl
+            self._realized_trips += 1
         self._last_exit[fill.symbol] = fill.time
         if excess is not None:  # sold more than held: the excess is a short to be covered
             self._open[fill.symbol] = RoundTrip(fill.symbol, trip.key + "-over", [excess],

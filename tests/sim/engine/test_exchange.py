@@ -480,3 +480,22 @@ def test_gtc_orders_carry_into_the_next_session():
     engine.set_replay(MarketReplay(source, ReplayClock(at(next_day, 9, 30)), next_day, ["XYZ"]))
     step(engine, 2)
     assert rec.executions[0].price == 95.0
+
+
+def test_open_orders_lists_every_working_order_in_arrival_order_and_no_finished_one() -> None:
+    """The book's working-order scan skips finished orders without changing what is listed."""
+    from sim.engine.book import OrderBook
+    from sim.engine.orders import SimOrder
+
+    book = OrderBook()
+    orders = [SimOrder(i, 0, "DU1", "SPY", "BUY", 1.0, "LMT", 1.0, status="Submitted")
+              for i in (5, 2, 9, 7)]
+    for placed in orders:
+        book.add(placed)
+    assert book.working() == orders
+    orders[1].status = "Filled"
+    orders[3].status = "Cancelled"
+    assert book.working() == [orders[0], orders[2]]
+    book.add(later := SimOrder(1, 0, "DU1", "SPY", "SELL", 1.0, "MKT", status="PreSubmitted"))
+    assert book.working() == [orders[0], orders[2], later]
+    assert [o.order_id for o in book.orders.values() if o.is_working] == [5, 9, 1]

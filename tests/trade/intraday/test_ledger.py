@@ -156,3 +156,25 @@ def test_position_adopted_after_an_unmatched_sale_is_still_tracked():
     ledger.adopt("SPY", 6, 100.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
     trip = ledger.apply(fill("FLAT", Side.SELL, 6, 101.0, seq=5))
     assert trip is not None and trip.entry_qty == 6 and trip.pnl == pytest.approx(6.0)
+
+
+def test_realized_pnl_is_the_sum_of_the_closed_trips_in_closing_order() -> None:
+    """The running sum the risk rules read equals a fresh sum over the closed trips (the same
+    float), also after trips were appended from outside."""
+    import random
+
+    ledger = Ledger("DT")
+    rng = random.Random(4)
+    for seq in range(1, 60):
+        symbol = rng.choice(["AAA", "BBB", "CCC"])
+        if ledger.open_trip(symbol) is not None:
+            continue
+        qty = rng.randint(1, 300)
+        ref = f"DT-20250703-{symbol}-{seq}"
+        ledger.apply(Fill(f"e{seq}", seq, f"{ref}-ENTRY", symbol, Side.BUY, qty,
+                          round(rng.uniform(10, 200), 2), T0, 0.35 + rng.random()))
+        ledger.apply(Fill(f"x{seq}", seq, f"{ref}-SL", symbol, Side.SELL, qty,
+                          round(rng.uniform(10, 200), 2), T0, 0.4 + rng.random()))
+        assert ledger.realized_pnl == sum(t.pnl for t in ledger.closed)
+    ledger.closed.append(ledger.closed[0])
+    assert ledger.realized_pnl == sum(t.pnl for t in ledger.closed)
