@@ -83,6 +83,8 @@ class IBBroker:
         self._fill_handlers: list[FillHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
         self._pacing_violations = 0
+        self._realtime_symbols: dict[int, str] = {}  # real-time bar request id -> symbol
+        self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
         self._clock_task: asyncio.Task[None] | None = None
         # one reqCurrentTime in flight at a time: ib_async keys that request by a fixed name, so
         # a second concurrent one overwrites the first, which then never completes
@@ -237,6 +239,7 @@ class IBBroker:
 
     def _request_realtime(self, symbol: str, stream: _BarStream) -> Any:
         subscription = self._ib.reqRealTimeBars(self._contract(symbol), 5, "TRADES", True)
+        self._realtime_symbols[subscription.reqId] = symbol
 
         def on_update(bars: Any, has_new_bar: bool) -> None:
             # runs for every 5-second bar of every symbol: epoch seconds, no datetime arithmetic
@@ -427,7 +430,17 @@ class IBBroker:
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         """IB errors at their true weight (the client library logs even a routine OCA cancel,
         202, as ERROR; entry scripts silence it and rely on this)."""
-        if code == ib_errors.HISTORICAL_PACING:
+        if code in ib_errors.MARKET_DATA_NOT_SUBSCRIBED:
+            symbol = self._realtime_symbols.get(req_id)
+            if (symbol or req_id) not in self._unsubscribed:
+                self._unsubscribed.add(symbol or req_id)
+                log.error(
+                    "%s: no real-time market data (%s): it cannot be traded; subscribe the account "
+                    "to US equity streaming data (Client Portal: Settings > Market Data "
+                    "Subscriptions; a paper login uses its live account's subscriptions once "
+                    "market data sharing is on), or drop it from the watchlist",
+                    symbol or f"request {req_id}", ib_errors.describe(code, message))
+        elif code == ib_errors.HISTORICAL_PACING:
             self._pacing_violations += 1
             log.warning("%s", ib_errors.describe(code, message))
         elif code in ib_errors.ORDER_REJECTED:

@@ -15,9 +15,12 @@ CLIENT_ID_IN_USE = 326
 NOT_CONNECTED = 504
 
 # Order rejections and cancellations (the order is dead).
-ORDER_REJECTED = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 201, 203, 321, 354})
+ORDER_REJECTED = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 201, 203, 321})
 ORDER_CANCELLED = 202
 NO_SECURITY_DEFINITION = 200
+
+# The account has no (API) subscription for the market data asked for: real-time bars never come.
+MARKET_DATA_NOT_SUBSCRIBED = frozenset({354, 10089, 10090, 10091, 10167, 10168})
 
 # Historical data pacing violation (162): wait and retry.
 HISTORICAL_PACING = 162

@@ -120,6 +120,33 @@ async def test_live_bars_arrive_as_completed_minutes_in_order(gateway):
         await connection.close()
 
 
+async def test_a_symbol_without_a_market_data_subscription_is_one_clear_error(caplog):
+    """IB answers real-time bars without a subscription with 354 (or 10089/10167/10168); the
+    client library logs it against an "order", and the bars simply never come. The trader is
+    told once, naming the symbol and what to subscribe to."""
+    from sim.gateway import GatewaySimulator
+    from sim.market.bar_sources import CsvBarSource
+    from tests.paths import DATA
+
+    day = datetime(2019, 2, 13, tzinfo=NY).date()
+    sim = GatewaySimulator.build(CsvBarSource(DATA, ["SPY", "AAPL"]), day, ["SPY"], port=0)
+    await sim.start()
+    connection, broker = await _broker(sim)
+    try:
+        assert await broker.qualify(["AAPL"]) == {"AAPL": True}  # IB knows the contract
+        await broker.subscribe_bars("AAPL", lambda bar: None)
+        await broker.subscribe_bars("AAPL", lambda bar: None)  # a resubscription: not said again
+        await _settle(0.3)
+        ours = [r.getMessage() for r in caplog.records if r.name.startswith("trade.")]
+        lines = [m for m in ours if "market data" in m]
+        assert len(lines) == 1 and lines[0].startswith("AAPL: no real-time market data (IB 354")
+        assert "Market Data Subscriptions" in lines[0] and not any("rejected" in m for m in ours)
+    finally:
+        await broker.stop()
+        await connection.close()
+        await sim.stop()
+
+
 async def test_bracket_entry_fills_and_its_exits_wait_at_the_broker(gateway):
     connection, broker = await _broker(gateway)
     fills: list[Fill] = []
