@@ -66,11 +66,13 @@ def _assert_flat_and_recorded_once(tmp_path, gateway: GatewayProcess) -> dict:
 
 
 def test_three_gateway_restarts_reconnect_without_duplicates_or_unprotected_positions(tmp_path):
-    gateway = _half_day_gateway(600)
+    gateway = _half_day_gateway(0)  # held until the bot is up: a slow start must not skip the entries
     try:
         bot = start_bot(tmp_path, *_bot_args(tmp_path, gateway))
         with ProtectionMonitor(gateway) as monitor:
             assert wait_until(lambda: "clients=2" in gateway.admin("status"), 30), "bot never connected"
+            time.sleep(1.0)  # its history and subscriptions, still at the open
+            assert gateway.admin("speed 600").startswith("OK")
             for _ in range(3):
                 time.sleep(3.0)
                 assert gateway.admin("restart 1").startswith("OK")
@@ -89,11 +91,14 @@ def test_three_gateway_restarts_reconnect_without_duplicates_or_unprotected_posi
 
 
 def test_killed_bot_restarted_adopts_its_position_keeps_exits_and_is_flat_at_close(tmp_path):
-    gateway = _half_day_gateway(300)
+    gateway = _half_day_gateway(0)
     try:
         args = _bot_args(tmp_path, gateway)
         first = start_bot(tmp_path, *args)
         with ProtectionMonitor(gateway) as monitor:
+            assert wait_until(lambda: "clients=2" in gateway.admin("status"), 30), "bot never connected"
+            time.sleep(1.0)  # its history and subscriptions, still at the open
+            assert gateway.admin("speed 600").startswith("OK")
             held = wait_until(lambda: gateway.state()["positions"].get("SPY", 0) > 0, 60)
             assert held, "the bot never bought"
             assert gateway.admin("speed step").startswith("OK")  # hold the market still
@@ -108,7 +113,7 @@ def test_killed_bot_restarted_adopts_its_position_keeps_exits_and_is_flat_at_clo
             after = gateway.state()
             assert after["positions"] == before["positions"], "the position must be kept, not sold"
             assert {o["order_id"] for o in after["open_orders"]} == {o["order_id"] for o in exits}
-            assert gateway.admin("speed 300").startswith("OK")
+            assert gateway.admin("speed 900").startswith("OK")
             out, err = second.communicate(timeout=120)
         assert second.returncode == 0, err[-3000:]
         log = run_log(tmp_path, HALF_DAY)

@@ -129,9 +129,10 @@ def test_an_unreachable_collector_is_one_warning_and_a_count(tmp_path):
 def test_an_interrupted_simulated_day_leaves_no_open_intent_behind(tmp_path):
     """Ctrl-C with --sim: the positions vanish with the simulator; the run log lists them, and
     the next start closes the intents no broker position carries any more."""
+    # SPY is bought at 10:31 and held to the flatten: at 600x the wait is seconds, the hold 14 s
     watchlist = write_watchlist(tmp_path, ["SPY"], FAST)
     bot = start_bot(tmp_path, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
-                    "--sim-date", DAY, "--speed", "60", "--watchlist", str(watchlist),
+                    "--sim-date", DAY, "--speed", "600", "--watchlist", str(watchlist),
                     "--no-improve", "--status-port", "0")
     db = tmp_path / "trading_history.sim.db"
 

@@ -57,7 +57,7 @@ def replayed_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         taken.listen()
         port = taken.getsockname()[1]
         result = run_bot(workdir, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
-                         "--sim-date", DAY.isoformat(), "--speed", "1500", "--watchlist",
+                         "--sim-date", DAY.isoformat(), "--speed", "3000", "--watchlist",
                          str(watchlist), "--db", str(db_path), "--no-improve",
                          "--status-port", str(port), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]

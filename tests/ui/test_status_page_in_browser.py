@@ -137,11 +137,18 @@ def _net_shares(db: Path) -> dict[str, float]:
 
 
 def _text(browser: Any, element_id: str) -> str:
-    return str(browser.find_element("id", element_id).text)
+    """An element's shown text, read in one script call: the page redraws its parts on every
+    update, so a WebElement handle can go stale between finding it and reading it."""
+    return str(browser.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText.trim() : '';",
+        element_id))
 
 
-def _rows(browser: Any, table: str) -> list[Any]:
-    return browser.find_elements("css selector", f"#{table} tbody tr")
+def _rows(browser: Any, table: str) -> list[list[str]]:
+    """The table's rows as cell texts, taken atomically in the page (see `_text`)."""
+    return list(browser.execute_script(
+        "return Array.from(document.querySelectorAll(`#${arguments[0]} tbody tr`))"
+        ".map(r => Array.from(r.querySelectorAll('td')).map(c => c.innerText.trim()));", table))
 
 
 def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp_path: Path) -> None:
@@ -159,22 +166,21 @@ def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp
         browser.get(f"{url}#token={token}")
         assert "token" not in browser.current_url  # taken out of the address bar at once
         _until(lambda: _rows(browser, "positions"), 60, "a position on the page")
-        position = _rows(browser, "positions")[0]
-        assert re.search(r"stop \d+\.\d\d", position.text), position.text  # its stop at the broker
+        position = " ".join(_rows(browser, "positions")[0])
+        assert re.search(r"stop \d+\.\d\d", position), position  # its stop at the broker
         _until(lambda: len(_rows(browser, "decisions")) == len(OVERRIDES), 30, "a decision per symbol")
-        assert all(row.find_elements("css selector", "td")[3].text for row in _rows(browser, "decisions"))
+        assert all(row[3] for row in _rows(browser, "decisions"))
         assert _text(browser, "connection") == "IB connected"
 
         # -- it follows the bars without a reload -----------------------------------------------
         first_clock, first_updates = _text(browser, "clock"), int(browser.find_element(
             "tag name", "body").get_attribute("data-updates"))
         _until(lambda: _text(browser, "clock") != first_clock, 20, "the market clock to move")
-        later = {r.find_elements("css selector", "td")[0].text: r.find_elements("css selector", "td")[1].text
-                 for r in _rows(browser, "decisions")}
+        later = {row[0]: row[1] for row in _rows(browser, "decisions")}
         _until(lambda: int(browser.find_element("tag name", "body").get_attribute("data-updates"))
                > first_updates + 2, 20, "several live updates")
-        _until(lambda: {r.find_elements("css selector", "td")[0].text: r.find_elements("css selector", "td")[1].text
-                        for r in _rows(browser, "decisions")} != later, 20, "newer decisions")
+        _until(lambda: {row[0]: row[1] for row in _rows(browser, "decisions")} != later, 20,
+               "newer decisions")
         _assert_page_drawn(browser)
         save_for_docs(browser, "status_page.png")
 
