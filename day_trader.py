@@ -287,7 +287,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                         gateway.call(gateway.sim.set_speed, speed)
 
                     clock(args.speed)
-                    pacing.add(loop.create_task(pace_the_flatten(trader, clock, args.speed)))
+                    pacing.add(loop.create_task(
+                        pace_the_flatten(trader, clock, args.speed, gateway.sim.now)))
                 actions = trader.run_log.extra.setdefault("control_actions", [])
                 await page.start(trader, on_control=actions.append, clock=trader.broker.now)
 
@@ -327,7 +328,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 lambda speed: gateway.call(gateway.sim.set_speed, speed), step_to, args.speed, stop,
                 replayed=_replays(args), sim_seed=args.sim_seed, params_file=args.params,
                 improve=args.improve, say=lambda line: print(f"day_trader: {line}", flush=True),
-                on_trader=on_trader)
+                on_trader=on_trader, market_now=gateway.sim.now)
             for session in sessions:
                 result = session["result"]
                 if result.run_log is not None:

@@ -27,7 +27,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from scipy.stats import ttest_ind
 
 from evaluation.performance import TradeRecord
 from evaluation.sharpe import min_track_record_length, sharpe_ratio
@@ -124,6 +123,9 @@ def _statistics(sample: ABSample, seed: int) -> dict[str, float | None]:
     a, b = np.asarray(sample.a_trade_returns, float), np.asarray(sample.b_trade_returns, float)
     welch_t = welch_p = None
     if len(a) >= 2 and len(b) >= 2 and (a.var() > 0 or b.var() > 0):
+        # imported here: scipy.stats costs ~1 s, and every day-trader start imports this module
+        from scipy.stats import ttest_ind
+
         result = ttest_ind(b, a, equal_var=False, alternative="greater")
         welch_t, welch_p = float(result.statistic), float(result.pvalue)
     da, db = np.asarray(sample.a_daily_pnl, float), np.asarray(sample.b_daily_pnl, float)

@@ -47,13 +47,18 @@ FLATTEN_PACE = 60.0  # market seconds per wall second around the flatten
 FLATTEN_LEAD = timedelta(seconds=30)
 
 
-async def pace_the_flatten(trader: IntradayTrader, clock: ClockControl, speed: float) -> None:
+async def pace_the_flatten(trader: IntradayTrader, clock: ClockControl, speed: float,
+                           market_now: Callable[[], datetime] | None = None) -> None:
     """From 30 s before the flatten until the run ends, at most 60x: every answer of the
     simulator takes wall-clock time, so at 2400x a busy machine would show the bot flat minutes
     "late" (a wall second is 40 market minutes); at 60x the flatten is judged as a live day
-    would see it. The clock is restored by the next session's start (or the process ends)."""
+    would see it. The clock is restored by the next session's start (or the process ends).
+
+    `market_now` reads the in-process simulator's own clock: the bot's estimate of the broker's
+    time is only as good as its last sample, which at 20,000x is minutes of market time."""
+    now = market_now or trader.broker.now
     flatten_at = trader.session.flatten_at - FLATTEN_LEAD
-    while (ahead := (flatten_at - trader.broker.now()).total_seconds()) > 0:
+    while (ahead := (flatten_at - now()).total_seconds()) > 0:
         await asyncio.sleep(min(1.0, max(0.002, ahead / speed / 2)))
     if speed > FLATTEN_PACE:
         clock(FLATTEN_PACE)
@@ -65,6 +70,7 @@ async def trade_sessions(
     sim_seed: int,
     params_file: str | None, improve: bool, say: Say,
     on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
+    market_now: Callable[[], datetime] | None = None,
 ) -> list[dict[str, Any]]:
     """Trade every session of `days`; after each close run the cycle (unless `improve` is
     False). Returns per day {"date", "result" (DayResult), "next_params" or None}."""
@@ -89,7 +95,7 @@ async def trade_sessions(
             if on_trader is not None:
                 await on_trader(trader)
             pacing.add(asyncio.get_running_loop().create_task(
-                pace_the_flatten(trader, clock, speed)))
+                pace_the_flatten(trader, clock, speed, market_now)))
             clock(speed)
 
         result: DayResult = await run_trading_day(day_settings, watchlist, broker, stop,
