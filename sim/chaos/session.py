@@ -35,7 +35,7 @@ from sim.chaos.invariants import (
     Context,
     InvariantChecker,
 )
-from sim.chaos.schedule import SECOND_ACCOUNT_ID, Fault, FaultEvent, SessionSetup
+from sim.chaos.schedule import SECOND_ACCOUNT_ID, SESSION_WIDE, Fault, FaultEvent, SessionSetup
 from sim.gateway import GatewaySimulator
 from sim.market.bar_sources import CsvBarSource
 from sim.market.sessions import NY, session_bounds
@@ -188,6 +188,8 @@ class ChaosSession:
         bot = _Bot(self.workdir, gw.port, self._watchlist(), MAIN_ACCOUNT)
         try:
             self._seed_books(gw)
+            # the session-wide conditions are in force from the start: they count as injected
+            self.result.faults += [k.value for k in self.setup.faults if k in SESSION_WIDE]
             state = gw.call(self.sim.state)
             checker = InvariantChecker(
                 MAIN_ACCOUNT, ALLOCATION, self.flatten_at, self.close,

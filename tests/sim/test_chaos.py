@@ -12,7 +12,7 @@ import pytest
 
 from sim.chaos.campaign import run_campaign
 from sim.chaos.invariants import Context, InvariantChecker
-from sim.chaos.schedule import Fault, random_session, scenario_sessions
+from sim.chaos.schedule import SESSION_WIDE, Fault, random_session, scenario_sessions
 from sim.market.sessions import NY
 from tests.paths import DATA
 
@@ -168,3 +168,7 @@ def test_a_fixed_slice_of_the_campaign_finds_no_violation():
     results = run_campaign(setups, DATA, workers=2, echo=False)
     assert [(r["name"], r["violations"]) for r in results if r["violations"]] == []
     assert sum(len(r["faults"]) for r in results) >= 35
+    # the session-wide conditions (seed 7 gives the weekly book shares) count as injected
+    injected = {r["name"]: r["faults"] for r in results}
+    assert "other_book" in injected["seed-7"]
+    assert all({k.value for k in s.faults if k in SESSION_WIDE} <= set(injected[s.name]) for s in setups)
