@@ -33,7 +33,12 @@ def build_parser() -> cli.OneLineArgumentParser:
         description=(
             "Intraday VWAP momentum day trader. Trades the watchlist with bracket orders during "
             "the NYSE session, stops new entries 30 min before the close and flattens 5 min "
-            "before it (12:55 on half days)."
+            "before it (12:55 on half days). A symbol is bought when a 1-minute bar closes above "
+            "VWAP(20) with RSI(14) below 60, if its daily ATR(14) is above 1.5% of the previous "
+            "close (a volatility screen fixed before the open; \"atr_timeframe\": \"1 min\" "
+            "reads each minute's ATR instead) and no exit of it lies within cooldown_minutes "
+            "(default 0). Change these per symbol in the watchlist's overrides, for all in .env "
+            "(STRATEGY_*), or for one run with --params."
         ),
         epilog=cli.SETTINGS_EPILOG,
     )
