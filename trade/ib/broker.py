@@ -12,38 +12,36 @@ bot recognises its own orders.
 
 Everything is scoped to the trading account: a login with linked accounts reports positions,
 orders and executions of all of them, and the core must never see another account's shares.
+Contracts, historical and real-time bars live in the base class `IBMarketData`
+(trade/ib/market_data.py); this module keeps the account, the orders, the clock sampling and the
+routing of IB errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ib_async import Contract, ExecutionFilter, Order, Stock
+from ib_async import Contract, ExecutionFilter, Order
 
 from observability.redaction import mask_account
 from trade.broker import (
-    BarHandler,
     BrokerError,
     ConnectionHandler,
     ConnectionState,
     FillHandler,
-    NotConnected,
     OrderStatusHandler,
     UnknownAccount,
-    UnknownSymbol,
 )
 from trade.ib import errors as ib_errors
 from trade.ib import translate
 from trade.ib.connection import IBConnection
-from trade.ib.minute_bars import MinuteBarBuilder
+from trade.ib.market_data import IBMarketData
 from trade.ib.server_clock import FAST_RATE, ServerClock
 from trade.models import (
     Account,
-    Bar,
     BracketTickets,
     ExitTickets,
     Fill,
@@ -60,30 +58,14 @@ OCA_REDUCE_WITH_BLOCK = 2  # a partial fill of one exit shrinks its sibling, nev
 CLOCK_SYNC_TIMEOUT_S = 2.0
 
 
-class _BarStream:
-    __slots__ = ("handler", "builder", "subscription")
-
-    def __init__(self, handler: BarHandler, builder: MinuteBarBuilder) -> None:
-        self.handler = handler
-        self.builder = builder
-        self.subscription: Any = None
-
-
-class IBBroker:
+class IBBroker(IBMarketData):
     """Implements `trade.broker.Broker` over one shared `IBConnection`."""
 
     def __init__(self, connection: IBConnection, account: str = "") -> None:
-        self._conn = connection
-        self._ib = connection.ib
+        super().__init__(connection, ServerClock())  # the connection, the clock, market data
         self._account = account
-        self._clock = ServerClock()
-        self._contracts: dict[str, Contract] = {}
-        self._streams: dict[str, _BarStream] = {}
-        self._last_price: dict[str, float] = {}
         self._fill_handlers: list[FillHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
-        self._pacing_violations = 0
-        self._realtime_symbols: dict[int, str] = {}  # real-time bar request id -> symbol
         self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
         self._clock_task: asyncio.Task[None] | None = None
         # one reqCurrentTime in flight at a time: ib_async keys that request by a fixed name, so
@@ -189,71 +171,10 @@ class IBBroker:
             result = [f for f in result if f.time >= since]
         return sorted(result, key=lambda f: (f.time, f.exec_id))
 
-    async def qualify(self, symbols: Sequence[str]) -> dict[str, bool]:
-        self._require_connection()
-        wanted = [Stock(s, "SMART", "USD") for s in symbols]
-        qualified = await self._ib.qualifyContractsAsync(*wanted)
-        known: dict[str, bool] = {}
-        for symbol, contract in zip(symbols, qualified, strict=True):
-            ok = isinstance(contract, Contract) and bool(contract.conId)
-            known[symbol] = ok
-            if ok:
-                self._contracts[symbol] = contract
-        return known
-
-    async def history(self, symbol: str, duration: str, bar_size: str = "1 min") -> list[Bar]:
-        contract = self._contract(symbol)
-        seconds = _bar_seconds(bar_size)
-        for attempt in range(3):
-            await self._conn.history_pacer.acquire()
-            violations = self._pacing_violations
-            bars = await self._ib.reqHistoricalDataAsync(
-                contract, endDateTime="", durationStr=duration, barSizeSetting=bar_size,
-                whatToShow="TRADES", useRTH=True, formatDate=2, timeout=30,
-            )
-            if bars or self._pacing_violations == violations:
-                return [translate.bar(symbol, b, seconds) for b in bars or []]
-            log.warning("historical data pacing violation for %s; retry %d", symbol, attempt + 1)
-            await asyncio.sleep(2.0 * (attempt + 1))
-        raise BrokerError(f"historical data for {symbol} refused by IB pacing (162) three times", 162)
-
-    def last_price(self, symbol: str) -> float | None:
-        return self._last_price.get(symbol)
-
     def _in_account(self, account: str) -> bool:
         """Whether a position/order/execution belongs to the trading account ("" = unknown:
         a single-account login that did not say, which can only be ours)."""
         return not account or not self._account or account == self._account
-
-    # -- market data ----------------------------------------------------------------------
-    async def subscribe_bars(self, symbol: str, on_bar: BarHandler) -> None:
-        await self.unsubscribe_bars(symbol)  # re-subscribing must not double the stream
-        stream = _BarStream(on_bar, MinuteBarBuilder(symbol))
-        self._streams[symbol] = stream
-        stream.subscription = self._request_realtime(symbol, stream)
-
-    async def unsubscribe_bars(self, symbol: str) -> None:
-        stream = self._streams.pop(symbol, None)
-        if stream is not None and stream.subscription is not None and self._ib.isConnected():
-            self._ib.cancelRealTimeBars(stream.subscription)
-
-    def _request_realtime(self, symbol: str, stream: _BarStream) -> Any:
-        subscription = self._ib.reqRealTimeBars(self._contract(symbol), 5, "TRADES", True)
-        self._realtime_symbols[subscription.reqId] = symbol
-
-        def on_update(bars: Any, has_new_bar: bool) -> None:
-            # runs for every 5-second bar of every symbol: epoch seconds, no datetime arithmetic
-            rt = bars[-1]
-            start = int(rt.time.timestamp())
-            self._clock.observe_data_epoch(start + 5)
-            self._last_price[symbol] = rt.close
-            if len(bars) > 64:
-                del bars[:-1]  # the client keeps every bar; we only need the latest
-            for bar in stream.builder.add_epoch(start, rt.open_, rt.high, rt.low, rt.close, rt.volume):
-                stream.handler(bar)
-
-        subscription.updateEvent += on_update
-        return subscription
 
     # -- orders ---------------------------------------------------------------------------
     async def place_bracket(
@@ -392,16 +313,6 @@ class IBBroker:
         self._require_connection()
         return self._ib.client.getReqId()
 
-    def _contract(self, symbol: str) -> Contract:
-        contract = self._contracts.get(symbol)
-        if contract is None:
-            raise UnknownSymbol(f"{symbol} is not qualified: call qualify() first", 200)
-        return contract
-
-    def _require_connection(self) -> None:
-        if not self._ib.isConnected():
-            raise NotConnected("not connected to IB Gateway/TWS", ib_errors.NOT_CONNECTED)
-
     # -- events ---------------------------------------------------------------------------
     def add_fill_handler(self, handler: FillHandler) -> None:
         self._fill_handlers.append(handler)
@@ -462,10 +373,3 @@ def _parse_ref(order_ref: str) -> OrderRef:
     if ref is None:
         raise ValueError(f"order_ref {order_ref!r} is not a bot order reference (BOT-YYYYMMDD-SYM-N-LEG)")
     return ref
-
-
-def _bar_seconds(bar_size: str) -> int:
-    amount, unit = bar_size.split()
-    scale = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600,
-             "day": 86400, "days": 86400}[unit]
-    return int(amount) * scale

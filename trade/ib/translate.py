@@ -1,7 +1,8 @@
 """Pure mappings from IB client objects to our models (duck-typed: no ib_async import here).
 
 Kept apart from the adapter so every mapping is unit-tested without a connection, and so the
-only modules that import the IB library stay `trade/ib/connection.py` and `trade/ib/broker.py`.
+only modules that import the IB library stay `trade/ib/connection.py`, `trade/ib/broker.py`
+and `trade/ib/market_data.py`.
 """
 
 from __future__ import annotations
