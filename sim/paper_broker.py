@@ -247,12 +247,12 @@ class PaperBroker:
 
     async def modify_order(
         self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
-        stop_price: float | None = None,
+        stop_price: float | None = None, release_now: bool = False,
     ) -> None:
         current = self.engine.order(order_id)
         if current is None or not current.is_working:
             raise BrokerError(f"order {order_id} is not working: nothing to modify", 104)
-        changes: dict[str, object] = {}
+        changes: dict[str, object] = {"good_after": None} if release_now else {}
         if qty is not None:
             changes["total_qty"] = float(qty)
         if limit_price is not None:

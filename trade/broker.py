@@ -84,8 +84,9 @@ class Broker(Protocol):
         ...
 
     async def server_now(self) -> datetime:
-        """The broker's clock read afresh (a round trip; `now()` where that fails): for the
-        decisions that must not rest on an estimate, such as "has the close passed?"."""
+        """The broker's clock read afresh (a round trip): for the decisions that must not rest
+        on an estimate, such as "has the close passed?". Where it cannot be read (disconnected),
+        a reading that never runs ahead of real time since the last answer."""
         ...
 
     async def account(self) -> Account: ...
@@ -160,10 +161,11 @@ class Broker(Protocol):
 
     async def modify_order(
         self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
-        stop_price: float | None = None,
+        stop_price: float | None = None, release_now: bool = False,
     ) -> None:
         """Change a working order in place (IB: placeOrder again with the same id): used to
-        move a bracket's exits to the entry's fill price and to resize them."""
+        move a bracket's exits to the entry's fill price and to resize them, and
+        (`release_now`: its goodAfterTime cleared) to let the held backstop sell at once."""
         ...
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:

@@ -136,11 +136,11 @@ class IBBroker(IBMarketData):
 
     async def server_now(self) -> datetime:
         if not self._ib.isConnected():
-            return self._clock.now()
+            return self._clock.unconfirmed()
         try:
             return await self._sync_clock()
         except (TimeoutError, ConnectionError, OSError):
-            return self._clock.now()
+            return self._clock.unconfirmed()
 
     async def account(self) -> Account:
         return translate.account(self._account, self._ib.accountValues(self._account))
@@ -235,7 +235,7 @@ class IBBroker(IBMarketData):
 
     async def modify_order(
         self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
-        stop_price: float | None = None,
+        stop_price: float | None = None, release_now: bool = False,
     ) -> None:
         """IB modifies an order when placeOrder is sent again with its id."""
         self._require_connection()
@@ -248,6 +248,8 @@ class IBBroker(IBMarketData):
                     order.lmtPrice = limit_price
                 if stop_price is not None:
                     order.auxPrice = stop_price
+                if release_now:
+                    order.goodAfterTime = ""  # held no longer: active (a market sell) at once
                 order.transmit = True
                 self._ib.placeOrder(trade.contract, order)
                 return

@@ -91,6 +91,18 @@ class ServerClock:
     def synced(self) -> bool:
         return self._anchor_server is not None or self._floor_epoch > float("-inf")
 
+    def unconfirmed(self) -> datetime:
+        """What may be claimed of the server's clock when it cannot be asked (disconnected):
+        the estimate, but never more than the last sample advanced at real time. Live (1x) the
+        two agree; a simulator's speed is unknowable while it does not answer (it may have
+        slowed, as the chaos campaign does around the flatten), and "the close has passed" must
+        not be concluded from a speed measured before the silence."""
+        value = self.now()
+        if self._anchor_server is None:
+            return value
+        real_time = self._anchor_server + timedelta(seconds=self._monotonic() - self._anchor_mono)
+        return min(value, real_time)
+
     def now(self) -> datetime:
         mono = self._monotonic()
         estimates = []

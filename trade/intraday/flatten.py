@@ -1,16 +1,26 @@
 """The end-of-day flatten with its double safety net, kept going through any failure.
 
-At the flatten time the bot cancels its own working orders (exits, the broker-held backstop,
-entries), waits until the broker confirms they are gone (so a take-profit that fills during the
-cancel cannot turn the market sell into a short), sells what it still owns at market, then
-re-queries the broker and repeats until the broker reports it flat. Only the bot's own book is
+A position whose exits are whole (one OCA group, every leg for the position's quantity, the
+broker-held backstop among them) is sold by releasing that backstop: one modification clears its
+goodAfterTime, the market sell it holds goes at once, and its OCA group cancels the take-profit
+and stop at the broker. Nothing is cancelled first, so there is no moment without protection: a
+Gateway that drops right then leaves the backstop to sell at flatten + 2 min (the chaos campaign's
+seed 20 caught the old order of cancel-then-sell: the socket dropped between the two and the
+position met the close with no exit at all).
+
+Everything else — entries, exits that are not whole, positions without a backstop (after its
+time, or adopted) — goes the old way: the bot cancels its own working orders, waits until the
+broker confirms they are gone (so a take-profit that fills during the cancel cannot turn the
+market sell into a short), sells what it still owns at market, then re-queries the broker and
+repeats until the broker reports it flat. A released backstop that has not sold by the next round
+(its modification lost or refused) is cancelled and sold that way too. Only the bot's own book is
 sold: quantity another book owns is never touched, even in the same symbol. A book that is
 negative (the bot oversold) is bought back the same way.
 
-Once the exits are cancelled the position is naked, so nothing may stop this routine before it
-is flat: a dropped socket (`ConnectionError` from the client library), a broker error, a timeout
-— each round that fails is logged and the next one starts after a short backoff (the connection
-watchdog reconnects meanwhile), until the bot is flat or the session has closed.
+Nothing may stop this routine before it is flat: a dropped socket (`ConnectionError` from the
+client library), a broker error, a timeout — each round that fails is logged and the next one
+starts after a short backoff (the connection watchdog reconnects meanwhile), until the bot is flat
+or the broker confirms the session has closed.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from observability.schema import IntentState
 from trade.broker import Broker
 from trade.intraday.refs import RefBook
 from trade.intraday.symbol_book import SymbolBook
-from trade.models import OrderRef, Side
+from trade.models import OrderRef, OrderTicket, Side
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +79,18 @@ async def flatten(
     broker's clock reaches `until` (the session close: market orders cannot fill after it), or
     `max_rounds` rounds have run (tests)."""
     sent: list[str] = []
+    released: set[int] = set()  # backstops released once: the next round cancels and sells
+    selling: set[str] = set()  # this round's OCA groups whose released backstop sells the position
 
     def ours(order_ref: str) -> bool:
         ref = OrderRef.parse(order_ref)
         return ref is not None and ref.bot == bot
 
+    async def own_working() -> list[OrderTicket]:
+        return [o for o in await broker.open_orders() if ours(o.order_ref) and o.status.is_working]
+
     async def own_orders_gone() -> bool:
-        return not any(ours(o.order_ref) and o.status.is_working for o in await broker.open_orders())
+        return not any(o.oca_group not in selling for o in await own_working())
 
     async def owned_now() -> dict[str, int]:
         held = {p.symbol: p.qty for p in await broker.positions()}
@@ -92,8 +107,19 @@ async def flatten(
             log.error("flatten: the session closed with %s still held", remaining or "positions")
             break
         try:
-            for order in await broker.open_orders():
-                if ours(order.order_ref) and order.status.is_working:
+            orders = await own_working()
+            selling.clear()
+            for symbol, qty in sorted((await owned_now()).items()):
+                backstop = backstop_to_release(orders, symbol, qty)
+                if backstop is None or backstop.order_id in released:
+                    continue
+                await broker.modify_order(backstop.order_id, release_now=True)
+                released.add(backstop.order_id)
+                selling.add(backstop.oca_group)
+                log.info("flatten: %s: the broker-held backstop sells %d now (%s)",
+                         symbol, qty, backstop.order_ref)
+            for order in orders:
+                if order.oca_group not in selling:
                     await broker.cancel(order.order_id)
             if not await _wait(own_orders_gone, confirm_timeout, poll):
                 # selling now could double-sell: an exit that fills later would leave us short
@@ -104,7 +130,10 @@ async def flatten(
             remaining = await owned_now()
             if not remaining:
                 return FlattenResult(True, broker.now(), round_no, sent)
+            sold_by_backstop = {o.symbol for o in orders if o.oca_group in selling}
             for symbol, qty in sorted(remaining.items()):
+                if symbol in sold_by_backstop:
+                    continue
                 ref = next_ref(symbol, qty)
                 side = Side.SELL if qty > 0 else Side.BUY
                 await broker.place_market(symbol, side, abs(qty), str(ref))
@@ -118,6 +147,20 @@ async def flatten(
             log.error("flatten round %d failed (%s: %s); retrying", round_no, type(exc).__name__, exc)
             await asyncio.sleep(min(0.5 * round_no, backoff_max))
     return FlattenResult(False, None, round_no, sent, remaining)
+
+
+def backstop_to_release(orders: list[OrderTicket], symbol: str, qty: int) -> OrderTicket | None:
+    """The held backstop that can sell `symbol`'s `qty` shares by itself: the symbol's own
+    working orders are exactly one OCA group of sells, each for `qty`, one of them the backstop.
+    Anything else (no group, two groups, a leg of another size, an entry still working) is not
+    released but cancelled and sold, as the protection rules would replace it anyway."""
+    mine = [o for o in orders if o.symbol == symbol]
+    if qty <= 0 or not mine or len({o.oca_group for o in mine}) != 1 or not mine[0].oca_group:
+        return None
+    if any(o.side is not Side.SELL or o.qty - o.filled != qty for o in mine):
+        return None
+    backstops = [o for o in mine if (ref := OrderRef.parse(o.order_ref)) is not None and ref.leg == "BKS"]
+    return backstops[0] if len(backstops) == 1 else None
 
 
 def owned_by_book(books: Mapping[str, SymbolBook], others: Callable[[], Mapping[str, int]]) -> OwnedQty:

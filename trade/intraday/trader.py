@@ -308,7 +308,8 @@ class IntradayTrader(TraderControls, DayEnd):
         if not self._flattening:
             why = (f"flatten requested ({self._flatten_requested})" if self._flatten_requested
                    else f"flatten time {self.session.flatten_at:%H:%M}")
-            log.info("%s: cancelling own orders, selling own positions", why)
+            log.info("%s: closing own positions (a whole exit group by releasing its backstop, "
+                     "the rest cancelled and sold)", why)
         self._flattening = True
         self._entries_paused = "flatten"
         await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first

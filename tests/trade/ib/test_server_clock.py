@@ -225,3 +225,24 @@ def test_market_data_never_caps_a_live_clock(mono: FakeMonotonic):
     clock.observe_data_time(T - timedelta(seconds=60))  # a late bar on a 1x Gateway
     mono.advance(0.1)
     assert clock.now() == T + timedelta(seconds=0.1)
+
+
+def test_an_unconfirmed_reading_never_runs_ahead_of_real_time_since_the_last_sample(mono: FakeMonotonic):
+    """Seed 20 of the chaos campaign: a 1500x simulator slowed to 60x and the Gateway went away;
+    the estimate ran on at 1500x to 16:08, and the flatten concluded the close had passed while
+    the simulator stood at 15:56. Without an answer only real time since the last one counts."""
+    clock = ServerClock(mono)
+    at = datetime(2026, 2, 6, 15, 54, 0, tzinfo=NY)
+    clock.sample(at)
+    mono.advance(1.0)
+    clock.sample(at + timedelta(seconds=1500))  # 1500x
+    mono.advance(3.0)  # disconnected: 3 real seconds without an answer
+    assert clock.now() == at + timedelta(seconds=1500 + 4500)  # the estimate: 75 minutes on
+    assert clock.unconfirmed() == at + timedelta(seconds=1503)
+
+
+def test_an_unconfirmed_live_reading_is_the_estimate(mono: FakeMonotonic):
+    clock = ServerClock(mono)
+    clock.sample(T)
+    mono.advance(42.0)
+    assert clock.unconfirmed() == clock.now() == T + timedelta(seconds=42)

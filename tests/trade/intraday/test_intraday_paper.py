@@ -40,7 +40,7 @@ from trade.risk import RiskManager
 
 NY = ZoneInfo("America/New_York")
 
-LEG_REASON = {"TP": "target", "SL": "stop", "FLAT": "flatten"}
+LEG_REASON = {"TP": "target", "SL": "stop", "FLAT": "flatten", "BKS": "flatten"}
 
 
 @dataclass
@@ -232,9 +232,11 @@ def test_every_exit_is_a_broker_side_child_or_the_flatten(outcome: Outcome):
         if fill.side is Side.BUY:
             continue
         leg = OrderRef.parse(fill.order_ref).leg  # type: ignore[union-attr]
-        assert leg in ("TP", "SL", "FLAT"), fill.order_ref
-        if leg in ("TP", "SL"):
+        assert leg in ("TP", "SL", "BKS", "FLAT"), fill.order_ref
+        if leg in ("TP", "SL", "BKS"):
             assert by_id[fill.order_id].parent_id != 0, f"{fill.order_ref} is not a bracket child"
+        if leg == "BKS":  # released by the flatten at its time, not waiting for flatten + 2 min
+            assert fill.time == outcome.session.flatten_at, fill
 
 
 def test_the_bot_is_flat_at_the_flatten_time(outcome: Outcome):

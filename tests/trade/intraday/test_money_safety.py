@@ -18,9 +18,10 @@ import pytest
 from observability.history import HistoryDB
 from sim.engine.orders import SimOrder
 from sim.paper_broker import PaperBroker, to_ticket
-from tests.sim.handmade_bars import at
+from tests.sim.handmade_bars import DAY, at
 from tests.trade.intraday.paper_day import PaperDay, flat, zigzag
 from trade.broker import OrderRejected
+from trade.intraday.trader import TraderOptions
 from trade.models import BracketTickets, OrderStatus, Params, Side
 
 DAY_ROWS = 390
@@ -94,6 +95,64 @@ async def test_a_repeatedly_rejected_stop_never_leaves_two_take_profits(tmp_path
     day.close()
 
 
+class GatewayLostAtTheFlatten(PaperBroker):
+    """The socket drops as the flatten sends its first order (a sale, or the release of the
+    backstop), and the Gateway stays away until `back_at`: every request fails meanwhile, while
+    the orders held at the broker go on working."""
+
+    back_at = at(DAY, 15, 59)
+    down = False
+
+    def _reachable(self) -> None:
+        if self.down and self.now() < self.back_at:
+            raise ConnectionError("Socket disconnect")
+        self.down = False
+
+    def _drop(self) -> None:
+        self._reachable()
+        self.down = True
+        raise ConnectionError("Socket disconnect")
+
+    async def positions(self):  # type: ignore[no-untyped-def]
+        self._reachable()
+        return await super().positions()
+
+    async def open_orders(self):  # type: ignore[no-untyped-def]
+        self._reachable()
+        return await super().open_orders()
+
+    async def cancel(self, order_id: int) -> None:
+        self._reachable()
+        await super().cancel(order_id)
+
+    async def place_market(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._drop()
+
+    async def modify_order(self, order_id: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if kwargs.get("release_now"):
+            self._drop()
+        self._reachable()
+        await super().modify_order(order_id, **kwargs)
+
+
+async def test_a_gateway_lost_at_the_flatten_leaves_the_backstop_to_sell(tmp_path):
+    """Chaos seed 20 (before: the flatten cancelled every exit, the backstop included, then the
+    socket dropped before its market sale: the position met the close with no exit at all)."""
+    day = PaperDay(tmp_path, SPY_ZIGZAG, broker_cls=GatewayLostAtTheFlatten)
+    await day.start()
+    await day.step_to(15, 50)
+    held = day.held()["SPY"]
+    assert held > 0
+    await day.step_to(15, 58)
+    assert day.broker.down, "the Gateway went away at the flatten"
+    assert day.held() == {}, "the broker-held backstop must still have sold at 15:57"
+    sold = [f for f in await PaperBroker.executions(day.broker) if f.order_ref.endswith("-BKS")]
+    assert [(f.qty, f.time) for f in sold] == [(held, day.session.flatten_at + timedelta(minutes=2))]
+    await day.finish()
+    never_short(day)
+    day.close()
+
+
 async def test_a_fill_during_a_db_lock_moves_the_book_and_its_row_follows(tmp_path):
     """Defect 3 (before: the exec id was marked seen, the insert raised, the fill was lost for
     the day: book 0, the flatten sold nothing and the position stayed open)."""
@@ -114,9 +173,13 @@ async def test_a_fill_during_a_db_lock_moves_the_book_and_its_row_follows(tmp_pa
     day.close()
 
 
-async def test_a_db_locked_through_the_flatten_still_flattens(tmp_path):
-    """Defect 2 (before: reserving the FLAT ref raised HistoryDBError out of run())."""
-    day = PaperDay(tmp_path, SPY_ZIGZAG)
+@pytest.mark.parametrize("backstop", [False, True], ids=["sold at market", "backstop released"])
+async def test_a_db_locked_through_the_flatten_still_flattens(tmp_path, backstop):
+    """Defect 2 (before: reserving the FLAT ref raised HistoryDBError out of run()). With its
+    backstop the position is sold by releasing it (no new ref needed); without, by a FLAT sale."""
+    options = TraderOptions(allocation=0.25, tick_s=0.0, guard_interval_s=0.0, exit_grace_s=0.0,
+                            entry_grace_s=5.0, flush_interval_s=0.0, broker_backstop=backstop)
+    day = PaperDay(tmp_path, SPY_ZIGZAG, options=options)
     await day.start()
     await day.step_to(15, 50)
     assert day.held()["SPY"] > 0
@@ -125,8 +188,13 @@ async def test_a_db_locked_through_the_flatten_still_flattens(tmp_path):
         assert day.held() == {}, "not flat while the DB was locked"
     log = await day.finish()
     assert log.flat_at is not None and log.flat_at <= day.session.flatten_at + timedelta(seconds=60)
+    leg = "-BKS" if backstop else "-FLAT"
+    sold = [f for f in await day.broker.executions() if f.order_ref.endswith(leg)]
+    assert sold and all(f.time == day.session.flatten_at for f in sold), sold
+    recorded = {e.exec_id for e in day.db.executions_since(at(day.day, 0, 0))}
+    assert {f.exec_id for f in sold} <= recorded, "the sale is recorded once the DB is free"
     flat_refs = [i.order_ref for i in day.db.intents_on(day.day) if i.order_ref.endswith("-FLAT")]
-    assert flat_refs, "the FLAT intent is recorded once the DB is free"
+    assert bool(flat_refs) is not backstop
     day.close()
 
 
