@@ -67,6 +67,7 @@ class InvariantChecker:
     _entry_fills: dict[int, float] = field(default_factory=dict)
     _flat_window_clean: bool = True
     _checked_flatten: bool = False
+    _last_seen: tuple[datetime, bool] | None = None  # the previous observation: (market time, up)
     _checked_close: bool = False
 
     def violate(self, code: str, text: str) -> None:
@@ -156,9 +157,15 @@ class InvariantChecker:
 
     def _check_flat(self, own: Mapping[str, int], now: datetime, ctx: Context) -> None:
         held = {s: q for s, q in own.items() if q}
-        if self.flatten_at <= now < self.flatten_at + timedelta(seconds=60):
-            if not (ctx.bot_up and ctx.reachable) or ctx.wall - ctx.quiet_since <= 0:
-                self._flat_window_clean = False
+        up = ctx.bot_up and ctx.reachable and ctx.wall - ctx.quiet_since > 0
+        # The minute is judged from every observation in it and from the two around it: on a
+        # loaded machine the loop can miss the whole minute (1 real second at 60x), and what it
+        # last saw before it (the bot down, the Gateway away) then still counts.
+        previous, self._last_seen = self._last_seen, (now, up)
+        overlaps = now >= self.flatten_at and (
+            previous is None or previous[0] < self.flatten_at + timedelta(seconds=60))
+        if overlaps and not (up and (previous is None or previous[1])):
+            self._flat_window_clean = False
         if not self._checked_flatten and now >= self.flatten_at + timedelta(seconds=60):
             self._checked_flatten = True
             if self._flat_window_clean and held:

@@ -117,6 +117,17 @@ def test_a_down_bot_is_judged_only_at_the_close():
     assert check.violations == []
 
 
+def test_a_minute_the_loop_missed_is_judged_by_what_it_saw_before():
+    """Chaos seed 57 on a loaded machine: no observation fell inside the flatten minute; the one
+    before it saw the Gateway away, so the minute was not a clean one and only the close counts."""
+    check = checker()
+    check.observe(state(FLATTEN - timedelta(seconds=20), {"SPY": 100}, [ENTRY, *GROUP]),
+                  Context(0.0, True, False, 0.0))
+    check.observe(state(FLATTEN + timedelta(seconds=61), {"SPY": 100}, [ENTRY, *GROUP]), up(1.0))
+    check.observe(state(CLOSE, {}, [ENTRY]), up(2.0))
+    assert check.violations == []
+
+
 def test_db_records_must_match_the_broker_executions_once_with_commission_i5():
     fills = [{"exec_id": "e1", "ref": "DT-20260210-SPY-1-ENTRY", "account": MAIN, "commission": 1.0},
              {"exec_id": "e2", "ref": "DT-20260210-SPY-1-TP", "account": MAIN, "commission": 1.0},
