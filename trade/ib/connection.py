@@ -194,6 +194,9 @@ class IBConnection:
                         await asyncio.wait_for(hook(), HOOK_TIMEOUT_S)
                     except TimeoutError:
                         log.error("restore step %s took more than %gs; going on", name, HOOK_TIMEOUT_S)
+                    except (ConnectionError, OSError) as exc:  # dropped again: expected, no trace
+                        log.warning("restore step %s: the connection dropped again (%s: %s); "
+                                    "reconnecting", name, type(exc).__name__, exc)
                     except Exception:
                         log.exception("restore step %s failed", name)
             if self.ib.isConnected() or not self._auto_reconnect:

@@ -207,3 +207,32 @@ async def test_reconnect_after_a_gateway_restart_restores_and_resubscribes(gatew
     finally:
         await broker.stop()
         await connection.close()
+
+
+async def test_a_restore_step_that_meets_a_dropped_socket_is_one_warning_without_a_traceback(
+    gateway, caplog
+):
+    """Chaos seed 13: the socket dropped again while the broker resubscribed after a reconnect;
+    ib_async raised ConnectionError and the log carried a whole traceback for an expected event."""
+    connection = IBConnection("127.0.0.1", gateway.port, 2, connect_timeout=2, backoff_initial=0.1)
+    await connection.connect()
+    dropped = []
+
+    async def resubscribe_on_a_dead_socket() -> None:
+        if not dropped:
+            dropped.append(True)
+            raise ConnectionError("Not connected")
+
+    connection.add_restore_hook(resubscribe_on_a_dead_socket)
+    try:
+        gateway.restart(0.3)
+        for _ in range(60):
+            await _settle(0.05)
+            if connection.reconnects == 1 and connection.ib.isConnected():
+                break
+        assert dropped and connection.reconnects == 1
+        ours = [r for r in caplog.records if r.name == "trade.ib.connection" and "restore step" in r.message]
+        assert [(r.levelname, r.exc_info) for r in ours] == [("WARNING", None)], ours
+        assert "the connection dropped again (ConnectionError: Not connected)" in ours[0].message
+    finally:
+        await connection.close()
