@@ -41,6 +41,7 @@ from trade.models import (
     OrderType,
     Position,
     Side,
+    exit_submission_order,
 )
 from trade.strategy import round_to_tick
 
@@ -232,11 +233,13 @@ class PaperBroker:
         if backstop_at is not None:
             legs.append(self._order(self._take_id(), symbol, "SELL", qty, "MKT", ref=bks_ref,
                                     oca=oca, good_after=backstop_at))
+        by_leg = dict(zip(("TP", "SL", "BKS"), legs, strict=False))
         placed: list[SimOrder] = []
         try:
-            for leg in legs:
-                self._submit(leg)
-                placed.append(leg)
+            for name in exit_submission_order(self.last_price(symbol), take_profit):
+                if name in by_leg:
+                    self._submit(by_leg[name])
+                    placed.append(by_leg[name])
         except BrokerError:
             for leg in placed:  # never leave half a group: an exit alone is not protection
                 if leg.is_working:

@@ -132,6 +132,14 @@ class InvariantChecker:
             if ctx.wall - since > PROTECTION_DEADLINE_S:
                 self.violate("I3", f"{symbol}: {qty} shares {problem} for more than "
                                    f"{PROTECTION_DEADLINE_S:g} s (at {now:%H:%M:%S})")
+        # An exit resting with nothing held is a short waiting to happen: the bot removes it
+        # within seconds, so those seconds, too, run at the realistic pace (seed 147).
+        if now < self.flatten_at:
+            self.exposed.update(
+                o["symbol"] for o in state["orders"]
+                if o["ref"].startswith(BOT_PREFIX) and _leg(o["ref"]) in EXIT_LEGS
+                and o["account"] == self.account and o["status"] in ("PreSubmitted", "Submitted")
+                and not own.get(o["symbol"]) and not o["parent_id"])
 
     def _protection_problem(self, state: Mapping[str, Any], symbol: str, qty: int, now: datetime,
                             filled_parents: set[int]) -> str | None:

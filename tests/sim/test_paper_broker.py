@@ -93,6 +93,22 @@ async def test_protective_exits_for_an_existing_position_are_oca():
     assert (await broker.executions())[-1].order_ref == "DT-20240305-XYZ-1-SL"
 
 
+@pytest.mark.parametrize("price, filled_leg", [(98.0, "SL"), (103.0, "TP")],
+                         ids=["through the stop", "through the target"])
+async def test_exits_placed_when_a_leg_is_already_marketable_leave_no_leg_alone(price, filled_leg):
+    """Chaos seed 147: a repair placed its exits while the price was already through the stop;
+    the stop filled before the backstop was sent, and the backstop, alone in a finished group,
+    sold again at flatten + 2 min. The held backstop goes first and the marketable leg last."""
+    broker = broker_for([FLAT, (price, price, price, price), (price, price, price, price)])
+    await broker.place_market("XYZ", Side.BUY, 10, REF)
+    await broker.step_to(at(DAY, 9, 31, 30))
+    exits = await broker.place_exits("XYZ", 10, 102.0, 99.0, REF, backstop_at=at(DAY, 15, 57))
+    assert exits.backstop is not None
+    assert await broker.positions() == []
+    assert (await broker.executions())[-1].order_ref == f"DT-20240305-XYZ-1-{filled_leg}"
+    assert await broker.open_orders() == [], "no exit may rest for a position that is gone"
+
+
 async def test_rejected_bracket_raises_order_rejected_with_the_ib_code():
     broker = broker_for([FLAT] * 3, cash=1_000.0)
     with pytest.raises(OrderRejected) as err:

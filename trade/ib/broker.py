@@ -49,6 +49,7 @@ from trade.models import (
     OrderTicket,
     Position,
     Side,
+    exit_submission_order,
 )
 from trade.strategy import round_to_tick
 
@@ -218,20 +219,24 @@ class IBBroker(IBMarketData):
     ) -> ExitTickets:
         ref = _parse_ref(order_ref)
         exits = self._exit_orders(qty, take_profit, stop_loss, ref, backstop_at)
+        by_leg = {order.orderRef.rsplit("-", 1)[-1]: order for order in exits}
         contract = self._contract(symbol)
-        trades: list[Any] = []
-        for order in exits:
+        placed: dict[str, Any] = {}
+        for leg in exit_submission_order(self.last_price(symbol), take_profit):
+            order = by_leg.get(leg)
+            if order is None:
+                continue
             order.orderId = self._next_order_id()
             order.transmit = True
             try:
-                trades.append(self._place(contract, order))
+                placed[leg] = self._place(contract, order)
             except Exception:
-                for placed in trades:  # never leave half a group: an exit alone is no protection
+                for trade in placed.values():  # never leave half a group: an exit alone is no protection
                     if self._ib.isConnected():
-                        self._ib.cancelOrder(placed.order)
+                        self._ib.cancelOrder(trade.order)
                 raise
-        tickets = [translate.order_ticket(t) for t in trades]
-        return ExitTickets(tickets[0], tickets[1], tickets[2] if len(tickets) > 2 else None)
+        tickets = {leg: translate.order_ticket(trade) for leg, trade in placed.items()}
+        return ExitTickets(tickets["TP"], tickets["SL"], tickets.get("BKS"))
 
     async def modify_order(
         self, order_id: int, *, qty: int | None = None, limit_price: float | None = None,
