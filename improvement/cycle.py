@@ -143,7 +143,7 @@ class _Night:
     # -- steps --------------------------------------------------------------------------------
     def _metrics(self) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
         db, inputs, day = self.db, self.inputs, self.day
-        day_rows = db.daily_metrics(DAY_TRADER, day, day)
+        day_rows = db.daily_metrics(DAY_TRADER, day, day, run_id=None)  # a quiet run counts too
         day_trades = trade_records(db, day, day)
         if not day_rows and not day_trades:
             raise CycleError(f"nothing recorded for {day} in {db.path}: run the day trader for "
@@ -151,7 +151,8 @@ class _Night:
         span = timedelta(days=2 * inputs.metrics_sessions + 10)
         sessions = [s.date for s in self.calendar.sessions_between(day - span, day)]
         sessions = sessions[-inputs.metrics_sessions:]
-        rows = {r.trading_date: r for r in db.daily_metrics(DAY_TRADER, sessions[0], day)}
+        # every run's row too: a session the bot traded without a single trade still ran
+        rows = {r.trading_date: r for r in db.daily_metrics(DAY_TRADER, sessions[0], day, run_id=None)}
         trades = trade_records(db, sessions[0], day)
         ran = [d for d in sessions if d in rows or any(t.trading_date == d for t in trades)]
         daily = daily_pnl_series(trades, ran)

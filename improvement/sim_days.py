@@ -22,12 +22,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from improvement import nightly, params_store
+from improvement.cycle import CycleError
+from observability.history import HistoryDBError
 from trade.broker import Broker
 from trade.calendar import MarketCalendar
 from trade.config import Settings
 from trade.intraday.day_session import DayResult, run_trading_day
 from trade.intraday.trader import IntradayTrader
-from trade.watchlist import load_watchlist
+from trade.watchlist import WatchlistError, load_watchlist
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +114,14 @@ async def trade_sessions(
             collected = await nightly.collect_after_close(broker, result.run_log)
             night = dataclasses.replace(defaults, db_path=result.db_path or defaults.db_path,
                                         logs_dir=result.logs_dir or defaults.logs_dir)
-            outcome = await asyncio.to_thread(
-                nightly.run_after_close, night, collected,
-                sim_date=day if replayed else None, sim_seed=sim_seed)
+            try:
+                outcome = await asyncio.to_thread(
+                    nightly.run_after_close, night, collected,
+                    sim_date=day if replayed else None, sim_seed=sim_seed)
+            except (CycleError, HistoryDBError, WatchlistError) as exc:
+                say(f"improvement cycle {day}: not run ({exc}); the next session keeps its "
+                    "parameters")
+                continue
             say(nightly.summary_line(outcome))
             entry["next_params"] = getattr(outcome, "next_params", None)
     clock(speed)

@@ -165,6 +165,20 @@ def test_while_the_sample_is_too_small_nothing_changes(tmp_path: Path) -> None:
         assert [c for c in db.parameter_changes_since(EPOCH) if c.source == "ab_test"] == []
 
 
+def test_a_quiet_session_that_made_no_trade_still_gets_its_night(tmp_path: Path) -> None:
+    """`--sim-from` over sessions where the screen dropped every symbol: the run recorded only
+    its own metrics row (run id set, 0 trades); the cycle said "nothing recorded", then failed
+    with an IndexError, and the multi-day replay ended in a traceback."""
+    path = tmp_path / "history.db"
+    with HistoryDB.open(path) as db:
+        db.record_daily_metrics(DailyMetricsRow(TODAY, "day_trader", 0, 0, 0.0, 0.0, 0.0,
+                                                run_id="2026-02-02_092500-88b1"))
+    report = run_cycle(path, cycle_inputs(tmp_path, None)).report
+    assert report["metrics"]["day"]["trades"] == 0
+    assert report["metrics"]["window"]["sessions"] == 1
+    assert report["next_params"] == Params().as_dict()
+
+
 def test_params_file_overrides_and_refuses_with_one_line(tmp_path: Path) -> None:
     good = tmp_path / "p.json"
     good.write_text('{"profit_target": 0.02, "stop_loss": 0.01}')
