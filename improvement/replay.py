@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol, TypeVar
 
 from evaluation.performance import TradeRecord
-from observability import tracing
 from observability.history import HistoryDB
+from sim.backtest.event_engine import quiet
 from sim.engine.exchange import MatchingEngine
 from sim.market.clock import ReplayClock
 from sim.market.replay import BarSource, MarketReplay
@@ -105,7 +103,7 @@ class EventReplayer:
         key = dataclasses.astuple(params)
         missing = [d for d in sessions if (key, d) not in self._cache]
         if missing:
-            with _quiet():
+            with quiet():
                 days = _run_to_completion(self._run_days(params, missing))
             for day in days:
                 self._cache[(key, day.day)] = day
@@ -165,17 +163,3 @@ def _run_to_completion(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(work)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay") as pool:
         return pool.submit(asyncio.run, work).result()
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """A replay's decisions never happened: no spans, and the trader's per-trade INFO lines
-    (thousands per replay) stay out of the bot's log."""
-    logger = logging.getLogger("trade")
-    level = logger.level
-    logger.setLevel(max(level, logging.WARNING))
-    try:
-        with tracing.suspended():
-            yield
-    finally:
-        logger.setLevel(level)

@@ -28,6 +28,7 @@ from trade.broker import (
     OrderRejected,
     OrderStatusHandler,
     UnknownSymbol,
+    exit_submission_order,
 )
 from trade.models import (
     Account,
@@ -41,7 +42,6 @@ from trade.models import (
     OrderType,
     Position,
     Side,
-    exit_submission_order,
 )
 from trade.strategy import round_to_tick
 

@@ -195,3 +195,17 @@ class Broker(Protocol):
         """Stop delivering events to these handlers (a trading day that ended, in a process
         that goes on: the next day's trader must be the only one hearing the fills)."""
         ...
+
+
+def exit_submission_order(last_price: float | None, take_profit: float) -> tuple[str, ...]:
+    """The order in which a group of exits for an existing position is sent: "BKS", "TP", "SL".
+
+    Exits for a position already held are separate orders joined only by their OCA group, each
+    transmitted on its own. A leg marketable on arrival (the price already through the stop when
+    a repair places it) fills before the legs after it exist, and those then rest alone: a
+    backstop that sells again at flatten + 2 min, a short (chaos campaign, seed 147). So the
+    held backstop goes first (it cannot fill before its time), and a leg marketable at the last
+    price goes last, into a group whose members are all there to be cancelled (a marketable stop
+    already is last in the usual order)."""
+    target_marketable = last_price is not None and last_price >= take_profit
+    return ("BKS", "SL", "TP") if target_marketable else ("BKS", "TP", "SL")

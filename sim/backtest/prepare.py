@@ -31,7 +31,7 @@ from sim.market.clock import ReplayClock
 from sim.market.history import calendar_cutoff
 from sim.market.replay import BarSource, MarketReplay
 from sim.market.sessions import session_bounds
-from trade.calendar import MarketCalendar
+from trade.calendar import MarketCalendar, Session
 from trade.indicators import atr as wilder_atr
 from trade.models import Bar
 from trade.watchlist import AnalystRules, _fresh, daily_atr_pct, judge
@@ -94,16 +94,9 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
     session = _CALENDAR.session(day)
     previous = _CALENDAR.previous_session(day).date
     minutes = session.minutes
-    n = len(present)
-    judged = np.zeros(n, dtype=np.bool_)
-    daily = np.full(n, np.nan)
-    daily_stat = np.full(n, np.nan)
-    prev_close = np.full(n, np.nan)
-    has_bar = np.zeros((n, minutes), dtype=np.bool_)
-    gap = np.zeros((n, minutes), dtype=np.bool_)
-    grid = {k: np.full((n, minutes), np.nan) for k in ("open", "high", "low", "close", "volume")}
-    warm_parts: list[np.ndarray] = []
-    offsets = [0]
+    b = _Arrays.empty(len(present), minutes)
+    judged, daily, daily_stat, prev_close = b.judged, b.daily, b.daily_stat, b.prev_close
+    has_bar, gap, grid, warm_parts, offsets = b.has_bar, b.gap, b.grid, b.warm_parts, b.offsets
     year_ago = calendar_cutoff(opened, 1, "Y").timestamp()
     for i, symbol in enumerate(present):
         days = store.sessions(symbol)
@@ -133,14 +126,7 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
             steps = np.diff(m)
             gap[i, m[1:]] = steps > 1
             gap[i, m[0]] = bool(history) and m[0] > 0
-    return DayBatch(
-        day=day, open_at=opened, minutes=minutes,
-        flatten=_minute(session.flatten_at, opened), cutoff=_minute(session.entry_cutoff, opened),
-        symbols=tuple(present), judged=judged, daily_atr=daily, daily_atr_stat=daily_stat,
-        prev_close=prev_close, has_bar=has_bar, gap=gap, **grid,
-        warm_offsets=np.array(offsets, dtype=np.int64),
-        warm=np.concatenate(warm_parts, axis=1),
-    )
+    return b.batch(day, opened, session, present)
 
 
 def _has_session(days: list[date], day: date) -> bool:
@@ -215,16 +201,9 @@ def prepare_day_reference(source: BarSource, day: date,
     session = _CALENDAR.session(day)
     previous = _CALENDAR.previous_session(day).date
     minutes = session.minutes
-    n = len(present)
-    judged = np.zeros(n, dtype=np.bool_)
-    daily = np.full(n, np.nan)
-    daily_stat = np.full(n, np.nan)
-    prev_close = np.full(n, np.nan)
-    has_bar = np.zeros((n, minutes), dtype=np.bool_)
-    gap = np.zeros((n, minutes), dtype=np.bool_)
-    grid = {k: np.full((n, minutes), np.nan) for k in ("open", "high", "low", "close", "volume")}
-    warm_parts: list[np.ndarray] = []
-    offsets = [0]
+    b = _Arrays.empty(len(present), minutes)
+    judged, daily, daily_stat, prev_close = b.judged, b.daily, b.daily_stat, b.prev_close
+    has_bar, gap, grid, warm_parts, offsets = b.has_bar, b.gap, b.grid, b.warm_parts, b.offsets
     before_open = opened - timedelta(seconds=1)
     for i, symbol in enumerate(present):
         history = replay.history(symbol, opened, _RULES.history_duration, "1 min")
@@ -254,14 +233,39 @@ def prepare_day_reference(source: BarSource, day: date,
                 else:
                     gap[i, m] = bar.start > opened
             last_start = bar.start
-    return DayBatch(
-        day=day, open_at=opened, minutes=minutes,
-        flatten=_minute(session.flatten_at, opened), cutoff=_minute(session.entry_cutoff, opened),
-        symbols=tuple(present), judged=judged, daily_atr=daily, daily_atr_stat=daily_stat,
-        prev_close=prev_close, has_bar=has_bar, gap=gap, **grid,
-        warm_offsets=np.array(offsets, dtype=np.int64),
-        warm=np.concatenate(warm_parts, axis=1) if warm_parts else np.zeros((4, 0)),
-    )
+    return b.batch(day, opened, session, present)
+
+
+@dataclass(slots=True)
+class _Arrays:
+    """A day batch's arrays while both preparations fill them, symbol by symbol."""
+
+    judged: np.ndarray
+    daily: np.ndarray
+    daily_stat: np.ndarray
+    prev_close: np.ndarray
+    has_bar: np.ndarray
+    gap: np.ndarray
+    grid: dict[str, np.ndarray]
+    warm_parts: list[np.ndarray] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=lambda: [0])
+
+    @classmethod
+    def empty(cls, n: int, minutes: int) -> _Arrays:
+        return cls(np.zeros(n, dtype=np.bool_), np.full(n, np.nan), np.full(n, np.nan),
+                   np.full(n, np.nan), np.zeros((n, minutes), dtype=np.bool_),
+                   np.zeros((n, minutes), dtype=np.bool_),
+                   {k: np.full((n, minutes), np.nan) for k in ("open", "high", "low", "close", "volume")})
+
+    def batch(self, day: date, opened: datetime, session: Session, symbols: Sequence[str]) -> DayBatch:
+        return DayBatch(
+            day=day, open_at=opened, minutes=self.has_bar.shape[1],
+            flatten=_minute(session.flatten_at, opened), cutoff=_minute(session.entry_cutoff, opened),
+            symbols=tuple(symbols), judged=self.judged, daily_atr=self.daily,
+            daily_atr_stat=self.daily_stat, prev_close=self.prev_close, has_bar=self.has_bar,
+            gap=self.gap, **self.grid, warm_offsets=np.array(self.offsets, dtype=np.int64),
+            warm=np.concatenate(self.warm_parts, axis=1) if self.warm_parts else np.zeros((4, 0)),
+        )
 
 
 def _columns(bars: Sequence[Bar]) -> np.ndarray:

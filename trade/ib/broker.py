@@ -34,6 +34,7 @@ from trade.broker import (
     FillHandler,
     OrderStatusHandler,
     UnknownAccount,
+    exit_submission_order,
 )
 from trade.ib import errors as ib_errors
 from trade.ib import translate
@@ -49,7 +50,6 @@ from trade.models import (
     OrderTicket,
     Position,
     Side,
-    exit_submission_order,
 )
 from trade.strategy import round_to_tick
 
