@@ -19,6 +19,7 @@ test: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
+	$(PY) -m mypy .
 
 run: $(VENV)/.runtime-installed
 	$(PY) day_trader.py --allocation 0.25 --sim
