@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from observability import tracing
-from trade.broker import Broker, BrokerError, NotConnected
-from trade.intraday.supervisor import Supervisor
+from trade.broker import BrokerError, NotConnected
+from trade.intraday.context import TraderContext
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import Bar
 
@@ -35,13 +35,14 @@ ProcessBar = Callable[[SymbolBook, Bar], None]
 
 
 class BarFeed:
-    def __init__(self, broker: Broker, books: dict[str, SymbolBook], process: ProcessBar,
-                 jobs: Supervisor, session_open: datetime, warmup_duration: str = "2 D") -> None:
-        self.broker = broker
-        self.books = books
+    """The only writer of each symbol's place in the minute stream (`SymbolBook.feed`)."""
+
+    def __init__(self, ctx: TraderContext, process: ProcessBar, warmup_duration: str = "2 D") -> None:
+        self.broker = ctx.broker
+        self.books = ctx.books
+        self.jobs = ctx.jobs
+        self.session_open = ctx.session.open
         self.process = process
-        self.jobs = jobs
-        self.session_open = session_open
         self.warmup_duration = warmup_duration
 
     async def warm_up(self, given: Mapping[str, Sequence[Bar]]) -> None:
@@ -56,11 +57,11 @@ class BarFeed:
                 except BrokerError as exc:
                     log.warning("%s: no warm-up history (%s)", book.symbol, exc)
                     return
-            now = self.broker.now()
+            now, feed = self.broker.now(), book.feed
             for bar in bars:  # a retried start must not feed a bar twice
-                if bar.end <= now and (book.last_bar_start is None or bar.start > book.last_bar_start):
+                if bar.end <= now and (feed.last_bar_start is None or bar.start > feed.last_bar_start):
                     book.indicators.update(bar)
-                    book.last_bar_start = bar.start
+                    feed.last_bar_start = bar.start
         with tracing.span("warm_up"):
             await asyncio.gather(*(one(b) for b in list(self.books.values())))
 
@@ -70,16 +71,23 @@ class BarFeed:
 
     def on_bar(self, bar: Bar) -> None:
         book = self.books.get(bar.symbol)
-        if book is None or (book.last_bar_start is not None and bar.start <= book.last_bar_start):
+        if book is None:
             return
-        if book.backfill is not None:
-            book.backfill.append(bar)
+        feed = book.feed
+        if feed.last_bar_start is not None and bar.start <= feed.last_bar_start:
             return
-        if self._follows_a_gap(book.last_bar_start, bar):
-            book.backfill = [bar]
-            book.gap_attempts = 0
+        if feed.backfill is not None:
+            feed.backfill.append(bar)
+            return
+        if self._follows_a_gap(feed.last_bar_start, bar):
+            feed.backfill = [bar]
+            feed.gap_attempts = 0
             self.jobs.run(f"backfill:{book.symbol}", lambda: self._fill_gap(book))
             return
+        self._deliver(book, bar)
+
+    def _deliver(self, book: SymbolBook, bar: Bar) -> None:
+        book.feed.last_bar_start = bar.start
         self.process(book, bar)
 
     def _follows_a_gap(self, last: datetime | None, bar: Bar) -> bool:
@@ -92,26 +100,28 @@ class BarFeed:
         return bar.start.date() == opening.date() and bar.start > opening and last < opening
 
     async def _fill_gap(self, book: SymbolBook) -> None:
-        assert book.backfill is not None and book.last_bar_start is not None
-        first_live = book.backfill[0]
-        since = max(book.last_bar_start, self.session_open - _MINUTE)
+        feed = book.feed
+        assert feed.backfill is not None and feed.last_bar_start is not None
+        first_live = feed.backfill[0]
+        last = feed.last_bar_start
+        since = max(last, self.session_open - _MINUTE)
         seconds = int((first_live.start - since).total_seconds()) + 120
         duration = f"{seconds} S" if seconds < 86_400 else "1 D"
-        book.gap_attempts += 1
+        feed.gap_attempts += 1
         try:
             history = await self.broker.history(book.symbol, duration, "1 min")
         except (BrokerError, ConnectionError, TimeoutError, OSError) as exc:
-            if book.gap_attempts < GAP_ATTEMPTS:
+            if feed.gap_attempts < GAP_ATTEMPTS:
                 raise  # the supervisor retries with backoff
             log.warning("%s: gap before %s not filled after %d tries (%s); the indicators carry "
-                        "the gap", book.symbol, first_live.start, book.gap_attempts, exc)
+                        "the gap", book.symbol, first_live.start, feed.gap_attempts, exc)
             history = []
-        missed = [b for b in history if book.last_bar_start < b.start < first_live.start]
+        missed = [b for b in history if last < b.start < first_live.start]
         for bar in missed:
-            self.process(book, bar)  # old bars: the trader only updates indicators with them
+            self._deliver(book, bar)  # old bars: the trader only updates indicators with them
         if missed:
             log.info("%s: filled %d missed minute(s) from history", book.symbol, len(missed))
-        pending, book.backfill = book.backfill, None
+        pending, feed.backfill = feed.backfill, None
         for bar in pending:
-            if bar.start > book.last_bar_start:
-                self.process(book, bar)
+            if feed.last_bar_start is None or bar.start > feed.last_bar_start:
+                self._deliver(book, bar)

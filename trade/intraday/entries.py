@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,14 +22,11 @@ from observability import tracing
 from observability.schema import IntentState
 from observability.tracing import SpanNames
 from trade import strategy
-from trade.broker import Broker
-from trade.calendar import Session
+from trade.intraday.context import TraderContext
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
-from trade.intraday.refs import RefBook
-from trade.intraday.run_log import RunLog
-from trade.intraday.symbol_book import SymbolBook
-from trade.models import Account, Bar, OrderRef, OrderStatus, OrderTicket
+from trade.intraday.symbol_book import EntryInFlight, SymbolBook
+from trade.models import Account, Bar, Fill, OrderRef, OrderStatus, OrderTicket
 from trade.risk import EntryRequest, RiskManager
 
 log = logging.getLogger(__name__)
@@ -49,25 +46,25 @@ class Decision:
 
 
 class EntryDesk:
-    def __init__(
-        self, broker: Broker, session: Session, risk: RiskManager, books: dict[str, SymbolBook],
-        orders: dict[int, OrderTicket], refs: RefBook, exits: ExitKeeper, fills: FillRecorder,
-        run_log: RunLog, variant: str,
-    ) -> None:
-        self.broker = broker
-        self.session = session
+    """The only writer of each symbol's entry in flight (`SymbolBook.entry`)."""
+
+    def __init__(self, ctx: TraderContext, risk: RiskManager, exits: ExitKeeper,
+                 fills: FillRecorder) -> None:
+        self.ctx = ctx
+        self.broker = ctx.broker
+        self.session = ctx.session
+        self.books = ctx.books
+        self.orders = ctx.orders
+        self.refs = ctx.refs
+        self.run_log = ctx.run_log
+        self.variant = ctx.variant
         self.risk = risk
-        self.books = books
-        self.orders = orders
-        self.refs = refs
         self.exits = exits
         self.fills = fills
-        self.run_log = run_log
-        self.variant = variant
         self.account: Account | None = None  # refreshed by the trader's health checks
         self.day_start_equity: float | None = None
         self.decisions: dict[str, Decision] = {}
-        self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in books}
+        self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in ctx.books}
         self.trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
 
     def count(self, symbol: str, why: str) -> None:
@@ -112,14 +109,13 @@ class EntryDesk:
             take_profit, stop_loss = strategy.bracket_prices(state.close, params)
             ref = self.refs.next_ref(book.symbol, "ENTRY", "BUY", result.shares, state.close,
                                      take_profit, stop_loss, IntentState.PENDING)
-            book.pending_entry = str(ref)
-            book.pending_qty, book.pending_price = result.shares, state.close
-            book.entry_sent_at = time.monotonic()
-            book.entry_snapshot = {
+            entry = book.entry = EntryInFlight(str(ref), result.shares, state.close,
+                                               time.monotonic())
+            self.ctx.signals[str(ref)] = {
                 "rsi": state.rsi, "vwap": state.vwap, "atr": state.atr, "reason": signal.reason,
             }
             self.trace_of[trace_key(ref)] = tracing.current_context()
-            self._send(book, ref, result.shares, take_profit, stop_loss)
+            self._send(book, entry, ref, take_profit, stop_loss)
 
     def entry_request(self, book: SymbolBook, price: float, now: datetime) -> EntryRequest:
         """The bot's exposure counts what it holds at market AND what its entries in flight
@@ -127,13 +123,15 @@ class EntryDesk:
         one burst are sized while the others are still pending."""
         exposure, held, unrealized = 0.0, 0, 0.0
         for other in self.books.values():
-            last = self.broker.last_price(other.symbol) or other.avg_cost or other.pending_price
+            entry = other.entry
+            last = (self.broker.last_price(other.symbol) or other.avg_cost
+                    or (entry.price if entry is not None else 0.0))
             if other.qty > 0:
                 exposure += other.qty * last
                 unrealized += (last - other.avg_cost) * other.qty
-            if other.pending_entry is not None:
-                exposure += max(other.pending_qty - max(other.qty, 0), 0) * (last or other.pending_price)
-            if other.qty > 0 or other.pending_entry is not None:
+            if entry is not None:
+                exposure += max(entry.qty - max(other.qty, 0), 0) * (last or entry.price)
+            if other.qty > 0 or entry is not None:
                 held += 1
         account = self.account or Account("", 0.0, 0.0, 0.0)
         return EntryRequest(
@@ -147,11 +145,12 @@ class EntryDesk:
         """An entry's status: once it is done (filled, or dead), its exits are repriced to the
         fill or cancelled, and a refusal is logged as a rejection."""
         book = self.books.get(ticket.symbol)
-        if book is None or book.pending_entry != ticket.order_ref:
+        entry = book.entry if book is not None else None
+        if book is None or entry is None or entry.ref != ticket.order_ref:
             return
         if ticket.status.is_working and ticket.filled < ticket.qty:
             return
-        book.pending_entry = None
+        book.entry = None
         if ticket.filled == 0:
             refused = ticket.status is OrderStatus.INACTIVE
             self.refs.set_state(ticket.order_ref,
@@ -161,15 +160,38 @@ class EntryDesk:
                 "reason": f"entry {ticket.status.value} by the broker",
                 "time": self.broker.now().isoformat(),
             })
-        if book.entry_legs is None:
-            book.entry_result = ticket  # still inside submit_bracket: `_send` finishes the job
+        if entry.legs is None:
+            entry.result = ticket  # still inside submit_bracket: `_send` finishes the job
         else:
-            self.exits.entry_done(book, ticket)
+            self.exits.entry_done(book, entry.legs, ticket)
 
-    def _send(self, book: SymbolBook, ref: OrderRef, qty: int, take_profit: float,
+    def settle_missed(self, working_refs: set[str], executions: list[Fill]) -> set[str]:
+        """After a reconnect: symbols whose entry is still working at the broker; an entry that
+        ended while the bot was away is settled from the executions (filled: its exits are
+        repriced to the fill; not filled: its legs are cancelled)."""
+        in_flight: set[str] = set()
+        for book in self.books.values():
+            entry = book.entry
+            if entry is None:
+                continue
+            if entry.ref in working_refs:
+                in_flight.add(book.symbol)
+                continue
+            fills = [f for f in executions if f.order_ref == entry.ref]
+            qty = sum(f.qty for f in fills)
+            price = sum(f.qty * f.price for f in fills) / qty if qty else 0.0
+            log.info("reconcile: entry %s ended while away (%d filled)", entry.ref, qty)
+            book.entry = None
+            if entry.legs is not None:
+                ticket = replace(entry.legs.entry, filled=qty, avg_fill_price=price,
+                                 status=OrderStatus.FILLED if qty else OrderStatus.CANCELLED)
+                self.exits.entry_done(book, entry.legs, ticket)
+        return in_flight
+
+    def _send(self, book: SymbolBook, entry: EntryInFlight, ref: OrderRef, take_profit: float,
               stop_loss: float) -> None:
         """Send the bracket now, inside the decision (no event-loop turn in between)."""
-        now = self.broker.now()
+        now, qty = self.broker.now(), entry.qty
         backstop = self.exits.backstop_for(book.symbol, now)
         with tracing.span(SpanNames.PLACE_BRACKET, symbol=book.symbol, side="BUY", qty=qty,
                           order_ref=str(ref), variant=self.variant):
@@ -182,16 +204,15 @@ class EntryDesk:
                 self.refs.set_state(str(ref), IntentState.REJECTED)
                 self.run_log.rejections.append({"order_ref": str(ref), "symbol": book.symbol,
                                                 "reason": str(exc), "time": now.isoformat()})
-                book.pending_entry = None
+                book.entry = None
                 return
-        book.entry_legs = tickets
         for ticket in tickets.legs:
             if ticket.status.is_working:
                 self.orders.setdefault(ticket.order_id, ticket)
-        finished, book.entry_result = book.entry_result, None
-        if finished is not None:  # an in-process broker filled (or refused) it during the send
-            self.exits.entry_done(book, finished)
+        if entry.result is not None:  # an in-process broker filled (or refused) it during the send
+            self.exits.entry_done(book, tickets, entry.result)
         else:
+            entry.legs = tickets
             self.refs.set_state(str(ref), IntentState.WORKING)
         log.info("%s: bracket %s sent: buy %d, target %.2f, stop %.2f%s", book.symbol, ref, qty,
                  take_profit, stop_loss,

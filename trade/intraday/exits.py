@@ -23,16 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from observability import tracing
 from observability.schema import IntentState
 from trade import strategy
-from trade.broker import Broker, BrokerError
+from trade.broker import BrokerError
+from trade.intraday.context import TraderContext
 from trade.intraday.protection import assess, exit_orders
-from trade.intraday.refs import RefBook
-from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import BracketTickets, OrderRef, OrderStatus, OrderTicket, Side
 
@@ -42,22 +41,20 @@ CANCEL_CONFIRM_S = 5.0
 
 
 class ExitKeeper:
-    def __init__(
-        self, broker: Broker, bot: str, books: dict[str, SymbolBook],
-        orders: dict[int, OrderTicket], refs: RefBook, jobs: Supervisor,
-        backstop_at: datetime | None, *, exit_grace_s: float, entry_grace_s: float,
-        flattening: Callable[[], bool],
-    ) -> None:
-        self.broker = broker
-        self.bot = bot
-        self.books = books
-        self.orders = orders  # the trader's view of its own working orders, by id
-        self.refs = refs
-        self.jobs = jobs
+    """The only writer of each symbol's exit watch (`SymbolBook.exits`)."""
+
+    def __init__(self, ctx: TraderContext, backstop_at: datetime | None, *,
+                 exit_grace_s: float, entry_grace_s: float) -> None:
+        self.ctx = ctx
+        self.broker = ctx.broker
+        self.bot = ctx.bot
+        self.books = ctx.books
+        self.orders = ctx.orders  # the trader's view of its own working orders, by id
+        self.refs = ctx.refs
+        self.jobs = ctx.jobs
         self.backstop_at = backstop_at
         self.exit_grace_s = exit_grace_s
         self.entry_grace_s = entry_grace_s
-        self.flattening = flattening
         self.backstop_refused: set[str] = set()  # symbols whose backstop leg the broker rejected
         self.repairs = 0
 
@@ -87,10 +84,10 @@ class ExitKeeper:
         for order in self.orders.values():
             by_symbol.setdefault(order.symbol, []).append(order)
         for book in self.books.values():
-            symbol = book.symbol
-            if book.pending_entry is not None:
-                book.unprotected_since = None
-                if mono - book.entry_sent_at >= self.entry_grace_s:
+            symbol, watch = book.symbol, book.exits
+            if book.entry is not None:
+                watch.unprotected_since = None
+                if mono - book.entry.sent_at >= self.entry_grace_s:
                     self.jobs.run(f"stuck-entry:{symbol}", lambda b=book: self._settle_entry(b))
                 continue
             if book.qty < 0:
@@ -99,22 +96,18 @@ class ExitKeeper:
             exits = exit_orders(self.bot, symbol, by_symbol.get(symbol, ()))
             protection = assess(book.qty, exits, need_backstop=self.need_backstop(symbol, now))
             if protection.ok:
-                book.unprotected_since = None
+                watch.unprotected_since = None
                 continue
-            if book.unprotected_since is None:
-                book.unprotected_since = mono
-            elif mono - book.unprotected_since >= self.exit_grace_s:
-                book.unprotected_since = mono
+            if watch.unprotected_since is None:
+                watch.unprotected_since = mono
+            elif mono - watch.unprotected_since >= self.exit_grace_s:
+                watch.unprotected_since = mono
                 log.warning("%s: %s; repairing the exits", symbol, protection.reason)
                 self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s))
 
     # -- entry follow-up ------------------------------------------------------------------------
-    def entry_done(self, book: SymbolBook, entry: OrderTicket) -> None:
+    def entry_done(self, book: SymbolBook, legs: BracketTickets, entry: OrderTicket) -> None:
         """The entry order finished (filled, or dead): reprice/resize its exits or cancel them."""
-        legs = book.entry_legs
-        book.entry_legs = None
-        if legs is None:
-            return
         if entry.filled <= 0:
             self.jobs.run(f"cancel-legs:{entry.order_ref}", lambda: self._cancel(legs.exits.legs))
             return
@@ -146,9 +139,9 @@ class ExitKeeper:
     async def _settle_entry(self, book: SymbolBook) -> None:
         """An entry still working after `entry_grace_s`: cancel its remainder, so the shares held
         get their exits instead of waiting on a parent that may never fill."""
-        ref = book.pending_entry
-        if ref is None:
+        if book.entry is None:
             return
+        ref = book.entry.ref
         for order in list(self.orders.values()):
             if order.order_ref == ref and order.status.is_working:
                 log.warning("%s: entry %s still working after %.0fs; cancelling its remainder",
@@ -168,7 +161,7 @@ class ExitKeeper:
     async def repair(self, symbol: str) -> None:
         """Cancel every exit of `symbol`, confirm, then place one group for what is held."""
         book = self.books[symbol]
-        if self.flattening():
+        if self.ctx.state.flattening:
             return
         now = self.broker.now()
         open_orders = await self.broker.open_orders()
@@ -180,7 +173,7 @@ class ExitKeeper:
         with tracing.span("order.repair_exits", symbol=symbol, qty=book.qty,
                           attrs={"trading.reason": protection.reason}):
             await self._cancel_confirmed(protection.cancel)
-            if self.flattening() or book.pending_entry is not None:
+            if self.ctx.state.flattening or book.entry is not None:
                 return
             if book.qty < 0:
                 await self.cover(book)
@@ -225,7 +218,7 @@ class ExitKeeper:
             tickets = await self.broker.place_exits(book.symbol, qty, take_profit, stop_loss,
                                                     str(ref), backstop_at=backstop)
         self._remember(tickets.legs)
-        book.unprotected_since = None
+        book.exits.unprotected_since = None
         log.warning("%s: placed exits for %d shares (target %.2f, stop %.2f%s)", book.symbol, qty,
                     take_profit, stop_loss,
                     f", backstop {backstop:%H:%M}" if backstop is not None else "")

@@ -8,22 +8,21 @@ already holds was applied by the previous run and is not applied again. After a 
 day's executions already in the DB rebuild the ledger, limited to those the broker still reports
 (a row it does not know belongs to another broker session).
 
-The book is never floored at zero: if the bot ever sold more than it held (a second exit filling
-after the first), the negative quantity is the truth the trader must see and cover at once.
+The lot itself is moved by `Lots` (trade/intraday/lots.py), its only writer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from observability.schema import ExecutionRow, IntentState, TradeRow
+from trade.intraday.context import TraderContext
 from trade.intraday.ledger import Ledger, RoundTrip
-from trade.intraday.records import SafeRecords
-from trade.intraday.run_log import RunLog, trade_entry
-from trade.intraday.symbol_book import SymbolBook
+from trade.intraday.lots import Lots
+from trade.intraday.run_log import trade_entry
 from trade.models import Fill, OrderRef, Side
 
 log = logging.getLogger(__name__)
@@ -31,22 +30,20 @@ NY = ZoneInfo("America/New_York")  # the DB stores UTC; run logs and the ledger 
 
 
 class FillRecorder:
-    def __init__(
-        self, records: SafeRecords, bot: str, book_name: str, day: date, variant: str,
-        run_log: RunLog, books: dict[str, SymbolBook], now: Callable[[], datetime],
-    ) -> None:
-        self.records = records
-        self.db = records.db
-        self.bot = bot
-        self.book_name = book_name
-        self.day = day
-        self.variant = variant
-        self.run_log = run_log
-        self.books = books
-        self.now = now
-        self.ledger = Ledger(bot)
+    def __init__(self, ctx: TraderContext, lots: Lots) -> None:
+        self.ctx = ctx
+        self.lots = lots
+        self.records = ctx.records
+        self.db = ctx.records.db
+        self.bot = ctx.bot
+        self.book_name = ctx.book_name
+        self.day = ctx.day
+        self.variant = ctx.variant
+        self.run_log = ctx.run_log
+        self.now = ctx.broker.now
+        self.ledger = Ledger(ctx.bot)
         self.seen: set[str] = set()
-        self._daystr = day.strftime("%Y%m%d")
+        self._daystr = ctx.day.strftime("%Y%m%d")
 
     def is_new(self, fill: Fill) -> OrderRef | None:
         """The fill's ref if it is ours and not yet seen in this run (cheap, before any I/O)."""
@@ -88,39 +85,18 @@ class FillRecorder:
         return self.ledger.realized_pnl
 
     def _apply(self, fill: Fill, ref: OrderRef) -> None:
-        book = self.books.get(fill.symbol)
-        if book is None:
-            book = self.books[fill.symbol] = SymbolBook.outside_watchlist(fill.symbol)
-        if fill.side is Side.BUY:
-            if book.qty >= 0:
-                cost = book.avg_cost * book.qty + fill.price * fill.qty
-                book.qty += fill.qty
-                book.avg_cost = cost / book.qty if book.qty else 0.0
-            else:  # covering an oversold (short) book
-                book.qty += fill.qty
-                if book.qty >= 0:
-                    book.avg_cost = fill.price if book.qty else 0.0
-            if ref.leg == "ENTRY":
-                self._write_intent(str(ref), IntentState.OPEN, fill.time)
-        else:
-            book.qty -= fill.qty
-            if book.qty == 0:
-                book.avg_cost = 0.0
-            elif book.qty < 0:
-                log.critical("%s: the bot's book is %d after %s: it sold more than it held; "
-                             "covering", fill.symbol, book.qty, fill.order_ref)
-        qty, cost = book.qty, book.avg_cost
-        self.records.write("set_book_position", lambda: self.db.set_book_position(
-            self.book_name, fill.symbol, qty, cost, fill.time))
+        book = self.lots.apply_fill(fill)
+        if fill.side is Side.BUY and ref.leg == "ENTRY":
+            self._write_intent(str(ref), IntentState.OPEN, fill.time)
         log.info("fill %s %s %d @ %.2f (%s); %s now %d", fill.side.value, fill.symbol, fill.qty,
                  fill.price, fill.order_ref, fill.symbol, book.qty)
         trip = self.ledger.apply(fill)
         if trip is not None:
-            self._record_trip(trip, book)
+            self._record_trip(trip)
 
-    def _record_trip(self, trip: RoundTrip, book: SymbolBook) -> None:
+    def _record_trip(self, trip: RoundTrip) -> None:
         entry_ref = trip.entry_fills[0].order_ref if trip.entry_fills else ""
-        snapshot = book.entry_snapshot
+        snapshot = self.ctx.signals.get(entry_ref, {})
         exit_time = trip.exit_time or self.now()
         row = TradeRow(
             trading_date=self.day, book=self.book_name, symbol=trip.symbol, side=trip.side.value,
@@ -137,7 +113,6 @@ class FillRecorder:
             if parsed is not None:
                 for leg in ("ENTRY", "PROT", "FLAT"):
                     self._write_intent(str(parsed.sibling(leg)), IntentState.CLOSED, exit_time)
-        book.entry_snapshot = {}
         self.run_log.trades.append(trade_entry(trip))
         log.info("trade closed: %s %d, %s, pnl %.2f", trip.symbol, trip.entry_qty,
                  trip.exit_reason, trip.pnl)

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 
 from observability import tracing
 from observability.tracing import SpanNames
-from trade.broker import Broker
+from trade.intraday.context import TraderContext
+from trade.intraday.entries import EntryDesk
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
+from trade.intraday.lots import Lots
 from trade.intraday.reconcile import Holding, plan_reconcile
-from trade.intraday.records import SafeRecords
-from trade.intraday.refs import RefBook
-from trade.intraday.run_log import RunLog
-from trade.intraday.supervisor import Supervisor
-from trade.intraday.symbol_book import SymbolBook
-from trade.models import Fill, OrderRef, OrderStatus, OrderTicket, Position
+from trade.models import Fill, OrderRef, OrderTicket, Position
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +31,25 @@ SNAPSHOT_ATTEMPTS = 3
 
 class BrokerSync:
     def __init__(
-        self, broker: Broker, bot: str, book_name: str, other_books: Iterable[str],
-        books: dict[str, SymbolBook], orders: dict[int, OrderTicket], fills: FillRecorder,
-        refs: RefBook, records: SafeRecords, exits: ExitKeeper, jobs: Supervisor,
-        run_log: RunLog, on_fill: Callable[[Fill], None],
+        self, ctx: TraderContext, lots: Lots, fills: FillRecorder, exits: ExitKeeper,
+        entries: EntryDesk, other_books: Iterable[str], on_fill: Callable[[Fill], None],
     ) -> None:
-        self.broker = broker
-        self.bot = bot
-        self.book_name = book_name
-        self.other_books = tuple(other_books)
-        self.books = books
-        self.orders = orders
+        self.ctx = ctx
+        self.broker = ctx.broker
+        self.bot = ctx.bot
+        self.books = ctx.books
+        self.orders = ctx.orders
+        self.refs = ctx.refs
+        self.records = ctx.records
+        self.jobs = ctx.jobs
+        self.run_log = ctx.run_log
+        self.lots = lots
         self.fills = fills
-        self.refs = refs
-        self.records = records
         self.exits = exits
-        self.jobs = jobs
-        self.run_log = run_log
+        self.entries = entries
+        self.other_books = tuple(other_books)
         self.on_fill = on_fill
-        self.watchlist = set(books)
+        self.watchlist = set(ctx.books)
 
     def others(self) -> dict[str, int]:
         """Shares other books (the weekly bot) own, per symbol."""
@@ -91,7 +87,7 @@ class BrokerSync:
             own_orders = [o for o in orders if self._ours(o) and o.status.is_working]
             self.orders.clear()
             self.orders.update({o.order_id: o for o in own_orders})
-            in_flight = self._settle_missed_entries(own_orders, executions)
+            in_flight = self.entries.settle_missed({o.order_ref for o in own_orders}, executions)
             now = self.broker.now()
             own = {symbol: book.qty for symbol, book in self.books.items() if book.qty}
             plan = plan_reconcile(
@@ -125,35 +121,11 @@ class BrokerSync:
         ref = OrderRef.parse(order.order_ref)
         return ref is not None and ref.bot == self.bot
 
-    def _settle_missed_entries(self, own_orders: list[OrderTicket],
-                               executions: list[Fill]) -> set[str]:
-        """Symbols whose entry is still working; entries that ended unseen are settled."""
-        working = {o.order_ref for o in own_orders}
-        in_flight: set[str] = set()
-        for book in self.books.values():
-            ref = book.pending_entry
-            if ref is None:
-                continue
-            if ref in working:
-                in_flight.add(book.symbol)
-                continue
-            fills = [f for f in executions if f.order_ref == ref]
-            qty = sum(f.qty for f in fills)
-            price = sum(f.qty * f.price for f in fills) / qty if qty else 0.0
-            log.info("reconcile: entry %s ended while away (%d filled)", ref, qty)
-            book.pending_entry = None
-            if book.entry_legs is not None:
-                entry = replace(book.entry_legs.entry, filled=qty, avg_fill_price=price,
-                                status=OrderStatus.FILLED if qty else OrderStatus.CANCELLED)
-                self.exits.entry_done(book, entry)
-        return in_flight
-
     def _apply_holdings(self, holdings: dict[str, Holding], covers: dict[str, int],
                         in_flight: set[str]) -> None:
         daystr = self.refs.daystr
         for symbol, holding in holdings.items():
-            book = self.books.get(symbol) or self.books.setdefault(
-                symbol, SymbolBook.outside_watchlist(symbol))
+            book = self.lots.book(symbol)
             if holding.adopted_qty:
                 note = f"{symbol}: adopted {holding.adopted_qty} shares found at the broker"
                 log.warning("reconcile: %s", note)
@@ -161,7 +133,7 @@ class BrokerSync:
             # our own recorded cost when we have one: the broker's average mixes in shares
             # another book owns
             cost = book.avg_cost if book.qty > 0 and not holding.adopted_qty else holding.avg_cost
-            self._set(book, holding.qty, cost)
+            self.lots.set_from_broker(symbol, holding.qty, cost)
             if self.fills.ledger.open_trip(symbol) is None:
                 self.fills.ledger.adopt(symbol, holding.qty, cost, self.broker.now(),
                                         OrderRef(self.bot, daystr, symbol, 0, "ENTRY"))
@@ -169,10 +141,4 @@ class BrokerSync:
             if symbol in holdings or symbol in covers or symbol in in_flight or book.qty == 0:
                 continue
             log.warning("reconcile: %s no longer held at the broker", symbol)
-            self._set(book, 0, 0.0)
-
-    def _set(self, book: SymbolBook, qty: int, cost: float) -> None:
-        book.qty, book.avg_cost = qty, cost
-        db, when, symbol = self.records.db, self.broker.now(), book.symbol
-        self.records.write("set_book_position",
-                           lambda: db.set_book_position(self.book_name, symbol, qty, cost, when))
+            self.lots.set_from_broker(symbol, 0, 0.0)

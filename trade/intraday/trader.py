@@ -1,10 +1,12 @@
 """IntradayTrader: completed bars -> indicators -> strategy -> risk -> bracket orders; flatten.
 
-An orchestrator of small parts (STYLE.md): indicators, strategy and risk rules, the bar feed, the
-fill recorder, the exit keeper (protection, repricing, repairs), broker sync (reconcile), the
-flatten routine and safe records each live in their own module. The per-bar path is synchronous
-computation; only talking to the broker is awaited (in supervised jobs), so the same trader runs
-against IB, the Gateway simulator and an in-process paper broker.
+An orchestrator of small parts, each in its own module and each the only writer of what it owns
+(docs/architecture.md draws them): the bar feed, the entry desk, the exit keeper (protection,
+repricing, repairs), the fill recorder over the lots, broker sync (reconcile), the flatten
+routine, the day's end, and the trader's state (state.py: the phase and why entries are paused).
+They share one `TraderContext`. The per-bar path is synchronous computation; only talking to
+the broker is awaited (in supervised jobs), so the same trader runs against IB, the Gateway
+simulator and an in-process paper broker.
 
 Money-safety invariants this class keeps, under any schedule of faults:
 - never short: exits are one OCA group per position sized to what is held; an oversold book is
@@ -29,7 +31,8 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from evaluation.health import (
     PAUSE_ENTRIES,
@@ -45,16 +48,19 @@ from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
 from trade.indicators import IndicatorState
 from trade.intraday.bar_feed import BarFeed
-from trade.intraday.day_end import DayEnd
+from trade.intraday.context import BOOK, BOT, OTHER_BOOKS, TraderContext
+from trade.intraday.day_end import DayEnd, DayEndOptions
 from trade.intraday.entries import EntryDesk, trace_key
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.flatten import flatten, flatten_refs, owned_by_book
 from trade.intraday.health_keeper import HealthKeeper
+from trade.intraday.lots import Lots
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
-from trade.intraday.status import TraderControls
+from trade.intraday.state import Phase, TraderState
+from trade.intraday.status import snapshot
 from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.intraday.sync import BrokerSync
@@ -63,9 +69,8 @@ from trade.risk import RiskManager
 
 log = logging.getLogger(__name__)
 
-BOT = "DT"
-BOOK = "intraday"
-OTHER_BOOKS = ("weekly",)
+__all__ = ["BOOK", "BOT", "IntradayTrader", "TraderOptions"]
+
 STALE_BAR = timedelta(minutes=1)  # a bar older than this when it arrives never opens a position
 
 
@@ -90,7 +95,9 @@ class TraderOptions:
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
 
 
-class IntradayTrader(TraderControls, DayEnd):
+class IntradayTrader:
+    """Implements the status page's `ui.status.controls.TraderControls` (its four calls)."""
+
     def __init__(
         self,
         broker: Broker,
@@ -103,49 +110,37 @@ class IntradayTrader(TraderControls, DayEnd):
     ) -> None:
         self.broker = broker
         self.session = session
-        self.day: date = session.date
-        self.risk = risk
+        self.day = session.date
         self.options = options
         self.run_log = run_log
-        self.records = SafeRecords(db)
-        self.refs = RefBook(self.records, BOT, BOOK, self.day, options.variant, broker.now,
-                            run_log.run_id)
-        self.books = {
-            s: SymbolBook(s, p, IndicatorState.from_params(p)) for s, p in params.items()
-        }
-        self.fills = FillRecorder(self.records, BOT, BOOK, self.day, options.variant, run_log,
-                                  self.books, broker.now)
-        self.health = HealthKeeper(self.records, run_log, options.thresholds)
-        self.jobs = Supervisor()
-        self.feed = BarFeed(broker, self.books, self._process_bar, self.jobs, session.open,
-                            options.warmup_duration)
+        self.state = TraderState()
+        records = SafeRecords(db)
+        self.records = records
+        books = {s: SymbolBook(s, p, IndicatorState.from_params(p)) for s, p in params.items()}
+        self.books = books
         self.orders: dict[int, OrderTicket] = {}  # our working orders, by id
+        self.jobs = Supervisor()
+        self.refs = RefBook(records, BOT, BOOK, self.day, options.variant, broker.now,
+                            run_log.run_id)
+        ctx = self.ctx = TraderContext(broker, session, books, self.orders, self.refs, records,
+                                       self.jobs, run_log, self.state, options.variant)
+        self.lots = Lots(books, records, BOOK, broker.now)
+        self.fills = FillRecorder(ctx, self.lots)
+        self.health = HealthKeeper(records, run_log, options.thresholds)
+        self.feed = BarFeed(ctx, self._process_bar, options.warmup_duration)
         backstop = session.flatten_at + options.backstop_delay if options.broker_backstop else None
-        self.exits = ExitKeeper(
-            broker, BOT, self.books, self.orders, self.refs, self.jobs, backstop,
-            exit_grace_s=options.exit_grace_s, entry_grace_s=options.entry_grace_s,
-            flattening=lambda: self._flattening,
-        )
-        self.sync = BrokerSync(broker, BOT, BOOK, OTHER_BOOKS, self.books, self.orders,
-                               self.fills, self.refs, self.records, self.exits, self.jobs,
-                               run_log, self._on_fill)
-        self.entries = EntryDesk(broker, session, risk, self.books, self.orders, self.refs,
-                                 self.exits, self.fills, run_log, options.variant)
-        self._bars_to_record: list[Bar] = []  # the day's minute bars, written once a second
-        self._entries_paused: str | None = "starting"
-        self._flattening = False
-        self._flat_confirmed = False
-        self._flatten_requested: str | None = None
-        self._flat_event = asyncio.Event()
-        self._stop_reason: str | None = None
-        self._started = False
+        self.exits = ExitKeeper(ctx, backstop, exit_grace_s=options.exit_grace_s,
+                                entry_grace_s=options.entry_grace_s)
+        self.entries = EntryDesk(ctx, risk, self.exits, self.fills)
+        self.sync = BrokerSync(ctx, self.lots, self.fills, self.exits, self.entries, OTHER_BOOKS,
+                               self._on_fill)
+        self.day_end = DayEnd(ctx, self.fills, self.entries, self.exits, DayEndOptions(
+            options.progress_every_s, options.settle_after_close_s, options.settle_poll_s,
+            options.shutdown_flush_s), lambda reason: self.reconcile(reason=reason))
         self._wired = self._replayed = False  # start()'s one-time steps, done
         self._last_bar_end: datetime | None = None
         self._next_health: datetime | None = None
-        self._next_progress: datetime | None = None
         self._last_resubscribe: datetime | None = None
-        self._connection = ConnectionState.CONNECTED
-        self._reconnects = 0
 
     # == lifecycle ========================================================================
     async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None,
@@ -162,9 +157,7 @@ class IntradayTrader(TraderControls, DayEnd):
                 if symbol in self.books:
                     self.books[symbol].daily_atr_pct = value
             for position in self.records.read("book_positions", lambda: db.book_positions(BOOK), []):
-                book = self.books.get(position.symbol) or self.books.setdefault(
-                    position.symbol, SymbolBook.outside_watchlist(position.symbol))
-                book.qty, book.avg_cost = position.qty, position.avg_cost
+                self.lots.restore(position.symbol, position.qty, position.avg_cost)
             self._wired = True
         if not self._replayed:
             at_broker = await self.broker.executions()
@@ -177,30 +170,29 @@ class IntradayTrader(TraderControls, DayEnd):
         if self.entries.day_start_equity is None:
             self.entries.day_start_equity = self._starting_equity()
         await self.reconcile(reason="start")
-        self._resume_report()
+        self.day_end.resume_report()
         await self.feed.warm_up(warmup or {})
         await self.feed.subscribe()
-        self._started = True
-        self._entries_paused = None
+        self.state.started()
 
     async def run(self) -> RunLog:
         """Trade until the bot is flat after the flatten time, the session has closed, or
         `stop()` is called. Every step is guarded: one failing step never ends the loop."""
+        state, session = self.state, self.session
         self.run_log.started_at = self.broker.now()
         self.health.restart_cpu_window()
         self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
         next_guard = next_flush = 0.0
         closed_unflat = False
-        while self._stop_reason is None:
+        while not state.stopped:
             now = self.broker.now()
             mono = time.monotonic()
             try:
-                if (now >= self.session.flatten_at or self._flatten_requested) and not self._flat_confirmed:
+                if state.flatten_due(now, session.flatten_at):
                     await self._flatten()
-                if self._flat_confirmed and now >= self.session.flatten_at:
+                if state.phase is Phase.FLAT:
                     break
-                if now >= self.session.close and not self._flat_confirmed \
-                        and await self.broker.server_now() >= self.session.close:
+                if now >= session.close and await self.broker.server_now() >= session.close:
                     closed_unflat = True  # asked afresh: an estimate may run ahead of a simulator
                     break
                 if mono >= next_guard:
@@ -209,53 +201,75 @@ class IntradayTrader(TraderControls, DayEnd):
                         self.exits.guard(now)
                 if mono >= next_flush:
                     next_flush = mono + self.options.flush_interval_s
-                    self._record_bars()
+                    self.day_end.record_bars()
                     self.records.flush()
                 if self._next_health is None or now >= self._next_health:
                     await self._health_check(now)
-                if self.options.progress_every_s and (
-                        self._next_progress is None or now >= self._next_progress):
-                    self._progress(now)
+                if self.day_end.progress_due(now):
+                    self.day_end.progress(now)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("trader loop step failed; continuing")
             await asyncio.sleep(self.options.tick_s)
+        day_end = self.day_end
         if closed_unflat:
-            if self._held() and self._stop_reason is None:
-                await self._settle_after_close()
-            self._report_left_open()
+            if day_end.held() and not state.stopped:
+                await day_end.settle_after_close()
+            day_end.report_left_open()
         await self.jobs.drain(2.0)
         await self.jobs.stop()
         self.broker.remove_handlers(self._on_fill, self._on_order_status, self._on_connection)
-        self._record_bars()
-        await self._flush_before_exit()
-        self._finish_run_log()
+        day_end.record_bars()
+        await day_end.flush_before_exit()
+        day_end.finish_run_log()
         return self.run_log
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
         log.info("stopping (%s): no new entries, exits stay at the broker", reason)
-        self._entries_paused = reason
-        self._stop_reason = reason
+        self.state.stop(reason)
 
     def _may_protect(self, now: datetime) -> bool:
-        return (self._started and not self._flattening and now < self.session.close
-                and self._connection != ConnectionState.LOST)
+        return (self.state.phase is Phase.TRADING and now < self.session.close
+                and self.state.connected)
+
+    # == the status page's controls (ui/status/controls.py) ================================
+    def status_snapshot(self) -> dict[str, Any]:
+        """Positions with their exits, working orders, P&L, trades, last decisions, health."""
+        return snapshot(self.ctx, self.entries, self.fills, self.health.last)
+
+    def pause_entries(self, by: str) -> None:
+        """No new entries until resumed; positions keep their broker-held exits."""
+        self.state.person_pause(by)
+
+    def resume_entries(self, by: str) -> None:
+        """Entries allowed again after a person's pause or flatten (a pause for another reason
+        — a lost connection, the flatten time — stays)."""
+        self.state.person_resume(by)
+
+    async def flatten_now(self, by: str, timeout_s: float = 60.0) -> None:
+        """Cancel own orders and flatten now, through the same double safety net as the
+        flatten time; no new entries afterwards until resumed."""
+        log.warning("flatten requested by %s", by)
+        self.state.request_flatten(by)
+        try:
+            await asyncio.wait_for(self.state.wait_flat(), timeout_s)
+        except TimeoutError:
+            log.error("flatten requested by %s not confirmed within %.0fs; still trying", by,
+                      timeout_s)
 
     # == per-bar path (synchronous) =======================================================
     def _process_bar(self, book: SymbolBook, bar: Bar) -> None:
-        state = book.indicators
-        state.update(bar)
-        book.last_bar_start = bar.start
+        book.indicators.update(bar)
         if self._last_bar_end is None or bar.end > self._last_bar_end:
             self._last_bar_end = bar.end
-        self._bars_to_record.append(bar)
+        self.day_end.keep_bar(bar)
         if self.broker.now() - bar.end > STALE_BAR:
             return  # a backfilled or held bar: indicators only, never a decision on the past
-        if book.qty != 0 or book.pending_entry is not None:
+        if book.busy:
             return
-        if self._entries_paused or self._flattening:
+        if not self.state.may_enter:
             self.entries.count(book.symbol, "entries paused")
             return
         self.entries.consider(book, bar)
@@ -277,22 +291,22 @@ class IntradayTrader(TraderControls, DayEnd):
         ref = self.fills.is_new(fill)
         if ref is None:
             return
-        with tracing.span_under(self.entries.trace_of.get(trace_key(ref)), SpanNames.FILL, symbol=fill.symbol,
-                                side=fill.side.value, qty=fill.qty, price=fill.price,
-                                order_ref=fill.order_ref, variant=self.options.variant):
+        with tracing.span_under(self.entries.trace_of.get(trace_key(ref)), SpanNames.FILL,
+                                symbol=fill.symbol, side=fill.side.value, qty=fill.qty,
+                                price=fill.price, order_ref=fill.order_ref,
+                                variant=self.options.variant):
             self.fills.record(fill, ref)
 
     def _on_connection(self, state: ConnectionState) -> None:
-        self._connection = state
         if state == ConnectionState.LOST:
-            self._entries_paused = self._entries_paused or "connection lost"
+            self.state.connection_lost()
             self.run_log.health_events.append({
                 "time": self._safe_now(), "status": "critical", "detail": "connection lost",
                 "actions": [RECONNECT, PAUSE_ENTRIES],
             })
         elif state == ConnectionState.RESTORED:
-            self._reconnects += 1
-            self.run_log.reconnects = self._reconnects
+            self.state.reconnected()
+            self.run_log.reconnects = self.state.reconnects
             self.jobs.run("reconcile", lambda: self.reconcile(reason="reconnect"))
 
     # == reconcile, flatten ================================================================
@@ -300,31 +314,24 @@ class IntradayTrader(TraderControls, DayEnd):
         """Broker truth vs our book: adopt, protect, apply missed executions, cancel orphans."""
         now = self.broker.now()
         may_trade = self.session.open - timedelta(hours=2) <= now < self.session.close
-        await self.sync.reconcile(reason, may_trade=may_trade, flattening=self._flattening)
-        if reason == "reconnect" and self._entries_paused == "connection lost":
-            self._entries_paused = None
+        await self.sync.reconcile(reason, may_trade=may_trade, flattening=self.state.flattening)
+        if reason == "reconnect":
+            self.state.resynchronised()
 
     async def _flatten(self) -> None:
-        if not self._flattening:
-            why = (f"flatten requested ({self._flatten_requested})" if self._flatten_requested
-                   else f"flatten time {self.session.flatten_at:%H:%M}")
+        first = self.state.flatten_started(self.broker.now(), self.session.flatten_at)
+        if first is not None:
             log.info("%s: closing own positions (a whole exit group by releasing its backstop, "
-                     "the rest cancelled and sold)", why)
-        self._flattening = True
-        self._entries_paused = "flatten"
+                     "the rest cancelled and sold)", first)
         await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first
         with tracing.span(SpanNames.FLATTEN):
             result = await flatten(self.broker, BOT, owned_by_book(self.books, self.sync.others),
                                    flatten_refs(self.refs), until=self.session.close, poll=0.005)
         if result.flat:
-            self._flat_confirmed = True
-            self._flat_event.set()
+            assert result.flat_at is not None
+            self.state.flat_confirmed(result.flat_at, self.broker.now(), self.session.flatten_at)
             self.run_log.flat_at = result.flat_at
             log.info("flat confirmed at %s after %d round(s)", result.flat_at, result.rounds)
-            if self._flatten_requested and self.broker.now() < self.session.flatten_at:
-                # a person's flatten: done, and no new entries until that person resumes
-                self._flattening = False
-                self._entries_paused = self._paused_by = self._flatten_requested
         else:
             log.error("NOT FLAT after %d rounds: %s still held", result.rounds, result.remaining)
 
@@ -347,21 +354,18 @@ class IntradayTrader(TraderControls, DayEnd):
     async def _health_check(self, now: datetime) -> None:
         self._next_health = now + timedelta(seconds=self.options.health_interval_s)
         await self._refresh_account()
-        connected = self._connection != ConnectionState.LOST
         staleness = 0.0
         if self._last_bar_end is not None and self.session.open <= now < self.session.close:
             staleness = max(0.0, (now - self._last_bar_end).total_seconds())
-        reading, verdict = await self.health.measure(now, connected, staleness)
+        reading, verdict = await self.health.measure(now, self.state.connected, staleness)
         self.health.record(reading, verdict, self._heal(verdict.actions, now))
 
     def _heal(self, actions: list[str], now: datetime) -> list[str]:
         taken = []
         for action in actions:
-            if action == PAUSE_ENTRIES and not self._entries_paused:
-                self._entries_paused = "health"
+            if action == PAUSE_ENTRIES and self.state.health_pause():
                 taken.append(action)
-            elif action == RESUME_ENTRIES and self._entries_paused == "health":
-                self._entries_paused = None
+            elif action == RESUME_ENTRIES and self.state.health_resume():
                 taken.append(action)
             elif action == RESUBSCRIBE and self._resubscribe_due(now):
                 # a fresh subscription needs a minute or two to complete a bar: never replace
@@ -382,4 +386,3 @@ class IntradayTrader(TraderControls, DayEnd):
             return self.broker.now().isoformat()
         except RuntimeError:
             return ""
-

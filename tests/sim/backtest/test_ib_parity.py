@@ -80,8 +80,8 @@ async def _over_ib(gateway_factory: Callable[..., Any], day: date, symbols: tupl
                 expected[symbol] = done[-1].start
 
         def reacted() -> bool:
-            return (all(trader.books[s].last_bar_start == start for s, start in expected.items())
-                    and all(b.pending_entry is None for b in trader.books.values()))
+            return (all(trader.books[s].feed.last_bar_start == start for s, start in expected.items())
+                    and all(b.entry is None for b in trader.books.values()))
 
         for _ in range(200_000):
             await asyncio.sleep(0)

@@ -282,7 +282,7 @@ async def test_a_bar_older_than_a_minute_never_opens_a_position(tmp_path):
     await day.step_to(9, 45)
     entries = [i for i in day.db.intents_on(day.day) if i.order_ref.endswith("-ENTRY")]
     assert entries == [], "an entry was decided on a bar three minutes old"
-    assert trader.books["SPY"].last_bar_start == at(day.day, 9, 44)
+    assert trader.books["SPY"].feed.last_bar_start == at(day.day, 9, 44)
     day.close()
 
 
@@ -391,12 +391,12 @@ async def test_a_missed_final_entry_status_is_settled_by_the_reconnect(tmp_path)
     handlers = list(broker._status_handlers)
     broker._status_handlers.clear()  # statuses lost while "away"
     await day.step()
-    assert trader.books["SPY"].pending_entry is not None
+    assert trader.books["SPY"].entry is not None
     broker._status_handlers.extend(handlers)
     trader._on_connection(ConnectionState.RESTORED)
     await day.settle()
     book = trader.books["SPY"]
-    assert book.pending_entry is None and book.qty == day.held()["SPY"] > 0
+    assert book.entry is None and book.qty == day.held()["SPY"] > 0
     day.close()
 
 

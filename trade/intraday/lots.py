@@ -1,0 +1,77 @@
+"""The only writer of the bot's own lots: how many shares of each symbol it owns, at what cost.
+
+A lot moves in exactly three ways, each a method here: an execution of the bot's own order
+(`apply_fill`), a reconcile with the broker (`set_from_broker`), and the book recorded by an
+earlier run of today (`restore`). Every change but the restore is written to the history DB's
+`book_positions` (trade now, record later: through SafeRecords).
+
+The lot is never floored at zero: if the bot ever sold more than it held (a second exit filling
+after the first), the negative quantity is the truth the trader must see and cover at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from trade.intraday.records import SafeRecords
+from trade.intraday.symbol_book import SymbolBook
+from trade.models import Fill, Side
+
+log = logging.getLogger(__name__)
+
+
+class Lots:
+    def __init__(self, books: dict[str, SymbolBook], records: SafeRecords, book_name: str,
+                 now: Callable[[], datetime]) -> None:
+        self.books = books
+        self.records = records
+        self.book_name = book_name
+        self.now = now
+
+    def book(self, symbol: str) -> SymbolBook:
+        """The symbol's book, created for a symbol off the watchlist (managed, never entered)."""
+        book = self.books.get(symbol)
+        if book is None:
+            book = self.books[symbol] = SymbolBook.outside_watchlist(symbol)
+        return book
+
+    def restore(self, symbol: str, qty: int, avg_cost: float) -> None:
+        """What an earlier run recorded as this book's (read at start; nothing to write)."""
+        lot = self.book(symbol).lot
+        lot.qty, lot.avg_cost = qty, avg_cost
+
+    def apply_fill(self, fill: Fill) -> SymbolBook:
+        """One execution of the bot's own order moves its lot (the caller applies it once)."""
+        book = self.book(fill.symbol)
+        lot = book.lot
+        if fill.side is Side.BUY:
+            if lot.qty >= 0:
+                cost = lot.avg_cost * lot.qty + fill.price * fill.qty
+                lot.qty += fill.qty
+                lot.avg_cost = cost / lot.qty if lot.qty else 0.0
+            else:  # covering an oversold (short) lot
+                lot.qty += fill.qty
+                if lot.qty >= 0:
+                    lot.avg_cost = fill.price if lot.qty else 0.0
+        else:
+            lot.qty -= fill.qty
+            if lot.qty == 0:
+                lot.avg_cost = 0.0
+            elif lot.qty < 0:
+                log.critical("%s: the bot's book is %d after %s: it sold more than it held; "
+                             "covering", fill.symbol, lot.qty, fill.order_ref)
+        self._record(book, fill.time)
+        return book
+
+    def set_from_broker(self, symbol: str, qty: int, avg_cost: float) -> None:
+        """A reconcile decided what the bot owns of the broker's position."""
+        book = self.book(symbol)
+        book.lot.qty, book.lot.avg_cost = qty, avg_cost
+        self._record(book, self.now())
+
+    def _record(self, book: SymbolBook, when: datetime) -> None:
+        db, symbol, qty, cost = self.records.db, book.symbol, book.lot.qty, book.lot.avg_cost
+        self.records.write("set_book_position",
+                           lambda: db.set_book_position(self.book_name, symbol, qty, cost, when))
