@@ -14,15 +14,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from trade import cli
 from trade.config import ConfigError, Settings, load_settings, option_fix
 from ui.status.cli import add_status_flags, status_config
 
-BOT = "day_trader"
+if TYPE_CHECKING:  # heavy modules: imported for real inside run() only
+    import asyncio
+
+    from observability.log_clock import MarketTimeFormatter
+    from sim.launch import SimulatorHandle
+    from trade.broker import Broker
+    from trade.intraday.day_session import TradingDayResult
+    from trade.intraday.trader import IntradayTrader
+    from ui.status.launch import StatusPage
+
+BOT: Final = "day_trader"
+PROG = "day_trader.py"
 DEFAULT_SPEED = 400.0  # a 390-minute session in about one minute of wall time
 DEFAULT_SIM_SEED = 7
 
@@ -205,164 +219,184 @@ def parse_args(
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Wire one trading day: logging, tracing, the simulator when `--sim`, the trading day.
+    """Wire one trading day (or a --sim-from/--sim-to range): logging, tracing, the simulator
+    when `--sim`, the trading day, then the nightly cycle and the day report.
 
-    Exit codes: 0 done (or nothing to do today), 1 the Gateway/DB failed us, 2 bad input or a
-    refusal to trade (malformed watchlist, unknown symbol, live account without --live).
-    Heavy modules are imported here so `--help` and argument errors stay instant.
+    Exit codes (trade/startup.py): 0 done (or nothing to do today), 1 the Gateway/DB failed us,
+    2 bad input or a refusal to trade. Heavy modules are imported here so `--help` and argument
+    errors stay instant.
     """
+    from trade import startup
+
+    return startup.guarded(PROG, lambda: _run(settings, args))
+
+
+@dataclass
+class _Traded:
+    """What the trading part of a run hands to the after-close part."""
+
+    results: list[TradingDayResult] = field(default_factory=list)  # per session traded
+    after_day: dict[str, object] = field(default_factory=dict)  # for the nightly cycle
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
-    import logging
-    import signal
 
     from improvement import params_store
-    from observability import log_clock
-    from observability.history import HistoryDBError
-    from observability.tracing import TracingConfigError, setup_tracing
-    from trade.broker import Broker, BrokerError, UnknownAccount
-    from trade.ib.connection import ConnectionFailed
-    from trade.ib.session import ib_broker
-    from trade.intraday.day_session import DayResult, StartupRefused, run_trading_day
-    from trade.intraday.summary import no_entry_table, result_line
-    from trade.intraday.trader import IntradayTrader
-    from trade.watchlist import WatchlistError, load_watchlist
-    from ui.status.launch import StatusPage
+    from trade import startup
 
-    log_format = log_clock.install(settings.log_level)  # market time once the broker is known
-    # ib_async logs routine events (an OCA sibling's 202 "Order Canceled") as ERROR; IBBroker
-    # logs IB errors itself at their true weight, so the library's own log is kept for crashes.
-    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
-    logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
-    gateway = None
-    defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
+    log_format = startup.install_logging(settings.log_level)  # market time once connected
     days = _simulated_days(args) if settings.sim else [_today()]
     if not days:
-        return _fail(f"--sim-from {args.sim_from} --sim-to {args.sim_to}: no NYSE session in "
-                     "that range: pick trading days", 2)
-    day = days[0]
-    try:
-        today = params_store.day_params(settings.db_path, day, settings.params, args.params)
-    except params_store.ParamsFileError as exc:
-        return _fail(str(exc), 2)
-    except HistoryDBError as exc:
-        return _fail(str(exc), 1)
+        raise startup.Refused(f"--sim-from {args.sim_from} --sim-to {args.sim_to}: no NYSE "
+                              "session in that range: pick trading days")
+    today = params_store.day_params(settings.db_path, days[0], settings.params, args.params)
     if today.source != params_store.DEFAULTS:
-        print(f"day_trader: parameters for {day}: {today.source}", flush=True)
-    settings = dataclasses.replace(settings, params=today.params)
-    after_day: dict[str, object] = {}
+        print(f"day_trader: parameters for {days[0]}: {today.source}", flush=True)
+    run_settings = dataclasses.replace(settings, params=today.params)
+    with startup.tracing("day-trader"), _simulator(run_settings, args, days) as simulator:
+        if simulator is not None:
+            run_settings = dataclasses.replace(run_settings, ib_host=simulator.host,
+                                               ib_port=simulator.port)
+        traded = asyncio.run(_trade(run_settings, settings, args, days, today.variant,
+                                    simulator, log_format))
+    return _after_close(settings, traded, args)
+
+
+@contextmanager
+def _simulator(settings: Settings, args: argparse.Namespace,
+               days: list[date]) -> Iterator[SimulatorHandle | None]:
+    """The in-process simulator for `--sim` (its clock held until the bot has started), or
+    None; stopped on every way out."""
+    if not settings.sim:
+        yield None
+        return
+    from sim.launch import start_simulator
+    from trade.watchlist import load_watchlist
+
+    watchlist = load_watchlist(settings.watchlist_path, settings.params)
+    simulator = start_simulator(watchlist.symbols, days=days, speed=None,
+                                data_dir=settings.sim_data_dir if _replays(args) else None,
+                                seed=args.sim_seed)
     try:
-        tracing_handle = setup_tracing("day-trader")
-    except TracingConfigError as exc:
-        return _fail(str(exc), 2)
-    try:
-        if settings.sim:
-            from sim.launch import SimulatorSetupError, start_simulator
-
-            try:
-                watchlist = load_watchlist(settings.watchlist_path, settings.params)
-                gateway = start_simulator(  # the clock waits for the bot: see on_trader
-                    watchlist.symbols, days=days, speed=None,
-                    data_dir=settings.sim_data_dir if _replays(args) else None,
-                    seed=args.sim_seed,
-                )
-            except (WatchlistError, SimulatorSetupError) as exc:
-                return _fail(str(exc), 2)
-            span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{day}"
-            source = f"replay of {span}" if _replays(args) else f"synthetic {span}, seed {args.sim_seed}"
-            print(f"day_trader: simulator on 127.0.0.1:{gateway.port} ({source}, x{args.speed:g})",
-                  flush=True)
-            settings = dataclasses.replace(settings, ib_host="127.0.0.1", ib_port=gateway.port)
-
-        async def main_async() -> int:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
-            page = StatusPage(args.status, say=lambda line: print(f"day_trader: {line}", flush=True))
-            pacing: set[asyncio.Task[None]] = set()
-
-            async def on_trader(trader: IntradayTrader) -> None:
-                log_format.clock = trader.broker.now
-                if gateway is not None:  # started and warmed up: the simulated day may begin
-                    from improvement.sim_days import pace_the_flatten
-
-                    def clock(speed: float | None) -> None:
-                        gateway.call(gateway.sim.set_speed, speed)
-
-                    clock(args.speed)
-                    pacing.add(loop.create_task(
-                        pace_the_flatten(trader, clock, args.speed, gateway.sim.now)))
-                actions = trader.run_log.extra.setdefault("control_actions", [])
-                await page.start(trader, on_control=actions.append, clock=trader.broker.now)
-
-            async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
-                                 settings.ib_account or "") as broker:
-                if len(days) > 1:
-                    return await _several_days(broker, stop)
-                try:
-                    result = await run_trading_day(settings, watchlist, broker, stop,
-                                                   variant=today.variant, on_trader=on_trader)
-                finally:
-                    await page.stop()
-                if args.improve and result.run_log is not None:
-                    from improvement import nightly
-
-                    after_day.update(await nightly.collect_after_close(broker, result.run_log))
-            if result.run_log is not None:
-                for line in [result_line(result.run_log), *no_entry_table(result.run_log)]:
-                    print(f"day_trader: {line}", flush=True)
-                traded.append(result)
-            print(f"day_trader: {result.message}", flush=True)
-            return 0
-
-        async def _several_days(broker: Broker, stop: asyncio.Event) -> int:
-            from improvement import sim_days
-
-            assert gateway is not None
-
-            async def on_trader(trader: IntradayTrader) -> None:
-                log_format.clock = trader.broker.now
-
-            async def step_to(moment: datetime) -> None:  # a weekend is thousands of pumps
-                await asyncio.to_thread(gateway.call, gateway.sim.step_to, moment, timeout=300.0)
-
-            sessions = await sim_days.trade_sessions(
-                settings, defaults, days, broker,
-                lambda speed: gateway.call(gateway.sim.set_speed, speed), step_to, args.speed, stop,
-                replayed=_replays(args), sim_seed=args.sim_seed, params_file=args.params,
-                improve=args.improve, say=lambda line: print(f"day_trader: {line}", flush=True),
-                on_trader=on_trader, market_now=gateway.sim.now)
-            for session in sessions:
-                result = session["result"]
-                if result.run_log is not None:
-                    print(f"day_trader: {result_line(result.run_log)}", flush=True)
-                    traded.append(result)
-            return 0
-
-        traded: list[DayResult] = []
-        try:
-            code = asyncio.run(main_async())
-        except (WatchlistError, StartupRefused, UnknownAccount) as exc:
-            return _fail(str(exc), 2)
-        except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
-            return _fail(str(exc), 1)
-        for done in traded:  # the records of a simulator went to the sim DB and logs/sim
-            settings = dataclasses.replace(settings, db_path=done.db_path or settings.db_path,
-                                           logs_dir=done.logs_dir or settings.logs_dir)
-            defaults = dataclasses.replace(defaults, db_path=settings.db_path,
-                                           logs_dir=settings.logs_dir)
-        if code == 0 and after_day:
-            code = _improve(defaults, after_day, args)
-        for done in traded:  # after the cycle, so the report shows what it decided
-            assert done.run_log is not None
-            _write_day_report(settings, done.run_log.day)
-        return code
+        span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{days[0]}"
+        source = f"replay of {span}" if _replays(args) else f"synthetic {span}, seed {args.sim_seed}"
+        print(f"day_trader: simulator on {simulator.host}:{simulator.port} ({source}, "
+              f"x{args.speed:g})", flush=True)
+        yield simulator
     finally:
-        tracing_handle.shutdown()
-        if gateway is not None:
-            gateway.stop()
+        simulator.stop()
+
+
+async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespace,
+                 days: list[date], variant: str, simulator: SimulatorHandle | None,
+                 log_format: MarketTimeFormatter) -> _Traded:
+    """Connect and trade the day (or the range: `defaults` are the configured parameters the
+    nightly cycles tune on top of); what the nightly cycle needs is collected while the
+    connection is still open."""
+    import asyncio
+
+    from trade import startup
+    from trade.ib.session import ib_broker
+    from trade.intraday.day_session import run_trading_day
+    from trade.intraday.summary import no_entry_table, result_line
+    from trade.watchlist import load_watchlist
+    from ui.status.launch import StatusPage
+
+    stop = asyncio.Event()
+    startup.stop_on_signals(stop)
+    watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
+    traded = _Traded()
+    async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
+                         settings.ib_account or "") as broker:
+        if len(days) > 1:
+            traded.results = await _several_days(settings, defaults, args, days, broker,
+                                                 simulator, stop, log_format)
+            return traded
+        page = StatusPage(args.status, say=_say)
+        try:
+            result = await run_trading_day(
+                settings, watchlist, broker, stop, variant=variant,
+                on_trader=_when_started(args, simulator, page, log_format))
+        finally:
+            await page.stop()
+        if args.improve and result.run_log is not None:
+            from improvement import nightly
+
+            traded.after_day = await nightly.collect_after_close(broker, result.run_log)
+    if result.run_log is not None:
+        for line in [result_line(result.run_log), *no_entry_table(result.run_log)]:
+            _say(line)
+        traded.results.append(result)
+    _say(result.message)
+    return traded
+
+
+def _when_started(args: argparse.Namespace, simulator: SimulatorHandle | None, page: StatusPage,
+                  log_format: MarketTimeFormatter) -> Callable[[IntradayTrader], Awaitable[None]]:
+    """What happens once the trader has started and warmed up: log lines in market time, the
+    simulated day may begin (paced slower over the flatten), the status page opens."""
+    import asyncio
+
+    pacing: set[asyncio.Task[None]] = set()
+
+    async def started(trader: IntradayTrader) -> None:
+        log_format.clock = trader.broker.now
+        if simulator is not None:
+            simulator.set_speed(args.speed)
+            pacing.add(asyncio.get_running_loop().create_task(
+                simulator.pace_the_flatten(trader.session.flatten_at, args.speed)))
+        actions = trader.run_log.extra.setdefault("control_actions", [])
+        await page.start(trader, on_control=actions.append, clock=trader.broker.now)
+    return started
+
+
+async def _several_days(settings: Settings, defaults: Settings, args: argparse.Namespace,
+                        days: list[date], broker: Broker, simulator: SimulatorHandle | None,
+                        stop: asyncio.Event, log_format: MarketTimeFormatter) -> list[TradingDayResult]:
+    """A --sim-from/--sim-to range through the one simulator (improvement/sim_days.py)."""
+    from improvement import sim_days
+    from trade.intraday.summary import result_line
+
+    assert simulator is not None, "a range of days is simulated"
+
+    async def started(trader: IntradayTrader) -> None:
+        log_format.clock = trader.broker.now
+
+    sessions = await sim_days.trade_sessions(
+        settings, defaults, days, broker, simulator, args.speed, stop,
+        replayed=_replays(args), sim_seed=args.sim_seed, params_file=args.params,
+        improve=args.improve, say=_say, on_trader=started)
+    results = []
+    for session in sessions:
+        result = session["result"]
+        if result.run_log is not None:
+            _say(result_line(result.run_log))
+            results.append(result)
+    return results
+
+
+def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace) -> int:
+    """The nightly cycle and the day reports, on the records the day used (a simulator's went
+    to the sim DB and logs/sim)."""
+    import dataclasses
+
+    code = 0
+    defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
+    for done in traded.results:
+        defaults = dataclasses.replace(defaults, db_path=done.db_path or defaults.db_path,
+                                       logs_dir=done.logs_dir or defaults.logs_dir)
+    if traded.after_day:
+        code = _improve(defaults, traded.after_day, args)
+    for done in traded.results:  # after the cycle, so the report shows what it decided
+        if done.run_log is not None:
+            _write_day_report(defaults, done.run_log.day)
+    return code
+
+
+def _say(line: str) -> None:
+    print(f"day_trader: {line}", flush=True)
 
 
 def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Namespace) -> int:
@@ -378,7 +412,9 @@ def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Na
         outcome = nightly.run_after_close(defaults, after_day, sim_date=args.sim_date,
                                           sim_seed=args.sim_seed)
     except (CycleError, HistoryDBError, WatchlistError) as exc:
-        return _fail(f"improvement cycle: {exc}", 1)
+        from trade.startup import EXIT_FAILED, fail
+
+        return fail(PROG, f"improvement cycle: {exc}", EXIT_FAILED)
     print(f"day_trader: {nightly.summary_line(outcome)}", flush=True)
     return 0
 
@@ -410,19 +446,15 @@ def _simulated_days(args: argparse.Namespace) -> list[date]:
     return [args.sim_date or _last_completed_session()]
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"day_trader.py: error: {message}", file=sys.stderr, flush=True)
-    return code
-
-
-def _today():  # noqa: ANN202 - date; wall clock is fine in an entry script
+def _today() -> date:
+    """Today in New York: the wall clock is fine in an entry script (the core never reads it)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     return datetime.now(tz=ZoneInfo("America/New_York")).date()
 
 
-def _last_completed_session():  # noqa: ANN202 - date; wall clock is fine in an entry script
+def _last_completed_session() -> date:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

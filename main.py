@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import date, time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from trade import cli
+from trade import allocation, cli
 from trade.config import ConfigError, Settings, load_settings, option_fix
 
-BOT = "weekly"
+if TYPE_CHECKING:  # heavy modules: imported for real inside run() only
+    from observability.log_clock import MarketTimeFormatter
+    from observability.tracing import TracingHandle
+    from sim.launch import SimulatorHandle
+    from trade.portfolio.universe import Universe
+    from trade.watchlist import Watchlist
+
+BOT: Final = "weekly"
+PROG = "main.py"
 DEFAULT_RUN_DAYS = ("Monday",)
 DEFAULT_RUN_TIME = time(10, 0)
 DEFAULT_SPEED = 400.0
@@ -35,13 +45,6 @@ INTERVAL_FIX = "whole minutes 1-390, e.g. 60"
 def _interval(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 390:
-        raise ValueError(text)
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= 1.0:
         raise ValueError(text)
     return value
 
@@ -89,7 +92,7 @@ def build_parser() -> cli.OneLineArgumentParser:
     cli.add_flag(day, "--with-day-trader", action="store_true",
                  help="also run the day trader on this connection (its own book)")
     cli.add_flag(day, "--allocation-day", metavar="FRACTION",
-                 type=cli._type("a fraction in (0, 1], e.g. 0.25", _fraction),
+                 type=cli._type(allocation.FIX, allocation.parse_allocation),
                  fix="a fraction in (0, 1], e.g. 0.25",
                  help="the day trader's fraction of net liquidation (needs --with-day-trader)")
     cli.add_flag(day, "--watchlist", metavar="PATH", fix=fix("watchlist_path"),
@@ -153,12 +156,9 @@ def parse_args(
             "--allocation is required: use a fraction in (0, 1], e.g. 0.5 "
             "(or set WEEKLY_ALLOCATION in .env or the environment)"
         )
-    if args.allocation_day is not None and settings.allocation + args.allocation_day > 1.0 + 1e-9:
-        parser.error(
-            f"--allocation {settings.allocation:g} plus --allocation-day {args.allocation_day:g} "
-            f"is {settings.allocation + args.allocation_day:g}: the two books must fit in net "
-            "liquidation: lower one so they sum to at most 1"
-        )
+    if args.allocation_day is not None and (too_much := allocation.over_total(
+            {"--allocation": settings.allocation, "--allocation-day": args.allocation_day})):
+        parser.error(too_much)
     if args.sim_data is not None and not settings.sim_data_dir.is_dir():
         parser.error(f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
                      "daily/<SYM>.csv files")
@@ -197,118 +197,118 @@ def describe(settings: Settings, args: argparse.Namespace) -> list[str]:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Wire the connection, the cycle, the scheduler and (optionally) the day trader.
 
-    Exit codes: 0 done, 1 the Gateway or the DB failed, 2 bad input or a refusal (universe,
-    watchlist, allocations, a live account without --live, a cycle that failed before any order
-    with --once). Heavy modules are imported here so `--help` and argument errors stay instant.
+    Exit codes (trade/startup.py): 0 done, 1 the Gateway or the DB failed, 2 bad input or a
+    refusal (universe, watchlist, allocations, a live account without --live, a cycle that
+    failed before any order with --once). Heavy modules are imported here so `--help` and
+    argument errors stay instant.
     """
+    from trade import startup
+
+    return startup.guarded(PROG, lambda: _run(settings, args))
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
-    import logging
-    import signal
 
-    from observability.history import HistoryDB, HistoryDBError
-    from observability.tracing import TracingConfigError, setup_tracing
-    from trade.broker import BrokerError
+    from trade import startup
+    from trade.portfolio.universe import load_universe
+    from trade.watchlist import load_watchlist
+
+    for line in describe(settings, args):
+        print(line, flush=True)
+    log_format = startup.install_logging(settings.log_level)  # market time once connected
+    universe = load_universe(settings.universe_path)
+    watchlist = (load_watchlist(settings.watchlist_path, settings.params)
+                 if args.with_day_trader else None)
+    symbols = [*universe.symbols, *(watchlist.symbols if watchlist else ())]
+    with startup.tracing("weekly-portfolio") as tracing_handle, \
+            _simulator(settings, args, symbols) as (simulator, sim_day):
+        if simulator is not None:
+            settings = dataclasses.replace(settings, ib_host=simulator.host,
+                                           ib_port=simulator.port)
+        return asyncio.run(_serve(settings, args, universe, watchlist, sim_day,
+                                  tracing_handle, log_format))
+
+
+@contextmanager
+def _simulator(settings: Settings, args: argparse.Namespace,
+               symbols: Sequence[str]) -> Iterator[tuple[SimulatorHandle | None, date | None]]:
+    """The in-process simulator for `--sim` and the session it replays, or (None, None)."""
+    if not settings.sim:
+        yield None, None
+        return
+    from sim.launch import start_daily_simulator
+
+    sim_day = args.sim_date or _last_session(args.run_days if not args.once else None)
+    simulator = start_daily_simulator(
+        list(dict.fromkeys(symbols)), day=sim_day, speed=args.speed,
+        data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed)
+    try:
+        source = (f"daily replay of {sim_day}" if args.sim_date
+                  else f"synthetic {sim_day}, seed {args.sim_seed}")
+        _say(f"simulator on {simulator.host}:{simulator.port} ({source}, x{args.speed:g})")
+        yield simulator, sim_day
+    finally:
+        simulator.stop()
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, universe: Universe,
+                 watchlist: Watchlist | None, sim_day: date | None,
+                 tracing_handle: TracingHandle, log_format: MarketTimeFormatter) -> int:
+    """Connect, check the account, open the DB, then the schedule (or one cycle) and the hosted
+    day trader."""
+    import asyncio
+
+    from observability.history import HistoryDB
+    from trade import startup
     from trade.calendar import MarketCalendar
-    from trade.ib.connection import ConnectionFailed
     from trade.ib.session import ib_broker
     from trade.portfolio.cycle import CycleConfig, CycleFailed, WeeklyCycle
     from trade.portfolio.fmp import FmpClient
     from trade.portfolio.scheduling import RunPlan
     from trade.portfolio.service import (
         DayMemory,
-        Refused,
         host_day_trader,
         llm_chooser,
         llm_env,
         one_trading_day,
         run_scheduled,
     )
-    from trade.portfolio.universe import UniverseError, load_universe
-    from trade.watchlist import WatchlistError, load_watchlist
 
-    for line in describe(settings, args):
-        print(line, flush=True)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
-    try:
-        universe = load_universe(settings.universe_path)
-        watchlist = (load_watchlist(settings.watchlist_path, settings.params)
-                     if args.with_day_trader else None)
-    except (UniverseError, WatchlistError) as exc:
-        return _fail(str(exc), 2)
-    gateway = None
-    try:
-        tracing_handle = setup_tracing("weekly-portfolio")
-    except TracingConfigError as exc:
-        return _fail(str(exc), 2)
-    try:
-        sim_day: date | None = None
-        if settings.sim:
-            from sim.launch import SimulatorSetupError, start_daily_simulator
-
-            sim_day = args.sim_date or _last_session(args.run_days if not args.once else None)
-            symbols = list(dict.fromkeys([*universe.symbols, *(watchlist.symbols if watchlist
-                                                               else ())]))
-            try:
-                gateway = start_daily_simulator(
-                    symbols, day=sim_day, speed=args.speed,
-                    data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed)
-            except SimulatorSetupError as exc:
-                return _fail(str(exc), 2)
-            source = (f"daily replay of {sim_day}" if args.sim_date
-                      else f"synthetic {sim_day}, seed {args.sim_seed}")
-            print(f"weekly: simulator on 127.0.0.1:{gateway.port} ({source}, x{args.speed:g})",
-                  flush=True)
-            settings = dataclasses.replace(settings, ib_host="127.0.0.1", ib_port=gateway.port)
-
-        def say(text: str) -> None:
-            print(f"weekly: {text}", flush=True)
-
-        async def main_async() -> int:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
-                                 settings.ib_account or "") as broker:
-                account = await broker.account()
-                if not account.is_paper and not settings.live:
-                    raise Refused(f"account {account.masked_id} is a live account: pass --live to "
-                                  "trade real money (paper account ids start with DU)")
-                handle = tracing_handle if tracing_handle.enabled else None
-                db = HistoryDB.open(settings.db_path, tracer=handle.tracer if handle else None)
-                try:
-                    return await serve(broker, db, stop)
-                finally:
-                    db.close()
-
-        async def serve(broker, db, stop) -> int:  # noqa: ANN001 - wiring
+    stop = asyncio.Event()
+    startup.stop_on_signals(stop)
+    async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
+                         settings.ib_account or "") as broker:
+        log_format.clock = broker.now
+        startup.refuse_live_account(await broker.account(), settings.live)
+        tracer = tracing_handle.tracer if tracing_handle.enabled else None
+        db = HistoryDB.open(settings.db_path, tracer=tracer)
+        try:
             calendar = MarketCalendar(flatten_minutes=settings.flatten_minutes,
                                       entry_cutoff_minutes=settings.entry_cutoff_minutes)
+            assert settings.allocation is not None, "parse_args guarantees an allocation"
+            fmp_key = settings.fmp_api_key
             config = CycleConfig(
-                universe=universe, allocation=settings.allocation, reports_dir=settings.reports_dir,
+                universe=universe, allocation=settings.allocation,
+                reports_dir=settings.reports_dir,
                 choose_llm=llm_chooser(llm_env(settings), args.force_online),
-                fmp=(lambda: FmpClient(settings.fmp_api_key, settings.fmp_base_url))
-                if settings.fmp_api_key else (lambda: None),
+                fmp=(lambda: FmpClient(fmp_key, settings.fmp_base_url))
+                if fmp_key else (lambda: None),
                 dry_run=args.dry_run)
             cycle = WeeklyCycle(broker, db, config, calendar, stop)
-            memory = DayMemory(db, args.dry_run)
             await cycle.book.sync(broker.now().date())  # before the day trader reconciles
-            tasks = []
+            hosted = None
             if watchlist is not None:
-                tasks.append(asyncio.create_task(host_day_trader(
-                    lambda: one_trading_day(settings, args.allocation_day, watchlist, broker, stop),
-                    broker,
-                    calendar, stop, say, one_day=settings.sim or args.once)))
+                day_watchlist = watchlist
+                hosted = asyncio.create_task(host_day_trader(
+                    lambda: one_trading_day(settings, args.allocation_day, day_watchlist, broker,
+                                            stop),
+                    broker, calendar, stop, _say, one_day=settings.sim or args.once))
             failed: CycleFailed | None = None
             if args.once:
                 try:
-                    say((await cycle.run()).summary)
+                    _say((await cycle.run()).summary)
                 except CycleFailed as exc:
                     failed = exc
             else:
@@ -322,31 +322,22 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                         return broker.now() >= close
 
                 # the simulator's clock runs hundreds of times faster: beat more often
-                await run_scheduled(cycle, plan, calendar, memory, stop, say, until=until,
-                                    beat_s=0.1 if settings.sim else 1.0)
-            if tasks:
-                await asyncio.gather(*tasks)  # a failed weekly cycle leaves the day trader be
+                await run_scheduled(cycle, plan, calendar, DayMemory(db, args.dry_run), stop,
+                                    _say, until=until, beat_s=0.1 if settings.sim else 1.0)
+            if hosted is not None:
+                await hosted  # a failed weekly cycle leaves the day trader be
             if failed is not None:
-                raise failed
-            return 0
-
-        try:
-            return asyncio.run(main_async())
-        except (Refused, WatchlistError) as exc:
-            return _fail(str(exc), 2)
-        except CycleFailed as exc:
-            return _fail(f"weekly cycle failed before any order: {exc}", 2)
-        except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
-            return _fail(str(exc), 1)
-    finally:
-        tracing_handle.shutdown()
-        if gateway is not None:
-            gateway.stop()
+                raise startup.Refused(f"weekly cycle failed before any order: {failed}")
+            return startup.EXIT_DONE
+        finally:
+            db.close()
 
 
-def _minutes(n: int):  # noqa: ANN202 - timedelta; imported lazily
-    from datetime import timedelta
+def _say(text: str) -> None:
+    print(f"weekly: {text}", flush=True)
 
+
+def _minutes(n: int) -> timedelta:
     return timedelta(minutes=n)
 
 
@@ -365,11 +356,6 @@ def _last_session(run_days: Sequence[str] | None) -> date:
         if not run_days or cli.WEEKDAYS[day.weekday()] in run_days:
             return day
     return day
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"main.py: error: {message}", file=sys.stderr, flush=True)
-    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,11 +23,12 @@ from improvement.ab_assignment import variant_for
 from improvement.bounds import param_names
 from observability.history import HistoryDB
 from trade.models import Params
+from trade.refusal import Refused
 
 log = logging.getLogger(__name__)
 
 
-class ParamsFileError(ValueError):
+class ParamsFileError(Refused, ValueError):
     """A `--params` file that cannot be used; one line naming the problem and the fix."""
 
 

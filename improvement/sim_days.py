@@ -24,17 +24,16 @@ from typing import Any
 from improvement import nightly, params_store
 from improvement.cycle import CycleError
 from observability.history import HistoryDBError
+from sim.launch import SimulatorHandle
 from trade.broker import Broker
 from trade.calendar import MarketCalendar
 from trade.config import Settings
-from trade.intraday.day_session import DayResult, run_trading_day
+from trade.intraday.day_session import TradingDayResult, run_trading_day
 from trade.intraday.trader import IntradayTrader
 from trade.watchlist import WatchlistError, load_watchlist
 
 log = logging.getLogger(__name__)
 
-ClockControl = Callable[[float | None], None]  # set the simulator's speed (None: hold the clock)
-StepTo = Callable[[datetime], Awaitable[None]]  # step the held clock to a moment (over a night)
 Say = Callable[[str], None]
 PRE_OPEN = timedelta(minutes=5)
 
@@ -45,45 +44,22 @@ async def _reach(broker: Broker, moment: datetime, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.02)
 
 
-FLATTEN_PACE = 60.0  # market seconds per wall second around the flatten
-FLATTEN_LEAD = timedelta(seconds=30)
-
-
-async def pace_the_flatten(trader: IntradayTrader, clock: ClockControl, speed: float,
-                           market_now: Callable[[], datetime] | None = None) -> None:
-    """From 30 s before the flatten until the run ends, at most 60x: every answer of the
-    simulator takes wall-clock time, so at 2400x a busy machine would show the bot flat minutes
-    "late" (a wall second is 40 market minutes); at 60x the flatten is judged as a live day
-    would see it. The clock is restored by the next session's start (or the process ends).
-
-    `market_now` reads the in-process simulator's own clock: the bot's estimate of the broker's
-    time is only as good as its last sample, which at 20,000x is minutes of market time."""
-    now = market_now or trader.broker.now
-    flatten_at = trader.session.flatten_at - FLATTEN_LEAD
-    while (ahead := (flatten_at - now()).total_seconds()) > 0:
-        await asyncio.sleep(min(1.0, max(0.002, ahead / speed / 2)))
-    if speed > FLATTEN_PACE:
-        clock(FLATTEN_PACE)
-
-
 async def trade_sessions(
     settings: Settings, defaults: Settings, days: Sequence[date], broker: Broker,
-    clock: ClockControl, step_to: StepTo, speed: float, stop: asyncio.Event, *, replayed: bool,
-    sim_seed: int,
-    params_file: str | None, improve: bool, say: Say,
+    simulator: SimulatorHandle, speed: float, stop: asyncio.Event, *, replayed: bool,
+    sim_seed: int, params_file: str | None, improve: bool, say: Say,
     on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
-    market_now: Callable[[], datetime] | None = None,
 ) -> list[dict[str, Any]]:
     """Trade every session of `days`; after each close run the cycle (unless `improve` is
-    False). Returns per day {"date", "result" (DayResult), "next_params" or None}."""
+    False). Returns per day {"date", "result" (TradingDayResult), "next_params" or None}."""
     done: list[dict[str, Any]] = []
     calendar = MarketCalendar()
     pacing: set[asyncio.Task[None]] = set()
-    clock(None)
+    simulator.set_speed(None)
     for day in days:
         pre_open = calendar.session(day).open - PRE_OPEN
         if broker.now() < pre_open:
-            await step_to(pre_open)
+            await simulator.step_to(pre_open)
             await _reach(broker, pre_open, stop)
         if stop.is_set():
             break
@@ -97,12 +73,12 @@ async def trade_sessions(
             if on_trader is not None:
                 await on_trader(trader)
             pacing.add(asyncio.get_running_loop().create_task(
-                pace_the_flatten(trader, clock, speed, market_now)))
-            clock(speed)
+                simulator.pace_the_flatten(trader.session.flatten_at, speed)))
+            simulator.set_speed(speed)
 
-        result: DayResult = await run_trading_day(day_settings, watchlist, broker, stop,
+        result: TradingDayResult = await run_trading_day(day_settings, watchlist, broker, stop,
                                                   variant=today.variant, on_trader=started)
-        clock(None)  # the night waits for the cycle: the next session must not start meanwhile
+        simulator.set_speed(None)  # the night waits for the cycle: the next session must not start meanwhile
         for task in pacing:
             task.cancel()
         pacing.clear()
@@ -124,5 +100,5 @@ async def trade_sessions(
                 continue
             say(nightly.summary_line(outcome))
             entry["next_params"] = getattr(outcome, "next_params", None)
-    clock(speed)
+    simulator.set_speed(speed)
     return done

@@ -1,4 +1,6 @@
-"""Start the IB Gateway simulator for `day_trader.py --sim` (in-process, its own thread).
+"""Start the IB Gateway simulator in-process for `day_trader.py --sim` and `main.py --sim`, and
+hand the entry script one typed handle to drive it (`SimulatorHandle`: its address, its clock's
+speed, holding and stepping the clock, and the pacing of the flatten).
 
 Lives in `sim/` because `trade/` never imports the simulator; the entry script wires the two.
 The clock starts a few minutes before the first session's open so the bot connects, analyses
@@ -10,8 +12,9 @@ positions and GTC orders carry over, as they do at IB.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sim.gateway import GatewaySimulator
@@ -21,12 +24,63 @@ from sim.market.replay import BarSource
 from sim.market.sessions import is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
 from sim.tws.runner import GatewayThread
+from trade.refusal import Refused
 
 LEAD = timedelta(minutes=5)
 SYNTHETIC_HISTORY_SESSIONS = 5
+FLATTEN_PACE = 60.0  # market seconds per wall second around the flatten
+FLATTEN_LEAD = timedelta(seconds=30)
+STEP_TIMEOUT_S = 300.0  # stepping over a weekend is thousands of pumps
 
 
-class SimulatorSetupError(ValueError):
+class SimulatorHandle:
+    """The in-process simulator as the entry scripts drive it: where it listens, its clock (run
+    at a speed, held, stepped over a night) and the pacing of the flatten. Calls are marshalled
+    onto the simulator's own thread."""
+
+    def __init__(self, thread: GatewayThread, sim: GatewaySimulator) -> None:
+        self._thread = thread
+        self._sim = sim
+
+    @property
+    def host(self) -> str:
+        return self._thread.host
+
+    @property
+    def port(self) -> int:
+        return self._thread.port
+
+    def set_speed(self, speed: float | None) -> None:
+        """Run the clock at `speed` x real time, or hold it (None)."""
+        self._thread.call(self._sim.set_speed, speed)
+
+    def now(self) -> datetime:
+        """The simulator's own clock (the bot's estimate of it trails by its last sample)."""
+        return self._sim.now()
+
+    async def step_to(self, moment: datetime) -> None:
+        """Step the held clock to `moment` (over a night: the simulator pumps every minute)."""
+        await asyncio.to_thread(self._thread.call, self._sim.step_to, moment,
+                                timeout=STEP_TIMEOUT_S)
+
+    async def pace_the_flatten(self, flatten_at: datetime, speed: float) -> None:
+        """From 30 s before the flatten until the run ends, at most 60x: every answer of the
+        simulator takes wall-clock time, so at 2400x a busy machine would show the bot flat
+        minutes "late" (a wall second is 40 market minutes); at 60x the flatten is judged as a
+        live day would see it. The clock is restored by the next session's start (or the
+        process ends). The simulator's own clock is read, not the bot's estimate of it, which
+        at 20,000x is minutes of market time behind."""
+        start_slow = flatten_at - FLATTEN_LEAD
+        while (ahead := (start_slow - self.now()).total_seconds()) > 0:
+            await asyncio.sleep(min(1.0, max(0.002, ahead / speed / 2)))
+        if speed > FLATTEN_PACE:
+            self.set_speed(FLATTEN_PACE)
+
+    def stop(self) -> None:
+        self._thread.stop()
+
+
+class SimulatorSetupError(Refused, ValueError):
     """The requested simulated days cannot be built; one line with the fix."""
 
 
@@ -65,7 +119,7 @@ def start_simulator(
     *,
     day: date | None = None,
     days: Sequence[date] | None = None,
-    speed: float,
+    speed: float | None,
     data_dir: Path | None = None,
     seed: int = 7,
     cash: float = 100_000.0,
@@ -74,9 +128,9 @@ def start_simulator(
     second_account: str | None = None,
     second_positions: Mapping[str, float] | None = None,
     master_client_id: int | None = None,
-) -> GatewayThread:
+) -> SimulatorHandle:
     """A running simulator replaying `days` (or the one `day`; CSV when `data_dir`, else
-    synthetic) on a free port."""
+    synthetic) on a free port. `speed=None` holds its clock until `set_speed`."""
     plan = sorted(set(days or ([day] if day else [])))
     if not plan:
         raise SimulatorSetupError("no simulated day: pass day= or days=")
@@ -90,7 +144,7 @@ def start_simulator(
         second_account=second_account, second_positions=second_positions,
         master_client_id=master_client_id,
     )
-    return sim.start_in_thread()
+    return SimulatorHandle(sim.start_in_thread(), sim)
 
 
 # -- the weekly bot's simulator (main.py --sim): daily data as minute paths --------------------
@@ -126,13 +180,13 @@ def start_daily_simulator(
     data_dir: Path | None = None,
     seed: int = 7,
     cash: float = 100_000.0,
-) -> GatewayThread:
+) -> SimulatorHandle:
     """A running simulator for the weekly bot: `day` replayed from the daily files as minute
     paths (real minutes where they agree), or a seeded synthetic day; same start as above."""
     source: BarSource = (
-        daily_source(data_dir, day, symbols) if data_dir else synthetic_source(seed, day, symbols)
+        daily_source(data_dir, day, symbols) if data_dir else synthetic_source(seed, [day], symbols)
     )
     sim = GatewaySimulator.build(
         source, day, symbols, speed=speed, start=session_bounds(day)[0] - LEAD, cash=cash, port=0,
     )
-    return sim.start_in_thread()
+    return SimulatorHandle(sim.start_in_thread(), sim)

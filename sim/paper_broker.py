@@ -43,7 +43,7 @@ from trade.models import (
     Position,
     Side,
 )
-from trade.strategy import round_to_tick
+from trade.ticks import round_to_tick
 
 
 def to_ticket(order: SimOrder) -> OrderTicket:

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from dotenv import dotenv_values
 
+from trade import allocation
+from trade.allocation import parse_allocation
 from trade.models import WHOLE_NUMBER_PARAMS, Params
 
 Bot = Literal["day_trader", "weekly"]
@@ -230,8 +232,7 @@ def _options(bot: str) -> list[_Option]:
                 _optional(_matching(r"[A-Za-z0-9]{2,20}")),
                 "an IB account id such as DU1234567 (letters and digits), or leave it empty"),
         _Option("allocation", "WEEKLY_ALLOCATION" if weekly else None, "--allocation",
-                _optional(lambda v: _float(v, 0.0, 1.0, low_open=True)),
-                "a fraction in (0, 1], e.g. 0.25"),
+                _optional(parse_allocation), allocation.FIX),
         _Option("live", None, "--live", _bool, "true or false"),
         _Option("sim", None, "--sim", _bool, "true or false"),
         _Option("watchlist_path", "WATCHLIST_PATH", "--watchlist", _path, "a file path"),

@@ -20,17 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from trade.allocation import validate_allocation
 from trade.models import Account, Params
-
-
-def validate_allocation(value: object) -> float:
-    """The fraction of net liquidation the bot may use: a number in (0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ValueError(
-            f"--allocation={value!r} is invalid: use a number in (0, 1], e.g. 0.25 for a "
-            "quarter of net liquidation"
-        )
-    return float(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from enum import IntEnum
 from typing import Protocol
 
 from trade.models import Params, Position, Signal, SignalAction
+from trade.ticks import round_to_tick
 
 
 class IndicatorView(Protocol):
@@ -80,17 +81,6 @@ _EXIT_REASON = {
     Verdict.EXIT_STOP: "stop",
     Verdict.EXIT_FLATTEN: "flatten",
 }
-
-
-def tick_size(price: float) -> float:
-    """US equities quote in pennies from $1 up and in 1/100 of a cent below (SEC Rule 612)."""
-    return 0.01 if price >= 1.0 else 0.0001
-
-
-def round_to_tick(price: float) -> float:
-    """Nearest valid price; `round` works on the exact binary value, so 101.39999999999999
-    becomes 101.4 and never an off-tick 101.39999999999999 that IB would reject."""
-    return round(price, 2) if price >= 1.0 else round(price, 4)
 
 
 def bracket_prices(entry_price: float, params: Params) -> tuple[float, float]:

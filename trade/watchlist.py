@@ -35,13 +35,14 @@ from trade.broker import Broker, BrokerError
 from trade.calendar import MarketCalendar
 from trade.indicators import atr as wilder_atr
 from trade.models import Bar, Params
+from trade.refusal import Refused
 
 log = logging.getLogger(__name__)
 
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 
 
-class WatchlistError(ValueError):
+class WatchlistError(Refused, ValueError):
     """The watchlist file is unusable; the message is one line with the fix."""
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trade import cli
+from trade import allocation, cli
 from trade.config import DEFAULT_SIM_DATA_DIR
 
 PROG = "python -m sim.backtest"
@@ -43,8 +43,8 @@ def add_market_flags(parser: argparse.ArgumentParser) -> None:
                  help="fast: the compiled engine (default); event: the live trader itself")
     cli.add_flag(parser, "--params", metavar="FILE.json", fix='a JSON object such as '
                  '{"profit_target": 0.02}', help="strategy parameters over the defaults")
-    cli.add_flag(parser, "--allocation", type=float, default=0.25, metavar="F",
-                 fix="a fraction in (0, 1], e.g. 0.25",
+    cli.add_flag(parser, "--allocation", type=cli._type(allocation.FIX, allocation.parse_allocation),
+                 default=0.25, metavar="F", fix=allocation.FIX,
                  help="fraction of net liquidation the bot may use (default: 0.25)")
     cli.add_flag(parser, "--equity", type=float, default=100_000.0, metavar="N",
                  fix="a positive amount, e.g. 100000",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trade.allocation import validate_allocation
 from trade.models import Params
-from trade.risk import validate_allocation
 
 
 class BacktestInputError(ValueError):

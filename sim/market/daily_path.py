@@ -37,7 +37,7 @@ from pathlib import Path
 from sim.market.bar_sources import CsvBarSource
 from sim.market.sessions import session_bounds
 from trade.models import Bar
-from trade.strategy import round_to_tick
+from trade.ticks import round_to_tick
 
 DEFAULT_AGREEMENT = 0.02
 MINUTE_SESSIONS = 10  # modelled sessions of minutes before the replayed day

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from observability.history import HistoryDB
-from sim.market.ticks import to_tick
 from tests.e2e.harness import (
     DATA,
     GatewayProcess,
@@ -20,6 +19,7 @@ from tests.e2e.harness import (
 )
 from trade.indicators import compute_indicators
 from trade.models import OrderRef, Params
+from trade.ticks import to_tick
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NY = ZoneInfo("America/New_York")

@@ -19,11 +19,11 @@ from sim.market.clock import ReplayClock
 from sim.market.replay import MarketReplay
 from sim.market.sessions import NY
 from sim.market.synthetic import SyntheticMarket
-from sim.market.ticks import on_tick, to_tick
 from sim.paper_broker import PaperBroker
 from tests.paths import DATA
 from tests.sim.tws.clients import settle
 from trade.models import Side
+from trade.ticks import on_tick, to_tick
 
 
 def prices_in(fields: list[str]) -> list[float]:

@@ -51,7 +51,7 @@ from trade.models import (
     Position,
     Side,
 )
-from trade.strategy import round_to_tick
+from trade.ticks import round_to_tick
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,8 @@ class IBBroker(IBMarketData):
                 order.transmit = True
                 self._ib.placeOrder(trade.contract, order)
                 return
-        raise BrokerError(f"order {order_id} is not working: nothing to modify", 104)
+        raise BrokerError(f"order {order_id} is not working: nothing to modify",
+                          ib_errors.CANNOT_MODIFY_FILLED)
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         order = Order(action=side.value, totalQuantity=qty, orderType="MKT", tif="DAY")

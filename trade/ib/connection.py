@@ -18,7 +18,7 @@ from ib_async import IB
 
 from observability import tracing
 from observability.tracing import SpanNames
-from trade.broker import ConnectionState
+from trade.broker import BrokerError, ConnectionState
 from trade.ib import errors as ib_errors
 from trade.ib.pacing import SlidingWindowPacer
 
@@ -29,7 +29,7 @@ StateListener = Callable[[ConnectionState], None]
 HOOK_TIMEOUT_S = 10.0  # a restore step that hangs (a lost reply) must not block every reconnect
 
 
-class ConnectionFailed(Exception):
+class ConnectionFailed(BrokerError):
     """The Gateway could not be reached or refused us; the message is one line with the fix."""
 
 

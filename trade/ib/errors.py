@@ -17,6 +17,7 @@ NOT_CONNECTED = 504
 # Order rejections and cancellations (the order is dead).
 ORDER_REJECTED = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 201, 203, 321})
 ORDER_CANCELLED = 202
+CANNOT_MODIFY_FILLED = 104  # "Can't modify a filled order": the order is no longer working
 NO_SECURITY_DEFINITION = 200
 
 # The account has no (API) subscription for the market data asked for: real-time bars never come.

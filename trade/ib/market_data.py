@@ -80,7 +80,8 @@ class IBMarketData:
                 return [translate.bar(symbol, b, seconds) for b in bars or []]
             log.warning("historical data pacing violation for %s; retry %d", symbol, attempt + 1)
             await asyncio.sleep(2.0 * (attempt + 1))
-        raise BrokerError(f"historical data for {symbol} refused by IB pacing (162) three times", 162)
+        raise BrokerError(f"historical data for {symbol} refused by IB pacing (162) three times",
+                          ib_errors.HISTORICAL_PACING)
 
     def last_price(self, symbol: str) -> float | None:
         return self._last_price.get(symbol)
@@ -119,7 +120,8 @@ class IBMarketData:
     def _contract(self, symbol: str) -> Contract:
         contract = self._contracts.get(symbol)
         if contract is None:
-            raise UnknownSymbol(f"{symbol} is not qualified: call qualify() first", 200)
+            raise UnknownSymbol(f"{symbol} is not qualified: call qualify() first",
+                                ib_errors.NO_SECURITY_DEFINITION)
         return contract
 
     def _require_connection(self) -> None:

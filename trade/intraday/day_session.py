@@ -28,17 +28,14 @@ from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
 from trade.models import Account
 from trade.risk import RiskManager
+from trade.startup import refuse_live_account
 from trade.watchlist import Watchlist, analyze_watchlist
 
 log = logging.getLogger(__name__)
 
 
-class StartupRefused(Exception):
-    """The bot must not trade (bad input, live account without --live); one line, exit 2."""
-
-
 @dataclass(frozen=True, slots=True)
-class DayResult:
+class TradingDayResult:
     run_log: RunLog | None
     log_path: str | None
     message: str
@@ -59,7 +56,7 @@ def records_for(settings: Settings, account: Account) -> tuple[Path, Path]:
 async def run_trading_day(
     settings: Settings, watchlist: Watchlist, broker: Broker, stop: asyncio.Event, variant: str = "",
     on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
-) -> DayResult:
+) -> TradingDayResult:
     """Check the account, analyse the watchlist, trade until flat; return the written run log.
 
     `on_trader` is awaited once the trader has started (the entry script starts the status page
@@ -69,11 +66,7 @@ async def run_trading_day(
     db: HistoryDB | None = None
     try:
         account = await through_reconnects(broker.account, "reading the account")
-        if not account.is_paper and not settings.live:
-            raise StartupRefused(
-                f"account {account.masked_id} is a live account: pass --live to trade real money "
-                "(paper account ids start with DU)"
-            )
+        refuse_live_account(account, settings.live)
         calendar = MarketCalendar(
             flatten_minutes=settings.flatten_minutes,
             entry_cutoff_minutes=settings.entry_cutoff_minutes,
@@ -81,7 +74,7 @@ async def run_trading_day(
         today: date = broker.now().date()
         if not calendar.is_trading_day(today):
             nxt = calendar.next_session(today)
-            return DayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
+            return TradingDayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
         session = calendar.session(today)
         db_path, logs_dir = records_for(settings, account)
         run_id = new_run_id(session.date, broker.now())
@@ -139,7 +132,7 @@ async def run_trading_day(
         path = run_log.write(logs_dir)
         _record_run_metrics(db, session, variant, run_log, trader.entries.day_start_equity,
                             settings.allocation)
-        return DayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir)
+        return TradingDayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir)
     finally:
         if db is not None:
             db.close()

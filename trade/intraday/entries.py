@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class EntryDecision:
     """The last verdict on a symbol, kept cheaply per bar; its reason is built when asked."""
 
     time: datetime
@@ -63,7 +63,7 @@ class EntryDesk:
         self.fills = fills
         self.account: Account | None = None  # refreshed by the trader's health checks
         self.day_start_equity: float | None = None
-        self.decisions: dict[str, Decision] = {}
+        self.decisions: dict[str, EntryDecision] = {}
         self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in ctx.books}
         self.trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
 
@@ -78,14 +78,14 @@ class EntryDesk:
         state, params = book.indicators, book.params
         verdict = strategy.entry_verdict(state.close, state.vwap, state.rsi, state.atr, params,
                                          bar.end, self.session, True, book.daily_atr_pct)
-        decision = Decision(bar.end, verdict, state.close, state.vwap, state.rsi, state.atr)
+        decision = EntryDecision(bar.end, verdict, state.close, state.vwap, state.rsi, state.atr)
         self.decisions[book.symbol] = decision
         if verdict is not strategy.Verdict.ENTER:
             self.count(book.symbol, verdict.name)
             return
         self._decide(book, bar, decision)
 
-    def _decide(self, book: SymbolBook, bar: Bar, decision: Decision) -> None:
+    def _decide(self, book: SymbolBook, bar: Bar, decision: EntryDecision) -> None:
         state, params = book.indicators, book.params
         signal = strategy.signal_for(book.symbol, strategy.Verdict.ENTER, state, params, bar.end,
                                      self.session, daily_atr_pct=book.daily_atr_pct)
@@ -101,7 +101,7 @@ class EntryDesk:
                 tracing.set_attrs(risk_span, qty=result.shares, attrs={"trading.risk": result.reason})
             if not result.allowed:
                 log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
-                self.decisions[book.symbol] = Decision(
+                self.decisions[book.symbol] = EntryDecision(
                     decision.time, None, decision.close, decision.vwap, decision.rsi,
                     decision.atr, result.reason)
                 self.count(book.symbol, f"risk: {result.rule or 'sizing'}")

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from observability.schema import ExecutionRow, IntentState, TradeRow
 from trade.intraday.context import TraderContext
-from trade.intraday.ledger import Ledger, RoundTrip
+from trade.intraday.ledger import RoundTrip, TripLedger
 from trade.intraday.lots import Lots
 from trade.intraday.run_log import trade_entry
 from trade.models import Fill, OrderRef, Side
@@ -41,7 +41,7 @@ class FillRecorder:
         self.variant = ctx.variant
         self.run_log = ctx.run_log
         self.now = ctx.broker.now
-        self.ledger = Ledger(ctx.bot)
+        self.ledger = TripLedger(ctx.bot)
         self.seen: set[str] = set()
         self._daystr = ctx.day.strftime("%Y%m%d")
 

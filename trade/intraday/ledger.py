@@ -94,7 +94,7 @@ class RoundTrip:
         return EXIT_REASONS.get(leg, leg.lower())
 
 
-class Ledger:
+class TripLedger:
     """Groups a bot's executions into round trips; returns each one when it closes."""
 
     def __init__(self, bot: str) -> None:

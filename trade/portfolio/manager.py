@@ -25,7 +25,7 @@ from typing import Any
 
 from trade.models import Side
 from trade.portfolio.universe import PortfolioRules
-from trade.strategy import round_to_tick
+from trade.ticks import round_to_tick
 
 
 @dataclass(slots=True)

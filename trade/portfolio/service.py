@@ -20,7 +20,7 @@ from observability.history import HistoryDB
 from trade.broker import Broker
 from trade.calendar import MarketCalendar
 from trade.config import Settings
-from trade.intraday.day_session import StartupRefused, run_trading_day
+from trade.intraday.day_session import run_trading_day
 from trade.portfolio.cycle import CycleFailed, CycleOutcome, WeeklyCycle
 from trade.portfolio.execution import wait_until
 from trade.portfolio.scheduler import WeeklyScheduler
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 DAY_TRADER_LEAD = timedelta(minutes=10)  # the hosted day trader starts before each open
 
 Report = Callable[[str], None]
-
-
-class Refused(Exception):
-    """A bot must not trade (a live account without --live); one line, exit 2."""
 
 
 def llm_env(settings: Settings) -> dict[str, str]:
@@ -55,10 +51,7 @@ async def one_trading_day(settings: Settings, allocation: float, watchlist: Watc
                           broker: Broker, stop: asyncio.Event) -> str:
     """One day of the hosted day trader with its own allocation (same connection, own book)."""
     day_settings = dataclasses.replace(settings, bot="day_trader", allocation=allocation)
-    try:
-        result = await run_trading_day(day_settings, watchlist, broker, stop)
-    except StartupRefused as exc:
-        raise Refused(str(exc)) from None
+    result = await run_trading_day(day_settings, watchlist, broker, stop)
     if result.run_log is None:
         return result.message
     log_ = result.run_log

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trade.refusal import Refused
+
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 
 
-class UniverseError(ValueError):
+class UniverseError(Refused, ValueError):
     """The universe file is unusable; the message is one line with the fix."""
 
 

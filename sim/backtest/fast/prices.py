@@ -9,7 +9,7 @@ every price and fee it computes must be the very float Python computes:
   split, no FMA), so the comparison with the half-way point is exact; the result is r / 10**nd,
   the double nearest the decimal r / 10**nd, which is what CPython returns.
 - `to_tick`, `worse_for`, `slipped` are `sim.market.ticks` / `sim.engine.matching`;
-  `round_to_tick` is `trade.strategy.round_to_tick`; `commission` is
+  `round_to_tick` is `trade.ticks.round_to_tick`; `commission` is
   `sim.engine.commissions.IBTieredCommission.commission`; `whole_shares` is `trade.risk`'s
   sizing floor. Each keeps the Python expression's evaluation order (floating point is not
   associative). tests/sim/backtest/test_fast_prices.py compares them on millions of values.
@@ -78,7 +78,7 @@ def py_round(x: float, ndigits: int) -> float:
 
 @njit(cache=True)
 def to_tick(price: float, direction: int) -> float:
-    """`sim.market.ticks.to_tick`: nearest (0), next grid price up (+1) or down (-1)."""
+    """`trade.ticks.to_tick`: nearest (0), next grid price up (+1) or down (-1)."""
     if price >= 1.0:
         tick = 0.01
         decimals = 2
@@ -109,7 +109,7 @@ def slipped(price: float, buy: bool, slippage_bps: float) -> float:
 
 @njit(cache=True)
 def round_to_tick(price: float) -> float:
-    """`trade.strategy.round_to_tick`."""
+    """`trade.ticks.round_to_tick`."""
     return py_round(price, 2) if price >= 1.0 else py_round(price, 4)
 
 

@@ -12,7 +12,7 @@ from sim.engine.commissions import IBTieredCommission
 from sim.engine.matching import slipped
 from sim.market import ticks
 from trade.risk import _whole_shares
-from trade.strategy import round_to_tick
+from trade.ticks import round_to_tick
 
 
 def _values(n: int, seed: int) -> list[float]:

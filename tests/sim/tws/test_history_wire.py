@@ -8,8 +8,8 @@ import pytest
 from ib_async import Stock
 
 from sim.market.sessions import NY
-from sim.market.ticks import on_tick
 from tests.sim.tws.clients import error_codes, settle
+from trade.ticks import on_tick
 
 SPY = Stock("SPY", "SMART", "USD")
 

@@ -9,8 +9,8 @@ import pytest
 from ib_async import Forex, MarketOrder, Stock, TickByTickAllLast, TickByTickBidAsk
 
 from sim.market.sessions import NY
-from sim.market.ticks import on_tick
 from tests.sim.tws.clients import error_codes, settle
+from trade.ticks import on_tick
 
 SPY = Stock("SPY", "SMART", "USD")
 

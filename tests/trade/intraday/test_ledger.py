@@ -1,4 +1,4 @@
-"""Ledger: round trips are derived from executions (partial fills, exit leg, net P&L, adoption)."""
+"""TripLedger: round trips are derived from executions (partial fills, exit leg, net P&L, adoption)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trade.intraday.ledger import Ledger
+from trade.intraday.ledger import TripLedger
 from trade.models import Fill, OrderRef, Side
 
 NY = ZoneInfo("America/New_York")
@@ -23,14 +23,14 @@ def fill(leg: str, side: Side, qty: int, price: float, commission: float = 0.0, 
 
 
 def test_entry_fill_alone_does_not_close_a_round_trip():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     assert ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0)) is None
     trip = ledger.open_trip("SPY")
     assert trip is not None and trip.open_qty == 10 and not trip.is_closed
 
 
 def test_round_trip_closes_when_exit_qty_matches_entry_qty():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     trip = ledger.apply(fill("TP", Side.SELL, 10, 101.4))
     assert trip is not None and trip.is_closed
@@ -39,7 +39,7 @@ def test_round_trip_closes_when_exit_qty_matches_entry_qty():
 
 
 def test_partial_entry_fills_average_their_price_and_sum_their_qty():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 4, 100.0))
     ledger.apply(fill("ENTRY", Side.BUY, 6, 101.0))
     trip = ledger.open_trip("SPY")
@@ -49,7 +49,7 @@ def test_partial_entry_fills_average_their_price_and_sum_their_qty():
 
 
 def test_partial_exit_keeps_the_round_trip_open_until_the_rest_sells():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     assert ledger.apply(fill("TP", Side.SELL, 3, 101.0)) is None
     assert ledger.open_trip("SPY").open_qty == 7  # type: ignore[union-attr]
@@ -60,7 +60,7 @@ def test_partial_exit_keeps_the_round_trip_open_until_the_rest_sells():
 
 
 def test_pnl_is_proceeds_minus_cost_minus_every_commission():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0, commission=1.0))
     trip = ledger.apply(fill("SL", Side.SELL, 10, 99.2, commission=1.05))
     assert trip is not None
@@ -70,14 +70,14 @@ def test_pnl_is_proceeds_minus_cost_minus_every_commission():
 
 @pytest.mark.parametrize(("leg", "reason"), [("TP", "target"), ("SL", "stop"), ("FLAT", "flatten")])
 def test_exit_reason_names_the_leg_that_closed_the_position(leg: str, reason: str):
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     trip = ledger.apply(fill(leg, Side.SELL, 10, 100.5))
     assert trip is not None and trip.exit_reason == reason
 
 
 def test_exit_reason_is_the_leg_that_sold_most_shares():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     ledger.apply(fill("TP", Side.SELL, 3, 101.4))
     trip = ledger.apply(fill("FLAT", Side.SELL, 7, 100.2, seq=2))
@@ -85,13 +85,13 @@ def test_exit_reason_is_the_leg_that_sold_most_shares():
 
 
 def test_key_names_the_entry_sequence():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0, seq=3))
     assert ledger.open_trip("SPY").key == "20250703-SPY-3"  # type: ignore[union-attr]
 
 
 def test_other_bots_and_foreign_refs_are_ignored():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     assert ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0, bot="WK")) is None
     manual = Fill("m1", 1, "", "SPY", Side.BUY, 5, 100.0, T0)
     assert ledger.apply(manual) is None
@@ -99,7 +99,7 @@ def test_other_bots_and_foreign_refs_are_ignored():
 
 
 def test_symbols_are_tracked_separately():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     ledger.apply(fill("ENTRY", Side.BUY, 5, 20.0, symbol="IONQ"))
     trip = ledger.apply(fill("TP", Side.SELL, 5, 20.5, symbol="IONQ"))
@@ -108,7 +108,7 @@ def test_symbols_are_tracked_separately():
 
 
 def test_second_entry_after_a_closed_trip_starts_a_new_round_trip():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     first = ledger.apply(fill("TP", Side.SELL, 10, 101.0))
     ledger.apply(fill("ENTRY", Side.BUY, 8, 102.0, seq=2))
@@ -118,7 +118,7 @@ def test_second_entry_after_a_closed_trip_starts_a_new_round_trip():
 
 
 def test_adopted_position_is_closed_by_its_protective_exits_at_the_adopted_cost():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.adopt("SPY", 10, 100.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
     trip = ledger.apply(fill("SL", Side.SELL, 10, 99.0, seq=4))
     assert trip is not None
@@ -128,7 +128,7 @@ def test_adopted_position_is_closed_by_its_protective_exits_at_the_adopted_cost(
 
 
 def test_adopt_does_not_replace_an_open_round_trip():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     ledger.adopt("SPY", 25, 90.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
     trip = ledger.open_trip("SPY")
@@ -136,7 +136,7 @@ def test_adopt_does_not_replace_an_open_round_trip():
 
 
 def test_adopt_of_no_shares_is_a_no_op():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.adopt("SPY", 0, 100.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
     assert ledger.open_trip("SPY") is None
 
@@ -144,14 +144,14 @@ def test_adopt_of_no_shares_is_a_no_op():
 def test_sale_with_no_known_entry_is_not_a_round_trip():
     """After a restart the DB replay may hold the exit of a position adopted earlier (its entry is
     no execution): a round trip with zero cost would report the whole sale as profit."""
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     assert ledger.apply(fill("SL", Side.SELL, 10, 99.0, seq=4)) is None
     assert ledger.closed == []
     assert ledger.open_trip("SPY") is None
 
 
 def test_position_adopted_after_an_unmatched_sale_is_still_tracked():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(fill("SL", Side.SELL, 4, 99.0, seq=4))  # part sold before the restart
     ledger.adopt("SPY", 6, 100.0, T0, OrderRef("DT", "20250703", "SPY", 0, "ENTRY"))
     trip = ledger.apply(fill("FLAT", Side.SELL, 6, 101.0, seq=5))
@@ -163,7 +163,7 @@ def test_realized_pnl_is_the_sum_of_the_closed_trips_in_closing_order() -> None:
     float), also after trips were appended from outside."""
     import random
 
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     rng = random.Random(4)
     for seq in range(1, 60):
         symbol = rng.choice(["AAA", "BBB", "CCC"])

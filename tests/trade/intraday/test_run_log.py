@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trade.intraday.ledger import Ledger
+from trade.intraday.ledger import TripLedger
 from trade.intraday.run_log import RunLog, trade_entry
 from trade.models import Fill, Side
 
@@ -20,7 +20,7 @@ KEYS = {"date", "allocation", "params", "watchlist", "trades", "realized_pnl", "
 
 
 def closed_trip():
-    ledger = Ledger("DT")
+    ledger = TripLedger("DT")
     ledger.apply(Fill("e1", 1, "DT-20250703-SPY-1-ENTRY", "SPY", Side.BUY, 10, 620.0,
                       datetime(2025, 7, 3, 10, 1, tzinfo=NY), 1.0))
     trip = ledger.apply(Fill("e2", 3, "DT-20250703-SPY-1-SL", "SPY", Side.SELL, 10, 615.04,

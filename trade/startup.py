@@ -1,0 +1,93 @@
+"""What both entry scripts do the same way around a run: logging in market time, tracing, stopping
+on a signal, the live-account rule, and turning a failure into one line and an exit code.
+
+Why one module: the two bots are run by the same person from the same cron file, so they must
+refuse the same accounts, stamp their logs the same way and mean the same thing by an exit code:
+
+    0  done (or nothing to do today)
+    1  the Gateway, IB or the history DB failed us (unreachable Gateway, a DB that cannot open)
+    2  bad input or a refusal to trade (a malformed file, an unknown symbol or account, a live
+       account without --live): nothing was sent
+
+Every way out of a run that is not 0 is one line on stderr, `<prog>: error: <what and the fix>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from observability import log_clock
+from observability.history_errors import HistoryDBError
+from observability.tracing import TracingConfigError, TracingHandle, setup_tracing
+from trade.broker import BrokerError, UnknownAccount
+from trade.models import Account
+from trade.refusal import Refused
+
+__all__ = ["EXIT_DONE", "EXIT_FAILED", "EXIT_REFUSED", "Refused", "fail", "guarded",
+           "install_logging", "refuse_live_account", "stop_on_signals", "tracing"]
+
+EXIT_DONE, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+# libraries whose own log lines are noise at INFO: ib_async logs a routine OCA cancel (202) as
+# ERROR (the IB adapter logs IB's errors itself, at their true weight); the scheduler's every
+# tick; the in-process simulator's chatter
+_QUIET = {"ib_async": logging.CRITICAL, "apscheduler": logging.WARNING, "sim": logging.WARNING}
+
+
+def refuse_live_account(account: Account, live: bool) -> None:
+    """The one live-account rule: a non-paper account only with --live."""
+    if not account.is_paper and not live:
+        raise Refused(f"account {account.masked_id} is a live account: pass --live to trade real "
+                      "money (paper account ids start with DU)")
+
+
+def install_logging(level: int | str) -> log_clock.MarketTimeFormatter:
+    """Log lines stamped in market time (once the caller sets the formatter's clock to the
+    broker's), libraries quietened; returns the formatter."""
+    formatter = log_clock.install(level)
+    root_level = logging.getLogger().level
+    for name, quiet in _QUIET.items():
+        logging.getLogger(name).setLevel(max(quiet, root_level))
+    return formatter
+
+
+@contextmanager
+def tracing(service: str) -> Iterator[TracingHandle]:
+    """OpenTelemetry for the run (a no-op without OTEL_* settings), shut down on every way out;
+    a malformed setting is a refusal."""
+    try:
+        handle = setup_tracing(service)
+    except TracingConfigError as exc:
+        raise Refused(str(exc)) from None
+    try:
+        yield handle
+    finally:
+        handle.shutdown()
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set `stop` (the bots finish their step, keep exits at the broker, write
+    their logs) instead of killing the process mid-step."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def fail(prog: str, message: str, code: int) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def guarded(prog: str, body: Callable[[], int]) -> int:
+    """Run an entry script's body; a refusal or a failure becomes one line and its exit code."""
+    try:
+        return body()
+    except (Refused, UnknownAccount) as exc:
+        return fail(prog, str(exc), EXIT_REFUSED)
+    except (BrokerError, HistoryDBError, ConnectionError) as exc:
+        return fail(prog, str(exc) or type(exc).__name__, EXIT_FAILED)
