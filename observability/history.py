@@ -164,14 +164,26 @@ class HistoryDB(MetricsHistory, ImprovementHistory, WeeklyHistory):
         return int(rows[0][0] or 0)
 
     def record_execution(self, exec_id: str, order_ref: str, symbol: str, side: str, qty: float,
-                         price: float, time: datetime, commission: float, book: str,
+                         price: float, time: datetime, commission: float | None, book: str,
                          account: str = "", run_id: str = "") -> bool:
-        """Record a fill exactly once: True if `exec_id` is new, False if it was seen before."""
-        sql = (f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
+        """Record a fill exactly once: True if `exec_id` is new, False if it was seen before.
+        `commission` None: its report has not come yet (`set_execution_commission` adds it)."""
+        sql = (f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
                "ON CONFLICT (exec_id) DO NOTHING")
-        args = (exec_id, order_ref, symbol, str(side), qty, price, to_db_time(time), commission,
-                book, mask_account(account), run_id)
+        args = (exec_id, order_ref, symbol, str(side), qty, price, to_db_time(time),
+                commission or 0.0, book, mask_account(account), run_id, int(commission is None))
         return self._write("record_execution", sql, args).rowcount == 1
+
+    def pending_commissions(self, book: str) -> set[str]:
+        """Exec ids of `book` recorded before their commission report came."""
+        rows = self._query("SELECT exec_id FROM executions WHERE commission_pending = 1 AND "
+                           "book = ?", (book,))
+        return {r[0] for r in rows}
+
+    def set_execution_commission(self, exec_id: str, commission: float) -> None:
+        """The commission report of an execution recorded before it came."""
+        self._write("set_execution_commission", "UPDATE executions SET commission = ?, "
+                    "commission_pending = 0 WHERE exec_id = ?", (commission, exec_id))
 
     def executions_since(self, since: datetime, book: str | None = None) -> list[ExecutionRow]:
         """Executions at or after `since`, oldest first (>=: the caller dedupes by exec id)."""

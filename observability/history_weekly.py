@@ -109,7 +109,7 @@ class WeeklyHistory(HistoryConnection):
         return self._write("update_weekly_target", sql, args).rowcount == 1
 
     def record_book_execution(self, exec_id: str, order_ref: str, symbol: str, side: str,
-                              qty: int, price: float, time: datetime, commission: float,
+                              qty: int, price: float, time: datetime, commission: float | None,
                               book: str, account: str = "") -> bool:
         """Record an execution and apply it to `book` in ONE transaction; True if it was new.
 
@@ -125,10 +125,10 @@ class WeeklyHistory(HistoryConnection):
         def apply(conn: sqlite3.Connection) -> None:
             nonlocal inserted
             inserted = conn.execute(
-                f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
+                f"INSERT INTO executions ({EXEC_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
                 "ON CONFLICT (exec_id) DO NOTHING",
-                (exec_id, order_ref, symbol, side, qty, price, at, commission, book,
-                 mask_account(account), ""),
+                (exec_id, order_ref, symbol, side, qty, price, at, commission or 0.0, book,
+                 mask_account(account), "", int(commission is None)),
             ).rowcount == 1
             if not inserted:
                 return

@@ -282,7 +282,14 @@ CREATE INDEX trades_by_run ON trades (run_id);
 CREATE INDEX executions_by_run ON executions (run_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY, RUNS)
+COMMISSION_PENDING = """
+ALTER TABLE executions ADD COLUMN commission_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX executions_commission_pending ON executions (commission_pending)
+    WHERE commission_pending = 1;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY, RUNS,
+                               COMMISSION_PENDING)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -209,6 +209,7 @@ class ExecutionRow:
     book: str
     account: str = ""  # masked: last 4 characters only
     run_id: str = ""
+    commission_pending: bool = False  # its commission report had not come when recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,8 @@ INTENT_COLUMNS = (
     "stop_price, variant, book, state, created_time, updated_time, run_id"
 )
 EXEC_COLUMNS = (
-    "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account, run_id"
+    "exec_id, order_ref, symbol, side, qty, price, time, commission, book, account, run_id, "
+    "commission_pending"
 )
 
 
@@ -302,7 +304,7 @@ def intent_from_db(r: Sequence[Any]) -> IntentRow:
 
 def execution_from_db(r: Sequence[Any]) -> ExecutionRow:
     return ExecutionRow(r[0], r[1], r[2], r[3], r[4], r[5], from_db_time(r[6]), r[7], r[8], r[9],
-                        r[10])
+                        r[10], bool(r[11]))
 
 
 # -- minute bars (the daily report's price charts) ---------------------------------------

@@ -17,12 +17,14 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sim.engine.exchange import Execution, MatchingEngine, OrderReject, SimOrder
 from sim.market.replay import MarketReplay
 from trade.broker import (
     BarHandler,
     BrokerError,
+    CommissionHandler,
     ConnectionHandler,
     FillHandler,
     OrderRejected,
@@ -106,6 +108,7 @@ class PaperBroker:
         self._delivered: dict[str, int] = {}
         self._bars_cache: dict[str, tuple[MarketReplay, list[Bar]]] = {}
         self._fill_handlers: list[FillHandler] = []
+        self._commission_handlers: list[CommissionHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
         self._connection_handlers: list[ConnectionHandler] = []
         engine.add_listener(self)
@@ -142,6 +145,10 @@ class PaperBroker:
 
     async def open_orders(self) -> list[OrderTicket]:
         return [to_ticket(o) for o in self.engine.open_orders()]
+
+    async def all_open_orders(self) -> list[OrderTicket]:
+        """One client in-process: every open order is this client's."""
+        return await self.open_orders()
 
     async def executions(self, since: datetime | None = None) -> list[Fill]:
         return [
@@ -291,6 +298,10 @@ class PaperBroker:
     def add_fill_handler(self, handler: FillHandler) -> None:
         self._fill_handlers.append(handler)
 
+    def add_commission_handler(self, handler: CommissionHandler) -> None:
+        """Kept for the port: in-process, an execution carries its commission already."""
+        self._commission_handlers.append(handler)
+
     def add_order_status_handler(self, handler: OrderStatusHandler) -> None:
         self._status_handlers.append(handler)
 
@@ -299,7 +310,9 @@ class PaperBroker:
         self._connection_handlers.append(handler)
 
     def remove_handlers(self, *handlers: object) -> None:
-        for registry in (self._fill_handlers, self._status_handlers, self._connection_handlers):
+        registries: tuple[list[Any], ...] = (self._fill_handlers, self._commission_handlers,
+                                             self._status_handlers, self._connection_handlers)
+        for registry in registries:
             registry[:] = [h for h in registry if h not in handlers]
 
     # ------------------------------------------------------------------ driving the backtest

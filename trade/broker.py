@@ -39,6 +39,7 @@ from trade.models import (
 
 BarHandler = Callable[[Bar], None]
 FillHandler = Callable[[Fill], None]
+CommissionHandler = Callable[[str, float], None]  # (exec id, commission) when its report comes
 OrderStatusHandler = Callable[[OrderTicket], None]
 
 
@@ -61,6 +62,11 @@ class BrokerError(Exception):
 
 class NotConnected(BrokerError):
     """The broker connection is down right now (it is being restored): try again shortly."""
+
+
+class BrokerTimeout(BrokerError):
+    """A request got no answer within its deadline (a lost reply, a frozen Gateway): the caller
+    gives up on this attempt and tries again, it never waits for ever."""
 
 
 class OrderRejected(BrokerError):
@@ -94,11 +100,18 @@ class Broker(Protocol):
     async def positions(self) -> list[Position]: ...
 
     async def open_orders(self) -> list[OrderTicket]:
-        """Every working order of this client/account, including ones placed before a restart."""
+        """Every working order of this client/account, including ones placed before a restart,
+        as the broker reports them now (not a cache that a missed status left stale)."""
+        ...
+
+    async def all_open_orders(self) -> list[OrderTicket]:
+        """The account's working orders of every API client (IB reqAllOpenOrders): how a bot
+        started under another client id finds the exits an earlier run left."""
         ...
 
     async def executions(self, since: datetime | None = None) -> list[Fill]:
-        """Executions (with commissions) since `since`, or all the broker still reports."""
+        """Executions since `since`, or all the broker still reports; each with its commission
+        when the report has come (None otherwise)."""
         ...
 
     async def qualify(self, symbols: Sequence[str]) -> dict[str, bool]:
@@ -185,7 +198,13 @@ class Broker(Protocol):
         """Global cancel: every working order of the account (IB reqGlobalCancel)."""
         ...
 
-    def add_fill_handler(self, handler: FillHandler) -> None: ...
+    def add_fill_handler(self, handler: FillHandler) -> None:
+        """Each execution as the broker reports it (IB execDetails), commission usually None."""
+        ...
+
+    def add_commission_handler(self, handler: CommissionHandler) -> None:
+        """Each commission report, after its execution (IB commissionReport)."""
+        ...
 
     def add_order_status_handler(self, handler: OrderStatusHandler) -> None: ...
 

@@ -38,6 +38,10 @@ SECRET_FIELDS = frozenset({"deepseek_api_key", "fmp_api_key", "local_llm_api_key
 DEFAULT_CLIENT_IDS: dict[str, int] = {"day_trader": 2, "weekly": 1}
 DEFAULT_DB_PATH = Path("trading_history.db")
 DEFAULT_SIM_DB_PATH = Path("trading_history.sim.db")
+# The broker-held backstop sells 2 minutes after the flatten (trade/intraday/trader.py
+# TraderOptions.backstop_delay) and must still be before the close, with a minute to spare.
+MIN_FLATTEN_MINUTES = 3
+
 # The shared market data sits beside the checkout (`../shared/data`), not inside it.
 DEFAULT_SIM_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -245,7 +249,9 @@ def _options(bot: str) -> list[_Option]:
         _Option("entry_cutoff_minutes", "ENTRY_CUTOFF_MINUTES", None,
                 lambda v: _int(v, 0, 180), "whole minutes before the close, 0-180, e.g. 30"),
         _Option("flatten_minutes", "FLATTEN_MINUTES", None,
-                lambda v: _int(v, 1, 60), "whole minutes before the close, 1-60, e.g. 5"),
+                lambda v: _int(v, MIN_FLATTEN_MINUTES, 60),
+                f"whole minutes before the close, {MIN_FLATTEN_MINUTES}-60, e.g. 5 (the broker-held "
+                "backstop sells 2 minutes after the flatten and must do so before the close)"),
         _Option("daily_loss_cap_pct", "DAILY_LOSS_CAP_PCT", None,
                 lambda v: _float(v, 0.0, 100.0, low_open=True),
                 "a percentage in (0, 100], e.g. 2.0"),

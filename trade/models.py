@@ -50,6 +50,13 @@ class OrderStatus(StrEnum):
             OrderStatus.SUBMITTED,
         )
 
+    @property
+    def is_final(self) -> bool:
+        """Done for good. `Inactive` is not: IB's "not currently working" (a rejection, or an
+        order held outside its conditions) may become working again, so an Inactive order of the
+        bot is cancelled explicitly before anything replaces it."""
+        return self in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.API_CANCELLED)
+
 
 @dataclass(frozen=True, slots=True)
 class Bar:
@@ -119,6 +126,7 @@ class OrderTicket:
     perm_id: int = 0
     good_after: datetime | None = None  # held at the broker until then (IB goodAfterTime)
     account: str = ""
+    client_id: int = 0  # the API client that placed it (0: unknown, or TWS itself)
 
     @property
     def remaining(self) -> int:
@@ -161,7 +169,11 @@ class BracketTickets:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One execution. `exec_id` is the broker's id and the key for exactly-once recording."""
+    """One execution. `exec_id` is the broker's id and the key for exactly-once recording.
+
+    `commission` is None until the broker's commission report for it has come: IB sends the
+    report after the execution (seconds later at times, with other messages between), so an
+    execution is applied when it is reported and its commission attached when that comes."""
 
     exec_id: str
     order_id: int
@@ -171,8 +183,13 @@ class Fill:
     qty: int
     price: float
     time: datetime
-    commission: float = 0.0
+    commission: float | None = 0.0
     realized_pnl: float | None = None
+
+    @property
+    def cost(self) -> float:
+        """The commission as far as it is known (0 until its report comes)."""
+        return self.commission or 0.0
 
 
 class SignalAction(StrEnum):

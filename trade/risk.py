@@ -93,21 +93,27 @@ class KillSwitch:
 
 
 class DailyLossCap:
-    """No new entries once today's P&L is below -max_loss_pct of the day's starting equity."""
+    """No new entries once today's P&L is below -max_loss_pct of the day's starting equity: the
+    capital the bot was given (allocation x net liquidation at the day's start, today's P&L added
+    back after a restart), not the whole account, whose other books' swings are not the bot's.
+    Without a starting equity yet (the account values have not come), no entry."""
 
     name = "daily_loss_cap"
 
-    def __init__(self, max_loss_pct: float) -> None:
+    def __init__(self, max_loss_pct: float, allocation: float = 1.0) -> None:
         if isinstance(max_loss_pct, bool) or not 0 < max_loss_pct < 1:
             raise ValueError(
                 f"daily loss cap {max_loss_pct!r} is invalid: use a fraction in (0, 1), e.g. 0.02"
             )
         self.max_loss_pct = float(max_loss_pct)
+        self.allocation = validate_allocation(allocation)
 
     def check(self, request: EntryRequest) -> RiskResult:
-        start = request.day_start_equity
-        if start is None:
-            start = request.account.net_liquidation - request.day_pnl
+        account_start = request.day_start_equity
+        if account_start is None or account_start <= 0.0:
+            return _no(self, "the day's starting equity is not known yet (account values not "
+                             "in): no entries until it is")
+        start = account_start * self.allocation  # the bot's own capital that day
         floor = -self.max_loss_pct * start
         if request.day_pnl < floor:
             return _no(
@@ -252,7 +258,7 @@ class RiskManager:
         if kill_switch is not None:
             rules.append(KillSwitch(kill_switch))
         if daily_loss_pct is not None:
-            rules.append(DailyLossCap(daily_loss_pct))
+            rules.append(DailyLossCap(daily_loss_pct, allocation))
         if max_open_positions is not None:
             rules.append(MaxOpenPositions(max_open_positions))
         rules.append(ReentryCooldown())

@@ -148,10 +148,20 @@ def test_daily_loss_cap_stops_entries_below_the_floor() -> None:
     )
 
 
-def test_daily_loss_cap_derives_starting_equity_from_net_liq_and_pnl() -> None:
-    # net liq 97,000 after a -3,000 day: started at 100,000, floor -2,000
-    losing = request(account=account(net_liq=97_000.0), day_pnl=-3_000.0)
-    assert not DailyLossCap(0.02).check(losing).allowed
+def test_daily_loss_cap_refuses_entries_until_the_starting_equity_is_known() -> None:
+    """Issue 20 (before: with no starting equity it derived one from the account values, which
+    are 0.0 until they come in: a floor of 0 that any loss crossed, or none at all)."""
+    result = DailyLossCap(0.02).check(request(account=account(net_liq=0.0), day_pnl=0.0))
+    assert not result.allowed and "starting equity is not known yet" in result.reason
+
+
+def test_daily_loss_cap_is_measured_on_the_bots_own_capital() -> None:
+    """Issue 20 (before: the base was the whole account, the weekly book inside it: a bot with a
+    quarter of the account could lose 8% of its capital under a 2% cap)."""
+    cap = DailyLossCap(0.02, allocation=0.25)  # 100k account, 25k the bot's: floor -500
+    assert cap.check(request(day_pnl=-500.0, day_start_equity=100_000.0)).allowed
+    result = cap.check(request(day_pnl=-500.01, day_start_equity=100_000.0))
+    assert not result.allowed and "starting equity 25000.00" in result.reason
 
 
 def test_daily_loss_cap_rejects_a_bad_fraction() -> None:

@@ -29,6 +29,7 @@ from ib_async import Contract, ExecutionFilter, Order
 from observability.redaction import mask_account
 from trade.broker import (
     BrokerError,
+    CommissionHandler,
     ConnectionHandler,
     ConnectionState,
     FillHandler,
@@ -40,6 +41,7 @@ from trade.ib import errors as ib_errors
 from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.market_data import IBMarketData
+from trade.ib.reads import SharedReads, bounded
 from trade.ib.server_clock import FAST_RATE, ServerClock
 from trade.models import (
     Account,
@@ -47,6 +49,7 @@ from trade.models import (
     ExitTickets,
     Fill,
     OrderRef,
+    OrderStatus,
     OrderTicket,
     Position,
     Side,
@@ -66,12 +69,16 @@ class IBBroker(IBMarketData):
         super().__init__(connection, ServerClock())  # the connection, the clock, market data
         self._account = account
         self._fill_handlers: list[FillHandler] = []
+        self._commission_handlers: list[CommissionHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
+        self._reads = SharedReads()
+        self._modified: dict[int, str] = {}  # order id -> ref of a modification just sent
         self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
         self._clock_task: asyncio.Task[None] | None = None
         # one reqCurrentTime in flight at a time: ib_async keys that request by a fixed name, so
         # a second concurrent one overwrites the first, which then never completes
         self._clock_lock = asyncio.Lock()
+        self._ib.execDetailsEvent += self._on_exec_details
         self._ib.commissionReportEvent += self._on_commission_report
         self._ib.orderStatusEvent += self._on_order_status
         self._ib.errorEvent += self._on_error
@@ -148,20 +155,41 @@ class IBBroker(IBMarketData):
 
     async def positions(self) -> list[Position]:
         self._require_connection()
-        items = await self._ib.reqPositionsAsync()
+        items = await self._reads.read("positions", "positions", self._ib.reqPositionsAsync)
         return [translate.position(p) for p in items
                 if p.position != 0 and self._in_account(p.account)]
 
     async def open_orders(self) -> list[OrderTicket]:
+        """The orders IB lists in its answer to reqOpenOrders, not the client's cache of trades:
+        IB does not promise an orderStatus for every change (an order that executed at once may
+        never be reported Filled), so a cached trade can look working long after it is done."""
         self._require_connection()
-        await self._ib.reqOpenOrdersAsync()
-        return [translate.order_ticket(t) for t in self._ib.openTrades()
-                if self._in_account(t.order.account)]
+        trades = await self._reads.read("openOrders", "open orders", self._ib.reqOpenOrdersAsync)
+        return self._working(trades)
+
+    async def all_open_orders(self) -> list[OrderTicket]:
+        self._require_connection()
+        trades = await self._reads.read("openOrders", "all open orders",
+                                        self._ib.reqAllOpenOrdersAsync)
+        return self._working(trades)
+
+    def _working(self, trades: list[Any]) -> list[OrderTicket]:
+        tickets = []
+        for trade in trades:
+            if not self._in_account(trade.order.account):
+                continue
+            ticket = translate.order_ticket(trade)
+            if not ticket.status.is_working and not ticket.status.is_final:
+                # listed as open by IB: working, whatever status the client last heard
+                ticket.status = OrderStatus.SUBMITTED
+            if ticket.status.is_working:
+                tickets.append(ticket)
+        return tickets
 
     async def executions(self, since: datetime | None = None) -> list[Fill]:
         self._require_connection()
-        fills = await self._ib.reqExecutionsAsync(
-            ExecutionFilter(clientId=self._conn.client_id, acctCode=self._account))
+        fills = await bounded("executions", self._ib.reqExecutionsAsync(
+            ExecutionFilter(clientId=self._conn.client_id, acctCode=self._account)))
         # the client keeps one Fill per exec id and attaches each commission report to THAT
         # object; a repeated reqExecutions returns fresh copies without the commission, so the
         # commission is read from the client's own record of the execution
@@ -256,6 +284,7 @@ class IBBroker(IBMarketData):
                 if release_now:
                     order.goodAfterTime = ""  # held no longer: active (a market sell) at once
                 order.transmit = True
+                self._modified[order_id] = order.orderRef or ""
                 self._ib.placeOrder(trade.contract, order)
                 return
         raise BrokerError(f"order {order_id} is not working: nothing to modify",
@@ -325,6 +354,9 @@ class IBBroker(IBMarketData):
     def add_fill_handler(self, handler: FillHandler) -> None:
         self._fill_handlers.append(handler)
 
+    def add_commission_handler(self, handler: CommissionHandler) -> None:
+        self._commission_handlers.append(handler)
+
     def add_order_status_handler(self, handler: OrderStatusHandler) -> None:
         self._status_handlers.append(handler)
 
@@ -333,13 +365,27 @@ class IBBroker(IBMarketData):
 
     def remove_handlers(self, *handlers: object) -> None:
         self._fill_handlers[:] = [h for h in self._fill_handlers if h not in handlers]
+        self._commission_handlers[:] = [h for h in self._commission_handlers
+                                        if h not in handlers]
         self._status_handlers[:] = [h for h in self._status_handlers if h not in handlers]
         self._conn.remove_state_listeners(*handlers)
 
-    def _on_commission_report(self, trade: Any, ib_fill: Any, report: Any) -> None:
+    def _on_exec_details(self, trade: Any, ib_fill: Any) -> None:
+        """An execution applies when IB reports it; its commission comes in its own report."""
+        if not self._in_account(ib_fill.execution.acctNumber):
+            return
         fill = translate.fill(ib_fill)
         for handler in self._fill_handlers:
             handler(fill)
+
+    def _on_commission_report(self, trade: Any, ib_fill: Any, report: Any) -> None:
+        if not self._in_account(ib_fill.execution.acctNumber):
+            return
+        commission = translate.commission(report)
+        if commission is None:
+            return
+        for handler in self._commission_handlers:
+            handler(report.execId, commission)
 
     def _on_order_status(self, trade: Any) -> None:
         ticket = translate.order_ticket(trade)
@@ -362,6 +408,13 @@ class IBBroker(IBMarketData):
         elif code == ib_errors.HISTORICAL_PACING:
             self._pacing_violations += 1
             log.warning("%s", ib_errors.describe(code, message))
+        elif code in ib_errors.MODIFY_OF_A_FINISHED_ORDER and req_id in self._modified:
+            # a modification that crossed the order's fill (a take-profit or stop that executed
+            # as the bot moved it): that leg is finished, nothing was rejected; the caller
+            # re-reads the broker. Said once, with its ref, never as a rejection.
+            log.info("%s: modification not applied: the order is no longer working (%s)",
+                     self._modified.pop(req_id) or f"order {req_id}",
+                     ib_errors.describe(code, message))
         elif code in ib_errors.ORDER_REJECTED:
             log.warning("order %s rejected: %s", req_id, ib_errors.describe(code, message))
         elif code in (ib_errors.ORDER_CANCELLED, ib_errors.NO_SECURITY_DEFINITION) or (

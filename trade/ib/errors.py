@@ -18,6 +18,9 @@ NOT_CONNECTED = 504
 ORDER_REJECTED = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 201, 203, 321})
 ORDER_CANCELLED = 202
 CANNOT_MODIFY_FILLED = 104  # "Can't modify a filled order": the order is no longer working
+DUPLICATE_ORDER_ID = 103  # also IB's answer to a modification of an order that just finished
+# a modification (placeOrder with a working order's id) of an order that has just finished
+MODIFY_OF_A_FINISHED_ORDER = frozenset({DUPLICATE_ORDER_ID, CANNOT_MODIFY_FILLED})
 NO_SECURITY_DEFINITION = 200
 
 # The account has no (API) subscription for the market data asked for: real-time bars never come.

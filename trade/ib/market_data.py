@@ -25,10 +25,12 @@ from trade.ib import errors as ib_errors
 from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.minute_bars import MinuteBarBuilder
+from trade.ib.reads import bounded
 from trade.ib.server_clock import ServerClock
 from trade.models import Bar
 
 log = logging.getLogger(__name__)
+QUALIFY_DEADLINE_S = 30.0  # contract details for a whole watchlist, one request per symbol
 
 
 class _BarStream:
@@ -57,12 +59,12 @@ class IBMarketData:
     async def qualify(self, symbols: Sequence[str]) -> dict[str, bool]:
         self._require_connection()
         wanted = [Stock(s, "SMART", "USD") for s in symbols]
-        qualified = await self._ib.qualifyContractsAsync(*wanted)
+        qualified = await bounded("contract details", self._ib.qualifyContractsAsync(*wanted),
+                                  QUALIFY_DEADLINE_S)
         known: dict[str, bool] = {}
         for symbol, contract in zip(symbols, qualified, strict=True):
-            ok = isinstance(contract, Contract) and bool(contract.conId)
-            known[symbol] = ok
-            if ok:
+            known[symbol] = isinstance(contract, Contract) and bool(contract.conId)
+            if isinstance(contract, Contract) and contract.conId:
                 self._contracts[symbol] = contract
         return known
 

@@ -75,13 +75,24 @@ def order_ticket(trade: Any) -> OrderTicket:
         perm_id=order.permId or status.permId or 0,
         good_after=_good_after(getattr(order, "goodAfterTime", "")),
         account=order.account or "",
+        client_id=int(order.clientId or 0),
     )
 
 
+def commission(report: Any) -> float | None:
+    """A commission report's commission, or None while it has not come: ib_async gives every
+    execution an empty report (execId "") until IB's report arrives, and IB writes its unset
+    double (1.8e308) where it has no figure."""
+    if report is None or not getattr(report, "execId", ""):
+        return None
+    return _price(report.commission)
+
+
 def fill(ib_fill: Any) -> Fill:
-    """An ib_async `Fill` (contract, execution, commission report) as our Fill."""
+    """An ib_async `Fill` (contract, execution, commission report) as our Fill; commission None
+    until the report has come."""
     execution, report = ib_fill.execution, ib_fill.commissionReport
-    realized = _price(report.realizedPNL) if report is not None else None
+    realized = _price(report.realizedPNL) if report is not None and report.execId else None
     return Fill(
         exec_id=execution.execId,
         order_id=execution.orderId,
@@ -91,7 +102,7 @@ def fill(ib_fill: Any) -> Fill:
         qty=int(execution.shares),
         price=float(execution.price),
         time=to_ny(execution.time),
-        commission=float(report.commission) if report is not None else 0.0,
+        commission=commission(report),
         realized_pnl=realized if realized else None,
     )
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from trade.broker import Broker
 from trade.calendar import Session
+from trade.intraday.ownership import Ownership
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
@@ -46,6 +47,7 @@ class TraderContext:
     # entry ref -> the indicators and reason at its decision (written by the entry desk; the
     # fill recorder puts them on the trade row)
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ownership: Ownership = field(default_factory=Ownership)  # which shares are the bot's
 
     @property
     def day(self) -> date:

@@ -39,6 +39,7 @@ class DayEndOptions:
     settle_after_close_s: float  # real seconds to wait for the backstop's executions
     settle_poll_s: float  # real seconds between two reconciles while settling
     shutdown_flush_s: float  # how long to wait for a locked DB before exiting
+    commission_wait_s: float = 10.0  # real seconds to wait for commission reports still due
 
 
 class DayEnd:
@@ -143,6 +144,23 @@ class DayEnd:
             if note not in run_log.warnings:
                 run_log.warnings.append(note)
         run_log.extra["left_open"] = held
+
+    async def await_commissions(self) -> None:
+        """IB's commission reports trail their executions (seconds at times): before the run log
+        and the last records are written, give the reports still due a bounded wait, then record
+        the trips that waited for them with what is known."""
+        fills = self.fills
+        if fills.pending:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.options.commission_wait_s
+            while fills.pending and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if fills.pending and self.ctx.state.connected:
+                try:  # a report lost while away: the broker's executions carry it now
+                    fills.note_reported(await self.ctx.broker.executions())
+                except Exception as exc:
+                    log.info("executions not read for their commissions (%s)", exc)
+        fills.flush_trips(final=True)
 
     async def flush_before_exit(self) -> None:
         """Records that waited for a locked DB get a last chance before the process ends."""

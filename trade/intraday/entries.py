@@ -26,7 +26,7 @@ from trade.intraday.context import TraderContext
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.symbol_book import EntryInFlight, SymbolBook
-from trade.models import Account, Bar, Fill, OrderRef, OrderStatus, OrderTicket
+from trade.models import Account, Bar, BracketTickets, Fill, OrderRef, OrderStatus, OrderTicket
 from trade.risk import EntryRequest, RiskManager
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,34 @@ class EntryDesk:
                 "reason": f"entry {ticket.status.value} by the broker",
                 "time": self.broker.now().isoformat(),
             })
-        if entry.legs is None:
-            entry.result = ticket  # still inside submit_bracket: `_send` finishes the job
-        else:
+        if entry.legs is not None:
             self.exits.entry_done(book, entry.legs, ticket)
+        elif not entry.resumed:
+            entry.result = ticket  # still inside submit_bracket: `_send` finishes the job
+
+    def resume_working(self, own_orders: list[OrderTicket]) -> None:
+        """A restarted run finds one of its entries still working at the broker: it is taken up
+        as the entry in flight (its exits repriced when it fills), so no second entry follows."""
+        legs: dict[tuple[str, int], dict[str, OrderTicket]] = {}
+        for order in own_orders:
+            ref = OrderRef.parse(order.order_ref)
+            if ref is not None:
+                legs.setdefault((ref.symbol, ref.seq), {})[ref.leg] = order
+        for (symbol, _), group in legs.items():
+            entry_order = group.get("ENTRY")
+            if entry_order is None:
+                continue
+            book = self.books.get(symbol)
+            if book is None or (book.entry is not None and book.entry.ref == entry_order.order_ref):
+                continue
+            tp, sl = group.get("TP"), group.get("SL")
+            bracket = (BracketTickets(entry_order, tp, sl, group.get("BKS"))
+                       if tp is not None and sl is not None else None)
+            price = entry_order.limit_price or self.broker.last_price(symbol) or book.avg_cost
+            book.entry = EntryInFlight(entry_order.order_ref, entry_order.qty, price,
+                                       time.monotonic(), legs=bracket, resumed=True)
+            log.warning("%s: entry %s still working at the broker: taken up again (no new entry "
+                        "until it is done)", symbol, entry_order.order_ref)
 
     def settle_missed(self, working_refs: set[str], executions: list[Fill]) -> set[str]:
         """After a reconnect: symbols whose entry is still working at the broker; an entry that

@@ -31,6 +31,7 @@ from observability.schema import IntentState
 from trade import strategy
 from trade.broker import BrokerError
 from trade.intraday.context import TraderContext
+from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.protection import assess, exit_orders
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import BracketTickets, OrderRef, OrderStatus, OrderTicket, Side
@@ -43,9 +44,10 @@ CANCEL_CONFIRM_S = 5.0
 class ExitKeeper:
     """The only writer of each symbol's exit watch (`SymbolBook.exits`)."""
 
-    def __init__(self, ctx: TraderContext, backstop_at: datetime | None, *,
+    def __init__(self, ctx: TraderContext, fills: FillRecorder, backstop_at: datetime | None, *,
                  exit_grace_s: float, entry_grace_s: float) -> None:
         self.ctx = ctx
+        self.fills = fills
         self.broker = ctx.broker
         self.bot = ctx.bot
         self.books = ctx.books
@@ -57,6 +59,7 @@ class ExitKeeper:
         self.entry_grace_s = entry_grace_s
         self.backstop_refused: set[str] = set()  # symbols whose backstop leg the broker rejected
         self.repairs = 0
+        self._covers: dict[str, int] = {}  # cover ref -> shares it asked for (sent this run)
 
     # -- the backstop ---------------------------------------------------------------------------
     def backstop_for(self, symbol: str, now: datetime) -> datetime | None:
@@ -90,8 +93,10 @@ class ExitKeeper:
                 if mono - book.entry.sent_at >= self.entry_grace_s:
                     self.jobs.run(f"stuck-entry:{symbol}", lambda b=book: self._settle_entry(b))
                 continue
+            if self.fills.unsettled(symbol):
+                continue  # a status said filled before its execution came: the lot will move
             if book.qty < 0:
-                self.jobs.run(f"cover:{symbol}", lambda b=book: self.cover(b))
+                self.jobs.run(f"cover:{symbol}", lambda b=book: self.cover(b), critical=True)
                 continue
             exits = exit_orders(self.bot, symbol, by_symbol.get(symbol, ()))
             protection = assess(book.qty, exits, need_backstop=self.need_backstop(symbol, now))
@@ -103,7 +108,7 @@ class ExitKeeper:
             elif mono - watch.unprotected_since >= self.exit_grace_s:
                 watch.unprotected_since = mono
                 log.warning("%s: %s; repairing the exits", symbol, protection.reason)
-                self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s))
+                self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s), critical=True)
 
     # -- entry follow-up ------------------------------------------------------------------------
     def entry_done(self, book: SymbolBook, legs: BracketTickets, entry: OrderTicket) -> None:
@@ -113,28 +118,33 @@ class ExitKeeper:
             return
         take_profit, stop_loss = strategy.bracket_prices(entry.avg_fill_price, book.params)
         self.jobs.run(f"reprice:{entry.order_ref}",
-                      lambda: self._reprice(legs, entry.filled, take_profit, stop_loss))
+                      lambda: self._reprice(book, legs, entry.filled, take_profit, stop_loss),
+                      critical=True)
 
-    async def _reprice(self, legs: BracketTickets, qty: int, take_profit: float,
-                       stop_loss: float) -> None:
-        with tracing.span("order.reprice_exits", symbol=legs.entry.symbol, qty=qty,
+    async def _reprice(self, book: SymbolBook, legs: BracketTickets, filled: int,
+                       take_profit: float, stop_loss: float) -> None:
+        """Move the exits to the fill price and size them down to what is held now. A leg's
+        quantity is never raised: each modification is sized when it is sent (a retried job
+        must not restore a size that a partial take-profit has since reduced)."""
+        with tracing.span("order.reprice_exits", symbol=legs.entry.symbol, qty=filled,
                           order_ref=legs.entry.order_ref):
-            changes = [(legs.take_profit, {"limit_price": take_profit}),
-                       (legs.stop_loss, {"stop_price": stop_loss})]
+            legs_and_prices: list[tuple[OrderTicket, float | None, float | None]] = [
+                (legs.take_profit, take_profit, None), (legs.stop_loss, None, stop_loss)]
             if legs.backstop is not None:
-                changes.append((legs.backstop, {}))
-            for leg, prices in changes:
+                legs_and_prices.append((legs.backstop, None, None))
+            for leg, limit, stop in legs_and_prices:
                 current = self.orders.get(leg.order_id)
                 if current is None or not current.status.is_working:
                     continue  # already filled or cancelled (an OCA sibling executed)
-                update = {k: v for k, v in prices.items()
-                          if v != (current.limit_price if k == "limit_price" else current.stop_price)}
-                if current.qty != qty:
-                    update["qty"] = qty
-                if update:
-                    await self.broker.modify_order(leg.order_id, **update)
+                limit = None if limit == current.limit_price else limit
+                stop = None if stop == current.stop_price else stop
+                held = filled if self.fills.unsettled(book.symbol) else min(filled, book.qty)
+                size = held + current.filled if 0 < held + current.filled < current.qty else None
+                if limit is not None or stop is not None or size is not None:
+                    await self.broker.modify_order(leg.order_id, qty=size, limit_price=limit,
+                                                   stop_price=stop)
             log.info("%s: exits of %s at the fill: %d shares, target %.2f, stop %.2f",
-                     legs.entry.symbol, legs.entry.order_ref, qty, take_profit, stop_loss)
+                     legs.entry.symbol, legs.entry.order_ref, filled, take_profit, stop_loss)
 
     async def _settle_entry(self, book: SymbolBook) -> None:
         """An entry still working after `entry_grace_s`: cancel its remainder, so the shares held
@@ -148,6 +158,13 @@ class ExitKeeper:
                             book.symbol, ref, self.entry_grace_s)
                 await self.broker.cancel(order.order_id)
 
+    async def cancel_quietly(self, order_id: int) -> None:
+        """Cancel an order that may already be dead (an Inactive leg): a refusal is expected."""
+        try:
+            await self.broker.cancel(order_id)
+        except BrokerError as exc:
+            log.info("cancel %s: %s", order_id, exc)
+
     async def _cancel(self, orders: Iterable[OrderTicket]) -> None:
         for order in orders:
             current = self.orders.get(order.order_id)
@@ -159,10 +176,13 @@ class ExitKeeper:
 
     # -- repair and cover -------------------------------------------------------------------------
     async def repair(self, symbol: str) -> None:
-        """Cancel every exit of `symbol`, confirm, then place one group for what is held."""
+        """Cancel every exit of `symbol`, confirm, then place one group for what is held — the
+        lot after every execution the broker reports (one of the exits may have filled during
+        the cancel, its report still on the way)."""
         book = self.books[symbol]
         if self.ctx.state.flattening:
             return
+        await self.fills.catch_up()
         now = self.broker.now()
         open_orders = await self.broker.open_orders()
         exits = exit_orders(self.bot, symbol, open_orders)
@@ -173,8 +193,12 @@ class ExitKeeper:
         with tracing.span("order.repair_exits", symbol=symbol, qty=book.qty,
                           attrs={"trading.reason": protection.reason}):
             await self._cancel_confirmed(protection.cancel)
+            await self.fills.catch_up()
             if self.ctx.state.flattening or book.entry is not None:
                 return
+            if self.fills.unsettled(symbol):
+                raise BrokerError(f"{symbol}: an exit reported filled before its execution came; "
+                                  "placing exits once the lot is known")
             if book.qty < 0:
                 await self.cover(book)
             elif book.qty > 0:
@@ -224,31 +248,38 @@ class ExitKeeper:
                     f", backstop {backstop:%H:%M}" if backstop is not None else "")
 
     async def cover(self, book: SymbolBook) -> None:
-        """Buy back what the bot oversold (its book is negative), after cancelling its exits.
-        A cover already working is waited for, never doubled."""
+        """Buy back what the bot oversold (its lot is negative), after cancelling its exits.
+        Sized from the lot after every execution the broker reports, less what the covers this
+        run already sent will still buy: a cover in flight is waited for, never doubled."""
+        symbol = book.symbol
+        await self.fills.catch_up()
         open_orders = await self.broker.open_orders()
-        await self._cancel_confirmed(exit_orders(self.bot, book.symbol, open_orders))
-        short = -book.qty
-        if short <= 0:
-            return
-        working = [o for o in open_orders if o.symbol == book.symbol and o.status.is_working
-                   and (r := OrderRef.parse(o.order_ref)) is not None and r.bot == self.bot
-                   and r.leg == "COVER"]
-        if not working:
-            ref = self.refs.next_ref(book.symbol, "COVER", "BUY", short, 0.0, None, None,
+        await self._cancel_confirmed(exit_orders(self.bot, symbol, open_orders))
+        await self.fills.catch_up()
+        in_flight = sum(max(0, qty - self.fills.executed(ref)) for ref, qty in self._covers.items()
+                        if _for(ref, symbol) and not self.fills.is_final(ref))
+        short = -book.qty - in_flight
+        if short > 0 and not self.fills.unsettled(symbol):
+            ref = self.refs.next_ref(symbol, "COVER", "BUY", short, 0.0, None, None,
                                      IntentState.WORKING)
-            log.critical("%s: covering %d shares the bot oversold (%s)", book.symbol, short, ref)
-            ticket = await self.broker.place_market(book.symbol, Side.BUY, short, str(ref))
+            log.critical("%s: covering %d shares the bot oversold (%s)", symbol, short, ref)
+            self._covers[str(ref)] = short
+            ticket = await self.broker.place_market(symbol, Side.BUY, short, str(ref))
             self._remember([ticket])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CANCEL_CONFIRM_S
         while book.qty < 0 and loop.time() < deadline:
             await asyncio.sleep(0.05)
         if book.qty < 0:
-            raise BrokerError(f"{book.symbol}: cover {ref} not filled yet")
+            raise BrokerError(f"{symbol}: the cover has not filled yet ({-book.qty} short)")
 
     def _remember(self, tickets: Iterable[OrderTicket]) -> None:
         for ticket in tickets:
             if ticket.status.is_working:
                 self.orders[ticket.order_id] = ticket
 
+
+
+def _for(order_ref: str, symbol: str) -> bool:
+    ref = OrderRef.parse(order_ref)
+    return ref is not None and ref.symbol == symbol

@@ -9,12 +9,20 @@ day's executions already in the DB rebuild the ledger, limited to those the brok
 (a row it does not know belongs to another broker session).
 
 The lot itself is moved by `Lots` (trade/intraday/lots.py), its only writer.
+
+An execution moves the lot when it is reported (execDetails), not when its commission report
+comes: IB sends the report after the execution, at times seconds later with order statuses in
+between, and a bot that counted shares only at the report would size the next entry, its exits
+and a cover from a book that lags the broker. The commission is attached when its report comes
+(`on_commission`): the execution's row is then completed, and a round trip is recorded once every
+commission of it is known (or, at the end of the run, with what is known, saying so).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,7 +31,7 @@ from trade.intraday.context import TraderContext
 from trade.intraday.ledger import RoundTrip, TripLedger
 from trade.intraday.lots import Lots
 from trade.intraday.run_log import trade_entry
-from trade.models import Fill, OrderRef, Side
+from trade.models import Fill, OrderRef, OrderTicket, Side
 
 log = logging.getLogger(__name__)
 NY = ZoneInfo("America/New_York")  # the DB stores UTC; run logs and the ledger use NY time
@@ -43,6 +51,12 @@ class FillRecorder:
         self.now = ctx.broker.now
         self.ledger = TripLedger(ctx.bot)
         self.seen: set[str] = set()
+        self.pending: set[str] = set()  # exec ids whose commission report has not come
+        self._early: dict[str, float] = {}  # reports that came before their execution was seen
+        self._parked: list[RoundTrip] = []  # closed trips waiting for a commission report
+        self._executed: dict[str, int] = {}  # order ref -> shares its executions applied
+        self._status_filled: dict[str, int] = {}  # order ref -> shares its statuses said filled
+        self._final: set[str] = set()  # refs of orders reported done for good
         self._daystr = ctx.day.strftime("%Y%m%d")
 
     def is_new(self, fill: Fill) -> OrderRef | None:
@@ -58,14 +72,94 @@ class FillRecorder:
         if fill.exec_id in self.seen:
             return False
         self.seen.add(fill.exec_id)
+        self._executed[fill.order_ref] = self._executed.get(fill.order_ref, 0) + fill.qty
+        if fill.commission is None and fill.exec_id in self._early:
+            fill = replace(fill, commission=self._early.pop(fill.exec_id))
         new = self.records.write("record_execution", lambda: self.db.record_execution(
             fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
             fill.time, fill.commission, self.book_name, run_id=self.run_log.run_id,
         ))
         if new is False:
-            return False  # the DB had it: a previous run of today applied it
+            # the DB had it: a previous run of today applied it (its report may still be due)
+            if fill.commission is not None:
+                self._complete(fill.exec_id, fill.commission)
+            return False
+        if fill.commission is None:
+            self.pending.add(fill.exec_id)
         self._apply(fill, ref)  # new, or unknown because the DB is unavailable: memory decides
         return True
+
+    def on_commission(self, exec_id: str, commission: float) -> None:
+        """An execution's commission report: its row completed, its trip recorded when whole."""
+        if exec_id not in self.seen:
+            self._early[exec_id] = commission  # applied with the execution when it is seen
+            return
+        self._complete(exec_id, commission)
+
+    def note_reported(self, fills: Iterable[Fill]) -> None:
+        """Executions the broker reports again (reqExecutions): the commissions that came while
+        the bot was away or before a restart complete the rows still waiting for them."""
+        for fill in fills:
+            if fill.commission is not None and fill.exec_id in self.pending:
+                self._complete(fill.exec_id, fill.commission)
+
+    def executed(self, order_ref: str) -> int:
+        """Shares the executions of this order applied so far (in this run)."""
+        return self._executed.get(order_ref, 0)
+
+    def note_status(self, ticket: OrderTicket) -> None:
+        """What an order status says is filled (IB may report Filled before the execution)."""
+        if ticket.filled > self._status_filled.get(ticket.order_ref, 0):
+            self._status_filled[ticket.order_ref] = ticket.filled
+        if ticket.status.is_final:
+            self._final.add(ticket.order_ref)
+
+    def is_final(self, order_ref: str) -> bool:
+        return order_ref in self._final
+
+    def unsettled(self, symbol: str) -> list[str]:
+        """The bot's orders in `symbol` whose statuses report more filled than their executions
+        applied: the lot is about to move, so it is no basis for placing or sizing exits."""
+        return [ref for ref, filled in self._status_filled.items()
+                if filled > self._executed.get(ref, 0)
+                and (parsed := OrderRef.parse(ref)) is not None and parsed.symbol == symbol]
+
+    async def catch_up(self) -> list[Fill]:
+        """Every execution the broker reports now, applied (once) before a decision that sizes
+        from the lot; their commissions too. Returns them."""
+        executions = await self.ctx.broker.executions()
+        for fill in executions:
+            ref = self.is_new(fill)
+            if ref is not None:
+                self.record(fill, ref)
+        self.note_reported(executions)
+        return executions
+
+    def flush_trips(self, final: bool = False) -> None:
+        """Record the parked trips whose commissions are all in; with `final`, the rest too,
+        with the commissions known (the end of a run that waited long enough)."""
+        waiting = []
+        for trip in self._parked:
+            if trip.pending and not final:
+                waiting.append(trip)
+                continue
+            if trip.pending:
+                log.warning("%s: trade recorded before %d commission report(s) came; the "
+                            "execution rows are completed at the next start", trip.symbol,
+                            sum(1 for f in trip.entry_fills + trip.exit_fills
+                                if f.commission is None))
+            self._record_trip(trip)
+        self._parked = waiting
+
+    def _complete(self, exec_id: str, commission: float) -> None:
+        if exec_id not in self.pending:
+            return
+        self.pending.discard(exec_id)
+        self.records.write("set_execution_commission",
+                           lambda: self.db.set_execution_commission(exec_id, commission))
+        self.ledger.set_commission(exec_id, commission)
+        if self._parked:
+            self.flush_trips()
 
     def replay(self, rows: Iterable[ExecutionRow], at_broker: set[str]) -> None:
         """Rebuild today's round trips from recorded executions the broker still reports."""
@@ -74,8 +168,12 @@ class FillRecorder:
             if ref is None or ref.day != self._daystr or row.exec_id not in at_broker:
                 continue
             self.seen.add(row.exec_id)
+            self._executed[row.order_ref] = self._executed.get(row.order_ref, 0) + int(row.qty)
+            commission = None if row.commission_pending else row.commission
+            if commission is None:
+                self.pending.add(row.exec_id)
             fill = Fill(row.exec_id, 0, row.order_ref, row.symbol, Side(row.side), int(row.qty),
-                        row.price, row.time.astimezone(NY), row.commission)
+                        row.price, row.time.astimezone(NY), commission)
             trip = self.ledger.apply(fill)
             if trip is not None:
                 self.run_log.trades.append(trade_entry(trip))
@@ -92,7 +190,10 @@ class FillRecorder:
                  fill.price, fill.order_ref, fill.symbol, book.qty)
         trip = self.ledger.apply(fill)
         if trip is not None:
-            self._record_trip(trip)
+            if trip.pending:
+                self._parked.append(trip)  # recorded once its commissions are in
+            else:
+                self._record_trip(trip)
 
     def _record_trip(self, trip: RoundTrip) -> None:
         entry_ref = trip.entry_fills[0].order_ref if trip.entry_fills else ""

@@ -13,34 +13,49 @@ time, or adopted) — goes the old way: the bot cancels its own working orders, 
 broker confirms they are gone (so a take-profit that fills during the cancel cannot turn the
 market sell into a short), sells what it still owns at market, then re-queries the broker and
 repeats until the broker reports it flat. A released backstop that has not sold by the next round
-(its modification lost or refused) is cancelled and sold that way too. Only the bot's own book is
-sold: quantity another book owns is never touched, even in the same symbol. A book that is
-negative (the bot oversold) is bought back the same way.
+(its modification lost or refused) is cancelled and sold that way too. Only the bot's own lots are
+sold (trade/intraday/ownership.py): foreign shares are never touched, even in the same symbol,
+and a lot that is negative (the bot oversold) is bought back the same way. What is owned is read
+afresh each time, executions first: an exit that filled during its cancel, its report still on
+the way, is never sold a second time.
 
 Nothing may stop this routine before it is flat: a dropped socket (`ConnectionError` from the
 client library), a broker error, a timeout — each round that fails is logged and the next one
 starts after a short backoff (the connection watchdog reconnects meanwhile), until the bot is flat
-or the broker confirms the session has closed.
+or the broker confirms the session has closed. A round that hangs on the broker (a reply that
+never comes) is given up by its watchdog after `round_deadline` seconds and the next one starts:
+the flatten reaches flat, or the close hands over to the broker-held backstop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from observability.schema import IntentState
 from trade.broker import Broker
 from trade.intraday.refs import RefBook
-from trade.intraday.symbol_book import SymbolBook
 from trade.models import OrderRef, OrderTicket, Side
 
 log = logging.getLogger(__name__)
 
-OwnedQty = Callable[[Mapping[str, int]], dict[str, int]]  # broker positions -> ours (+long/-short)
 NextRef = Callable[[str, int], OrderRef]  # (symbol, signed qty) -> a fresh, recorded order ref
+ROUND_DEADLINE_S = 30.0  # a round that outlives this (a reply lost for good) is given up
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What the bot still owns (`remaining`: signed, per symbol; flat when empty) and what it
+    may sell or buy back now (`tradable`: the remaining lots, never into foreign shares)."""
+
+    remaining: dict[str, int]
+    tradable: dict[str, int]
+
+
+OwnedNow = Callable[[], Awaitable[Holdings]]  # read afresh: executions applied first
 
 
 @dataclass(slots=True)
@@ -66,21 +81,28 @@ async def _wait(predicate: Callable[[], Awaitable[bool]], timeout: float, poll: 
 async def flatten(
     broker: Broker,
     bot: str,
-    owned_qty: OwnedQty,
+    owned_now: OwnedNow,
     next_ref: NextRef,
     *,
+    settled: Callable[[], Awaitable[bool]] | None = None,
+    release_backstop: bool = True,
     until: datetime | None = None,
     max_rounds: int | None = None,
     confirm_timeout: float = 5.0,
     poll: float = 0.05,
     backoff_max: float = 5.0,
+    round_deadline: float = ROUND_DEADLINE_S,
 ) -> FlattenResult:
-    """Cancel the bot's orders and close what it owns until the broker reports it flat, the
-    broker's clock reaches `until` (the session close: market orders cannot fill after it), or
-    `max_rounds` rounds have run (tests)."""
+    """Cancel the bot's orders and close what it owns until it owns nothing, the broker's clock
+    reaches `until` (the session close: market orders cannot fill after it), or `max_rounds`
+    rounds have run (tests). `settled`: True once every exit the broker reported filled has had
+    its execution applied (a sale never goes out on a lot that is about to shrink).
+    `release_backstop=False`: never modify the held backstop, cancel and sell instead (for an
+    account where the release was not confirmed to work)."""
     sent: list[str] = []
     released: set[int] = set()  # backstops released once: the next round cancels and sells
     selling: set[str] = set()  # this round's OCA groups whose released backstop sells the position
+    remaining: dict[str, int] = {}
 
     def ours(order_ref: str) -> bool:
         ref = OrderRef.parse(order_ref)
@@ -92,57 +114,69 @@ async def flatten(
     async def own_orders_gone() -> bool:
         return not any(o.oca_group not in selling for o in await own_working())
 
-    async def owned_now() -> dict[str, int]:
-        held = {p.symbol: p.qty for p in await broker.positions()}
-        return {s: q for s, q in owned_qty(held).items() if q != 0}
-
     async def flat() -> bool:
-        return not await owned_now()
+        return not (await owned_now()).remaining
 
-    remaining: dict[str, int] = {}
+    async def one_round(round_no: int) -> bool:
+        nonlocal remaining
+        orders = await own_working()
+        selling.clear()
+        holdings = await owned_now()
+        remaining = holdings.remaining
+        for symbol, qty in sorted(holdings.tradable.items()):
+            backstop = backstop_to_release(orders, symbol, qty) if release_backstop else None
+            if backstop is None or backstop.order_id in released:
+                continue
+            await broker.modify_order(backstop.order_id, release_now=True)
+            released.add(backstop.order_id)
+            selling.add(backstop.oca_group)
+            log.info("flatten: %s: the broker-held backstop sells %d now (%s)",
+                     symbol, qty, backstop.order_ref)
+        for order in orders:
+            if order.oca_group not in selling:
+                await broker.cancel(order.order_id)
+        if not await _wait(own_orders_gone, confirm_timeout, poll):
+            # selling now could double-sell: an exit that fills later would leave us short
+            log.warning("flatten round %d: own orders still working after cancel; not selling yet",
+                        round_no)
+            remaining = (await owned_now()).remaining
+            return False
+        if settled is not None and not await _wait(settled, confirm_timeout, poll):
+            # an exit filled as it was cancelled and its execution is not in yet: selling its
+            # shares again would go short; the next round looks again
+            log.warning("flatten round %d: an exit reported filled before its execution came; "
+                        "not selling yet", round_no)
+            return False
+        holdings = await owned_now()
+        remaining = holdings.remaining
+        if not remaining:
+            return True
+        sold_by_backstop = {o.symbol for o in orders if o.oca_group in selling}
+        for symbol, qty in sorted(holdings.tradable.items()):
+            if symbol in sold_by_backstop or qty == 0:
+                continue
+            ref = next_ref(symbol, qty)
+            side = Side.SELL if qty > 0 else Side.BUY
+            await broker.place_market(symbol, side, abs(qty), str(ref))
+            sent.append(str(ref))
+            log.info("flatten: market %s %d %s (%s)", side.value.lower(), abs(qty), symbol, ref)
+        return await _wait(flat, confirm_timeout, poll)
+
     round_no = 0
     while max_rounds is None or round_no < max_rounds:
         round_no += 1
         if until is not None and broker.now() >= until and await broker.server_now() >= until:
-            log.error("flatten: the session closed with %s still held", remaining or "positions")
+            if remaining:
+                log.error("flatten: the session closed with %s still held", remaining)
             break
         try:
-            orders = await own_working()
-            selling.clear()
-            for symbol, qty in sorted((await owned_now()).items()):
-                backstop = backstop_to_release(orders, symbol, qty)
-                if backstop is None or backstop.order_id in released:
-                    continue
-                await broker.modify_order(backstop.order_id, release_now=True)
-                released.add(backstop.order_id)
-                selling.add(backstop.oca_group)
-                log.info("flatten: %s: the broker-held backstop sells %d now (%s)",
-                         symbol, qty, backstop.order_ref)
-            for order in orders:
-                if order.oca_group not in selling:
-                    await broker.cancel(order.order_id)
-            if not await _wait(own_orders_gone, confirm_timeout, poll):
-                # selling now could double-sell: an exit that fills later would leave us short
-                log.warning("flatten round %d: own orders still working after cancel; not selling yet",
-                            round_no)
-                remaining = await owned_now()
-                continue
-            remaining = await owned_now()
-            if not remaining:
-                return FlattenResult(True, broker.now(), round_no, sent)
-            sold_by_backstop = {o.symbol for o in orders if o.oca_group in selling}
-            for symbol, qty in sorted(remaining.items()):
-                if symbol in sold_by_backstop:
-                    continue
-                ref = next_ref(symbol, qty)
-                side = Side.SELL if qty > 0 else Side.BUY
-                await broker.place_market(symbol, side, abs(qty), str(ref))
-                sent.append(str(ref))
-                log.info("flatten: market %s %d %s (%s)", side.value.lower(), abs(qty), symbol, ref)
-            if await _wait(flat, confirm_timeout, poll):
+            if await asyncio.wait_for(one_round(round_no), round_deadline):
                 return FlattenResult(True, broker.now(), round_no, sent)
         except asyncio.CancelledError:
             raise
+        except TimeoutError:  # the watchdog: a round stuck on the broker never stops the flatten
+            log.error("flatten round %d did not finish within %.0f s; starting the next",
+                      round_no, round_deadline)
         except Exception as exc:  # a naked position: never give up on a failure
             log.error("flatten round %d failed (%s: %s); retrying", round_no, type(exc).__name__, exc)
             await asyncio.sleep(min(0.5 * round_no, backoff_max))
@@ -161,23 +195,6 @@ def backstop_to_release(orders: list[OrderTicket], symbol: str, qty: int) -> Ord
         return None
     backstops = [o for o in mine if (ref := OrderRef.parse(o.order_ref)) is not None and ref.leg == "BKS"]
     return backstops[0] if len(backstops) == 1 else None
-
-
-def owned_by_book(books: Mapping[str, SymbolBook], others: Callable[[], Mapping[str, int]]) -> OwnedQty:
-    """What the bot may close of the broker's positions: never more than its own book, never
-    another book's shares (a long is capped at broker qty minus other books; a short book is
-    only covered while the broker really shows the short)."""
-    def owned(held: Mapping[str, int]) -> dict[str, int]:
-        other = others()
-        result = {}
-        for symbol, book in books.items():
-            broker_qty = held.get(symbol, 0)
-            if book.qty > 0:
-                result[symbol] = max(0, min(book.qty, broker_qty - other.get(symbol, 0)))
-            elif book.qty < 0 and broker_qty < 0:
-                result[symbol] = -min(-book.qty, -broker_qty)
-        return result
-    return owned
 
 
 def flatten_refs(refs: RefBook) -> NextRef:

@@ -68,7 +68,13 @@ class RoundTrip:
 
     @property
     def commission(self) -> float:
-        return sum(f.commission for f in self.entry_fills + self.exit_fills)
+        """Every commission known so far (a report not yet in counts 0: see `pending`)."""
+        return sum(f.cost for f in self.entry_fills + self.exit_fills)
+
+    @property
+    def pending(self) -> bool:
+        """Some execution's commission report has not come yet."""
+        return any(f.commission is None for f in self.entry_fills + self.exit_fills)
 
     @property
     def pnl(self) -> float:
@@ -164,12 +170,55 @@ class TripLedger:
     def open_trip(self, symbol: str) -> RoundTrip | None:
         return self._open.get(symbol)
 
+    def write_off(self, symbol: str, shares: int) -> None:
+        """Shares of the open trip that left without the bot's execution (a person sold them):
+        the trip keeps the rest, at the same average price, and closes when the rest is sold."""
+        trip = self._open.get(symbol)
+        if trip is None or shares <= 0 or trip.side is not Side.BUY:
+            return
+        keep = max(0, trip.open_qty - shares)
+        if keep == 0:
+            del self._open[symbol]
+            return
+        excess = trip.entry_qty - (keep + trip.exit_qty)  # shares to take off, latest fills first
+        fills: list[Fill] = []
+        for f in reversed(trip.entry_fills):
+            take = min(excess, f.qty)
+            excess -= take
+            if take < f.qty:
+                share = (f.qty - take) / f.qty
+                fills.append(replace(f, qty=f.qty - take, commission=None
+                                     if f.commission is None else f.commission * share))
+        trip.entry_fills[:] = list(reversed(fills))
+
+    def set_commission(self, exec_id: str, commission: float) -> list[RoundTrip]:
+        """A commission report that came after its execution: attached to that execution (pro
+        rata where a sale was split over two trips); returns the trips it touched."""
+        touched: list[tuple[RoundTrip, list[Fill], int]] = []
+        for trip in [*self._open.values(), *self.closed]:
+            for fills in (trip.entry_fills, trip.exit_fills):
+                for i, f in enumerate(fills):
+                    if f.exec_id == exec_id:
+                        touched.append((trip, fills, i))
+        total = sum(fills[i].qty for _, fills, i in touched)
+        for _, fills, i in touched:
+            fills[i] = replace(fills[i], commission=commission * fills[i].qty / total)
+        self._realized_trips = -1  # the closed trips' P&L changed: recomputed on next read
+        trips: list[RoundTrip] = []
+        for trip, _, _ in touched:
+            if all(trip is not t for t in trips):
+                trips.append(trip)
+        return trips
+
 
 def _split(fill: Fill, qty: int) -> tuple[Fill, Fill | None]:
     """`fill` cut at `qty` shares (commission pro rata): the part that closes, and the excess."""
     if fill.qty <= qty:
         return fill, None
+    if fill.commission is None:  # its report comes later: `set_commission` splits it then
+        return replace(fill, qty=qty), replace(fill, qty=fill.qty - qty)
     share = qty / fill.qty
-    closing = replace(fill, qty=qty, commission=fill.commission * share)
-    excess = replace(fill, qty=fill.qty - qty, commission=fill.commission - closing.commission)
+    part = fill.commission * share
+    closing = replace(fill, qty=qty, commission=part)
+    excess = replace(fill, qty=fill.qty - qty, commission=fill.commission - part)
     return closing, excess

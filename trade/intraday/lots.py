@@ -1,9 +1,11 @@
 """The only writer of the bot's own lots: how many shares of each symbol it owns, at what cost.
 
-A lot moves in exactly three ways, each a method here: an execution of the bot's own order
-(`apply_fill`), a reconcile with the broker (`set_from_broker`), and the book recorded by an
-earlier run of today (`restore`). Every change but the restore is written to the history DB's
-`book_positions` (trade now, record later: through SafeRecords).
+A lot moves in exactly four ways, each a method here: an execution of the bot's own order
+(`apply_fill`), the book recorded by an earlier run (`restore`: today's earlier run, or a
+leftover of an earlier day), shares a person assigns to the bot (`adopt`, `--adopt`), and a sale
+the bot did not make, once confirmed (`reduce_external`: trade/intraday/ownership.py). Nothing
+else: a lot is never set from the broker's position. Every change but the restore is written to
+the history DB's `book_positions` (trade now, record later: through SafeRecords).
 
 The lot is never floored at zero: if the bot ever sold more than it held (a second exit filling
 after the first), the negative quantity is the truth the trader must see and cover at once.
@@ -15,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from trade.intraday.ownership import Ownership
 from trade.intraday.records import SafeRecords
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import Fill, Side
@@ -24,11 +27,12 @@ log = logging.getLogger(__name__)
 
 class Lots:
     def __init__(self, books: dict[str, SymbolBook], records: SafeRecords, book_name: str,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], ownership: Ownership) -> None:
         self.books = books
         self.records = records
         self.book_name = book_name
         self.now = now
+        self.ownership = ownership
 
     def book(self, symbol: str) -> SymbolBook:
         """The symbol's book, created for a symbol off the watchlist (managed, never entered)."""
@@ -62,14 +66,27 @@ class Lots:
             elif lot.qty < 0:
                 log.critical("%s: the bot's book is %d after %s: it sold more than it held; "
                              "covering", fill.symbol, lot.qty, fill.order_ref)
+        self.ownership.own_execution(fill.symbol)
         self._record(book, fill.time)
         return book
 
-    def set_from_broker(self, symbol: str, qty: int, avg_cost: float) -> None:
-        """A reconcile decided what the bot owns of the broker's position."""
+    def adopt(self, symbol: str, qty: int, price: float) -> None:
+        """Shares a person explicitly gave the bot to manage (`--adopt`), at `price`."""
         book = self.book(symbol)
-        book.lot.qty, book.lot.avg_cost = qty, avg_cost
+        lot = book.lot
+        total = lot.qty + qty
+        lot.avg_cost = (lot.avg_cost * lot.qty + price * qty) / total if total else 0.0
+        lot.qty = total
         self._record(book, self.now())
+
+    def reduce_external(self, symbol: str, qty: int) -> None:
+        """A confirmed sale the bot did not make: its lot is what is left (never raised)."""
+        book = self.book(symbol)
+        if qty < book.lot.qty:
+            book.lot.qty = qty
+            if qty == 0:
+                book.lot.avg_cost = 0.0
+            self._record(book, self.now())
 
     def _record(self, book: SymbolBook, when: datetime) -> None:
         db, symbol, qty, cost = self.records.db, book.symbol, book.lot.qty, book.lot.avg_cost

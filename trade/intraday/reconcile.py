@@ -1,15 +1,15 @@
-"""Reconciliation planning: what the broker holds versus what this bot believes it owns.
+"""Reconciliation planning: the bot's own lots versus the exits it has working at the broker.
 
-The broker is the source of truth for positions, orders and executions (DESIGN.md). On every start
-and reconnect the trader asks the broker (positions taken *after* the executions are applied, and
-re-taken when an execution arrived meanwhile, so a snapshot never predates a fill), then this
-pure function decides, per symbol, what the bot owns and what must happen:
-- a held position whose exits are exactly one correct OCA group (trade/intraday/protection.py)
-  is managed as is; any other set of exits is cancelled and replaced, never added to;
-- quantity another book owns is never touched; positions outside the watchlist are reported;
+What the bot owns is decided elsewhere, from its own executions (trade/intraday/ownership.py):
+this pure function never adopts shares because the broker holds them. Given the lots, the bot's
+working orders and the broker's positions, it says per symbol what must happen:
+- a held lot whose exits are exactly one correct OCA group (trade/intraday/protection.py) is
+  managed as is; any other set of exits is cancelled and replaced, never added to;
 - the bot's own exit orders for a symbol it does not hold (a rejected entry's children, exits
   left after a position closed while away) are cancelled;
-- a negative own book (the bot sold more than it held) is covered at once.
+- a negative lot (the bot sold more than it held) is covered at once;
+- shares the broker holds beyond the bot's lots are foreign: reported, never touched;
+- a short position at the broker that is not the bot's oversell is left alone, said once.
 A symbol whose entry is still working at the broker is left to that entry's bracket.
 """
 
@@ -23,84 +23,58 @@ from trade.models import OrderTicket, Position
 
 
 @dataclass(frozen=True, slots=True)
-class Holding:
-    """Quantity of one symbol this bot owns at the broker."""
-
+class Repair:
     symbol: str
     qty: int
-    avg_cost: float
-    adopted_qty: int  # part of qty that no book owned before this reconcile
-
-
-@dataclass(frozen=True, slots=True)
-class Repair:
-    holding: Holding
     protection: Protection
 
 
 @dataclass(slots=True)
 class ReconcilePlan:
-    holdings: dict[str, Holding] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)  # symbol -> the bot's lot (> 0)
     repairs: list[Repair] = field(default_factory=list)  # held, exits missing or wrong
     stale_orders: list[OrderTicket] = field(default_factory=list)  # exits with nothing to protect
     covers: dict[str, int] = field(default_factory=dict)  # symbol -> shares the bot oversold
+    foreign: dict[str, int] = field(default_factory=dict)  # symbol -> shares not the bot's
     warnings: list[str] = field(default_factory=list)
 
 
 def plan_reconcile(
     bot: str,
-    watchlist: Iterable[str],
     positions: Iterable[Position],
     open_orders: Sequence[OrderTicket],
-    own_book: Mapping[str, int],
-    other_books: Mapping[str, int],
+    lots: Mapping[str, int],
     *,
-    need_backstop: bool = False,
+    need_backstop: Mapping[str, bool] | bool = False,
     entries_in_flight: Collection[str] = (),
 ) -> ReconcilePlan:
-    """Decide ownership and repairs. `own_book`/`other_books`: symbol -> shares each book owns;
-    `entries_in_flight`: symbols whose entry order is still working at the broker."""
-    watch = set(watchlist)
+    """Protect, cover or clean up per symbol. `lots`: symbol -> shares the bot owns (negative:
+    oversold); `entries_in_flight`: symbols whose entry order is still working at the broker."""
     plan = ReconcilePlan()
-    for pos in positions:
-        others = max(other_books.get(pos.symbol, 0), 0)
-        mine = own_book.get(pos.symbol, 0)
-        if pos.qty < 0:
-            if mine < 0:
-                plan.covers[pos.symbol] = min(-pos.qty, -mine)
-                plan.warnings.append(f"{pos.symbol}: the bot oversold {-mine} shares: covering")
-            else:
-                plan.warnings.append(
-                    f"{pos.symbol}: short position {pos.qty} at the broker is not this bot's: "
-                    "left alone"
-                )
-            continue
-        unowned = pos.qty - others
-        if unowned <= 0:
-            continue  # all of it belongs to another book
-        ours = bool(exit_orders(bot, pos.symbol, open_orders))
-        if pos.symbol not in watch:
-            if mine > 0 or ours:
-                plan.warnings.append(f"{pos.symbol}: bot-owned position outside the watchlist is managed")
-                if mine > 0:
-                    unowned = min(unowned, mine)  # adoption is for watchlist symbols only
-            else:
-                plan.warnings.append(
-                    f"{pos.symbol}: {unowned} shares outside the watchlist and no book: left alone"
-                )
+    broker = {p.symbol: p.qty for p in positions}
+    for symbol, qty in broker.items():
+        mine = lots.get(symbol, 0)
+        if qty < 0 and mine >= 0:
+            plan.warnings.append(f"{symbol}: short position {qty} at the broker is not this "
+                                 "bot's: left alone")
+        elif qty > max(mine, 0):
+            plan.foreign[symbol] = qty - max(mine, 0)
+    for symbol, mine in sorted(lots.items()):
+        if mine < 0:
+            plan.covers[symbol] = -mine
+            plan.warnings.append(f"{symbol}: the bot oversold {-mine} shares: covering")
+        elif mine > 0:
+            plan.held[symbol] = mine
+            if symbol in entries_in_flight:
                 continue
-        owned_before = min(max(mine, 0), unowned)
-        holding = Holding(pos.symbol, unowned, pos.avg_cost, unowned - owned_before)
-        plan.holdings[pos.symbol] = holding
-        if pos.symbol in entries_in_flight:
-            continue
-        protection = assess(holding.qty, exit_orders(bot, pos.symbol, open_orders),
-                            need_backstop=need_backstop)
-        if not protection.ok:
-            plan.repairs.append(Repair(holding, protection))
-
+            backstop = (need_backstop.get(symbol, False) if isinstance(need_backstop, Mapping)
+                        else need_backstop)
+            protection = assess(mine, exit_orders(bot, symbol, open_orders),
+                                need_backstop=backstop)
+            if not protection.ok:
+                plan.repairs.append(Repair(symbol, mine, protection))
     for order in open_orders:
-        if order.symbol in plan.holdings or order.symbol in entries_in_flight:
+        if order.symbol in plan.held or order.symbol in entries_in_flight:
             continue
         if exit_orders(bot, order.symbol, [order]):
             plan.stale_orders.append(order)

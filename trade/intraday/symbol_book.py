@@ -41,6 +41,7 @@ class EntryInFlight:
     sent_at: float  # monotonic time it was sent
     legs: BracketTickets | None = None  # its legs, once the broker took them
     result: OrderTicket | None = None  # its final status, when that came during the send
+    resumed: bool = False  # found working at the broker by a restarted run (not sent by it)
 
 
 @dataclass(slots=True)

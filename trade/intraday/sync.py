@@ -1,12 +1,15 @@
-"""Reconciling with the broker on start and after every reconnect.
+"""Reconciling with the broker on start, after every reconnect, and a look at the positions every
+few seconds.
 
-Order matters: executions first (fills missed while away move the book exactly once), then the
-positions and open orders, then the executions again — if one arrived between the two reads the
-snapshot may predate it, so it is taken again (a stop that filled during a reconnect must not be
-"adopted" back and protected, which would sell shares already sold). Then the pure plan
-(reconcile.py) says what the bot owns and what to repair; repairs and covers run as supervised
-jobs of the exit keeper. Entries whose final status was missed while disconnected are settled
-from the executions (filled: their exits are repriced; not filled: their legs are cancelled).
+The broker's executions come first: any the bot missed while away move its lots exactly once
+(the lots are the bot's own executions, trade/intraday/ownership.py), and the commissions that
+came meanwhile complete their rows. Then the open orders: the bot's own working orders replace
+its view of them, an entry still working after a restart is taken up again (never followed by a
+second one), and entries that ended while the bot was away are settled from the executions. Then
+each symbol's position is judged against the bot's lot: foreign shares are reported and left
+alone, a reduction the bot did not make shrinks its lot once it is confirmed. Finally the pure
+plan (reconcile.py) says what to repair, cover or cancel; those run as supervised jobs of the
+exit keeper.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from trade.intraday.entries import EntryDesk
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.lots import Lots
-from trade.intraday.reconcile import Holding, plan_reconcile
+from trade.intraday.reconcile import plan_reconcile
 from trade.models import Fill, OrderRef, OrderTicket, Position
 
 log = logging.getLogger(__name__)
@@ -43,41 +46,51 @@ class BrokerSync:
         self.records = ctx.records
         self.jobs = ctx.jobs
         self.run_log = ctx.run_log
+        self.ownership = ctx.ownership
         self.lots = lots
         self.fills = fills
         self.exits = exits
         self.entries = entries
         self.other_books = tuple(other_books)
         self.on_fill = on_fill
-        self.watchlist = set(ctx.books)
+        self.foreign: dict[str, int] = {}  # symbol -> shares seen and left alone (last look)
+        self.qualified: set[str] = set(ctx.books)  # the watchlist: qualified by the analyst
 
-    def others(self) -> dict[str, int]:
-        """Shares other books (the weekly bot) own, per symbol."""
+    def others(self) -> dict[str, int] | None:
+        """Shares other books (the weekly bot) record, per symbol; None when the DB cannot be
+        read (then every share beyond the bot's lots counts as foreign)."""
         db = self.records.db
         owned: dict[str, int] = {}
         for name in self.other_books:
-            rows = self.records.read(f"book_positions({name})", lambda n=name: db.book_positions(n), [])
+            rows = self.records.read(f"book_positions({name})",
+                                     lambda n=name: db.book_positions(n), None)
+            if rows is None:
+                return None
             for position in rows:
                 owned[position.symbol] = owned.get(position.symbol, 0) + position.qty
         return owned
 
     async def snapshot(self) -> tuple[list[Position], list[OrderTicket], list[Fill]]:
-        """Positions and open orders that do not predate any execution the broker reports."""
+        """Positions and open orders, with every execution the broker reports applied first
+        (and again after, in case one came between the reads)."""
         before = await self.broker.executions()
-        for fill in before:
-            self.on_fill(fill)
+        self._apply(before)
         for _ in range(SNAPSHOT_ATTEMPTS):
             positions = await self.broker.positions()
             orders = await self.broker.open_orders()
             after = await self.broker.executions()
             known = {f.exec_id for f in before}
             new = [f for f in after if f.exec_id not in known]
-            for fill in new:
-                self.on_fill(fill)
+            self._apply(after)
             before = after
             if not new:
                 break
         return positions, orders, before
+
+    def _apply(self, executions: list[Fill]) -> None:
+        for fill in executions:
+            self.on_fill(fill)
+        self.fills.note_reported(executions)
 
     async def reconcile(self, reason: str, *, may_trade: bool, flattening: bool) -> None:
         with tracing.span(SpanNames.SYNC, attrs={"trading.reason": reason}) as span:
@@ -87,58 +100,126 @@ class BrokerSync:
             own_orders = [o for o in orders if self._ours(o) and o.status.is_working]
             self.orders.clear()
             self.orders.update({o.order_id: o for o in own_orders})
+            self.entries.resume_working(own_orders)
             in_flight = self.entries.settle_missed({o.order_ref for o in own_orders}, executions)
+            self.judge(positions)
             now = self.broker.now()
-            own = {symbol: book.qty for symbol, book in self.books.items() if book.qty}
+            lots = {symbol: book.qty for symbol, book in self.books.items() if book.qty}
             plan = plan_reconcile(
-                self.bot, self.watchlist, positions, own_orders, own, self.others(),
-                need_backstop=self.exits.backstop_at is not None and now < self.exits.backstop_at,
+                self.bot, positions, own_orders, lots,
+                need_backstop={s: self.exits.need_backstop(s, now) for s in lots},
                 entries_in_flight=in_flight,
             )
             tracing.set_attrs(span, attrs={"trading.positions": len(positions),
                                            "trading.orders": len(own_orders),
                                            "trading.executions": len(executions)})
             for warning in plan.warnings:
-                log.warning("reconcile: %s", warning)
-                if warning not in self.run_log.warnings:
-                    self.run_log.warnings.append(warning)
-            self._apply_holdings(plan.holdings, plan.covers, in_flight)
+                self._warn(warning)
+            self._start_trips(plan.held)
             for order in plan.stale_orders:
                 log.info("reconcile: cancelling exit %s: nothing to protect", order.order_ref)
                 self.jobs.run(f"stale:{order.order_id}",
                               lambda o=order: self.broker.cancel(o.order_id))
+            await self._qualify(set(plan.held) | set(plan.covers))
             if not may_trade or flattening:
                 return
             for repair in plan.repairs:
-                log.warning("reconcile: %s: %s", repair.holding.symbol, repair.protection.reason)
-                self.jobs.run(f"protect:{repair.holding.symbol}",
-                              lambda s=repair.holding.symbol: self.exits.repair(s))
+                log.warning("reconcile: %s: %s", repair.symbol, repair.protection.reason)
+                self.jobs.run(f"protect:{repair.symbol}",
+                              lambda s=repair.symbol: self.exits.repair(s), critical=True)
             for symbol in plan.covers:
                 book = self.books[symbol]
-                self.jobs.run(f"cover:{symbol}", lambda b=book: self.exits.cover(b))
+                self.jobs.run(f"cover:{symbol}", lambda b=book: self.exits.cover(b),
+                              critical=True)
+
+    async def adopt(self, requests: dict[str, int | None]) -> None:
+        """`--adopt SYMBOL[:QTY]`: a person gives the bot shares it cannot prove are its own (all
+        of the symbol's foreign shares, or QTY of them), to protect and flatten as its own."""
+        positions, _, _ = await self.snapshot()
+        broker = {p.symbol: p for p in positions}
+        others = self.others()
+        if others is None:
+            self._warn("--adopt: the other books cannot be read from the DB: nothing adopted "
+                       "(their shares must never be taken)")
+            return
+        for symbol, wanted in sorted(requests.items()):
+            held = broker.get(symbol)
+            lot = self.books[symbol].qty if symbol in self.books else 0
+            foreign = (held.qty if held else 0) - max(lot, 0) - max(others.get(symbol, 0), 0)
+            qty = foreign if wanted is None else min(wanted, foreign)
+            if qty <= 0:
+                self._warn(f"--adopt {symbol}: nothing to adopt (the broker holds "
+                           f"{held.qty if held else 0}, the bot owns {max(lot, 0)}, other books "
+                           f"{others.get(symbol, 0)})")
+                continue
+            price = held.avg_cost if held is not None and held.avg_cost > 0 else (
+                self.broker.last_price(symbol) or 0.0)
+            self.lots.adopt(symbol, qty, price)
+            self._warn(f"{symbol}: {qty} shares adopted by --adopt: the bot protects and "
+                       "flattens them as its own")
+
+    async def check_positions(self) -> None:
+        """The periodic look (every few seconds): a reduction the bot did not make (a person
+        selling in TWS) is noticed intraday, its exits shrunk before a stop could oversell."""
+        self.judge(await self.broker.positions())
+
+    def judge(self, positions: list[Position]) -> None:
+        """Each symbol's position against the bot's lot: foreign shares reported, a confirmed
+        reduction the bot did not make applied to its lot (and its exits repaired)."""
+        broker = {p.symbol: p.qty for p in positions}
+        others = self.others()
+        foreign: dict[str, int] = {}
+        for symbol in sorted(set(broker) | {s for s, b in self.books.items() if b.qty}):
+            lot = self.books[symbol].qty if symbol in self.books else 0
+            look = self.ownership.look(symbol, broker.get(symbol, 0), lot, others)
+            if look.foreign:
+                foreign[symbol] = look.foreign
+                line = self.ownership.tell_foreign(symbol, look.foreign)
+                if line is not None:
+                    log.warning("%s", line)
+            if look.reduced_to is not None:
+                self._warn(f"{symbol}: the broker holds {broker.get(symbol, 0)} shares, less than "
+                           f"the bot's {lot} beyond the {self.ownership.baseline.get(symbol, 0)} "
+                           f"that are not its own: a sale the bot did not make (a person in TWS?); "
+                           f"its lot is now {look.reduced_to} and its exits are resized",
+                           critical=True)
+                self.lots.reduce_external(symbol, look.reduced_to)
+                self.fills.ledger.write_off(symbol, lot - look.reduced_to)
+                self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.exits.repair(s),
+                              critical=True)
+        self.foreign = foreign
+        self.run_log.extra["foreign_shares"] = dict(foreign)
+
+    async def _qualify(self, symbols: set[str]) -> None:
+        """Contracts for the lots off today's watchlist (a leftover of an earlier day): without
+        them no exit can be placed, nor the leftover flattened."""
+        missing = sorted(symbols - self.qualified)
+        if not missing:
+            return
+        known = await self.broker.qualify(missing)
+        for symbol, ok in known.items():
+            if ok:
+                self.qualified.add(symbol)
+                log.warning("%s: the bot holds %d shares off today's watchlist: protected and "
+                            "flattened, never traded", symbol, self.books[symbol].qty)
+            else:
+                self._warn(f"{symbol}: the bot's leftover cannot be protected: the broker does "
+                           "not know the symbol", critical=True)
+
+    def _start_trips(self, held: dict[str, int]) -> None:
+        """A lot the ledger has no trip for (a leftover, an adoption): its trip starts now."""
+        daystr = self.refs.daystr
+        for symbol, qty in held.items():
+            if self.fills.ledger.open_trip(symbol) is None:
+                self.fills.ledger.adopt(symbol, qty, self.books[symbol].avg_cost,
+                                        self.broker.now(),
+                                        OrderRef(self.bot, daystr, symbol, 0, "ENTRY"))
+
+    def _warn(self, text: str, critical: bool = False) -> None:
+        (log.error if critical else log.warning)("reconcile: %s", text)
+        if text not in self.run_log.warnings:
+            self.run_log.warnings.append(text)
 
     def _ours(self, order: OrderTicket) -> bool:
         ref = OrderRef.parse(order.order_ref)
         return ref is not None and ref.bot == self.bot
-
-    def _apply_holdings(self, holdings: dict[str, Holding], covers: dict[str, int],
-                        in_flight: set[str]) -> None:
-        daystr = self.refs.daystr
-        for symbol, holding in holdings.items():
-            book = self.lots.book(symbol)
-            if holding.adopted_qty:
-                note = f"{symbol}: adopted {holding.adopted_qty} shares found at the broker"
-                log.warning("reconcile: %s", note)
-                self.run_log.warnings.append(note)
-            # our own recorded cost when we have one: the broker's average mixes in shares
-            # another book owns
-            cost = book.avg_cost if book.qty > 0 and not holding.adopted_qty else holding.avg_cost
-            self.lots.set_from_broker(symbol, holding.qty, cost)
-            if self.fills.ledger.open_trip(symbol) is None:
-                self.fills.ledger.adopt(symbol, holding.qty, cost, self.broker.now(),
-                                        OrderRef(self.bot, daystr, symbol, 0, "ENTRY"))
-        for symbol, book in self.books.items():
-            if symbol in holdings or symbol in covers or symbol in in_flight or book.qty == 0:
-                continue
-            log.warning("reconcile: %s no longer held at the broker", symbol)
-            self.lots.set_from_broker(symbol, 0, 0.0)

@@ -53,7 +53,7 @@ from trade.intraday.day_end import DayEnd, DayEndOptions
 from trade.intraday.entries import EntryDesk, trace_key
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
-from trade.intraday.flatten import flatten, flatten_refs, owned_by_book
+from trade.intraday.flatten import Holdings, flatten, flatten_refs
 from trade.intraday.health_keeper import HealthKeeper
 from trade.intraday.lots import Lots
 from trade.intraday.records import SafeRecords
@@ -64,7 +64,8 @@ from trade.intraday.status import snapshot
 from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.intraday.sync import BrokerSync
-from trade.models import Bar, Fill, OrderRef, OrderTicket, Params
+from trade.models import Bar, Fill, OrderRef, OrderStatus, OrderTicket, Params
+from trade.refusal import Refused
 from trade.risk import RiskManager
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class TraderOptions:
     resubscribe_every_s: float = 300.0  # market seconds between forced data re-subscriptions
     tick_s: float = 0.02  # real seconds between clock checks
     guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
+    positions_check_s: float = 2.0  # real seconds between two looks at the broker's positions
     flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
     shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
     settle_after_close_s: float = 120.0  # real seconds to wait for the backstop's executions
@@ -91,8 +93,10 @@ class TraderOptions:
     progress_every_s: float = 1800.0  # market seconds between two progress lines (0: none)
     warmup_duration: str = "2 D"
     broker_backstop: bool = True  # attach the broker-held backstop flatten to every exit group
+    release_backstop: bool = True  # the flatten sells by releasing it (else cancel-confirm-sell)
     backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
+    adopt: dict[str, int | None] = field(default_factory=dict)  # --adopt SYMBOL[:QTY] (None: all)
 
 
 class IntradayTrader:
@@ -124,12 +128,12 @@ class IntradayTrader:
                             run_log.run_id)
         ctx = self.ctx = TraderContext(broker, session, books, self.orders, self.refs, records,
                                        self.jobs, run_log, self.state, options.variant)
-        self.lots = Lots(books, records, BOOK, broker.now)
+        self.lots = Lots(books, records, BOOK, broker.now, self.ctx.ownership)
         self.fills = FillRecorder(ctx, self.lots)
         self.health = HealthKeeper(records, run_log, options.thresholds)
         self.feed = BarFeed(ctx, self._process_bar, options.warmup_duration)
-        backstop = session.flatten_at + options.backstop_delay if options.broker_backstop else None
-        self.exits = ExitKeeper(ctx, backstop, exit_grace_s=options.exit_grace_s,
+        backstop = backstop_time(session, options) if options.broker_backstop else None
+        self.exits = ExitKeeper(ctx, self.fills, backstop, exit_grace_s=options.exit_grace_s,
                                 entry_grace_s=options.entry_grace_s)
         self.entries = EntryDesk(ctx, risk, self.exits, self.fills)
         self.sync = BrokerSync(ctx, self.lots, self.fills, self.exits, self.entries, OTHER_BOOKS,
@@ -151,6 +155,7 @@ class IntradayTrader:
         db = self.records.db
         if not self._wired:
             self.broker.add_fill_handler(self._on_fill)
+            self.broker.add_commission_handler(self.fills.on_commission)
             self.broker.add_order_status_handler(self._on_order_status)
             self.broker.add_connection_handler(self._on_connection)
             for symbol, value in (daily_atr_pct or {}).items():
@@ -160,6 +165,7 @@ class IntradayTrader:
                 self.lots.restore(position.symbol, position.qty, position.avg_cost)
             self._wired = True
         if not self._replayed:
+            await self._refuse_other_client_orders()
             at_broker = await self.broker.executions()
             start_of_day = self.session.open.replace(hour=0, minute=0)
             recorded = self.records.read("executions_since",
@@ -167,8 +173,9 @@ class IntradayTrader:
             self.fills.replay(recorded, {f.exec_id for f in at_broker})
             self._replayed = True
         await self._refresh_account()
-        if self.entries.day_start_equity is None:
-            self.entries.day_start_equity = self._starting_equity()
+        if self.options.adopt:
+            await self.sync.adopt(self.options.adopt)
+            self.options.adopt = {}  # once: a retried start must not adopt twice
         await self.reconcile(reason="start")
         self.day_end.resume_report()
         await self.feed.warm_up(warmup or {})
@@ -182,7 +189,7 @@ class IntradayTrader:
         self.run_log.started_at = self.broker.now()
         self.health.restart_cpu_window()
         self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
-        next_guard = next_flush = 0.0
+        next_guard = next_flush = next_positions = 0.0
         closed_unflat = False
         while not state.stopped:
             now = self.broker.now()
@@ -199,6 +206,10 @@ class IntradayTrader:
                     next_guard = mono + self.options.guard_interval_s
                     if self._may_protect(now):
                         self.exits.guard(now)
+                if mono >= next_positions:
+                    next_positions = mono + self.options.positions_check_s
+                    if self._may_protect(now):  # a sale the bot did not make, noticed intraday
+                        self.jobs.run("positions", self.sync.check_positions, retry=False)
                 if mono >= next_flush:
                     next_flush = mono + self.options.flush_interval_s
                     self.day_end.record_bars()
@@ -219,11 +230,29 @@ class IntradayTrader:
             day_end.report_left_open()
         await self.jobs.drain(2.0)
         await self.jobs.stop()
-        self.broker.remove_handlers(self._on_fill, self._on_order_status, self._on_connection)
+        await day_end.await_commissions()
+        self.broker.remove_handlers(self._on_fill, self.fills.on_commission,
+                                    self._on_order_status, self._on_connection)
         day_end.record_bars()
         await day_end.flush_before_exit()
         day_end.finish_run_log()
         return self.run_log
+
+    async def _refuse_other_client_orders(self) -> None:
+        """IB shows a client only the orders it placed itself: exits a run of today left under
+        another client id would be invisible to this one, which would then add a second group
+        beside them (and miss today's executions, resetting the loss cap). Such a start is
+        refused, naming the id to use."""
+        mine = {o.order_ref for o in await self.broker.open_orders()}
+        daystr = self.refs.daystr
+        for order in await self.broker.all_open_orders():
+            ref = OrderRef.parse(order.order_ref)
+            if ref is None or ref.bot != BOT or ref.day != daystr or order.order_ref in mine:
+                continue
+            who = f"client id {order.client_id}" if order.client_id else "another client id"
+            raise Refused(f"the bot's order {order.order_ref} is working under {who}: this run "
+                          "cannot see or manage it; restart with "
+                          f"--client-id {order.client_id or '<the id of the earlier run>'}")
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
@@ -279,11 +308,17 @@ class IntradayTrader:
         ref = OrderRef.parse(ticket.order_ref)
         if ref is None or ref.bot != BOT:
             return
+        self.fills.note_status(ticket)
         if ticket.status.is_working:
             self.orders[ticket.order_id] = ticket
         else:
             self.orders.pop(ticket.order_id, None)
             self.exits.note_dead_leg(ticket, ref)
+            if ticket.status is OrderStatus.INACTIVE:
+                # IB: "not currently working", not necessarily final: cancelled explicitly,
+                # so it can never come back beside whatever replaces it
+                self.jobs.run(f"cancel-inactive:{ticket.order_id}",
+                              lambda i=ticket.order_id: self.exits.cancel_quietly(i), retry=False)
         if ref.leg == "ENTRY":
             self.entries.on_entry_status(ticket)
 
@@ -325,8 +360,10 @@ class IntradayTrader:
                      "the rest cancelled and sold)", first)
         await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first
         with tracing.span(SpanNames.FLATTEN):
-            result = await flatten(self.broker, BOT, owned_by_book(self.books, self.sync.others),
-                                   flatten_refs(self.refs), until=self.session.close, poll=0.005)
+            result = await flatten(self.broker, BOT, self._holdings, flatten_refs(self.refs),
+                                   settled=self._settled,
+                                   release_backstop=self.options.release_backstop,
+                                   until=self.session.close, poll=0.005)
         if result.flat:
             assert result.flat_at is not None
             self.state.flat_confirmed(result.flat_at, self.broker.now(), self.session.flatten_at)
@@ -335,19 +372,48 @@ class IntradayTrader:
         else:
             log.error("NOT FLAT after %d rounds: %s still held", result.rounds, result.remaining)
 
+    async def _holdings(self) -> Holdings:
+        """What the bot still owns and may trade now: every execution the broker reports
+        applied first, a confirmed sale the bot did not make taken into account."""
+        await self.fills.catch_up()
+        positions = await self.broker.positions()
+        self.sync.judge(positions)
+        held = {p.symbol: p.qty for p in positions}
+        remaining, tradable = {}, {}
+        for symbol, book in self.books.items():
+            lot = book.qty
+            if lot == 0:
+                continue
+            remaining[symbol] = lot
+            if lot < 0:
+                tradable[symbol] = lot
+            elif (sellable := self.ctx.ownership.sellable(symbol, held.get(symbol, 0), lot)) > 0:
+                tradable[symbol] = sellable
+        return Holdings(remaining, tradable)
+
+    async def _settled(self) -> bool:
+        """No exit of the bot reported filled whose execution has not been applied."""
+        if any(self.fills.unsettled(symbol) for symbol in self.books):
+            await self.fills.catch_up()
+            return not any(self.fills.unsettled(symbol) for symbol in self.books)
+        return True
+
     # == account, health ===================================================================
     async def _refresh_account(self) -> None:
         try:
             self.entries.account = await self.broker.account()
         except Exception as exc:  # keep the last known account values
             log.warning("account refresh failed: %s", exc)
+        if self.entries.day_start_equity is None:
+            self.entries.day_start_equity = self._starting_equity()
 
     def _starting_equity(self) -> float | None:
         """Net liquidation at the start of today's trading: today's realised P&L (replayed from
-        the DB after a restart) is added back, so a restart after a loss does not reset the
-        daily loss cap's base to the post-loss equity."""
+        the DB after a restart) is added back, so a restart after a loss does not lower the
+        daily loss cap's base. None while the account values are not in (a net liquidation of
+        0 is no base)."""
         account = self.entries.account
-        if account is None:
+        if account is None or account.net_liquidation <= 0.0:
             return None
         return account.net_liquidation - self.fills.realized_pnl
 
@@ -386,3 +452,9 @@ class IntradayTrader:
             return self.broker.now().isoformat()
         except RuntimeError:
             return ""
+
+
+def backstop_time(session: Session, options: TraderOptions) -> datetime:
+    """When the broker-held backstop sells: `backstop_delay` after the flatten time, and always
+    a minute before the close at the latest (a later one would never execute: no net at all)."""
+    return min(session.flatten_at + options.backstop_delay, session.close - timedelta(minutes=1))

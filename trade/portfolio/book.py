@@ -105,6 +105,14 @@ class WeeklyBook:
             self._close_if_filled(fill.order_ref, fill.time)
         return new
 
+    def commission(self, exec_id: str, commission: float) -> None:
+        """Complete the execution row recorded before its commission report came."""
+        if self.dry_run:
+            return
+        rows = self.db.pending_commissions(BOOK)
+        if exec_id in rows:
+            self.db.set_execution_commission(exec_id, commission)
+
     def _close_if_filled(self, order_ref: str, time: datetime) -> None:
         intent = self.db.intent(order_ref)
         if intent is None or intent.state.is_terminal:
@@ -116,8 +124,14 @@ class WeeklyBook:
     async def sync(self, day: date) -> BookState:
         """Executions first (missed ones applied once), then our working orders, then intents
         of `day` that are neither working nor filled are closed as cancelled."""
-        for fill in await self.broker.executions():
+        fills = await self.broker.executions()
+        for fill in fills:
             self.apply(fill)
+        if not self.dry_run:  # commissions that came while the bot was away or after a restart
+            pending = self.db.pending_commissions(BOOK)
+            for fill in fills:
+                if fill.exec_id in pending and fill.commission is not None:
+                    self.db.set_execution_commission(fill.exec_id, fill.commission)
         orders = await self.broker.open_orders()
         working = [o for o in orders if WeeklyRef.parse(o.order_ref) and o.status.is_working]
         if not self.dry_run:

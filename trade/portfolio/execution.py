@@ -61,6 +61,7 @@ class OrderDesk:
         self._status: dict[str, OrderTicket] = {}
         self._resync: asyncio.Task[object] | None = None
         broker.add_fill_handler(self._on_fill)
+        broker.add_commission_handler(self._on_commission)
         broker.add_order_status_handler(self._on_status)
         broker.add_connection_handler(self._on_connection)
 
@@ -68,6 +69,11 @@ class OrderDesk:
     def _on_fill(self, fill: Fill) -> None:
         if WeeklyRef.parse(fill.order_ref) is not None:
             self.book.apply(fill)
+
+    def _on_commission(self, exec_id: str, commission: float) -> None:
+        """A commission report after its execution: the weekly rows waiting for it (only ours:
+        a pending row of another book is that book's to complete)."""
+        self.book.commission(exec_id, commission)
 
     def _on_connection(self, state: ConnectionState) -> None:
         """After a reconnect, apply the executions missed while away at once: a day trader in

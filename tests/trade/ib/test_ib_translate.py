@@ -95,11 +95,23 @@ def test_sold_execution_is_a_sell_with_realized_pnl():
     assert (fill.side, fill.realized_pnl, fill.order_ref) == (Side.SELL, 84.5, "")
 
 
-def test_execution_without_a_commission_report_has_zero_commission():
+def test_execution_whose_commission_report_has_not_come_has_no_commission_yet():
+    """IB sends the commission report after the execution: until it comes the commission is
+    unknown (None), never 0 for good (before: 0.0, recorded as the execution's commission)."""
     execution = ib_async.Execution(execId="3", time=datetime(2025, 7, 3, 15, 0, tzinfo=UTC), side="SLD",
                                    shares=1.0, price=1.0)
+    waiting = ib_async.CommissionReport()  # what ib_async attaches until the report arrives
+    fill = ib_translate.fill(ib_async.Fill(SPY, execution, waiting, execution.time))
+    assert (fill.commission, fill.cost, fill.realized_pnl) == (None, 0.0, None)
     fill = ib_translate.fill(ib_async.Fill(SPY, execution, None, execution.time))  # type: ignore[arg-type]
-    assert (fill.commission, fill.realized_pnl) == (0.0, None)
+    assert fill.commission is None
+
+
+def test_a_commission_ib_left_unset_is_unknown_not_a_huge_fee():
+    execution = ib_async.Execution(execId="4", time=datetime(2025, 7, 3, 15, 0, tzinfo=UTC), side="BOT",
+                                   shares=1.0, price=1.0)
+    report = ib_async.CommissionReport("4", UNSET, "USD", UNSET)
+    assert ib_translate.fill(ib_async.Fill(SPY, execution, report, execution.time)).commission is None
 
 
 def test_naive_times_are_taken_as_utc():

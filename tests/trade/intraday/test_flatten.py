@@ -9,7 +9,7 @@ from sim.engine.commissions import ZeroCommission
 from sim.engine.exchange import MatchingEngine
 from sim.paper_broker import PaperBroker
 from tests.sim.handmade_bars import DAY, at, replay_of
-from trade.intraday.flatten import flatten
+from trade.intraday.flatten import Holdings, flatten
 from trade.models import OrderRef, Side
 
 FLAT = (100.0, 100.0, 100.0, 100.0)
@@ -52,9 +52,12 @@ class Refs:
         return OrderRef("DT", "20240305", symbol, self.seq, "FLAT")
 
 
-def owned_minus(others: Mapping[str, int]):
-    def owned(held: Mapping[str, int]) -> dict[str, int]:
-        return {s: q - others.get(s, 0) for s, q in held.items()}
+def owned_minus(broker: PaperBroker, others: Mapping[str, int]):
+    """What the trader would hand the flatten: the broker's position less another book's."""
+    async def owned() -> Holdings:
+        held = {p.symbol: p.qty for p in await broker.positions()}
+        mine = {s: q - others.get(s, 0) for s, q in held.items() if q - others.get(s, 0)}
+        return Holdings(mine, dict(mine))
     return owned
 
 
@@ -65,7 +68,7 @@ async def held(broker: PaperBroker) -> dict[str, int]:
 async def test_already_flat_sends_nothing_and_confirms_at_once():
     broker = make_broker()
     refs = Refs()
-    result = await flatten(broker, "DT", owned_minus({}), refs, poll=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {}), refs, poll=0.01)
     assert (result.flat, result.rounds, result.orders) == (True, 1, [])
     assert result.flat_at == broker.now()
     assert refs.asked == []
@@ -77,7 +80,7 @@ async def test_bracket_children_are_cancelled_and_the_position_sold_at_market():
     await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
     assert await held(broker) == {"XYZ": 10}
     refs = Refs()
-    result = await flatten(broker, "DT", owned_minus({}), refs, poll=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {}), refs, poll=0.01)
     assert result.flat and result.orders == ["DT-20240305-XYZ-11-FLAT"]
     assert refs.asked == [("XYZ", 10)]
     assert await held(broker) == {}
@@ -92,7 +95,7 @@ async def test_another_books_shares_and_orders_are_left_alone():
     await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
     await broker.place_market("XYZ", Side.BUY, 5, "WK-20240305-XYZ-1-ENTRY")
     await broker.place_exits("XYZ", 5, 110.0, 90.0, "WK-20240305-XYZ-1-ENTRY")
-    result = await flatten(broker, "DT", owned_minus({"XYZ": 5}), Refs(), poll=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {"XYZ": 5}), Refs(), poll=0.01)
     assert result.flat
     assert await held(broker) == {"XYZ": 5}
     assert sorted(o.order_ref for o in await broker.open_orders()) == [
@@ -105,7 +108,7 @@ async def test_nothing_is_sold_while_own_exits_are_still_working():
     broker = make_broker(DeferredCancelBroker)
     await broker.step_to(at(DAY, 9, 31))
     await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
-    result = await flatten(broker, "DT", owned_minus({}), Refs(), max_rounds=2,
+    result = await flatten(broker, "DT", owned_minus(broker, {}), Refs(), max_rounds=2,
                            confirm_timeout=0.05, poll=0.01)
     assert not result.flat and result.orders == [] and result.remaining == {"XYZ": 10}
     assert await held(broker) == {"XYZ": 10}
@@ -123,7 +126,7 @@ async def test_sells_once_the_broker_confirms_the_cancels():
         await broker.confirm_cancels()
 
     confirm = asyncio.create_task(exchange_confirms_later())
-    result = await flatten(broker, "DT", owned_minus({}), Refs(), confirm_timeout=1.0, poll=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {}), Refs(), confirm_timeout=1.0, poll=0.01)
     await confirm
     assert result.flat and result.rounds == 1 and len(result.orders) == 1
     assert await held(broker) == {} and await broker.open_orders() == []
@@ -133,7 +136,7 @@ async def test_what_the_owner_says_is_not_ours_is_never_sold():
     broker = make_broker()
     await broker.step_to(at(DAY, 9, 31))
     await broker.place_market("XYZ", Side.BUY, 7, "WK-20240305-XYZ-1-ENTRY")
-    result = await flatten(broker, "DT", owned_minus({"XYZ": 7}), Refs(), poll=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {"XYZ": 7}), Refs(), poll=0.01)
     assert result.flat and result.orders == []
     assert await held(broker) == {"XYZ": 7}
 
@@ -159,7 +162,7 @@ async def test_a_dropped_connection_mid_flatten_is_retried_until_flat():
     await broker.step_to(at(DAY, 9, 31))
     await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
     broker.failures = 2  # the round after the exits were cancelled dies twice
-    result = await flatten(broker, "DT", owned_minus({}), Refs(), poll=0.01, backoff_max=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {}), Refs(), poll=0.01, backoff_max=0.01)
     assert result.flat and result.rounds == 3
     assert await held(broker) == {}
 
@@ -179,7 +182,7 @@ async def test_a_db_failure_reserving_the_ref_is_retried_until_flat():
             raise HistoryDBError("history.db is locked by another process", transient=True)
         return refs(symbol, qty)
 
-    result = await flatten(broker, "DT", owned_minus({}), locked_once, poll=0.01, backoff_max=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {}), locked_once, poll=0.01, backoff_max=0.01)
     assert result.flat and await held(broker) == {}
 
 
@@ -187,7 +190,7 @@ async def test_the_flatten_stops_trying_once_the_session_has_closed():
     broker = make_broker(DeferredCancelBroker)  # exits never confirm as cancelled
     await broker.step_to(at(DAY, 9, 31))
     await broker.place_bracket("XYZ", 10, None, 102.0, 98.0, ENTRY)
-    result = await flatten(broker, "DT", owned_minus({}), Refs(), until=broker.now(), poll=0.01)
+    result = await flatten(broker, "DT", owned_minus(broker, {}), Refs(), until=broker.now(), poll=0.01)
     assert not result.flat and result.orders == []
 
 
@@ -196,8 +199,9 @@ async def test_an_oversold_book_is_bought_back():
     await broker.step_to(at(DAY, 9, 31))
     await broker.place_market("XYZ", Side.SELL, 4, "DT-20240305-XYZ-1-TP")  # sold 4 too many
 
-    def short_book(held_: Mapping[str, int]) -> dict[str, int]:
-        return {"XYZ": held_.get("XYZ", 0)}
+    async def short_book() -> Holdings:
+        qty = (await held(broker)).get("XYZ", 0)
+        return Holdings({"XYZ": qty} if qty else {}, {"XYZ": qty} if qty else {})
 
     def cover_refs(symbol: str, qty: int) -> OrderRef:
         return OrderRef("DT", "20240305", symbol, 9, "COVER" if qty < 0 else "FLAT")

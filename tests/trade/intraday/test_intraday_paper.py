@@ -67,7 +67,8 @@ class Outcome:
 
 
 async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: dict[str, int],
-                   unowned: dict[str, int] | None = None, restart_at: time | None = None) -> Outcome:
+                   unowned: dict[str, int] | None = None, restart_at: time | None = None,
+                   adopt: dict[str, int | None] | None = None) -> Outcome:
     """Replay `day` with a trader; with `restart_at`, that trader is stopped then and a new one
     (new process: new port object over the same exchange, same DB) trades the rest of the day."""
     symbols = list(atr_min)
@@ -83,7 +84,7 @@ async def _run_day(db_path: Path, day: date, atr_min: dict[str, float], weekly: 
             await broker.place_market(symbol, Side.BUY, qty, "")
         session = MarketCalendar().session(day)
         params = {s: Params(atr_min_pct=a, atr_timeframe="1 min") for s, a in atr_min.items()}
-        options = TraderOptions(allocation=0.25, tick_s=0.0)
+        options = TraderOptions(allocation=0.25, tick_s=0.0, adopt=dict(adopt or {}))
 
         async def launch(port: PaperBroker) -> tuple[IntradayTrader, RunLog, asyncio.Task[RunLog]]:
             log = RunLog(day, 0.25, Params().as_dict())
@@ -297,13 +298,38 @@ def test_run_log_realized_pnl_is_the_sum_of_net_trade_pnl(outcome: Outcome):
 # -- a position found at the broker at start ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def adopted_half_day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
-    """SPY 2025-07-03 again, but 10 more shares were bought by hand before the bot started."""
-    path = tmp_path_factory.mktemp("adopted") / "history.db"
+def owner_half_day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """SPY 2025-07-03 again, with 10 shares the owner bought by hand before the bot started."""
+    path = tmp_path_factory.mktemp("owner") / "history.db"
     return asyncio.run(_run_day(path, date(2025, 7, 3), {"SPY": 0.0001}, {"SPY": 15}, {"SPY": 10}))
 
 
-def test_unowned_watchlist_shares_get_protective_exits_for_exactly_that_qty(adopted_half_day: Outcome):
+def test_shares_the_bot_cannot_prove_are_its_own_are_never_given_exits_nor_sold(
+        owner_half_day: Outcome):
+    """Issue 20 defect 3 (before: reconcile adopted every watchlist share no book recorded, put a
+    stop 0.8% away on the owner's 10 shares and sold them by the close)."""
+    assert not [i for i in owner_half_day.intents if i.order_ref.endswith("-PROT")]
+    sold = sum(f.qty for f in owner_half_day.ours() if f.side is Side.SELL)
+    bought = sum(f.qty for f in owner_half_day.ours() if f.side is Side.BUY)
+    assert sold == bought > 0, "the bot trades its own lot beside the owner's shares"
+    assert owner_half_day.positions_at_end == {"SPY": 15 + 10}
+    for order in owner_half_day.orders:  # no exit of the bot ever rested on more than its lot
+        if order.order_ref.startswith("DT-") and order.action == "SELL":
+            entry = order.order_ref.rsplit("-", 1)[0] + "-ENTRY"
+            assert order.total_qty <= sum(f.qty for f in owner_half_day.ours()
+                                          if f.order_ref == entry), order.order_ref
+    assert owner_half_day.run_log.extra["foreign_shares"] == {"SPY": 25}
+
+
+@pytest.fixture(scope="module")
+def adopted_half_day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """The same, with the owner telling the bot to manage them: `--adopt SPY`."""
+    path = tmp_path_factory.mktemp("adopted") / "history.db"
+    return asyncio.run(_run_day(path, date(2025, 7, 3), {"SPY": 0.0001}, {"SPY": 15}, {"SPY": 10},
+                                adopt={"SPY": None}))
+
+
+def test_adopted_shares_get_protective_exits_for_exactly_that_qty(adopted_half_day: Outcome):
     exits = [o for o in adopted_half_day.orders if o.order_ref.startswith("DT-") and o.action == "SELL"
              and o.order_type in ("LMT", "STP")]
     assert sorted((o.order_type, o.total_qty, o.parent_id) for o in exits) == [("LMT", 10.0, 0), ("STP", 10.0, 0)]
@@ -327,11 +353,12 @@ def test_adopted_shares_are_closed_by_the_end_and_the_weekly_shares_kept(adopted
 
 @pytest.fixture(scope="module")
 def restarted_day(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
-    """IONQ/SOXL 2026-02-02 with 50 hand-bought IONQ shares (adopted, then stopped out at 09:32);
+    """IONQ/SOXL 2026-02-02 with 50 hand-bought IONQ shares (adopted with `--adopt IONQ`, then
+    stopped out at 09:32);
     the bot restarts at 10:30 with the same DB, as a new process would."""
     path = tmp_path_factory.mktemp("restart") / "history.db"
     return asyncio.run(_run_day(path, date(2026, 2, 2), {"IONQ": 0.001, "SOXL": 0.001}, {},
-                                {"IONQ": 50}, restart_at=time(10, 30)))
+                                {"IONQ": 50}, restart_at=time(10, 30), adopt={"IONQ": None}))
 
 
 def _entry_fills(outcome: Outcome) -> list[Fill]:

@@ -312,6 +312,9 @@ async def test_a_restart_after_the_close_while_holding_sends_no_orders(tmp_path)
     day = PaperDay(tmp_path, SPY_ZIGZAG)
     await day.broker.step_to(at(day.day, 10, 0))
     await day.broker.place_market("SPY", Side.BUY, 10, "DT-20240305-SPY-1-ENTRY")
+    (fill,) = await day.broker.executions()  # what the earlier run recorded: its execution too
+    day.db.record_execution(fill.exec_id, fill.order_ref, "SPY", "BUY", 10, fill.price, fill.time,
+                            fill.commission, "intraday")
     day.db.set_book_position("intraday", "SPY", 10, 100.0, day.broker.now())
     await day.broker.step_to(at(day.day, 16, 5))
     sent_before = len(day.engine.orders())

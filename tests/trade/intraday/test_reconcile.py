@@ -1,6 +1,6 @@
-"""plan_reconcile and the protection rule: ownership across books, adoption, one exact OCA group
-of exits per position (anything else is cancelled and replaced, never added to), orphaned exits,
-oversold books, foreign positions."""
+"""plan_reconcile and the protection rule: the bot's own lots only (never an adoption), one exact
+OCA group of exits per lot (anything else is cancelled and replaced, never added to), orphaned
+exits, oversold lots, foreign shares."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def entry(symbol: str, qty: int, *, seq: int = 1) -> OrderTicket:
                        OrderType.MARKET, OrderStatus.SUBMITTED)
 
 
-def plan(positions, orders=(), own=None, others=None, watch=("SPY", "IONQ"), **kwargs):
-    return plan_reconcile("DT", watch, positions, list(orders), own or {}, others or {}, **kwargs)
+def plan(positions, orders=(), own=None, **kwargs):
+    return plan_reconcile("DT", positions, list(orders), own or {}, **kwargs)
 
 
 def ids(orders) -> set[int]:
@@ -46,7 +46,7 @@ def ids(orders) -> set[int]:
 
 def repaired(result) -> dict[str, set[int]]:
     """symbol -> ids of the exits the plan cancels before placing one fresh group."""
-    return {r.holding.symbol: {o.order_id for o in r.protection.cancel} for r in result.repairs}
+    return {r.symbol: {o.order_id for o in r.protection.cancel} for r in result.repairs}
 
 
 # -- the protection rule ---------------------------------------------------------------------------
@@ -96,8 +96,7 @@ def test_exits_with_nothing_held_are_cancelled():
 
 def test_owned_position_with_its_group_needs_nothing():
     result = plan([Position("SPY", 10, 100.0)], [stop("SPY", 10), target("SPY", 10)], own={"SPY": 10})
-    holding = result.holdings["SPY"]
-    assert (holding.qty, holding.adopted_qty) == (10, 0)
+    assert result.held == {"SPY": 10}
     assert result.repairs == [] and result.stale_orders == []
 
 
@@ -118,56 +117,46 @@ def test_another_bots_stop_does_not_protect_our_shares():
     assert repaired(result) == {"SPY": set()}
 
 
-def test_unowned_watchlist_position_is_adopted_and_protected():
+def test_shares_no_execution_of_the_bot_bought_are_never_adopted():
+    """Issue 20 defect 3 (before: every watchlist share no book recorded was adopted,
+    protected with a stop 0.8% away and sold by the close: the owner's holdings)."""
     result = plan([Position("SPY", 10, 100.0)])
-    holding = result.holdings["SPY"]
-    assert (holding.qty, holding.adopted_qty, holding.avg_cost) == (10, 10, 100.0)
-    assert repaired(result) == {"SPY": set()}
+    assert result.held == {} and result.repairs == []
+    assert result.foreign == {"SPY": 10}
 
 
-def test_only_the_part_no_book_owns_is_adopted():
-    result = plan([Position("SPY", 30, 100.0)], own={"SPY": 10}, others={"SPY": 15})
-    holding = result.holdings["SPY"]
-    assert (holding.qty, holding.adopted_qty) == (15, 5)
+def test_the_bot_protects_its_own_lot_beside_the_owners_shares():
+    result = plan([Position("SPY", 30, 100.0)], own={"SPY": 10})
+    assert result.held == {"SPY": 10} and result.foreign == {"SPY": 20}
+    assert [r.qty for r in result.repairs] == [10]
 
 
-def test_quantity_another_book_owns_is_never_ours():
-    result = plan([Position("SPY", 20, 100.0)], own={"SPY": 10}, others={"SPY": 20})
-    assert result.holdings == {} and result.repairs == []
+def test_exits_are_sized_to_the_lot_not_to_the_broker_position():
+    result = plan([Position("SPY", 30, 100.0)], [stop("SPY", 30), target("SPY", 30)], own={"SPY": 10})
+    (repair,) = result.repairs
+    assert repair.qty == 10 and "wrong quantity" in repair.protection.reason
 
 
-def test_our_record_larger_than_the_broker_position_is_capped_at_the_broker_qty():
-    result = plan([Position("SPY", 5, 100.0)], own={"SPY": 10})
-    holding = result.holdings["SPY"]
-    assert (holding.qty, holding.adopted_qty) == (5, 0)
-
-
-def test_foreign_position_outside_the_watchlist_is_left_alone_with_a_warning():
-    result = plan([Position("TSLA", 7, 250.0)])
-    assert result.holdings == {} and result.repairs == []
-    assert any("TSLA" in w and "left alone" in w for w in result.warnings)
-
-
-def test_bot_owned_position_outside_the_watchlist_is_still_managed():
+def test_a_lot_off_the_watchlist_is_managed():
     result = plan([Position("TSLA", 7, 250.0)], own={"TSLA": 7})
-    assert result.holdings["TSLA"].qty == 7
-    assert any("TSLA" in w for w in result.warnings)
-
-
-def test_outside_the_watchlist_only_our_own_shares_are_managed_none_adopted():
-    result = plan([Position("TSLA", 10, 250.0)], own={"TSLA": 4})
-    holding = result.holdings["TSLA"]
-    assert (holding.qty, holding.adopted_qty) == (4, 0)
+    assert result.held == {"TSLA": 7} and repaired(result) == {"TSLA": set()}
 
 
 def test_a_short_that_is_not_ours_is_left_alone_with_a_warning():
-    result = plan([Position("SPY", -10, 100.0)], own={"SPY": 10})
-    assert result.holdings == {} and result.repairs == [] and result.covers == {}
+    result = plan([Position("SPY", -10, 100.0)])
+    assert result.held == {} and result.repairs == [] and result.covers == {}
     assert any("short" in w for w in result.warnings)
 
 
-def test_an_oversold_book_is_covered():
+def test_an_oversold_lot_is_covered():
     result = plan([Position("SPY", -10, 100.0)], own={"SPY": -10})
+    assert result.covers == {"SPY": 10}
+
+
+def test_an_oversold_lot_beside_the_owners_shares_is_covered_too():
+    """The owner holds 100, the bot sold 10 more than it had: the account shows 90, not a short;
+    the bot still owes the owner 10 shares."""
+    result = plan([Position("SPY", 90, 100.0)], own={"SPY": -10})
     assert result.covers == {"SPY": 10}
 
 
@@ -199,7 +188,7 @@ def test_finished_orders_are_ignored():
     assert result.stale_orders == []
 
 
-def test_exits_for_a_position_wholly_owned_by_another_book_are_stale():
+def test_exits_for_shares_that_are_not_the_bots_are_stale():
     ours = stop("SPY", 10)
-    result = plan([Position("SPY", 10, 100.0)], [ours], others={"SPY": 10})
+    result = plan([Position("SPY", 10, 100.0)], [ours])
     assert [o.order_id for o in result.stale_orders] == [ours.order_id]

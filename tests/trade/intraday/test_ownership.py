@@ -1,0 +1,78 @@
+"""Which shares are the bot's (trade/intraday/ownership.py): the foreign baseline, a sale the bot
+did not make confirmed only when it persists and no execution of the bot's is recent."""
+
+from __future__ import annotations
+
+from trade.intraday.ownership import CONFIRM_AFTER_S, QUIET_AFTER_OWN_EXECUTION_S, Ownership
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_the_owners_holdings_are_the_baseline_and_never_sellable():
+    clock = Clock()
+    own = Ownership(clock=clock)
+    look = own.look("SPY", broker_qty=130, lot=30, other_books={})
+    assert (look.sellable, look.foreign, look.reduced_to) == (30, 100, None)
+    assert own.baseline["SPY"] == 100
+    assert own.sellable("SPY", broker_qty=120, lot=30) == 20, "never into the owner's 100"
+
+
+def test_other_books_recorded_shares_are_not_the_owners_baseline():
+    own = Ownership(clock=Clock())
+    own.look("SPY", broker_qty=80, lot=30, other_books={"SPY": 50})
+    assert own.baseline["SPY"] == 0
+
+
+def test_an_unreadable_db_counts_every_share_beyond_the_lot_as_foreign():
+    own = Ownership(clock=Clock())
+    own.look("SPY", broker_qty=80, lot=30, other_books=None)
+    assert own.baseline["SPY"] == 50
+
+
+def test_a_person_selling_the_bots_shares_is_confirmed_after_a_second_look():
+    """Issue 20 defect 11 (before: never noticed intraday; the exits outlived the shares)."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("SPY", broker_qty=130, lot=30, other_books={})
+    first = own.look("SPY", broker_qty=110, lot=30, other_books={})  # someone sold 20
+    assert first.reduced_to is None, "one look is not enough: a position may lag"
+    clock.t += CONFIRM_AFTER_S
+    second = own.look("SPY", broker_qty=110, lot=30, other_books={})
+    assert second.reduced_to == 10, "the owner's 100 are never put at risk: the bot's lot shrinks"
+
+
+def test_a_position_lagging_the_bots_own_execution_is_never_a_reduction():
+    """Issue 20 defect 6: positions lag executions at IB."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("SPY", broker_qty=0, lot=0, other_books={})
+    own.own_execution("SPY")  # the bot bought 30: its lot is 30, the broker still shows 0
+    for _ in range(3):
+        clock.t += CONFIRM_AFTER_S
+        assert own.look("SPY", broker_qty=0, lot=30, other_books={}).reduced_to is None
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S
+    assert own.look("SPY", broker_qty=30, lot=30, other_books={}).reduced_to is None
+
+
+def test_a_baseline_is_not_taken_from_a_position_that_may_lag():
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.own_execution("SPY")  # the bot just sold 30 of its 30: the broker still shows them
+    own.look("SPY", broker_qty=30, lot=0, other_books={})
+    assert "SPY" not in own.baseline
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S
+    own.look("SPY", broker_qty=0, lot=0, other_books={})
+    assert own.baseline["SPY"] == 0
+
+
+def test_foreign_shares_are_told_once_per_size():
+    own = Ownership(clock=Clock())
+    assert own.tell_foreign("SPY", 100) is not None
+    assert own.tell_foreign("SPY", 100) is None
+    assert own.tell_foreign("SPY", 150) is not None
