@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-FIX = "a fraction in (0, 1], e.g. 0.25 for a quarter of net liquidation"
+FIX = "a fraction in (0, 1], e.g. 0.25"
 TOTAL_TOLERANCE = 1e-9
 
 
@@ -31,8 +31,11 @@ def parse_allocation(value: object) -> float:
 
 
 def validate_allocation(value: object, flag: str = "--allocation") -> float:
-    """`parse_allocation` whose error names the flag or setting it came from."""
+    """A number already parsed (the risk rules', the backtest's): text is refused here, it is
+    `parse_allocation`'s to read. The error names the flag or setting it came from."""
     try:
+        if isinstance(value, str):
+            raise ValueError(value)
         return parse_allocation(value)
     except ValueError:
         raise ValueError(f"{flag}={value!r} is invalid: use {FIX}") from None

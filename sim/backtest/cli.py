@@ -43,8 +43,8 @@ def add_market_flags(parser: argparse.ArgumentParser) -> None:
                  help="fast: the compiled engine (default); event: the live trader itself")
     cli.add_flag(parser, "--params", metavar="FILE.json", fix='a JSON object such as '
                  '{"profit_target": 0.02}', help="strategy parameters over the defaults")
-    cli.add_flag(parser, "--allocation", type=cli._type(allocation.FIX, allocation.parse_allocation),
-                 default=0.25, metavar="F", fix=allocation.FIX,
+    cli.add_flag(parser, "--allocation", type=float, default=0.25, metavar="F",
+                 fix=allocation.FIX,  # validated by BacktestConfig (trade.allocation)
                  help="fraction of net liquidation the bot may use (default: 0.25)")
     cli.add_flag(parser, "--equity", type=float, default=100_000.0, metavar="N",
                  fix="a positive amount, e.g. 100000",

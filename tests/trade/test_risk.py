@@ -48,7 +48,7 @@ def test_allocation_in_range_is_accepted(value: float) -> None:
 
 @pytest.mark.parametrize("value", [0, 0.0, 1.5, -0.1, math.nan, math.inf, "0.25", None, True])
 def test_allocation_out_of_range_or_not_a_number_is_rejected(value: object) -> None:
-    with pytest.raises(ValueError, match=r"--allocation=.* use a number in \(0, 1\]") as err:
+    with pytest.raises(ValueError, match=r"--allocation=.* use a fraction in \(0, 1\]") as err:
         validate_allocation(value)
     assert "\n" not in str(err.value)
 

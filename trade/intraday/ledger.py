@@ -195,14 +195,17 @@ class TripLedger:
         """A commission report that came after its execution: attached to that execution (pro
         rata where a sale was split over two trips); returns the trips it touched."""
         touched: list[tuple[RoundTrip, list[Fill], int]] = []
-        for trip in [*self._open.values(), *self.closed]:
+        for trip in [*self.closed, *self._open.values()]:  # a split sale: closing part first
             for fills in (trip.entry_fills, trip.exit_fills):
                 for i, f in enumerate(fills):
                     if f.exec_id == exec_id:
                         touched.append((trip, fills, i))
         total = sum(fills[i].qty for _, fills, i in touched)
-        for _, fills, i in touched:
-            fills[i] = replace(fills[i], commission=commission * fills[i].qty / total)
+        left = commission  # the same arithmetic as `_split`, so a late report books the same float
+        for n, (_, fills, i) in enumerate(touched):
+            part = left if n == len(touched) - 1 else commission * (fills[i].qty / total)
+            left -= part
+            fills[i] = replace(fills[i], commission=part)
         self._realized_trips = -1  # the closed trips' P&L changed: recomputed on next read
         trips: list[RoundTrip] = []
         for trip, _, _ in touched:

@@ -56,6 +56,8 @@ class Ownership:
     """The foreign baselines and the reductions the bot did not make (one writer: this)."""
 
     clock: Callable[[], float] = time.monotonic
+    quiet_s: float = QUIET_AFTER_OWN_EXECUTION_S
+    confirm_s: float = CONFIRM_AFTER_S
     baseline: dict[str, int] = field(default_factory=dict)  # symbol -> U
     _shortfalls: dict[str, _Shortfall] = field(default_factory=dict)
     _last_own_execution: dict[str, float] = field(default_factory=dict)
@@ -71,7 +73,7 @@ class Ownership:
         """Judge one symbol from a broker position read now. `other_books`: the other books'
         recorded shares (None: unreadable, so every share beyond the lot counts as foreign)."""
         now = self.clock()
-        recent = now - self._last_own_execution.get(symbol, -1e9) < QUIET_AFTER_OWN_EXECUTION_S
+        recent = now - self._last_own_execution.get(symbol, -1e9) < self.quiet_s
         floor = self.baseline.get(symbol)
         if floor is None:
             others = (other_books or {}).get(symbol, 0) if other_books is not None else 0
@@ -89,7 +91,7 @@ class Ownership:
             if not recent:
                 self._shortfalls[symbol] = _Shortfall(now, broker_qty)
             return Look(max(0, lot), foreign)  # not yet: a lagging position looks the same
-        if now - seen.first_seen < CONFIRM_AFTER_S:
+        if now - seen.first_seen < self.confirm_s:
             return Look(max(0, lot), foreign)
         del self._shortfalls[symbol]
         left = max(0, room)

@@ -56,6 +56,7 @@ from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.flatten import Holdings, flatten, flatten_refs
 from trade.intraday.health_keeper import HealthKeeper
 from trade.intraday.lots import Lots
+from trade.intraday.ownership import CONFIRM_AFTER_S, QUIET_AFTER_OWN_EXECUTION_S
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
@@ -86,6 +87,10 @@ class TraderOptions:
     tick_s: float = 0.02  # real seconds between clock checks
     guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
     positions_check_s: float = 2.0  # real seconds between two looks at the broker's positions
+    # a sale the bot did not make is believed when seen twice this far apart, and never within
+    # `ownership_quiet_s` of the bot's own execution in the symbol (positions lag executions)
+    ownership_confirm_s: float = CONFIRM_AFTER_S
+    ownership_quiet_s: float = QUIET_AFTER_OWN_EXECUTION_S
     flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
     shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
     settle_after_close_s: float = 120.0  # real seconds to wait for the backstop's executions
@@ -128,6 +133,8 @@ class IntradayTrader:
                             run_log.run_id)
         ctx = self.ctx = TraderContext(broker, session, books, self.orders, self.refs, records,
                                        self.jobs, run_log, self.state, options.variant)
+        ctx.ownership.confirm_s = options.ownership_confirm_s
+        ctx.ownership.quiet_s = options.ownership_quiet_s
         self.lots = Lots(books, records, BOOK, broker.now, self.ctx.ownership)
         self.fills = FillRecorder(ctx, self.lots)
         self.health = HealthKeeper(records, run_log, options.thresholds)
@@ -208,7 +215,8 @@ class IntradayTrader:
                         self.exits.guard(now)
                 if mono >= next_positions:
                     next_positions = mono + self.options.positions_check_s
-                    if self._may_protect(now):  # a sale the bot did not make, noticed intraday
+                    # a sale the bot did not make, noticed intraday (one look at a time)
+                    if self._may_protect(now) and not self.jobs.running("positions"):
                         self.jobs.run("positions", self.sync.check_positions, retry=False)
                 if mono >= next_flush:
                     next_flush = mono + self.options.flush_interval_s

@@ -244,7 +244,8 @@ def _risk_shares(now: float, price: float, day_pnl: float, exposure: float, held
     """`RiskManager.check_entry` on `EntryDesk.entry_request`'s figures: shares allowed (0: no).
     Gates first (daily loss cap, max open positions, cooldown), then the share limits (sizing,
     buying power, exposure cap), the smallest wins."""
-    if daily_loss_pct == daily_loss_pct and day_pnl < -daily_loss_pct * equity:
+    # `DailyLossCap`: the floor is a fraction of the bot's own capital (equity x allocation)
+    if daily_loss_pct == daily_loss_pct and day_pnl < -daily_loss_pct * (equity * allocation):
         return 0
     if max_open > 0 and held >= max_open:
         return 0

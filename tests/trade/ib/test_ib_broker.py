@@ -151,7 +151,9 @@ async def test_bracket_entry_fills_and_its_exits_wait_at_the_broker(gateway):
     connection, broker = await _broker(gateway)
     fills: list[Fill] = []
     statuses: list[OrderTicket] = []
+    commissions: list[tuple[str, float]] = []
     broker.add_fill_handler(fills.append)
+    broker.add_commission_handler(lambda exec_id, c: commissions.append((exec_id, c)))
     broker.add_order_status_handler(statuses.append)
     try:
         await broker.qualify(["SPY"])
@@ -164,7 +166,9 @@ async def test_bracket_entry_fills_and_its_exits_wait_at_the_broker(gateway):
         assert [(f.side, f.qty, f.order_ref) for f in fills] == [
             (Side.BUY, 10, "DT-20190213-SPY-1-ENTRY"),
         ]
-        assert fills[0].commission > 0
+        # the execution is reported first (IB execDetails), its commission in its own report
+        assert [exec_id for exec_id, _ in commissions] == [fills[0].exec_id]
+        assert commissions[0][1] > 0
         assert [(p.symbol, p.qty) for p in await broker.positions()] == [("SPY", 10)]
         working = {o.order_ref: o for o in await broker.open_orders()}
         assert set(working) == {"DT-20190213-SPY-1-TP", "DT-20190213-SPY-1-SL"}

@@ -71,6 +71,7 @@ class PaperDay:
     broker_cls: type[PaperBroker] = PaperBroker
     symbol_params: Mapping[str, Params] | None = None
     drain_s: float = 2.0  # how long `settle` waits for the trader's jobs
+    watchlist: list[str] | None = None  # the symbols the trader trades (default: every one)
 
     def __post_init__(self) -> None:
         source = ListSource({s: {PREV: list((self.warmup or {}).get(s) or zigzag(30, rows[0][0])),
@@ -87,7 +88,8 @@ class PaperDay:
         self.positions_seen: list[dict[str, int]] = []
 
     def make_trader(self) -> IntradayTrader:
-        params = {s: (self.symbol_params or {}).get(s, self.params) for s in self.bars}
+        symbols = self.watchlist if self.watchlist is not None else list(self.bars)
+        params = {s: (self.symbol_params or {}).get(s, self.params) for s in symbols}
         risk = RiskManager.standard(self.options.allocation, len(params))
         return IntradayTrader(self.broker, self.db, self.session, params, risk, self.options,
                               self.run_log)
