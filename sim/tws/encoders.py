@@ -142,7 +142,7 @@ def contract_details(
     fields += [
         "",  # multiplier
         ORDER_TYPES,
-        f"SMART,{c.primary_exchange}",
+        c.valid_exchanges,
         1,  # priceMagnifier
         0,  # underConId
         c.long_name,
@@ -156,7 +156,7 @@ def contract_details(
         0,  # no secIds
         1,  # aggGroup
         "", "",  # underSymbol, underSecType
-        "26,26",  # marketRuleIds: one per valid exchange
+        ",".join(["26"] * len(c.valid_exchanges.split(","))),  # marketRuleIds: one per valid exchange
         "",  # realExpirationDate
         "ETF" if c.is_etf else "COMMON",
     ]

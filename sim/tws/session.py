@@ -56,8 +56,8 @@ class Subscriptions:
         self.history.clear()
         self.realtime_bars.clear()
         self.market_data.clear()
-        for req_id in [r for r, stream in self.streams.items() if stream.kind == "tbt"]:
-            del self.streams[req_id]  # tick-by-tick is market data; P&L streams stay
+        for req_id in [r for r, stream in self.streams.items() if stream.kind in ("tbt", "scanner")]:
+            del self.streams[req_id]  # tick-by-tick and scanners are market data; P&L streams stay
 
 
 class ClientSession(asyncio.Protocol):

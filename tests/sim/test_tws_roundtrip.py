@@ -117,6 +117,7 @@ def messages(sv: int) -> list[tuple[list[object], str]]:
         (sm.historical_news_end(23), "historicalNewsEnd"),
         (sm.user_info(24), "userInfo"),
         (sm.scanner_parameters("<ScanParameterResponse/>"), "scannerParameters"),
+        (sm.scanner_data(26, [SPY, SPY]), "scannerDataEnd"),
         (sm.display_group_list(25), "displayGroupList"),
         (sm.display_group_updated(25), "displayGroupUpdated"),
     ]
