@@ -44,7 +44,8 @@ class ReplayHistory:
     source: Any
     _paths: dict[str, Any]
 
-    def completed_bars(self, symbol: str, until: datetime) -> list[Bar]: ...
+    def completed_bars(self, symbol: str, until: datetime) -> list[Bar]:
+        raise NotImplementedError  # MarketReplay's
 
     def history(
         self,

@@ -7,7 +7,7 @@ clock, never ahead of it. Contracts outside US stocks and ETFs get error 200 say
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,7 @@ def parse_end(text: str, now: datetime) -> datetime:
     text = text.strip()
     if not text:
         return now
-    zone = NY
+    zone: tzinfo = NY
     if "-" in text[8:9]:
         text, zone = text.replace("-", " ", 1), UTC
     parts = text.split(" ")

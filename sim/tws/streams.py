@@ -144,8 +144,8 @@ class Streams:
         unrealized = (mark - avg) * qty
         realized = self._realized_today(stream.account, stream.symbol)
         daily = realized + unrealized - start.unrealized.get(stream.symbol, 0.0)
-        figures = (qty, round(daily, 2), round(unrealized, 2), round(realized, 2), round(qty * mark, 2))
-        return figures, sm.pnl_single(stream.req_id, *figures)
+        single = (qty, round(daily, 2), round(unrealized, 2), round(realized, 2), round(qty * mark, 2))
+        return single, sm.pnl_single(stream.req_id, *single)
 
     def _tick(self, stream: Stream, now: datetime) -> tuple[tuple[float, ...], list[object] | None]:
         raw = self.engine.replay.price_at(stream.symbol, now)
