@@ -3,7 +3,8 @@
 Rules, checked by reading every module's imports (no import is executed):
 - layers: observability < evaluation < trade < sim < improvement < ui; a module never imports a
   package of a higher layer (entry scripts, tests and benchmarks may import anything);
-- only `trade/ib/` imports an IB client library (ib_async, ib_insync, ibapi);
+- only `trade/ib/` imports an IB client library (ib_async, ib_insync, ibapi), and the simulator's
+  conformance walk (`sim/conformance/`), which is itself a client of the Gateway like a user's script;
 - `trade.ib` itself is wired in by the entry scripts only: the core (strategy, risk, intraday,
   portfolio), the simulator and everything else talk to the `trade.broker.Broker` port;
 - nothing imports the entry scripts.
@@ -21,6 +22,7 @@ from tests.paths import REPO
 
 LAYERS = {"observability": 0, "evaluation": 1, "trade": 2, "sim": 3, "improvement": 4, "ui": 5}
 IB_CLIENTS = ("ib_async", "ib_insync", "ibapi")
+IB_CLIENT_HOMES = (("trade", "ib"), ("sim", "conformance"))
 ENTRY_SCRIPTS = ("day_trader", "main")
 
 
@@ -42,12 +44,13 @@ def violations(root: Path) -> list[str]:
         for path in sorted((root / package).rglob("*.py")):
             where = path.relative_to(root)
             in_ib_adapter = where.parts[:2] == ("trade", "ib")
+            ib_client_home = where.parts[:2] in IB_CLIENT_HOMES
             for module in _imports(path):
                 top = module.split(".")[0]
                 broken = []
                 if LAYERS.get(top, -1) > rank:
                     broken.append(f"upward: {package} is below {top}")
-                if top in IB_CLIENTS and not in_ib_adapter:
+                if top in IB_CLIENTS and not ib_client_home:
                     broken.append("IB client library outside trade/ib/")
                 if (module == "trade.ib" or module.startswith("trade.ib.")) and not in_ib_adapter:
                     broken.append("only entry scripts wire trade.ib")
@@ -81,6 +84,7 @@ def test_ib_client_libraries_belong_to_trade_ib(tmp_path: Path) -> None:
     _plant(tmp_path, "trade/ib/broker.py", "from ib_async import IB\n")
     _plant(tmp_path, "trade/risk.py", "import ib_async\n")
     _plant(tmp_path, "sim/tws/session.py", "from ibapi.client import EClient\n")
+    _plant(tmp_path, "sim/conformance/walker.py", "from ib_async import IB\n")  # the walk is a client
     assert violations(tmp_path) == [
         "sim/tws/session.py: imports ibapi.client (IB client library outside trade/ib/)",
         "trade/risk.py: imports ib_async (IB client library outside trade/ib/)",

@@ -30,7 +30,7 @@ from sim.backtest.bars import BarStore, SessionBars
 from sim.market.clock import ReplayClock
 from sim.market.history import calendar_cutoff
 from sim.market.replay import BarSource, MarketReplay
-from sim.market.sessions import session_bounds
+from sim.market.sessions import previous_sessions, session_bounds, sessions_between
 from trade.calendar import MarketCalendar, Session
 from trade.indicators import atr as wilder_atr
 from trade.models import Bar
@@ -82,11 +82,12 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
     """The batch of `day` for those of `symbols` that have bars that day (None: none has).
 
     Equal, array for array, to `prepare_day_reference` (the replay's own history): the warm-up
-    is the last 5 session files before `day` (IB's "5 D"), the analyst's figures aggregate
+    is the session files among the last 5 trading days before `day` (IB's "5 D": a day the data
+    lacks is a gap, never an older session), the analyst's figures aggregate
     theirs (and a symbol whose latest bar predates the previous NYSE session is dropped as
     stale), the daily bars are the daily file's completed sessions within a year plus the
     session files after it (`MarketReplay._daily_history`), the price before the open is the
-    previous session's close (`MarketReplay._previous_close`)."""
+    previous trading day's close when the data holds that day (`MarketReplay._previous_close`)."""
     present = [s for s in symbols if _has_session(store.sessions(s), day)]
     if not present:
         return None
@@ -98,10 +99,12 @@ def prepare_day(store: BarStore, day: date, symbols: Sequence[str]) -> DayBatch 
     judged, daily, daily_stat, prev_close = b.judged, b.daily, b.daily_stat, b.prev_close
     has_bar, gap, grid, warm_parts, offsets = b.has_bar, b.gap, b.grid, b.warm_parts, b.offsets
     year_ago = calendar_cutoff(opened, 1, "Y").timestamp()
+    sessions = int(_RULES.history_duration.split()[0])
     for i, symbol in enumerate(present):
         days = store.sessions(symbol)
         earlier = days[:bisect_left(days, day)]
-        history = [h for h in (store.session(symbol, d) for d in earlier[-5:]) if h.size]
+        window = _last_trading_days(day, sessions, earlier)
+        history = [h for h in (store.session(symbol, d) for d in earlier if d in window) if h.size]
         judged[i] = _judge(history) and history[-1].day >= previous  # `watchlist._fresh`
         if judged[i]:
             value = _daily_atr(store, symbol, day, earlier, year_ago)
@@ -175,15 +178,24 @@ def _daily_atr(store: BarStore, symbol: str, day: date, earlier: list[date],
     return float(wilder_atr(high, low, close, period).iloc[-1]) / float(close.iloc[-1])
 
 
+def _last_trading_days(day: date, n: int, held: list[date]) -> set[date]:
+    """The last `n` trading days before `day` (NYSE sessions and any day the data holds), as
+    `MarketReplay._last_trading_days` counts them at the open."""
+    first = day - timedelta(days=int(n * 1.6) + 10)
+    days = set(sessions_between(first, day - timedelta(days=1))) | {d for d in held if first <= d < day}
+    return set(sorted(days)[-n:])
+
+
 def _previous_close(store: BarStore, symbol: str, day: date, earlier: list[date],
                     today: SessionBars) -> float:
-    if earlier:
-        last = store.session(symbol, earlier[-1])
+    prior = previous_sessions(day, 1)
+    if prior and earlier and earlier[-1] == prior[-1]:
+        last = store.session(symbol, prior[-1])
         if last.size:
             return float(last.close[-1])
     file = store.daily_file(symbol)
     done = bisect_left(file.days, day)
-    if done:
+    if prior and done and file.days[done - 1] == prior[-1]:
         return float(file.close[done - 1])
     return float(today.open[0]) if today.size else math.nan
 

@@ -36,7 +36,8 @@ R6  goodAfterTime: the order is accepted and held (PreSubmitted, why held "goodA
     the price of that instant, in the session; outside it waits for the open). A child becomes
     active at the later of its parent's fill and its goodAfterTime.
 R7  Time in force: DAY orders are cancelled at the session close (one whose goodAfterTime lies
-    after that close belongs to a later session and stays); GTC orders carry into the next
+    after that close belongs to a later session and stays; one that works outside regular hours,
+    an outsideRth limit order, at the end of the after-hours session); GTC orders carry into the next
     session; GTD orders are cancelled at their goodTillDate; IOC fills what it can at once and
     cancels the rest; FOK fills completely at once or is cancelled.
 R8  Re-sending a working order's id modifies it (price, quantity, type, tif, goodAfterTime);
@@ -60,6 +61,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sim.engine import hours
 from sim.engine.accounts import Accounts
 from sim.engine.admission import OrderAdmission
 from sim.engine.book import OrderBook
@@ -121,6 +123,7 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         self._partial_next: tuple[float, OrderMatch | None] | None = None
         self._last = replay.clock.now()
         self._expired = False
+        self._after_hours_expired = False
 
     # ------------------------------------------------------------------ listeners and state
 
@@ -183,9 +186,12 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         self._partial_next = (fraction, match)
 
     def set_replay(self, replay: MarketReplay) -> None:
-        """Move to the next session's replay, keeping the accounts and GTC orders."""
+        """Move to the next session's replay, keeping the accounts and GTC orders (a DAY order
+        still working in the after-hours session ends with it)."""
+        self._expire_after_hours(hours.after_hours_close(self.replay.day))
         self.replay = replay
         self._expired = False
+        self._after_hours_expired = False
 
     @property
     def last_advance(self) -> datetime:
@@ -198,6 +204,7 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         self._last = last_advance
         self._executions = list(executions)
         self._expired = last_advance >= self.replay.session_close
+        self._after_hours_expired = last_advance >= hours.after_hours_close(self.replay.day)
 
     # ------------------------------------------------------------------ requests
 
@@ -305,8 +312,11 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
             self._expired = True
             self._closing_auction()
             for order in sorted(self.open_orders(), key=lambda o: o.order_id):
-                if order.tif == "DAY" and order.is_working and not _later_session(order, close):
+                if order.tif == "DAY" and order.is_working and not _later_session(order, close) \
+                        and not hours.works_outside_rth(order):
                     self._cancel(order, "DAY order expired at the session close")
+        if not self._after_hours_expired and now >= hours.after_hours_close(self.replay.day):
+            self._expire_after_hours(hours.after_hours_close(self.replay.day))
 
     def _take_partial(self, order: SimOrder) -> float | None:
         """The armed partial-fill fraction when it applies to `order` (consumed), else None."""
@@ -358,6 +368,12 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         for listener in list(self._listeners):
             _call(listener, "on_open_order", order)
             _call(listener, "on_order_status", order)
+
+    def _emit_update(self, order: SimOrder) -> None:
+        """A working order's details changed without a status change (a TRAIL's stop moved):
+        `on_order_update(order)` for listeners that report it (the gateway: openOrder)."""
+        for listener in list(self._listeners):
+            _call(listener, "on_order_update", order)
 
 
 def _priority(order: SimOrder) -> tuple[int, int]:

@@ -10,6 +10,7 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sim.engine import hours
 from sim.engine.matching import Outcome, Segment, auction_fill, match, match_trail, trail_offset
 from sim.engine.orders import AUCTION_TYPES, STOP_TYPES, OrderReject, SimOrder, validate_fields
 from sim.market.ticks import to_tick
@@ -30,12 +31,16 @@ class OrderLifecycle:
     replay: MarketReplay
     slippage_bps: float
     _last: datetime
+    _after_hours_expired: bool
 
     # provided by MatchingEngine
     def _fill(self, order: SimOrder, price: float, at_ts: float, removes: bool) -> None: ...
     def _emit_status(self, order: SimOrder) -> None: ...
+    def _emit_update(self, order: SimOrder) -> None: ...
     def _validate(self, order: SimOrder) -> None: ...
     def _take_partial(self, order: SimOrder) -> float | None: ...
+    def open_orders(self) -> list[SimOrder]:
+        raise NotImplementedError  # MatchingEngine's
 
     # -- activation (R1, R3, R6) ----------------------------------------------------------------
     def _activate(self, order: SimOrder, now: datetime, match_now: bool = True) -> None:
@@ -58,7 +63,7 @@ class OrderLifecycle:
             if kind == "TRAIL":
                 self._seed_trail(order, now)
             self._set_status(order, "PreSubmitted")
-        elif kind == "MKT" and not self._in_session(now) and order.tif not in ("IOC", "FOK"):
+        elif kind == "MKT" and not hours.in_regular(self.replay, now) and order.tif not in ("IOC", "FOK"):
             order.why_held = "market closed"
             self._set_status(order, "PreSubmitted")
             return
@@ -91,6 +96,11 @@ class OrderLifecycle:
             offset = trail_offset(order, price)
             order.trail_stop = to_tick(price + offset if order.is_buy else price - offset)
 
+    def _trail_moved(self, order: SimOrder, before: float | None) -> None:
+        """IB reports a TRAIL order's stop in openOrder's trailStopPrice as it moves."""
+        if order.is_working and order.trail_stop != before:
+            self._emit_update(order)
+
     def _transmit_group(self, root: SimOrder, now: datetime) -> None:
         """R1: a transmitted child releases its held parent and held siblings, parent first."""
         for order in [root, *self.book.children(root.order_id)]:
@@ -109,18 +119,21 @@ class OrderLifecycle:
             self._activate(order, at)
 
     # -- matching one order -------------------------------------------------------------------
-    def _in_session(self, now: datetime) -> bool:
-        return self.replay.session_open <= now < self.replay.session_close
-
     def _outcome_now(self, order: SimOrder, now: datetime) -> Outcome | None:
-        if not self._in_session(now) or order.order_type in AUCTION_TYPES:
+        """Against the price now: in the session, or in the extended hours for an order that
+        works there (`sim/engine/hours.py`)."""
+        if not hours.tradable(order, self.replay, now) or order.order_type in AUCTION_TYPES:
             return None
         price = self.replay.price_at(order.symbol, now)
         if price is None:
             return None
         ts = now.timestamp()
         if order.order_type == "TRAIL":
-            return match_trail(order, [(ts, price)], self.slippage_bps)
+            before = order.trail_stop
+            outcome = match_trail(order, [(ts, price)], self.slippage_bps)
+            if outcome is None:
+                self._trail_moved(order, before)
+            return outcome
         return match(order, (ts, ts, price, price, price), self.slippage_bps)
 
     def _match_now(self, order: SimOrder, now: datetime) -> None:
@@ -131,8 +144,11 @@ class OrderLifecycle:
 
     def _match(self, order: SimOrder, segment: Segment) -> None:
         if order.order_type == "TRAIL":
+            before = order.trail_stop
             points = self.replay.path_points(order.symbol, segment[0], segment[1])
             outcome = match_trail(order, points, self.slippage_bps)
+            if outcome is None:
+                self._trail_moved(order, before)
         else:
             outcome = match(order, segment, self.slippage_bps)
         if outcome is not None:
@@ -201,6 +217,18 @@ class OrderLifecycle:
                 self._cancel(child, f"parent order {order.order_id} cancelled", when)
         else:
             self._release_children(order, when)
+
+    def _expire_after_hours(self, at: datetime) -> None:
+        """R7: DAY orders working outside regular hours end with the after-hours session."""
+        if self._after_hours_expired:
+            return
+        self._after_hours_expired = True
+        for order in sorted(self.open_orders(), key=lambda o: o.order_id):
+            placed_before = order.submitted_at is None or order.submitted_at < at
+            later = order.good_after is not None and order.good_after >= at  # for a later session
+            if order.tif == "DAY" and order.is_working and hours.works_outside_rth(order) \
+                    and placed_before and not later:
+                self._cancel(order, "DAY order expired at the end of the after-hours session", at)
 
     # -- modification (R8) --------------------------------------------------------------------
     def _modify(self, order: SimOrder, new: SimOrder, now: datetime) -> None:

@@ -1,7 +1,8 @@
 """IB historical-data semantics over 1-minute session bars: durations, bar sizes, aggregation.
 
 Pure functions so the rules ("1 D" = the last session up to `end`; "1 W" = a calendar week back;
-hourly bars start at the 09:30 open and then on the hour) are testable without a clock.
+hourly bars start at the 09:30 open and then on the hour when limited to regular hours, on the
+clock hour otherwise) are testable without a clock.
 """
 
 from __future__ import annotations
@@ -76,13 +77,17 @@ def calendar_cutoff(end: datetime, n: int, unit: str) -> datetime:
 
 
 def aggregate(
-    bars: Sequence[Bar], seconds: int, session_open: datetime, session_close: datetime
+    bars: Sequence[Bar], seconds: int, session_open: datetime, session_close: datetime,
+    clip: bool = True,
 ) -> list[Bar]:
     """Combine one session's 1-minute bars into `seconds`-long bars aligned on the clock.
 
     Buckets are aligned to multiples of the size since midnight (5-min bars at :30, :35, ...;
-    hourly bars on the hour), clipped to the session: the first hourly bar starts at 09:30 and
-    lasts 30 minutes, as IB reports it. Input must be one session's bars, sorted.
+    hourly bars on the hour). With `clip` (useRTH=1) they are clipped to the session: the first
+    hourly bar starts at 09:30 and lasts 30 minutes, as IB reports it for regular hours. Without
+    it (useRTH=0, the extended session) each bar keeps its clock bucket: the hourly bar holding
+    09:30-09:59 is labelled 09:00, as IB labels it when the extended hours are asked for.
+    Input must be one session's bars, sorted.
     """
     if seconds == 60:
         return list(bars)
@@ -95,8 +100,9 @@ def aggregate(
         if not group or current_key is None:
             return
         bucket_start = midnight + timedelta(seconds=current_key * seconds)
-        start = max(bucket_start, session_open)
-        stop = min(bucket_start + timedelta(seconds=seconds), session_close)
+        start = max(bucket_start, session_open) if clip else bucket_start
+        stop = bucket_start + timedelta(seconds=seconds)
+        stop = min(stop, session_close) if clip else stop
         out.append(
             Bar(
                 symbol=group[0].symbol,

@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 from sim.market.clock import ReplayClock
 from sim.market.grid import on_grid
 from sim.market.replay_history import ReplayHistory
-from sim.market.sessions import NY, session_bounds
+from sim.market.sessions import NY, previous_sessions, session_bounds
 from sim.market.ticks import to_tick
 from trade.models import Bar
 
@@ -119,13 +119,19 @@ class MarketReplay(ReplayHistory):
             self._paths[symbol] = _SymbolPath(bars, self._previous_close(symbol))
 
     def _previous_close(self, symbol: str) -> float | None:
-        earlier = [d for d in self.source.sessions(symbol) if d < self.day]
-        if earlier:
-            bars = self.source.session_bars(symbol, earlier[-1])
-            if bars:
-                return bars[-1].close
-        daily = [b for b in self.source.daily_bars(symbol) if b.start.date() < self.day]
-        return daily[-1].close if daily else None
+        """The close of the trading day before this one: its last minute bar, else the daily
+        file's bar of that date. None when the data lacks that day: an older session's close
+        would be a stale price passed off as yesterday's (the path then starts at the open)."""
+        prior = previous_sessions(self.day, 1)
+        if not prior:
+            return None
+        bars = self.source.session_bars(symbol, prior[-1])
+        if bars:
+            return bars[-1].close
+        for bar in reversed(self.source.daily_bars(symbol)):
+            if bar.start.date() <= prior[-1]:
+                return bar.close if bar.start.date() == prior[-1] else None
+        return None
 
     def known_symbols(self) -> set[str]:
         """Symbols tradeable in this replay: those with bars today (or any data at all)."""

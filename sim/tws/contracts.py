@@ -66,6 +66,15 @@ PROFILES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+# The venues IB lists in validExchanges for a US stock (ContractDetails of AAPL, TSLA and others as
+# IB returns them since 2023; IB's overnight venues OVERNIGHT and IBEOS are left out because the
+# simulator has no overnight session). Every one takes the US stock market rule (26).
+US_VENUES = (
+    "SMART", "AMEX", "NYSE", "CBOE", "PHLX", "ISE", "CHX", "ARCA", "ISLAND", "DRCTEDGE", "BEX", "BATS",
+    "EDGEA", "JEFFALGO", "BYX", "IEX", "EDGX", "FOXRIVER", "PEARL", "NYSENAT", "LTSE", "MEMX", "PSX",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StockContract:
     """What IB reports for a US stock: SMART-routed, USD, with a stable conId."""
@@ -78,6 +87,13 @@ class StockContract:
     @property
     def long_name(self) -> str:
         return PROFILES.get(self.symbol, (self.symbol, "", "", ""))[0]
+
+    @property
+    def valid_exchanges(self) -> str:
+        venues = list(US_VENUES)
+        if self.primary_exchange not in venues and self.primary_exchange != "NASDAQ":
+            venues.append(self.primary_exchange)  # NASDAQ listings trade there as ISLAND
+        return ",".join(venues)
 
     @property
     def industry(self) -> tuple[str, str, str]:

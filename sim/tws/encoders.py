@@ -142,7 +142,7 @@ def contract_details(
     fields += [
         "",  # multiplier
         ORDER_TYPES,
-        f"SMART,{c.primary_exchange}",
+        c.valid_exchanges,
         1,  # priceMagnifier
         0,  # underConId
         c.long_name,
@@ -156,7 +156,7 @@ def contract_details(
         0,  # no secIds
         1,  # aggGroup
         "", "",  # underSymbol, underSecType
-        "26,26",  # marketRuleIds: one per valid exchange
+        ",".join(["26"] * len(c.valid_exchanges.split(","))),  # marketRuleIds: one per valid exchange
         "",  # realExpirationDate
         "ETF" if c.is_etf else "COMMON",
     ]
@@ -196,6 +196,21 @@ def tick_price(req_id: int, tick_type: int, price: float, size: float) -> Fields
 
 def tick_size(req_id: int, tick_type: int, size: float) -> Fields:
     return [2, 6, req_id, tick_type, size]
+
+
+def tick_generic(req_id: int, tick_type: int, value: float) -> Fields:
+    """Generic ticks (shortable 46, trade count 54, ...): ib_async's `tickGeneric`."""
+    return [45, 6, req_id, tick_type, value]
+
+
+def tick_string(req_id: int, tick_type: int, value: str) -> Fields:
+    """String ticks (RTVolume 48: "price;size;ms;total volume;VWAP;single trade flag")."""
+    return [46, 6, req_id, tick_type, value]
+
+
+def tick_req_params(req_id: int, min_tick: float, bbo_exchange: str, snapshot_permissions: int) -> Fields:
+    """Sent first for every reqMktData since API 9.73 (the contract's minimum tick)."""
+    return [81, req_id, min_tick, bbo_exchange, snapshot_permissions]
 
 
 def tick_snapshot_end(req_id: int) -> Fields:

@@ -13,6 +13,8 @@ ORDER_CANCELLED = 202
 CLIENT_ID_IN_USE = 326
 NOT_SUBSCRIBED = 354
 VALIDATION_ERROR = 321
+ORDER_MESSAGE = 399  # a warning: the order is accepted and held (e.g. until the open)
+PART_NOT_SUBSCRIBED = 10090  # some generic ticks of a reqMktData have no data; the rest stream
 UNKNOWN_ORDER = 10147
 MISSING_PARENT_ORDER = 10006
 CANCEL_ALL_ORDERS = 10148  # not used; kept for the classification list
@@ -37,6 +39,8 @@ MESSAGES: dict[int, str] = {
     ORDER_CANCELLED: "Order Canceled - reason:",
     CLIENT_ID_IN_USE: "Unable to connect as the client id is already in use. Retry with a unique client id.",
     NOT_SUBSCRIBED: "Requested market data is not subscribed.",
+    PART_NOT_SUBSCRIBED: "Part of requested market data is not subscribed. Subscription-independent ticks are "
+                         "still active.",
     UNKNOWN_ORDER: "OrderId that needs to be cancelled is not found.",
     MISSING_PARENT_ORDER: "Missing parent order.",
     CONNECTIVITY_LOST: "Connectivity between IB and Trader Workstation has been lost.",

@@ -1,20 +1,23 @@
 """Market data over the replay: contract details, historical bars (+ keepUpToDate), 5-second
-real-time bars and reqMktData ticks. Everything is read at the replay clock, never ahead of it.
+real-time bars, and reqMktData (handed to `sim/tws/quotes.py`). Everything is read at the replay
+clock, never ahead of it. Contracts outside US stocks and ETFs get error 200 saying so
+(`sim/tws/asset_classes.py`).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sim.market.sessions import NY, ib_hours
-from sim.market.ticks import quote, to_tick
+from sim.market.ticks import to_tick
+from sim.tws import asset_classes, errors, history_requests
 from sim.tws import encoders as enc
-from sim.tws import errors, history_requests
 from sim.tws.contracts import stock
+from sim.tws.fields import ContractSpec
+from sim.tws.quotes import QuoteDesk
 from sim.tws.requests import (
     ContractDetailsRequest,
     HistoricalDataRequest,
@@ -26,11 +29,8 @@ from sim.tws.times import ib_time
 from trade.models import Bar
 
 RTB_SECONDS = 5
-TICK_LAST, TICK_BID, TICK_ASK, TICK_VOLUME = 4, 1, 2, 8
-TICK_INTERVAL = timedelta(seconds=1)
 PARTIAL_INTERVAL = timedelta(seconds=5)  # keepUpToDate: the bar in progress, every 5 s as IB
 HOURS_DAYS = 7  # contract details list this many calendar days of hours, from the current session
-SPREAD_BPS = 1.0  # the quoted spread: about 1 bp, at least one tick
 
 
 def parse_end(text: str, now: datetime) -> datetime:
@@ -38,7 +38,7 @@ def parse_end(text: str, now: datetime) -> datetime:
     text = text.strip()
     if not text:
         return now
-    zone = NY
+    zone: tzinfo = NY
     if "-" in text[8:9]:
         text, zone = text.replace("-", " ", 1), UTC
     parts = text.split(" ")
@@ -50,10 +50,14 @@ def parse_end(text: str, now: datetime) -> datetime:
 
 
 def wire_bar(bar: Bar, format_date: int, daily: bool) -> enc.WireBar:
-    if format_date == 2:
-        date_str = str(int(bar.start.timestamp()))
-    elif daily:
+    """A bar's date as IB writes it: day, week and month bars as yyyyMMdd whatever formatDate
+    asks ("Note that for day bars, only yyyyMMdd format is available", TWS API "Historical Bar
+    Data"; ib_async's parseIBDatetime turns 8 digits into a date); intraday bars as
+    "yyyyMMdd HH:mm:ss US/Eastern" (formatDate 1) or epoch seconds (formatDate 2)."""
+    if daily:
         date_str = bar.start.astimezone(NY).strftime("%Y%m%d")
+    elif format_date == 2:
+        date_str = str(int(bar.start.timestamp()))
     else:
         date_str = ib_time(bar.start)
     if bar.volume < 0:  # a quote bar (MIDPOINT, BID, ASK): IB sends -1 for what has no trades
@@ -72,13 +76,13 @@ class MarketFeeds:
         self.pacing_next = False
         self._source_symbols: set[str] | None = None
         self._minute_volume: dict[str, dict[int, float]] = {}
-        self._cum_volume: dict[str, tuple[list[float], list[float]]] = {}
+        self.quotes = QuoteDesk(replay, now)
 
     def set_replay(self, replay: Any) -> None:
         """The next session became current: per-session volume tables start over."""
         self.replay = replay
         self._minute_volume.clear()
-        self._cum_volume.clear()
+        self.quotes.set_replay(replay)
 
     def _known(self, symbol: str) -> bool:
         """Streamable: the replay has the symbol's session (or at least a previous close)."""
@@ -102,12 +106,21 @@ class MarketFeeds:
 
     def _no_security(self, session: Any, req_id: int, symbol: str) -> None:
         session.send(enc.error(session.server_version, req_id, errors.NO_SECURITY_DEFINITION,
-                               errors.message(errors.NO_SECURITY_DEFINITION) + f" (symbol {symbol!r} is not in the replay data)"))
+                               asset_classes.unknown_symbol(symbol)))
+
+    def _refused(self, session: Any, req_id: int, contract: ContractSpec) -> bool:
+        """Error 200 naming the asset classes served, for a contract outside them."""
+        text = asset_classes.refusal(contract)
+        if text is not None:
+            session.send(enc.error(session.server_version, req_id, errors.NO_SECURITY_DEFINITION, text))
+        return text is not None
 
     # -- contract details ---------------------------------------------------------------------
     def contract_details(self, session: Any, req: ContractDetailsRequest) -> None:
         symbol = req.contract.ticker
-        if req.contract.sec_type not in ("", "STK") or not self._defined(symbol):
+        if self._refused(session, req.req_id, req.contract):
+            return
+        if not self._defined(symbol):
             self._no_security(session, req.req_id, symbol)
             return
         day = self.replay.day
@@ -127,6 +140,8 @@ class MarketFeeds:
             session.send(enc.error(sv, req.req_id, errors.HISTORICAL_DATA_ERROR,
                                    errors.message(errors.HISTORICAL_DATA_ERROR)))
             return
+        if self._refused(session, req.req_id, req.contract):
+            return
         if not self._defined(symbol):
             self._no_security(session, req.req_id, symbol)
             return
@@ -135,7 +150,8 @@ class MarketFeeds:
             end = now if req.keep_up_to_date else min(parse_end(req.end, now), now)
             to_now = req.keep_up_to_date or not req.end.strip()
             bars = history_requests.serve(self.replay, symbol, end, req.duration, req.bar_size,
-                                          req.what_to_show, to_now, now)
+                                          req.what_to_show, to_now, now, req.use_rth,
+                                          req.contract.exchange)
         except history_requests.HistoryRequestError as exc:
             session.send(enc.error(sv, req.req_id, exc.code, str(exc)))
             return
@@ -176,7 +192,7 @@ class MarketFeeds:
                     sub.partial_key = None
         if sub.partial_at is not None and now - sub.partial_at < PARTIAL_INTERVAL:
             return
-        partial = history_requests.partial_bar(self.replay, sub.symbol, now, sub.seconds)
+        partial = history_requests.partial_bar(self.replay, sub.symbol, now, sub.seconds, sub.use_rth)
         if partial is None or partial.start < sub.last_end:
             return
         key = (partial.start, partial.open, partial.high, partial.low, partial.close, partial.volume)
@@ -187,6 +203,8 @@ class MarketFeeds:
     # -- real-time bars -----------------------------------------------------------------------
     def realtime_bars(self, session: Any, req: RealTimeBarsRequest) -> None:
         symbol = req.contract.ticker
+        if self._refused(session, req.req_id, req.contract):
+            return
         if not self._known(symbol):
             self._not_streamable(session, req.req_id, symbol)
             return
@@ -235,51 +253,12 @@ class MarketFeeds:
     # -- ticks ------------------------------------------------------------------------------
     def market_data(self, session: Any, req: MarketDataRequest) -> None:
         symbol = req.contract.ticker
+        if self._refused(session, req.req_id, req.contract):
+            return
         if not self._known(symbol):
             self._not_streamable(session, req.req_id, symbol)
             return
-        session.send(enc.market_data_type(req.req_id, 1))
-        self._send_ticks(session, req.req_id, symbol, self._now(), force=True)
-        if req.snapshot:
-            session.send(enc.tick_snapshot_end(req.req_id))
-        else:
-            session.subs.market_data[req.req_id] = symbol
-
-    def _send_ticks(self, session: Any, req_id: int, symbol: str, now: datetime, force: bool = False) -> None:
-        """Bid/ask/last at cent prices, at most once per replay second and only on a change
-        (TWS samples ticks too; the per-pump path would flood a client at real time)."""
-        subs = session.subs
-        if not force:
-            last_at = subs.last_tick_at.get(req_id)
-            if last_at is not None and now - last_at < TICK_INTERVAL:
-                return
-        raw = self.replay.price_at(symbol, now)
-        if raw is None:
-            return
-        price = to_tick(raw)
-        subs.last_tick_at[req_id] = now
-        if not force and subs.last_tick.get(req_id) == price:
-            return
-        subs.last_tick[req_id] = price
-        bid, ask = quote(price, SPREAD_BPS)
-        session.send(enc.tick_price(req_id, TICK_BID, bid, 100.0))
-        session.send(enc.tick_price(req_id, TICK_ASK, ask, 100.0))
-        session.send(enc.tick_price(req_id, TICK_LAST, price, 100.0))
-        session.send(enc.tick_size(req_id, TICK_VOLUME, self._volume_until(symbol, now)))
-
-    def _volume_until(self, symbol: str, now: datetime) -> float:
-        """Today's volume of the bars completed by `now` (cumulative table, bisected)."""
-        table = self._cum_volume.get(symbol)
-        if table is None:
-            ends, total, sums = [], 0.0, []
-            for bar in self.replay.bars(symbol):
-                total += bar.volume
-                ends.append(bar.end.timestamp())
-                sums.append(total)
-            table = self._cum_volume[symbol] = (ends, sums)
-        ends, sums = table
-        i = bisect_right(ends, now.timestamp())
-        return sums[i - 1] if i else 0.0
+        self.quotes.subscribe(session, req.req_id, symbol, req.generic_ticks, req.snapshot)
 
     # -- clock-driven streaming ------------------------------------------------------------------
     def emit(self, session: Any, now: datetime) -> None:
@@ -288,5 +267,4 @@ class MarketFeeds:
             self._emit_history(session, sub, now)
         for sub in list(subs.realtime_bars.values()):
             self._emit_rtb(session, sub, now)
-        for req_id, symbol in list(subs.market_data.items()):
-            self._send_ticks(session, req_id, symbol, now)
+        self.quotes.emit(session, now)

@@ -2,14 +2,18 @@
 
 On top of the replay's completed bars (`sim/market/replay_history.py`):
 - the bar in progress is included as the last bar when the request ends now (endDateTime "" or
-  keepUpToDate), for intraday sizes and for "1 day", as IB does;
+  keepUpToDate), for intraday sizes and for "1 day", as IB does (for "N D" of daily bars, today
+  is then one of the N days);
 - bar sizes of seconds (1, 5, 10, 15, 30 secs) come from the documented intra-bar path, within
   IB's duration limits for them (beyond: 162 "Time length exceed max.");
 - "1 week" and "1 month" bars are aggregated from the daily bars (dated by their first session);
 - whatToShow TRADES and ADJUSTED_LAST give the trade bars; MIDPOINT, BID, ASK and BID_ASK the
   quotes around them (the simulator's spread, `sim/market/ticks.quote`) with volume -1 as IB
   reports for quote bars (BID_ASK: open = bid at the open, high = highest ask, low = lowest bid,
-  close = ask at the close); other types get 162 "No data of type ...".
+  close = ask at the close); other types get 162 "No data of type ...";
+- a request whose window holds no bar of the data gets IB's 162 "HMDS query returned no data:
+  <SYM>@<exchange> <type>" (IB's wording for an empty answer) instead of bars of another date;
+- useRTH=0 labels intraday bars on the clock (`sim/market/replay_history.py`).
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ def bar_unit(bar_size: str) -> tuple[int, str]:
 
 
 def serve(replay: Any, symbol: str, end: datetime, duration: str, bar_size: str,
-          what_to_show: str, include_partial: bool, now: datetime) -> list[Bar]:
+          what_to_show: str, include_partial: bool, now: datetime, use_rth: bool = True,
+          exchange: str = "SMART") -> list[Bar]:
     """The bars a real Gateway would return (raises HistoryRequestError for a refusal)."""
     what = (what_to_show or "TRADES").upper()
     if what not in TRADE_TYPES | QUOTE_TYPES:
@@ -65,14 +70,29 @@ def serve(replay: Any, symbol: str, end: datetime, duration: str, bar_size: str,
         elif unit in ("weeks", "months"):
             bars = _calendar_bars(replay, symbol, end, duration, unit, include_partial, now)
         else:
-            bars = replay.history(symbol, end, duration, bar_size)
+            bars = replay.history(symbol, end, duration, bar_size, use_rth)
             if include_partial:
-                bars += _partial(replay, symbol, now, bars, 86_400 if unit == "days" else _seconds(n, unit))
+                size = 86_400 if unit == "days" else _seconds(n, unit)
+                partial = _partial(replay, symbol, now, bars, size, use_rth)
+                count, span = parse_duration(duration)
+                if partial and unit == "days" and span == "D":
+                    bars = replay.history(symbol, end, f"{count - 1} D", bar_size, use_rth) if count > 1 else []
+                bars += partial
     except ValueError as exc:
         if isinstance(exc, HistoryRequestError):
             raise
         raise HistoryRequestError(162, f"Historical Market Data Service error message:{exc}") from exc
+    if not bars:
+        raise no_data(symbol, exchange, what)
     return [quote_bar(b, what) for b in bars] if what in QUOTE_TYPES else bars
+
+
+def no_data(symbol: str, exchange: str, what: str) -> HistoryRequestError:
+    """IB's answer to a window without a bar: 162 "HMDS query returned no data: SPY@SMART Trades"
+    (the wording IB's historical data farm uses; ib_async ends the request with no bars)."""
+    kind = " ".join(w.capitalize() for w in what.split("_"))
+    return HistoryRequestError(162, "Historical Market Data Service error message:HMDS query returned "
+                               f"no data: {symbol.upper()}@{exchange or 'SMART'} {kind}")
 
 
 def _seconds(n: int, unit: str) -> int:
@@ -87,8 +107,11 @@ def _seconds_bars(replay: Any, symbol: str, end: datetime, duration: str, size: 
     span = n if unit == "S" else n * RTH_SECONDS if unit == "D" else None
     if span is None or span > SECONDS_LIMITS[size]:
         raise HistoryRequestError(162, "Historical Market Data Service error message:Time length exceed max.")
-    days = replay._days_with_bars(symbol.upper(), end)
-    days = days[-n:] if unit == "D" else [d for d in days if session_bounds(d)[1].timestamp() > end.timestamp() - span]
+    if unit == "D":
+        days = replay._days_with_bars(symbol.upper(), end, sessions=n)
+    else:
+        days = [d for d in replay._days_with_bars(symbol.upper(), end)
+                if session_bounds(d)[1].timestamp() > end.timestamp() - span]
     t0 = 0.0 if unit == "D" else end.timestamp() - span
     out: list[Bar] = []
     for day in days:
@@ -96,7 +119,8 @@ def _seconds_bars(replay: Any, symbol: str, end: datetime, duration: str, size: 
     return out
 
 
-def _partial(replay: Any, symbol: str, now: datetime, bars: list[Bar], size: int) -> list[Bar]:
+def _partial(replay: Any, symbol: str, now: datetime, bars: list[Bar], size: int,
+             use_rth: bool = True) -> list[Bar]:
     """The `size`-second bucket in progress at `now` (today, replayed symbols), or nothing."""
     current = replay.partial_bar(symbol, now)
     opened, closed = replay.session_open, replay.session_close
@@ -111,9 +135,9 @@ def _partial(replay: Any, symbol: str, now: datetime, bars: list[Bar], size: int
     bucket = midnight + timedelta(seconds=(int((now - midnight).total_seconds()) // size) * size)
     minutes = [b for b in replay.completed_bars(symbol, now) if b.start >= bucket]
     minutes += [current] if current else []
-    if not minutes or (bars and bars[-1].start >= max(bucket, opened)):
+    if not minutes or (bars and bars[-1].start >= (max(bucket, opened) if use_rth else bucket)):
         return []
-    return aggregate(minutes, size, opened, closed)[-1:] if size > 60 else minutes[-1:]
+    return aggregate(minutes, size, opened, closed, clip=use_rth)[-1:] if size > 60 else minutes[-1:]
 
 
 def _calendar_bars(replay: Any, symbol: str, end: datetime, duration: str, unit: str,
@@ -152,7 +176,7 @@ def quote_bar(bar: Bar, what: str) -> Bar:
     return Bar(bar.symbol, bar.start, o, max(o, h, c), min(o, lo, c), c, -1.0, bar.seconds)
 
 
-def partial_bar(replay: Any, symbol: str, now: datetime, size: int) -> Bar | None:
+def partial_bar(replay: Any, symbol: str, now: datetime, size: int, use_rth: bool = True) -> Bar | None:
     """The `size`-second bar in progress at `now`, or None (keepUpToDate's updating bar)."""
-    found = _partial(replay, symbol, now, [], size)
+    found = _partial(replay, symbol, now, [], size, use_rth)
     return found[0] if found else None

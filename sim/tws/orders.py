@@ -8,6 +8,12 @@ a simulated Gateway restart) see its own order ids again in openOrder / orderSta
 A child order (parentId set) is only ever accepted under a parent the engine holds: the child of
 a parent that was rejected (for example by the `reject-next` fault) or never sent is rejected
 too, never accepted as a standalone order (rule R2 of `sim/engine/exchange.py`).
+
+As IB reports them: a new order held because the market is closed gets the 399 warning before
+its first status (`sim/tws/order_hours.py`); a TRAIL order's stop goes out in openOrder's
+trailStopPrice each time it moves; whyHeld is empty, the only value IB documents for it being
+"locate" (ibapi `EWrapper.orderStatus`: shares being located for a short sale), which a paper
+account that borrows without limit never needs; a contract outside US stocks and ETFs is 200.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from sim.engine.exchange import OrderReject, SimOrder
+from sim.tws import asset_classes, errors, order_hours
 from sim.tws import encoders as enc
-from sim.tws import errors
 from sim.tws import order_messages as om
 from sim.tws.contracts import stock
 from sim.tws.faults import OrderFilter
@@ -65,6 +71,7 @@ class OrderDesk:
         self.armed_reject: ArmedReject | None = None
         self._cancel_requested: set[int] = set()
         self.previews: Any = None  # set by the gateway: what-if figures (sim.tws.preview)
+        self._warning_first: tuple[int, str] | None = None  # (engine id, 399 text) of the order being placed
         engine.add_listener(self)
 
     @property
@@ -94,7 +101,7 @@ class OrderDesk:
             order_ref=order.order_ref, outside_rth=order.outside_rth, status=order.status,
             good_after=ib_time_echo(order.good_after), good_till=ib_time_echo(order.good_till),
             trail_stop=order.trail_stop, trail_percent=order.trail_percent,
-            why_held=order.why_held if order.status == "PreSubmitted" else "",
+            why_held="",  # IB documents only "locate" (see the module doc)
         )
 
     def mapping(self) -> list[tuple[int, int, int]]:
@@ -130,6 +137,12 @@ class OrderDesk:
             return
         if not req.contract.exchange:
             send_error(errors.VALIDATION_ERROR, MISSING_EXCHANGE)
+            return
+        refusal = asset_classes.refusal(req.contract)
+        if refusal is not None and self._to_engine.get(key) is None:
+            self._note_id(key)
+            self._refuse(key, req, errors.NO_SECURITY_DEFINITION)
+            send_error(errors.NO_SECURITY_DEFINITION, refusal)
             return
         existing_id = self._to_engine.get(key)
         if existing_id is not None:
@@ -179,6 +192,8 @@ class OrderDesk:
             outside_rth=req.outside_rth, good_after=good_after, good_till=good_till,
             trail_stop=req.trail_stop, trail_percent=req.trail_percent,
         )
+        warning = order_hours.warning(req, self.engine.replay, self._now()) if existing_id is None else None
+        self._warning_first = (engine_id, warning) if warning else None
         try:
             self.engine.place(order)
         except OrderReject as exc:
@@ -187,6 +202,8 @@ class OrderDesk:
                 self._refuse(key, req, exc.code)
                 self._transmit_held_parent(client_id, req)
             send_error(exc.code, exc.message)
+        finally:
+            self._warning_first = None
 
     def _refuse(self, key: OrderKey, req: PlaceOrder, code: int) -> None:
         """Remember a refused new order: its id is never reused, and its ref was sent."""
@@ -309,8 +326,19 @@ class OrderDesk:
             return
         view = self.view(order)
         c = stock(order.symbol)
+        warning = self._warning_first
+        if warning is not None and warning[0] == order.order_id:
+            self._warning_first = None  # sent once, right before the order's first status
+        else:
+            warning = None
         for session in self._sessions_of(view.client_id):
+            if warning is not None:
+                session.send(enc.error(session.server_version, view.order_id, errors.ORDER_MESSAGE, warning[1]))
             session.send(om.open_order(session.server_version, view, c))
+
+    def on_order_update(self, order: SimOrder) -> None:
+        """A TRAIL's stop moved: openOrder with the new trailStopPrice (no status change)."""
+        self.on_open_order(order)
 
     def execution_view(self, ex: Any) -> om.ExecutionView:
         key = self.client_key(ex.order_id)

@@ -43,10 +43,15 @@ def head_timestamp(req_id: int, when: str) -> Fields:
     return [88, req_id, when]
 
 
+# What IB lists as a US stock's derivatives in reqMatchingSymbols (TWS API "Stock Symbol Search":
+# "Derivative Types: CFD OPT IOPT WAR"); the simulator itself serves the stocks only.
+STOCK_DERIVATIVES = ("CFD", "OPT", "IOPT", "WAR")
+
+
 def symbol_samples(sv: int, req_id: int, contracts: Sequence[StockContract]) -> Fields:
     f: Fields = [79, req_id, len(contracts)]
     for c in contracts:
-        f += [c.con_id, c.symbol, "STK", c.primary_exchange, "USD", 0]  # no derivative types
+        f += [c.con_id, c.symbol, "STK", c.primary_exchange, "USD", len(STOCK_DERIVATIVES), *STOCK_DERIVATIVES]
         if sv >= 176:
             f += [c.long_name, ""]  # description, issuerId
     return f
@@ -108,6 +113,16 @@ def user_info(req_id: int) -> Fields:
 
 def scanner_parameters(xml: str) -> Fields:
     return [19, 1, xml]
+
+
+def scanner_data(req_id: int, contracts: Sequence[StockContract]) -> Fields:
+    """scannerData (20): per row its rank, the contract, marketName, tradingClass, distance,
+    benchmark, projection, legs; the clients' decoders call scannerDataEnd after the rows."""
+    fields: Fields = [20, 3, req_id, len(contracts)]
+    for rank, c in enumerate(contracts):
+        fields += [rank, c.con_id, c.symbol, "STK", "", 0.0, "", "SMART", "USD", c.symbol,
+                   c.primary_exchange, c.symbol, "", "", "", ""]
+    return fields
 
 
 def display_group_list(req_id: int) -> Fields:

@@ -2,12 +2,15 @@
 simulator has the data, and otherwise at once with the error a real Gateway sends for a service
 the account does not have (never silence: ib_async waits on most requests without a timeout).
 
-Implemented: reqHeadTimeStamp, reqMatchingSymbols, reqMarketRule, reqHistogramData,
-reqPositionsMulti, reqPnL/reqPnLSingle and reqTickByTickData (streams, `sim/tws/streams.py`).
-Answered with IB's "nothing here" replies: option chains, soft dollar tiers, family codes, depth
-exchanges, SMART components, news providers, historical news, user info, display groups,
-scanner parameters. Refused with an error: market depth, scanners, fundamentals, option
-computations and exercise, FA configuration, news articles, historical ticks, WSH data.
+Implemented: reqHeadTimeStamp (each symbol's first bar in its own data, for the data types
+history serves), reqMatchingSymbols (with the derivative types IB lists for US stocks),
+reqMarketRule, reqHistogramData, reqPositionsMulti, reqPnL/reqPnLSingle, reqTickByTickData and
+market scanners (parameters and subscriptions, `sim/tws/scanner.py`; streams in
+`sim/tws/streams.py`). Answered with IB's "nothing here" replies: option chains, soft dollar
+tiers, family codes, depth exchanges, SMART components, news providers, historical news, user
+info, display groups. Refused with an error: market depth, fundamentals, option computations and
+exercise, FA configuration, news articles, historical ticks, WSH data. A contract outside US
+stocks and ETFs is error 200 naming what is served (`sim/tws/asset_classes.py`).
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ from typing import Any
 
 from sim.market.history import parse_duration
 from sim.market.ticks import to_tick
+from sim.tws import asset_classes, scanner
 from sim.tws import encoders as enc
 from sim.tws import service_messages as sm
 from sim.tws.contracts import stock
+from sim.tws.history_requests import QUOTE_TYPES, TRADE_TYPES
 from sim.tws.service_requests import ServiceRequest
 from sim.tws.streams import Streams
 from sim.tws.times import ib_time
 
 US_STOCK_RULE = 26
 MARKET_RULES = {US_STOCK_RULE: [(0.0, 0.0001), (1.0, 0.01)]}  # the grid of sim/market/ticks.py
-SCANNER_XML = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ScanParameterResponse/>"
 NO_ANSWER = frozenset({11, 12, 13, 14, 23, 53, 56, 57, 69, 70, 75, 89, 90, 93, 95, 98, 101, 103})
 """Cancels, news bulletin subscriptions, log levels, display-group updates: IB answers none."""
 
@@ -37,7 +41,6 @@ REFUSED: dict[int, tuple[int, str]] = {
     18: (321, "Error validating request.-'bR' : cause - not an advisor (FA) account"),
     19: (321, "Error validating request.-'bS' : cause - not an advisor (FA) account"),
     21: (321, "Error validating request.-'bw' : cause - only options can be exercised; this login trades stocks"),
-    22: (354, "Requested market data is not subscribed. (market scanners are not simulated)"),
     52: (430, "We are sorry, but fundamentals data for the security specified is not available."),
     54: (321, "Error validating request.-'bA' : cause - option computations need an option contract"),
     55: (321, "Error validating request.-'bA' : cause - option computations need an option contract"),
@@ -60,7 +63,9 @@ class ServiceDesk:
         self.streams = streams
         self._now = now
         self._handlers: dict[int, Callable[[Any, ServiceRequest], None]] = {
-            24: lambda s, r: s.send(sm.scanner_parameters(SCANNER_XML)),
+            22: self.streams.subscribe_scanner,
+            23: self.streams.cancel,
+            24: lambda s, r: s.send(sm.scanner_parameters(scanner.parameters_xml())),
             67: lambda s, r: s.send(sm.display_group_list(r.req_id)),
             68: lambda s, r: s.send(sm.display_group_updated(r.req_id)),
             74: self._positions_multi,
@@ -83,6 +88,7 @@ class ServiceDesk:
             98: self.streams.cancel,
             104: lambda s, r: s.send(sm.user_info(r.req_id)),
         }
+        self._contract_handlers = frozenset({87, 88, 97})  # checked against the asset classes first
 
     @property
     def replay(self) -> Any:
@@ -90,6 +96,11 @@ class ServiceDesk:
 
     def answer(self, session: Any, req: ServiceRequest) -> None:
         handler = self._handlers.get(req.msg_id)
+        if req.msg_id in self._contract_handlers and req.contract is not None:
+            refusal = asset_classes.refusal(req.contract)
+            if refusal is not None:
+                self._error(session, req.req_id, 200, refusal)
+                return
         if handler is not None:
             handler(session, req)
         elif req.msg_id in REFUSED:
@@ -123,8 +134,16 @@ class ServiceDesk:
         session.send(sm.market_rule(rule_id, MARKET_RULES.get(rule_id, [])))
 
     def _head_timestamp(self, session: Any, req: ServiceRequest) -> None:
+        """The earliest bar reqHistoricalData would serve for this symbol and data type: its
+        own data's first daily or minute bar (IB: the earliest data point available)."""
         assert req.contract is not None
         symbol = req.contract.ticker
+        what = (req.arg(16) or "TRADES").upper()
+        if what not in TRADE_TYPES | QUOTE_TYPES:
+            self._error(session, req.req_id, 162, "Historical Market Data Service error message:"
+                        f"No head time stamp for data of type {what} (the simulator serves "
+                        f"{', '.join(sorted(TRADE_TYPES | QUOTE_TYPES))})")
+            return
         days = self.replay.source.sessions(symbol)
         daily = self.replay.source.daily_bars(symbol)
         firsts = [b.start for b in daily[:1]] + [self._first_bar(symbol, d) for d in days[:1]]

@@ -48,9 +48,7 @@ class Subscriptions:
     account_multi: dict[int, str] = field(default_factory=dict)  # reqId -> account ("" = all)
     history: dict[int, BarSubscription] = field(default_factory=dict)
     realtime_bars: dict[int, BarSubscription] = field(default_factory=dict)
-    market_data: dict[int, str] = field(default_factory=dict)
-    last_tick: dict[int, float] = field(default_factory=dict)
-    last_tick_at: dict[int, datetime] = field(default_factory=dict)
+    market_data: dict[int, Any] = field(default_factory=dict)  # reqId -> QuoteStream (sim.tws.quotes)
     streams: dict[int, Any] = field(default_factory=dict)  # P&L and tick-by-tick (sim.tws.streams)
 
     def drop_market_data(self) -> None:
@@ -58,10 +56,8 @@ class Subscriptions:
         self.history.clear()
         self.realtime_bars.clear()
         self.market_data.clear()
-        self.last_tick.clear()
-        self.last_tick_at.clear()
-        for req_id in [r for r, stream in self.streams.items() if stream.kind == "tbt"]:
-            del self.streams[req_id]  # tick-by-tick is market data; P&L streams stay
+        for req_id in [r for r, stream in self.streams.items() if stream.kind in ("tbt", "scanner")]:
+            del self.streams[req_id]  # tick-by-tick and scanners are market data; P&L streams stay
 
 
 class ClientSession(asyncio.Protocol):

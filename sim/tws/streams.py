@@ -1,4 +1,5 @@
-"""Streaming answers beyond bars and ticks: reqPnL / reqPnLSingle and reqTickByTickData.
+"""Streaming answers beyond bars and ticks: reqPnL / reqPnLSingle, reqTickByTickData and market
+scanner subscriptions (their ranking in `sim/tws/scanner.py`, refreshed every 30 replay seconds).
 
 P&L follows IB's definitions: daily P&L = the change of net liquidation since the session day
 began (snapshotted when the gateway starts and when each next session becomes current, i.e. at
@@ -16,13 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sim.market.day_stats import DayStats
 from sim.market.ticks import quote, to_tick
 from sim.tws import encoders as enc
+from sim.tws import scanner
 from sim.tws import service_messages as sm
 from sim.tws.contracts import stock
 from sim.tws.service_requests import ServiceRequest
 
 INTERVAL = timedelta(seconds=1)
+INTERVALS = {"scanner": timedelta(seconds=30)}  # IB refreshes a scanner subscription about this often
 TICK_TYPES = {"LAST": sm.TICK_LAST, "ALLLAST": sm.TICK_ALL_LAST, "BIDASK": sm.TICK_BID_ASK,
               "MIDPOINT": sm.TICK_MIDPOINT}
 
@@ -30,12 +34,13 @@ TICK_TYPES = {"LAST": sm.TICK_LAST, "ALLLAST": sm.TICK_ALL_LAST, "BIDASK": sm.TI
 @dataclass(slots=True)
 class Stream:
     req_id: int
-    kind: str  # "pnl" | "pnl_single" | "tbt"
+    kind: str  # "pnl" | "pnl_single" | "tbt" | "scanner"
     account: str = ""
     symbol: str = ""
     tick_type: int = 0
     last_sent: datetime | None = None
     last_values: tuple[float, ...] = ()
+    scan: scanner.Scan | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +58,7 @@ class Streams:
         self._now = now
         self._day_starts: dict[str, DayStart] = {}
         self._day: Any = None
+        self._stats: DayStats | None = None
 
     # -- subscribing ------------------------------------------------------------------------
     def subscribe_pnl(self, session: Any, req: ServiceRequest) -> None:
@@ -90,6 +96,13 @@ class Streams:
             return
         self._add(session, Stream(req.req_id, "tbt", symbol=symbol, tick_type=tick_type))
 
+    def subscribe_scanner(self, session: Any, req: ServiceRequest) -> None:
+        terms = scanner.parse(req)
+        if isinstance(terms, str):
+            session.send(enc.error(session.server_version, req.req_id, 321, terms))
+            return
+        self._add(session, Stream(req.req_id, "scanner", scan=terms))
+
     def cancel(self, session: Any, req: ServiceRequest) -> None:
         session.subs.streams.pop(req.req_id, None)
 
@@ -103,10 +116,13 @@ class Streams:
             self._emit_one(session, stream, now)
 
     def _emit_one(self, session: Any, stream: Stream, now: datetime, force: bool = False) -> None:
-        if not force and stream.last_sent is not None and now - stream.last_sent < INTERVAL:
+        interval = INTERVALS.get(stream.kind, INTERVAL)
+        if not force and stream.last_sent is not None and now - stream.last_sent < interval:
             return
         values, message = self._values(stream, now)
         if message is None or (not force and values == stream.last_values):
+            if stream.kind == "scanner":
+                stream.last_sent = now  # unchanged: look again at the next refresh
             return
         stream.last_sent, stream.last_values = now, values
         session.send(message)
@@ -114,6 +130,9 @@ class Streams:
     def _values(self, stream: Stream, now: datetime) -> tuple[tuple[float, ...], list[object] | None]:
         if stream.kind == "tbt":
             return self._tick(stream, now)
+        if stream.kind == "scanner" and stream.scan is not None:
+            found = scanner.results(stream.scan, self._day_stats(), now)
+            return scanner.refresh_key(found), sm.scanner_data(stream.req_id, [stock(s) for s in found])
         start = self._day_start(stream.account)
         values = self.engine.account_values(stream.account)
         if stream.kind == "pnl":
@@ -125,8 +144,8 @@ class Streams:
         unrealized = (mark - avg) * qty
         realized = self._realized_today(stream.account, stream.symbol)
         daily = realized + unrealized - start.unrealized.get(stream.symbol, 0.0)
-        figures = (qty, round(daily, 2), round(unrealized, 2), round(realized, 2), round(qty * mark, 2))
-        return figures, sm.pnl_single(stream.req_id, *figures)
+        single = (qty, round(daily, 2), round(unrealized, 2), round(realized, 2), round(qty * mark, 2))
+        return single, sm.pnl_single(stream.req_id, *single)
 
     def _tick(self, stream: Stream, now: datetime) -> tuple[tuple[float, ...], list[object] | None]:
         raw = self.engine.replay.price_at(stream.symbol, now)
@@ -142,6 +161,12 @@ class Streams:
             return (mid,), sm.tick_by_tick_midpoint(stream.req_id, epoch, mid)
         exchange = stock(stream.symbol).primary_exchange
         return (price,), sm.tick_by_tick_last(stream.req_id, stream.tick_type, epoch, price, 100.0, exchange)
+
+    def _day_stats(self) -> DayStats:
+        replay = self.engine.replay
+        if self._stats is None or self._stats.replay is not replay:
+            self._stats = DayStats(replay)
+        return self._stats
 
     # -- the day's starting point ---------------------------------------------------------------
     def start_day(self) -> None:

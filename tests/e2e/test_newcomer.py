@@ -100,7 +100,7 @@ def test_a_quiet_day_says_which_rule_blocked_the_entries(tmp_path):
     spy = next(line for line in table.splitlines() if " SPY " in line)
     assert "trades   0" in spy and "RSI >= max" in spy
     qqq = next(line for line in table.splitlines() if " QQQ " in line)
-    assert "not traded: dropped: stale history" in qqq  # QQQ has no data near that day
+    assert "not traded: dropped: 0 recent sessions of data" in qqq  # QQQ has no data near that day
     log = json.loads(_logs(tmp_path)[-1].read_text())
     assert log["no_entry"]["SPY"]["HOLD_RSI_HIGH"] > 100
 

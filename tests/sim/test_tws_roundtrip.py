@@ -91,6 +91,10 @@ def messages(sv: int) -> list[tuple[list[object], str]]:
         (enc.realtime_bar(10, BAR, 1751549400), "realtimeBar"),
         (enc.tick_price(12, 4, 101.25, 100.0), "priceSizeTick"),
         (enc.tick_size(12, 8, 5000.0), "tickSize"),
+        (enc.tick_price(12, 9, 100.75, 0.0), "priceSizeTick"),
+        (enc.tick_generic(12, 46, 3.0), "tickGeneric"),
+        (enc.tick_string(12, 48, "101.25;100;1751549400000;5000;101.1;false"), "tickString"),
+        (enc.tick_req_params(12, 0.01, "", 3), "tickReqParams"),
         (enc.tick_snapshot_end(12), "tickSnapshotEnd"),
         (enc.market_data_type(12, 1), "marketDataType"),
         (sm.pnl(13, 12.5, -3.25, 15.75), "pnl"),
@@ -113,6 +117,7 @@ def messages(sv: int) -> list[tuple[list[object], str]]:
         (sm.historical_news_end(23), "historicalNewsEnd"),
         (sm.user_info(24), "userInfo"),
         (sm.scanner_parameters("<ScanParameterResponse/>"), "scannerParameters"),
+        (sm.scanner_data(26, [SPY, SPY]), "scannerDataEnd"),
         (sm.display_group_list(25), "displayGroupList"),
         (sm.display_group_updated(25), "displayGroupUpdated"),
     ]

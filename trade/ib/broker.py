@@ -405,6 +405,8 @@ class IBBroker(IBMarketData):
                     "Subscriptions; a paper login uses its live account's subscriptions once "
                     "market data sharing is on), or drop it from the watchlist",
                     symbol or f"request {req_id}", ib_errors.describe(code, message))
+        elif ib_errors.is_no_history(code, message):
+            log.info("%s", ib_errors.describe(code, message))  # an answer: no bars in that window
         elif code == ib_errors.HISTORICAL_PACING:
             self._pacing_violations += 1
             log.warning("%s", ib_errors.describe(code, message))

@@ -26,8 +26,16 @@ NO_SECURITY_DEFINITION = 200
 # The account has no (API) subscription for the market data asked for: real-time bars never come.
 MARKET_DATA_NOT_SUBSCRIBED = frozenset({354, 10089, 10090, 10091, 10167, 10168})
 
-# Historical data pacing violation (162): wait and retry.
+# Historical data pacing violation (162): wait and retry. IB uses the same code for a window
+# holding no bar ("Historical Market Data Service error message:HMDS query returned no data:
+# SPY@SMART Trades"): that one is an answer (no bars), not a reason to retry.
 HISTORICAL_PACING = 162
+NO_HISTORICAL_DATA = "HMDS query returned no data"
+
+
+def is_no_history(code: int, message: str) -> bool:
+    """IB's 162 for a history request whose window has no bar (not a pacing violation)."""
+    return code == HISTORICAL_PACING and NO_HISTORICAL_DATA in message
 
 # 21xx are farm status notices (2104/2106/2158 "data farm connection is OK"): informational.
 INFO_RANGE = range(2100, 2200)

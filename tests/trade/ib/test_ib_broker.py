@@ -102,6 +102,21 @@ async def test_history_serves_the_previous_session_as_completed_minute_bars(gate
         await connection.close()
 
 
+async def test_a_window_without_bars_is_no_history_not_a_pacing_violation(gateway):
+    """IB answers a history window holding no bar with 162 "HMDS query returned no data": the
+    broker returns no bars at once instead of retrying it as a pacing violation."""
+    connection, broker = await _broker(gateway)
+    try:
+        await broker.qualify(["SPY"])
+        assert await broker.history("SPY", "60 S", "1 min") == []  # at the open: nothing yet
+        assert broker._pacing_violations == 0
+        gateway.step(120)
+        assert len(await broker.history("SPY", "120 S", "1 min")) == 2
+    finally:
+        await broker.stop()
+        await connection.close()
+
+
 async def test_live_bars_arrive_as_completed_minutes_in_order(gateway):
     connection, broker = await _broker(gateway)
     received: list[Bar] = []
