@@ -13,14 +13,14 @@ standard deviation and the 5% CVaR. The filter reads them in the unit that matte
   holding it costs nothing more, and a name hovering at the entry threshold must not be bought
   and sold on the noise of one week's new data point.
 
-Error rates at the defaults (min_edge_z 1, a year of history, a week's horizon), measured by
+Error rates at the defaults (min_edge_z 0.5, a year of history, a week's horizon), measured by
 `python -m sim.backtest.weekly.filter_rates` on seeded synthetic names whose drift is known:
-a name with zero true drift passes about 1 time in 7 (a one-sided one-SE test, a little less
-after costs), against one in two for the old P(up) >= 50% rule. What it cannot do is separate
-ordinary stocks from each other: the SE of a week's expected return from a year of a 25%-vol
-stock is ~0.5 percentage points, i.e. a true drift of ~25% a year is only one SE. It tells apart
-a strong trailing trend from a flat or falling one, and nothing finer. docs/weekly.md has the
-table.
+a name with zero true drift passes about 1 time in 4 (23% measured; 1 - Phi(0.5 + cost / SE)),
+against one in two for the old P(up) >= 50% rule; a name trending +50% a year passes 4 times in
+5. What it cannot do is separate ordinary stocks from each other: the SE of a week's expected
+return from a year of a 25%-vol stock is ~0.5 percentage points, i.e. a true drift of ~25% a
+year is only one SE. It tells apart a strong trailing trend from a flat or falling one, and
+nothing finer. docs/weekly.md has the table.
 """
 
 from __future__ import annotations
