@@ -22,10 +22,14 @@ import time as clock
 from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trade import cli
 from trade.config import DEFAULT_SIM_DATA_DIR
+
+if TYPE_CHECKING:  # imported lazily at run time: --help and argument errors stay instant
+    from sim.backtest.weekly.engine import RunConfig
+    from trade.portfolio.universe import PortfolioRules
 
 PROG = "python -m sim.backtest.weekly"
 RULE_FIX = "NAME=VALUE with a rule of the universe file, e.g. hold_buffer=4"
@@ -83,7 +87,7 @@ class InputError(ValueError):
     """One line naming the flag and the fix (exit 2)."""
 
 
-def resolve(args: argparse.Namespace) -> tuple[object, list[str], object, str]:
+def resolve(args: argparse.Namespace) -> tuple[RunConfig, list[str], PortfolioRules, str]:
     """(RunConfig, symbols, rules, universe label) from the flags; `InputError` on bad input."""
     from sim.backtest.weekly.data import daily_symbols
     from sim.backtest.weekly.engine import RunConfig
@@ -127,15 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.backtest.cli import write_json
     from sim.backtest.result import dumps
     from sim.backtest.weekly.data import WeeklyDataError
-    from sim.backtest.weekly.engine import RunConfig, run
+    from sim.backtest.weekly.engine import run
     from sim.backtest.weekly.result import document
-    from trade.portfolio.universe import PortfolioRules, UniverseError
+    from trade.portfolio.universe import UniverseError
 
     logging.getLogger("trade").setLevel(logging.ERROR)
     started = clock.perf_counter()
     try:
         config, symbols, rules, label = resolve(args)
-        assert isinstance(config, RunConfig) and isinstance(rules, PortfolioRules)
         result = run(config, symbols, rules)
     except (InputError, UniverseError, WeeklyDataError) as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")

@@ -48,7 +48,7 @@ def test_the_filter_passes_a_trend_holds_a_weak_one_drops_a_fall_and_ranks_them(
     up, flat, down = _trend("UP", 0.002), _trend("FLAT", 0.0003), _trend("DOWN", -0.003)
     assessed, symbols, paths = quantitative([up, flat, down], RULES, seed=1)
     verdict = {a.symbol: a for a in assessed}
-    assert symbols == ["UP", "FLAT", "DOWN"] and paths.shape == (3, 2000)
+    assert symbols == ["UP", "FLAT", "DOWN"] and paths is not None and paths.shape == (3, 2000)
     assert verdict["UP"].passed and verdict["UP"].reason.startswith("passed: E[r] +1.0")
     # ~8% a year: not enough evidence to buy it, enough to keep it
     assert not verdict["FLAT"].passed and verdict["FLAT"].holdable
