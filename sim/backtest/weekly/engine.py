@@ -103,8 +103,11 @@ def run(config: RunConfig, symbols: Sequence[str], rules: PortfolioRules) -> Wee
     if not days:
         raise WeeklyDataError(f"no {'/'.join(config.run_days)} session between {config.first} "
                               f"and {config.last}: widen --from/--to or change --run-days")
-    wanted = list(dict.fromkeys([*symbols, BENCHMARK]))
-    data = load(config.data_dir, wanted)
+    if not (config.data_dir / "daily" / f"{BENCHMARK}.csv").is_file():
+        raise WeeklyDataError(f"--data {config.data_dir} has no daily/{BENCHMARK}.csv: the "
+                              f"{BENCHMARK} buy-and-hold benchmark needs it; use the shared data "
+                              "root")
+    data = load(config.data_dir, list(dict.fromkeys([*symbols, BENCHMARK])))
     analyses = analyse_days(config.data_dir, data, list(symbols), rules, days,
                             config.run_time, config.workers)
     by_day = {a.day: a for a in analyses}

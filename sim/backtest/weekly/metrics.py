@@ -3,10 +3,10 @@
 From the session-close marks: total return, CAGR (over calendar years, 365.25 days), annualised
 volatility and Sharpe ratio of the daily returns (x sqrt 252; the risk-free rate is taken as 0,
 the same for every line, so the lines compare), the largest peak-to-trough fall (fraction and
-dollars). From the cycles: two-sided turnover per cycle (traded value / budget; the first cycle,
-which buys the book from cash, is left out of the mean and counted apart), commissions,
-slippage, and how often membership changed: a cycle "replaces" names when it both drops and adds
-(the count is the smaller of the two), the churn the issue measured on the 2019 Mondays.
+dollars). From the cycles: two-sided turnover per cycle (traded value / budget; the first cycle
+that trades, which buys the book from cash, is left out of the mean and counted apart),
+commissions, slippage, and how often membership changed: a cycle "replaces" names when it both
+drops and adds (the count is the smaller of the two), the churn measured on the 2019 Mondays.
 """
 
 from __future__ import annotations
@@ -52,7 +52,10 @@ def line_metrics(marks: Sequence[tuple[date, float]], start: float) -> dict[str,
 
 def cycle_metrics(cycles: Sequence[CycleRecord], years: float) -> dict[str, float]:
     done = [c for c in cycles if c.status == "done"]
-    later = [c for c in done if c.held_before > 0]  # not the buy-in from cash
+    # the buy-in from cash (the first cycle that traded) is counted apart; a later return from
+    # an all-cash book is turnover like any other
+    first = next((i for i, c in enumerate(done) if c.traded_value > 0), len(done))
+    later = done[first + 1:]
     replaced = [min(len(c.added), len(c.dropped)) for c in later]
 
     def mean(values: Sequence[float]) -> float:
@@ -63,7 +66,7 @@ def cycle_metrics(cycles: Sequence[CycleRecord], years: float) -> dict[str, floa
         "cycles": float(len(cycles)),
         "failed_cycles": float(len(cycles) - len(done)),
         "turnover_per_cycle": round(mean([c.turnover for c in later]), 6),
-        "turnover_first_cycle": round(done[0].turnover, 6) if done else 0.0,
+        "turnover_first_cycle": round(done[first].turnover, 6) if first < len(done) else 0.0,
         "turnover_per_year": round(math.fsum(c.turnover for c in later) / years, 4)
         if years > 0 else 0.0,
         "traded_value": round(traded, 2),
