@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sim.backtest.weekly import filter_rates
 from sim.backtest.weekly.cli import main
 from sim.backtest.weekly.data import SymbolBars, load
 from sim.backtest.weekly.engine import RunConfig, WeeklyRun, run
 from sim.backtest.weekly.fills import SlippageModel, fill
+from sim.backtest.weekly.metrics import rank_noise
 from sim.backtest.weekly.result import document
 from sim.market.sessions import sessions_between
 from tests.paths import DATA, REPO
@@ -271,3 +273,42 @@ def test_run_time_sets_where_the_year_of_history_starts(market):
                 SYMBOLS, RULES)
     late = run(_config(market, day, day, run_days=("Tuesday",)), SYMBOLS, RULES)
     assert _upa_history_days(early) == _upa_history_days(late) + 1
+
+
+def test_a_data_root_without_the_benchmark_is_named(tmp_path, capsys):
+    (tmp_path / "daily").mkdir()
+    (tmp_path / "daily" / "KO.csv").write_text((DATA / "daily" / "KO.csv").read_text())
+    universe = tmp_path / "u.json"
+    universe.write_text(json.dumps({"symbols": ["KO"]}))
+    assert main(["--data", str(tmp_path), "--from", "2019-01-01", "--to", "2019-02-01",
+                 "--universe", str(universe)]) == 2
+    err = capsys.readouterr().err
+    assert "has no daily/SPY.csv: the SPY buy-and-hold benchmark needs it" in err
+
+
+def test_the_rank_noise_the_hysteresis_rides_out(market):
+    result = run(_config(market, date(2018, 1, 1), date(2018, 6, 29)), SYMBOLS, RULES)
+    noise = rank_noise(result.analyses)
+    changes, moves = [], []
+    for a, b in zip(result.analyses, result.analyses[1:], strict=False):
+        assert a.analysis is not None and b.analysis is not None
+        before = {x.symbol: x.score for x in a.analysis.assessments}
+        after = {x.symbol: x.score for x in b.analysis.assessments}
+        rank_a = {s: i for i, s in enumerate(sorted(before, key=lambda s: (-before[s], s)))}
+        rank_b = {s: i for i, s in enumerate(sorted(after, key=lambda s: (-after[s], s)))}
+        for symbol in before.keys() & after.keys():
+            changes.append(after[symbol] - before[symbol])
+            moves.append(abs(rank_b[symbol] - rank_a[symbol]))
+    assert noise["score_change_sd"] == pytest.approx(float(np.std(changes)), abs=1e-4)
+    assert noise["rank_change_p90"] == sorted(moves)[int(0.9 * (len(moves) - 1))]
+
+
+def test_the_filter_rates_command(capsys):
+    assert filter_rates.main(["--names", "20", "--days", "120"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("filter at min_edge_z 0.5, hold_edge_z 0, max_cvar 0.12")
+    assert len(out) == 2 + len(filter_rates.DRIFTS) and out[1].split()[:3] == [
+        "drift/yr", "names", "pass"]
+    with pytest.raises(SystemExit) as exit_:
+        filter_rates.main(["--names", "5"])
+    assert exit_.value.code == 2
