@@ -1,4 +1,4 @@
-"""Monte Carlo speed: 10,000 block-bootstrap paths x 100 symbols x 5 days, with the figures
+"""Monte Carlo speed: 10,000 stationary-bootstrap paths x 100 symbols x 5 days, with the figures
 (P(up), expected return, 5% VaR and CVaR) per symbol and for an equal-weight portfolio.
 Target <= 200 ms.
 
@@ -24,7 +24,7 @@ SYMBOLS = 100
 DAYS = 251
 PATHS = 10_000
 HORIZON = 5
-BLOCK = 5
+BLOCK = 2.0  # the stationary bootstrap's mean block, shorter than the horizon
 RUNS = 7
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     returns = np.random.default_rng(7).normal(0.0004, 0.015, size=(SYMBOLS, DAYS))
     one_run(returns, seed=0)  # warm-up
     times = [one_run(returns, seed=run) for run in range(1, RUNS + 1)]
-    print(f"{PATHS:,} paths x {SYMBOLS} symbols x {HORIZON} days (block {BLOCK}), {RUNS} runs: "
+    print(f"{PATHS:,} paths x {SYMBOLS} symbols x {HORIZON} days (mean block {BLOCK:g}), {RUNS} runs: "
           f"min {min(times):.1f} ms, median {statistics.median(times):.1f} ms, "
           f"max {max(times):.1f} ms (target <= 200 ms)")
     print(f"montecarlo_ms: {statistics.median(times):.1f}")

@@ -4,7 +4,9 @@ Two kinds (what `sim.backtest` writes):
 - a backtest: `{"kind": "backtest", "starting_equity", "allocation", "params", "engine",
   "days": [{"date", "pnl", "trades", "flat_at"}], "trades": [{"date", "symbol", "qty",
   "entry_time", "entry_price", "exit_time", "exit_price", "exit_reason", "pnl", "commission"}],
-  "metrics": {...}}` (a file without `kind` but with `days` is a backtest);
+  "metrics": {...}}` (a file without `kind` but with `days` is a backtest); the weekly backtest
+  (`engine` "weekly", one `days` row per rebalance) adds `benchmarks` ({key: {"label", "equity":
+  [one value per `days` row], "metrics"}}) and `notes` (lines the reader must see);
 - a sweep: `{"kind": "sweep", "engine", "sessions": {"symbols", "from", "to"},
   "rows": [{"params": {...}, "metrics": {...}}]}`.
 P&L follows the run log: a trade's and a day's `pnl` are net of commissions. A malformed file is
@@ -46,6 +48,16 @@ class BacktestTrade:
     commission: float
 
 
+@dataclass(frozen=True, slots=True)
+class BenchmarkLine:
+    """A line the backtest is measured against: its equity at each day (after sorting) and its
+    metrics."""
+
+    label: str
+    equity: list[float]
+    metrics: dict[str, Any]
+
+
 @dataclass(slots=True)
 class Backtest:
     starting_equity: float
@@ -55,6 +67,8 @@ class Backtest:
     days: list[BacktestDay]
     trades: list[BacktestTrade]
     metrics: dict[str, Any] = field(default_factory=dict)
+    benchmarks: list[BenchmarkLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +137,7 @@ def _backtest(path: Path, data: dict[str, Any]) -> Backtest:
     ]
     if not days:
         raise TearsheetInputError(f"{path}: days is empty: a backtest needs at least one session")
+    benchmarks = _benchmarks(path, data.get("benchmarks"), days)
     days.sort(key=lambda d: d.day)
     trades = []
     for i, t in enumerate(where.items(data, "trades", required=False)):
@@ -143,7 +158,30 @@ def _backtest(path: Path, data: dict[str, Any]) -> Backtest:
         allocation=float(allocation) if _is_number(allocation) else None,
         params=dict(data.get("params") or {}), engine=str(data.get("engine") or "unknown"),
         days=days, trades=trades, metrics=dict(data.get("metrics") or {}),
+        benchmarks=benchmarks, notes=[str(n) for n in data.get("notes") or []],
     )
+
+
+def _benchmarks(path: Path, given: Any, days: list[BacktestDay]) -> list[BenchmarkLine]:
+    """Benchmark lines re-ordered with the days (the file's order is not trusted)."""
+    if given is None:
+        return []
+    if not isinstance(given, dict):
+        raise TearsheetInputError(f"{path}: benchmarks must be an object of name -> "
+                                  '{"label", "equity", "metrics"}: fix the file')
+    order = sorted(range(len(days)), key=lambda i: days[i].day)
+    out = []
+    for key, line in given.items():
+        equity = line.get("equity") if isinstance(line, dict) else None
+        if not isinstance(equity, list) or len(equity) != len(days) or not all(
+                _is_number(v) for v in equity):
+            raise TearsheetInputError(
+                f"{path}: benchmarks.{key}.equity must hold one number per days row "
+                f"({len(days)}): fix the file")
+        metrics = line.get("metrics") if isinstance(line.get("metrics"), dict) else {}
+        out.append(BenchmarkLine(str(line.get("label") or key),
+                                 [float(equity[i]) for i in order], dict(metrics)))
+    return out
 
 
 def _sweep(path: Path, data: dict[str, Any]) -> Sweep:

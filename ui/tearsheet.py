@@ -4,9 +4,12 @@
     python -m ui.tearsheet SWEEP.json -o OUT.html --x profit_target --y stop_loss --metric sharpe
 
 A backtest gets its metrics, the equity curve and drawdown per session, the distribution of daily
-P&L, a per-symbol and a monthly table and the parameters it ran with; a sweep gets a heat map of
-one metric over two parameters and its best rows. Input format: `ui.backtest_inputs`. Bad input
-is one line and exit 2.
+P&L, a per-symbol and a monthly table and the parameters it ran with; a weekly backtest
+(`python -m sim.backtest.weekly`) the same per rebalance, plus its benchmark lines (SPY
+buy-and-hold, the equal-weight universe) on the equity chart, a comparison table (CAGR, Sharpe,
+max drawdown, turnover, commissions) and its notes (`ui.tearsheet_benchmarks`); a sweep gets a
+heat map of one metric over two parameters and its best rows. Input format:
+`ui.backtest_inputs`. Bad input is one line and exit 2.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from trade import cli
 from ui import html
 from ui.backtest_inputs import Backtest, Sweep, TearsheetInputError, load
 from ui.html import Cell, money_cell, num_cell
+from ui.tearsheet_benchmarks import add_benchmark_lines, comparison_section, notes_section, units
 from ui.tearsheet_stats import (
     HeatMap,
     HeatMapChoiceError,
@@ -33,8 +37,12 @@ from ui.tearsheet_stats import (
 
 PROG = "python -m ui.tearsheet"
 _MONEY_METRICS = {"net_pnl", "gross_pnl", "commissions", "max_drawdown", "avg_trade", "avg_day",
-                  "best_day", "worst_day", "expectancy"}
-_PCT_METRICS = {"win_rate", "return", "total_return", "max_drawdown_pct", "cagr", "exposure"}
+                  "best_day", "worst_day", "expectancy", "final_equity", "traded_value",
+                  "slippage_cost", "expected_cost"}
+_COUNT_METRICS = {"trades", "sessions", "cycles", "failed_cycles", "cycles_with_replacement",
+                  "cycles_after_first", "wins", "losses"}
+_PCT_METRICS = {"win_rate", "return", "total_return", "max_drawdown_pct", "cagr", "exposure",
+                "volatility", "turnover_per_cycle", "turnover_first_cycle", "turnover_per_year"}
 
 
 def build_tearsheet(source: Path, out: Path, x: str | None = None, y: str | None = None,
@@ -56,19 +64,26 @@ def render_backtest(bt: Backtest, name: str) -> str:
     curve = equity_curve(bt)
     final = curve[-1].equity
     first, last = bt.days[0].day, bt.days[-1].day
+    unit = units(bt)
     computed = [
-        ("sessions", str(len(bt.days)), ""),
+        (unit["rows"], str(len(bt.days)), ""),
         ("final equity", html.money(final, signed=False), ""),
         ("total return", html.pct(final / bt.starting_equity - 1.0, 2),
          "pos" if final > bt.starting_equity else "neg"),
         ("worst drawdown", html.pct(min(p.drawdown for p in curve), 2), "neg"),
     ]
+    if "final_equity" in bt.metrics:  # the backtest states them already (from daily marks)
+        computed = computed[:1]
+    metrics = html.section("Metrics", html.cards(_metric_cards(bt.metrics) + computed), "metrics")
+    equity = html.section("Equity and drawdown", html.figure(_equity_figure(curve, bt), "equity")
+                          + html.figure(_drawdown_figure(curve), "drawdown"), "equity-section")
+    # against benchmarks, the comparison leads and the notes come before the figures
+    lead = ([comparison_section(bt), equity, notes_section(bt), metrics] if bt.benchmarks
+            else [metrics, equity, notes_section(bt)])
     sections = [
-        html.section("Metrics", html.cards(_metric_cards(bt.metrics) + computed), "metrics"),
-        html.section("Equity and drawdown", html.figure(_equity_figure(curve, bt), "equity")
-                     + html.figure(_drawdown_figure(curve), "drawdown"), "equity-section"),
-        html.section("Daily P&L", html.figure(_distribution_figure(bt), "pnl-distribution"),
-                     "distribution"),
+        *lead,
+        html.section(f"P&L per {unit['row']}",
+                     html.figure(_distribution_figure(bt), "pnl-distribution"), "distribution"),
         _symbols_section(bt),
         _monthly_section(bt),
         _params_section(bt),
@@ -85,10 +100,12 @@ def _metric_cards(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         if not isinstance(value, int | float) or isinstance(value, bool):
             continue
         if name in _MONEY_METRICS:
-            text = html.money(value, signed=name not in ("commissions", "max_drawdown"))
+            text = html.money(value, signed=name in ("net_pnl", "gross_pnl", "avg_trade",
+                                                     "avg_day", "best_day", "worst_day",
+                                                     "expectancy"))
         elif name in _PCT_METRICS:
             text = html.pct(value, 1)
-        elif name == "trades":
+        elif name in _COUNT_METRICS:
             text = f"{value:,.0f}"
         else:
             text = html.number(value, 2)
@@ -100,10 +117,11 @@ def _metric_cards(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _equity_figure(curve: list[Any], bt: Backtest) -> go.Figure:
     fig = go.Figure(go.Scatter(x=[p.day for p in curve], y=[p.equity for p in curve],
-                               mode="lines", name="equity",
+                               mode="lines", name="policy" if bt.benchmarks else "equity",
                                line={"color": "#2563eb", "width": 2}))
     fig.add_hline(y=bt.starting_equity, line={"color": "#9aa5b1", "dash": "dot"})
-    fig.update_layout(title="Equity at each session close ($)", height=320)
+    fig.update_layout(title=units(bt)["equity_title"], height=360 if bt.benchmarks else 320)
+    add_benchmark_lines(fig, bt)
     return fig
 
 
@@ -119,10 +137,10 @@ def _distribution_figure(bt: Backtest) -> go.Figure:
     pnl = [d.pnl for d in bt.days]
     fig = go.Figure(go.Histogram(x=pnl, nbinsx=min(40, max(10, len(pnl) // 3)),
                                  marker={"color": "#2563eb", "line": {"color": "#fff", "width": 1}},
-                                 name="sessions"))
+                                 name=units(bt)["rows"]))
     fig.add_vline(x=0, line={"color": "#616e7c", "dash": "dot"})
-    fig.update_layout(title="Distribution of daily net P&L ($ per session)", height=300,
-                      bargap=0.05, xaxis_title="net P&L ($)", yaxis_title="sessions")
+    fig.update_layout(title=units(bt)["pnl_title"], height=300,
+                      bargap=0.05, xaxis_title="net P&L ($)", yaxis_title=units(bt)["rows"])
     return fig
 
 
@@ -130,7 +148,8 @@ def _symbols_section(bt: Backtest) -> str:
     if not bt.trades:
         return html.section("Per symbol", html.missing("the backtest JSON lists no trades"),
                             "symbols")
-    rows = [[r.symbol, num_cell(r.trades, 0), Cell(html.pct(r.win_rate), r.win_rate, "num"),
+    rows: list[list[Cell | str]] = [
+            [r.symbol, num_cell(r.trades, 0), Cell(html.pct(r.win_rate), r.win_rate, "num"),
              money_cell(r.net_pnl), money_cell(r.average), money_cell(r.best), money_cell(r.worst),
              num_cell(r.commission, 2),
              ", ".join(f"{k} {v}" for k, v in sorted(r.exits.items()))] for r in per_symbol(bt.trades)]
@@ -140,10 +159,12 @@ def _symbols_section(bt: Backtest) -> str:
 
 
 def _monthly_section(bt: Backtest) -> str:
-    rows = [[m.month, num_cell(m.sessions, 0), num_cell(m.trades, 0), money_cell(m.net_pnl),
+    rows: list[list[Cell | str]] = [
+            [m.month, num_cell(m.sessions, 0), num_cell(m.trades, 0), money_cell(m.net_pnl),
              Cell(html.pct(m.ret, 2), m.ret, "num " + ("pos" if m.ret > 0 else "neg" if m.ret < 0 else "")),
              num_cell(m.winning_days, 0)] for m in monthly(bt)]
-    headers = ["month", "sessions", "trades", "net P&L", "return", "winning sessions"]
+    rows_word = units(bt)["rows"]
+    headers = ["month", rows_word, "trades", "net P&L", "return", f"winning {rows_word}"]
     return html.section("Monthly", html.table(headers, rows, "monthly-table"), "monthly")
 
 

@@ -49,7 +49,8 @@ def test_a_missing_or_malformed_universe_stops_before_connecting(tmp_path, conte
 
 
 def _cycle_against_gateway(tmp_path: Path, env: dict[str, str]) -> tuple[object, dict]:
-    universe = write_universe(tmp_path, SYMBOLS, {"top_k": 3, "max_weight": 0.3})
+    universe = write_universe(tmp_path, SYMBOLS, {"top_k": 3, "max_weight": 0.3,
+                                                  "min_edge_z": -5, "hold_edge_z": -5})
     gateway = start_gateway(DAY, SYMBOLS)
     try:
         result = run_weekly(tmp_path, "--allocation", "0.5", "--once", "--port",

@@ -37,8 +37,9 @@ NY = ZoneInfo("America/New_York")
 EPOCH = datetime(2000, 1, 1, tzinfo=NY)
 FIRST, SECOND = "2019-02-11", "2019-03-18"
 SYMBOLS = ["KO", "PEP", "MSFT", "V", "NEE", "COST"]
+# every name eligible: the filter is not under test here (tests/trade/portfolio/test_edge.py)
 RULES = {"top_k": 6, "max_weight": 0.2, "cash_buffer": 0.05, "band_abs": 0.05, "band_rel": 0.04,
-         "min_order_value": 100, "order_timeout_minutes": 5}
+         "min_order_value": 100, "order_timeout_minutes": 5, "min_edge_z": -5, "hold_edge_z": -5}
 ALLOCATION = "0.8"
 
 

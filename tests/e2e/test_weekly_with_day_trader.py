@@ -33,7 +33,8 @@ LOOSE = {"atr_min_pct": 0.0002, "rsi_max": 100.0, "profit_target": 0.002, "stop_
 
 
 def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_shares(tmp_path):
-    universe = write_universe(tmp_path, UNIVERSE, {"top_k": 6, "max_weight": 0.2})
+    universe = write_universe(tmp_path, UNIVERSE, {"top_k": 6, "max_weight": 0.2,
+                                                   "min_edge_z": -5, "hold_edge_z": -5})
     watchlist = write_watchlist(tmp_path, WATCHLIST, {s: LOOSE for s in WATCHLIST})
     # the afternoon at x500 (a market minute is 120 ms: the day trader acts on fresh bars only)
     gateway = start_gateway(DAY, sorted({*UNIVERSE, *WATCHLIST}), speed=500, at="13:30")

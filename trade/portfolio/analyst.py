@@ -6,15 +6,19 @@ Quantitative, from completed daily bars (stated so the report can be read):
   last month's reversal;
 - volatility: annualised standard deviation of the last 63 daily log returns (x sqrt 252);
 - max drawdown: the largest peak-to-trough fall of the closes over the year, as a fraction;
-- the Monte Carlo of the holding period (`montecarlo.py`, seeded by the cycle date so a rerun of
-  the same day gives the same figures): P(return > 0), expected return, 5% VaR and CVaR.
-quant_score = 0.4 z(momentum) + 0.3 z(P(up)) - 0.15 z(volatility) - 0.15 z(drawdown), z-scores
-across the assessed candidates. The FILTER: a candidate passes only with P(up) >=
-`rules.min_prob_up` and CVaR <= `rules.max_cvar`.
+- the Monte Carlo of the holding period (`montecarlo.py`, a stationary bootstrap seeded by the
+  cycle date so a rerun of the same day gives the same figures): expected return, stdev,
+  P(return > 0), 5% VaR and CVaR.
+quant_score = 0.6 z(momentum) - 0.2 z(volatility) - 0.2 z(drawdown), z-scores across the
+assessed candidates. P(up) is reported, not scored: it is the trailing year's drift again
+(0.6-correlated with momentum) measured with a coin flip's error.
+The FILTER (`edge.py`): the expected return net of the round trip, in standard errors of the
+resampling error, and the CVaR: `passed` (may be bought) needs >= `rules.min_edge_z`,
+`holdable` (may be kept) >= `rules.hold_edge_z`, both CVaR <= `rules.max_cvar`.
 
-Then one LLM question rates every passing candidate 1..5 with reasons (strict schema, no account
+Then one LLM question rates every holdable candidate 1..5 with reasons (strict schema, no account
 data in the prompt). score = quant_score + `rules.llm_weight` x (rating - 3). When the LLM is
-skipped, unreachable, or answers anything but a complete, valid rating of exactly the passing
+skipped, unreachable, or answers anything but a complete, valid rating of exactly those
 candidates, the quantitative score alone decides and the analysis says why.
 """
 
@@ -32,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation.llm import LLMEndpoint, ask_structured
 from observability.redaction import scrub_text
+from trade.portfolio.edge import Edge, edge_of, judge
 from trade.portfolio.montecarlo import RiskFigures, portfolio_figures, risk_figures, simulate
 from trade.portfolio.screener import Candidate
 from trade.portfolio.universe import PortfolioRules
@@ -41,7 +46,7 @@ log = logging.getLogger(__name__)
 MOMENTUM_SKIP = 21
 VOLATILITY_DAYS = 63
 MIN_COMMON_DAYS = 30
-WEIGHTS = {"momentum_12_1": 0.4, "prob_up": 0.3, "volatility": -0.15, "max_drawdown": -0.15}
+WEIGHTS = {"momentum_12_1": 0.6, "volatility": -0.2, "max_drawdown": -0.2}
 
 
 class RatingItem(BaseModel):
@@ -72,8 +77,10 @@ class Assessment:
     symbol: str
     metrics: dict[str, float]
     risk: RiskFigures | None
-    passed: bool
+    passed: bool  # may be bought
     reason: str
+    holdable: bool = False  # may be kept if held (passed implies holdable)
+    edge: Edge | None = None
     quant_score: float = 0.0
     llm_rating: int | None = None
     llm_reasons: list[str] = field(default_factory=list)
@@ -83,9 +90,11 @@ class Assessment:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "passed": self.passed, "reason": self.reason,
+            "symbol": self.symbol, "passed": self.passed, "holdable": self.holdable,
+            "reason": self.reason,
             "metrics": {k: round(v, 5) for k, v in self.metrics.items()},
             "monte_carlo": self.risk.as_dict() if self.risk else None,
+            "edge": self.edge.as_dict() if self.edge else None,
             "quant_score": round(self.quant_score, 4), "llm_rating": self.llm_rating,
             "llm_reasons": self.llm_reasons, "score": round(self.score, 4),
             "fundamentals": self.fundamentals, "last_close": self.last_close,
@@ -106,7 +115,7 @@ class LLMVerdict:
 
 @dataclass(slots=True)
 class Analysis:
-    assessments: list[Assessment]  # best first: passing candidates by score, then the rest
+    assessments: list[Assessment]  # best first: holdable candidates by score, then the rest
     llm: LLMVerdict
     thresholds: dict[str, float]
     symbols: list[str] = field(default_factory=list)  # rows of `paths`
@@ -156,28 +165,26 @@ def quantitative(candidates: Sequence[Candidate], rules: PortfolioRules,
                  seed: int) -> tuple[list[Assessment], list[str], np.ndarray | None]:
     """Metrics, Monte Carlo, filter and quant score of every candidate (no LLM)."""
     symbols, returns = aligned_log_returns(candidates)
+    days = returns.shape[1]
     paths: np.ndarray | None = None
     figures: list[RiskFigures | None] = [None] * len(candidates)
-    if returns.shape[1] >= MIN_COMMON_DAYS:
+    if days >= MIN_COMMON_DAYS:
         paths = simulate(returns, rules.holding_days, rules.mc_paths, rules.mc_block_days, seed)
         figures = list(risk_figures(paths))
     out: list[Assessment] = []
     for candidate, risk in zip(candidates, figures, strict=True):
         metrics = measure(candidate.bars)
+        edge = None
         if risk is None:
-            passed, reason = False, (f"filtered: only {returns.shape[1]} common daily returns "
-                                     f"(< {MIN_COMMON_DAYS}) for the Monte Carlo")
-        elif risk.prob_up < rules.min_prob_up:
-            passed, reason = False, (f"filtered: P(up over {rules.holding_days} days) "
-                                     f"{risk.prob_up:.1%} < {rules.min_prob_up:.0%}")
-        elif risk.cvar_5 > rules.max_cvar:
-            passed, reason = False, (f"filtered: 5% CVaR {risk.cvar_5:.1%} > "
-                                     f"{rules.max_cvar:.0%}")
+            passed = holdable = False
+            reason = (f"filtered: only {days} common daily returns (< {MIN_COMMON_DAYS}) for "
+                      "the Monte Carlo")
         else:
-            passed, reason = True, (f"passed: P(up) {risk.prob_up:.1%}, expected "
-                                    f"{risk.expected:+.2%}, CVaR {risk.cvar_5:.1%}")
+            edge = edge_of(risk, candidate.last_close, days, rules)
+            verdict = judge(edge, risk, rules)
+            passed, holdable, reason = verdict.passed, verdict.holdable, verdict.reason
         metrics["prob_up"] = risk.prob_up if risk else 0.0
-        out.append(Assessment(candidate.symbol, metrics, risk, passed, reason,
+        out.append(Assessment(candidate.symbol, metrics, risk, passed, reason, holdable, edge,
                               fundamentals=dict(candidate.fundamentals),
                               last_close=candidate.last_close))
     columns = {name: _z([a.metrics[name] for a in out]) for name in WEIGHTS}
@@ -223,22 +230,23 @@ async def analyse(candidates: Sequence[Candidate], rules: PortfolioRules,
                   endpoint: LLMEndpoint | None, skipped_because: str, seed: int) -> Analysis:
     """Assess every candidate; ask the LLM about the ones that pass the filter."""
     assessments, symbols, paths = quantitative(candidates, rules, seed)
-    passing = [a for a in assessments if a.passed]
-    if not passing:
+    eligible = [a for a in assessments if a.holdable]  # each may end up in the book
+    if not eligible:
         llm = LLMVerdict("none", "skipped: no candidate passed the Monte Carlo filter", False)
     else:
-        system, user = rating_prompt(passing, rules)
+        system, user = rating_prompt(eligible, rules)
         answer = await ask_structured(endpoint, Ratings, system, user,
                                       skipped_because=skipped_because)
         status = answer.status
         if answer.ok and answer.parsed is not None:
-            status = apply_ratings(passing, answer.parsed, rules.llm_weight) or "ok"
+            status = apply_ratings(eligible, answer.parsed, rules.llm_weight) or "ok"
         llm = LLMVerdict(answer.model, status, status == "ok")
         if not llm.used:
             log.warning("analyst: LLM %s: %s; the quantitative score alone decides",
                         answer.model, status)
-    ranked = sorted(assessments, key=lambda a: (not a.passed, -a.score, a.symbol))
-    thresholds = {"min_prob_up": rules.min_prob_up, "max_cvar": rules.max_cvar,
+    ranked = sorted(assessments, key=lambda a: (not a.holdable, -a.score, a.symbol))
+    thresholds = {"min_edge_z": rules.min_edge_z, "hold_edge_z": rules.hold_edge_z,
+                  "max_cvar": rules.max_cvar, "slippage_bps": rules.slippage_bps,
                   "holding_days": float(rules.holding_days), "mc_paths": float(rules.mc_paths),
                   "mc_block_days": float(rules.mc_block_days), "llm_weight": rules.llm_weight}
     return Analysis(ranked, llm, thresholds, symbols, paths)

@@ -34,6 +34,7 @@ from trade.models import Side
 from trade.portfolio import monitor
 from trade.portfolio.analyst import Analysis, analyse
 from trade.portfolio.book import BOOK, BOT, BookState, WeeklyBook
+from trade.portfolio.decision import Decision, decide, select
 from trade.portfolio.execution import OrderDesk, wait_until
 from trade.portfolio.fmp import FmpClient, FmpError
 from trade.portfolio.manager import (
@@ -42,8 +43,6 @@ from trade.portfolio.manager import (
     band_verdict,
     fit_to_cash,
     orders_for,
-    plan_targets,
-    target_weights,
 )
 from trade.portfolio.screener import NoCandidates, screen
 from trade.portfolio.universe import Universe
@@ -134,9 +133,10 @@ class WeeklyCycle:
                     return CycleOutcome(day, "interrupted", None)
                 state = await self.book.sync(day)  # the book as it is at the open
             with tracing.span(SpanNames.agent("manager"), attrs={"weekly.step": "targets"}):
-                budget, targets, prices, risk = await self._targets(analysis, state)
-            record = {"screener": screening, **analysis.as_dict(),
-                      "portfolio_risk": risk.as_dict() if risk else None}
+                budget, decision, prices = await self._targets(analysis, state)
+            targets = decision.targets
+            record = {"screener": screening, **analysis.as_dict(), **decision.as_dict(),
+                      "portfolio_risk": decision.risk.as_dict() if decision.risk else None}
             before = monitor.book_snapshot(state.held, state.avg_cost, prices, budget)
             if tradeable:
                 self.db.record_weekly_cycle(self._cycle_row(day, started, budget, analysis,
@@ -202,18 +202,21 @@ class WeeklyCycle:
         return analysis, screened.as_dict()
 
     async def _targets(self, analysis: Analysis, state: BookState
-                       ) -> tuple[float, list[Target], dict[str, float], Any]:
+                       ) -> tuple[float, Decision, dict[str, float]]:
+        """The manager's decision (`decision.py`, shared with the weekly backtest)."""
         account = await self.broker.account()
         budget = self.config.allocation * account.net_liquidation
-        ranked = [a.symbol for a in analysis.assessments if a.passed]
-        weights = target_weights(ranked, self.rules)
+        selection = select(analysis, state.held, self.rules)
         closes = {a.symbol: a.last_close for a in analysis.assessments}
-        prices = await self._prices(list(weights) + list(state.held), closes)
-        targets = plan_targets(weights, state.held, prices, budget, self.rules)
-        for target in targets:
+        prices = await self._prices(list(selection.weights) + list(state.held), closes)
+        decision = decide(selection, analysis, state.held, prices, budget, self.rules)
+        for target in decision.targets:
             log.info("target %s: weight %.1f%%, %d shares; %s: %s", target.symbol,
                      target.weight * 100, target.qty, target.planned or "leave", target.reason)
-        return budget, targets, prices, analysis.portfolio_risk(weights)
+        cost = decision.expected
+        log.info("manager: expected turnover %.1f%% of the budget, cost %.2f (commission %.2f, "
+                 "slippage %.2f)", cost.turnover * 100, cost.total, cost.commission, cost.slippage)
+        return budget, decision, prices
 
     def _replan_drifted(self, day: date, targets: list[Target], state: BookState,
                         prices: Mapping[str, float], budget: float, notes: list[str]
@@ -303,6 +306,8 @@ class WeeklyCycle:
                 "candidates": record.get("candidates", []),
                 "thresholds": record.get("thresholds", {}),
                 "portfolio_risk": record.get("portfolio_risk"),
+                "membership": record.get("membership"),
+                "expected_cost": record.get("expected_cost"),
                 "targets": [t.as_dict() for t in targets],
                 "orders": orders, "fills": fills,
                 "book": {"before": dict(before), "after": after},

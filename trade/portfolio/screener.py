@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -122,8 +122,25 @@ async def screen(broker: Broker, symbols: Sequence[str], rules: PortfolioRules, 
             except BrokerError as exc:
                 return symbol, str(exc)
 
+    fetched = dict(await asyncio.gather(*(history(s) for s in alive)))
+    candidates = judge_histories(fetched, rules, today, verdicts)
+    if fmp is not None and candidates:
+        async def metrics(symbol: str) -> tuple[str, dict[str, Any]]:
+            async with gate:
+                return symbol, await fmp.key_metrics_ttm(symbol)
+
+        for symbol, found in await asyncio.gather(*(metrics(s) for s in candidates)):
+            candidates[symbol].fundamentals = {k: _number(found.get(k)) for k in FUNDAMENTALS}
+    return assemble("fmp+ib" if fmp is not None else "ib", symbols, verdicts, candidates)
+
+
+def judge_histories(histories: Mapping[str, Sequence[Bar] | str], rules: PortfolioRules,
+                    today: date, verdicts: dict[str, Verdict]) -> dict[str, Candidate]:
+    """The kept candidates among `histories` (symbol -> daily bars, or why there are none);
+    every symbol's verdict goes into `verdicts`. Pure: the weekly backtest calls it with the
+    daily files' bars, the live screen with the broker's."""
     candidates: dict[str, Candidate] = {}
-    for symbol, result in await asyncio.gather(*(history(s) for s in alive)):
+    for symbol, result in histories.items():
         if isinstance(result, str):
             verdicts[symbol] = Verdict(symbol, False, f"dropped: no daily history ({result})")
             continue
@@ -134,13 +151,13 @@ async def screen(broker: Broker, symbols: Sequence[str], rules: PortfolioRules, 
         verdicts[symbol] = verdict
         if verdict.kept:
             candidates[symbol] = Candidate(symbol, bars, dict(verdict.stats))
-    if fmp is not None and candidates:
-        async def metrics(symbol: str) -> tuple[str, dict[str, Any]]:
-            async with gate:
-                return symbol, await fmp.key_metrics_ttm(symbol)
+    return candidates
 
-        for symbol, found in await asyncio.gather(*(metrics(s) for s in candidates)):
-            candidates[symbol].fundamentals = {k: _number(found.get(k)) for k in FUNDAMENTALS}
+
+def assemble(source: str, symbols: Sequence[str], verdicts: Mapping[str, Verdict],
+             candidates: Mapping[str, Candidate]) -> ScreenResult:
+    """The screen's result in the universe's order (the analyst's Monte Carlo rows follow it,
+    so the same universe gives the same paths); raises `NoCandidates` when none was kept."""
     ordered = [verdicts[s] for s in symbols]
     for verdict in ordered:
         log.info("screener %s: %s", verdict.symbol, verdict.reason)
@@ -148,8 +165,7 @@ async def screen(broker: Broker, symbols: Sequence[str], rules: PortfolioRules, 
         reasons = "; ".join(f"{v.symbol} {v.reason.removeprefix('dropped: ')}" for v in ordered[:5])
         raise NoCandidates(f"no candidate survived the screen ({reasons}): check the universe "
                            "file's symbols and the data source")
-    return ScreenResult("fmp+ib" if fmp is not None else "ib",
-                        [candidates[s] for s in symbols if s in candidates], ordered)
+    return ScreenResult(source, [candidates[s] for s in symbols if s in candidates], ordered)
 
 
 def _number(value: Any) -> float | None:

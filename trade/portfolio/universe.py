@@ -51,13 +51,23 @@ class PortfolioRules:
     min_price: float = 5.0
     min_dollar_volume: float = 5_000_000.0  # 20-day average, dollars
     fmp_min_market_cap: float = 2_000_000_000.0
-    # analyst: Monte Carlo of the holding period, used as a filter
+    # analyst: Monte Carlo of the holding period (a stationary bootstrap), used as a filter
     holding_days: int = 5
     mc_paths: int = 10_000
-    mc_block_days: int = 5
-    min_prob_up: float = 0.50  # P(return over the holding period > 0)
+    mc_block_days: float = 2.0  # MEAN block length; shorter than holding_days (see montecarlo.py)
+    # the filter, in standard errors of the expected return (the resampling error of a year of
+    # history, montecarlo.standard_error): a new name needs (E[r] - round trip) >= min_edge_z x
+    # SE; a held name stays eligible while it is >= hold_edge_z x SE (see edge.py)
+    min_edge_z: float = 0.5
+    hold_edge_z: float = 0.0
     max_cvar: float = 0.12  # expected loss in the worst 5% of paths, as a fraction
+    slippage_bps: float = 5.0  # expected cost per side (half spread + impact), basis points
     llm_weight: float = 0.25  # score change per rating step away from 3 (of 1..5)
+    # membership hysteresis (membership.py): a held name stays while it ranks within
+    # top_k + hold_buffer; a new name displaces the weakest member only when its score beats
+    # that member's by entry_margin (score units); an empty slot is filled by the best new name
+    hold_buffer: int = 4
+    entry_margin: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,10 +89,21 @@ _LIMITS: dict[str, tuple[bool, float, float, bool, str]] = {
     "fmp_min_market_cap": (False, 0.0, 1e14, True, "dollars >= 0, e.g. 2000000000"),
     "holding_days": (True, 1, 60, True, "a whole number of sessions 1-60, e.g. 5"),
     "mc_paths": (True, 100, 1_000_000, True, "a whole number 100-1000000, e.g. 10000"),
-    "mc_block_days": (True, 1, 60, True, "a whole number of sessions 1-60, e.g. 5"),
-    "min_prob_up": (False, 0.0, 1.0, True, "a probability in [0, 1], e.g. 0.5"),
+    "mc_block_days": (False, 1.0, 60.0, True, "a mean block of 1-60 sessions, shorter than "
+                      "holding_days, e.g. 2"),
+    "min_edge_z": (False, -5.0, 5.0, True, "standard errors in [-5, 5], e.g. 0.5"),
+    "hold_edge_z": (False, -5.0, 5.0, True, "standard errors in [-5, 5], at most min_edge_z, "
+                    "e.g. 0"),
     "max_cvar": (False, 0.0, 1.0, False, "a fraction in (0, 1], e.g. 0.12"),
+    "slippage_bps": (False, 0.0, 500.0, True, "basis points per side in [0, 500], e.g. 5"),
     "llm_weight": (False, 0.0, 10.0, True, "a number >= 0, e.g. 0.25 (0 ignores the LLM)"),
+    "hold_buffer": (True, 0, 100, True, "a whole number of ranks 0-100, e.g. 4 (0: no buffer)"),
+    "entry_margin": (False, 0.0, 10.0, True, "score units in [0, 10], e.g. 0.5 (0: no margin)"),
+}
+# rules that no longer exist, with what replaced them (an old universe file gets the fix)
+_RETIRED = {
+    "min_prob_up": "P(up) no longer filters (its error was a coin flip's): the filter is "
+                   "min_edge_z, the expected return net of costs in standard errors",
 }
 
 
@@ -137,6 +158,9 @@ def parse_rules(given: Any, where: str = "rules") -> PortfolioRules:
         raise UniverseError(f'universe {where}: "rules" must be an object of rule -> value')
     values: dict[str, Any] = {}
     for name, value in given.items():
+        if name in _RETIRED:
+            raise UniverseError(f"universe {where}: rules.{name} was retired: "
+                                f"{_RETIRED[name]}; remove it")
         if name not in _LIMITS:
             raise UniverseError(f"universe {where}: unknown rule {name!r}: use one of "
                                 f"{', '.join(sorted(_LIMITS))}")
@@ -151,4 +175,15 @@ def parse_rules(given: Any, where: str = "rules") -> PortfolioRules:
         if not ok:
             raise UniverseError(f"universe {where}: rules.{name} = {value!r} is invalid: use {fix}")
         values[name] = int(value) if whole else float(value)
-    return PortfolioRules(**values)
+    rules = PortfolioRules(**values)
+    if rules.holding_days > 1 and rules.mc_block_days >= rules.holding_days:
+        raise UniverseError(
+            f"universe {where}: rules.mc_block_days = {rules.mc_block_days:g} is invalid: a mean "
+            f"block as long as holding_days ({rules.holding_days}) replays history's windows "
+            "instead of simulating: use a mean block shorter than holding_days, e.g. 2")
+    if rules.hold_edge_z > rules.min_edge_z:
+        raise UniverseError(
+            f"universe {where}: rules.hold_edge_z = {rules.hold_edge_z:g} is invalid: a held "
+            f"name cannot need more than a new one (min_edge_z = {rules.min_edge_z:g}): use a "
+            "value <= min_edge_z, e.g. 0")
+    return rules

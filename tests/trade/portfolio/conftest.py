@@ -24,7 +24,9 @@ from trade.portfolio.universe import PortfolioRules, Universe
 
 MONDAY = date(2019, 2, 11)
 SYMBOLS = ("KO", "PEP", "MSFT", "V", "NEE", "COST")
-RULES = PortfolioRules(top_k=6, max_weight=0.2, cash_buffer=0.05, order_timeout_minutes=2.0)
+# every name eligible (the filter is tested in test_edge.py; here the cycle's mechanics are)
+RULES = PortfolioRules(top_k=6, max_weight=0.2, cash_buffer=0.05, order_timeout_minutes=2.0,
+                       min_edge_z=-5.0, hold_edge_z=-5.0)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from evaluation.llm import LLMEndpoint
 from sim.market.sessions import NY
 from tests.fakes.openai_server import FakeOpenAIServer
 from trade.models import Bar
-from trade.portfolio.analyst import analyse, measure, quantitative
+from trade.portfolio.analyst import WEIGHTS, analyse, measure, quantitative
 from trade.portfolio.screener import Candidate
 from trade.portfolio.universe import PortfolioRules
 
@@ -44,14 +44,21 @@ def test_measures_of_a_known_series():
     assert metrics["volatility"] > 0
 
 
-def test_the_monte_carlo_filter_drops_a_falling_stock_and_ranks_the_rest():
+def test_the_filter_passes_a_trend_holds_a_weak_one_drops_a_fall_and_ranks_them():
     up, flat, down = _trend("UP", 0.002), _trend("FLAT", 0.0003), _trend("DOWN", -0.003)
     assessed, symbols, paths = quantitative([up, flat, down], RULES, seed=1)
     verdict = {a.symbol: a for a in assessed}
-    assert symbols == ["UP", "FLAT", "DOWN"] and paths.shape == (3, 2000)
-    assert verdict["UP"].passed and verdict["FLAT"].passed
-    assert not verdict["DOWN"].passed and verdict["DOWN"].reason.startswith("filtered: P(up")
+    assert symbols == ["UP", "FLAT", "DOWN"] and paths is not None and paths.shape == (3, 2000)
+    assert verdict["UP"].passed and verdict["UP"].reason.startswith("passed: E[r] +1.0")
+    # ~8% a year: not enough evidence to buy it, enough to keep it
+    assert not verdict["FLAT"].passed and verdict["FLAT"].holdable
+    assert verdict["FLAT"].reason.startswith("hold only: +0.2")
+    assert not verdict["DOWN"].holdable and verdict["DOWN"].reason.startswith("filtered: -6.")
     assert verdict["UP"].quant_score > verdict["FLAT"].quant_score > verdict["DOWN"].quant_score
+    edge = verdict["UP"].as_dict()["edge"]
+    assert edge["z"] > 3 and edge["history_days"] == 251 and edge["round_trip"] > 0
+    # P(up) is reported, not scored
+    assert "prob_up" in verdict["UP"].metrics and "prob_up" not in WEIGHTS
 
 
 GOOD = {"ratings": [

@@ -9,6 +9,8 @@ import dataclasses
 import json
 from datetime import date, time
 
+import pytest
+
 from observability.schema import IntentRow, IntentState, WeeklyCycleRow, WeeklyTargetRow
 from observability.tracing import setup_tracing
 from tests.observability.otlp_receiver import OtlpHttpReceiver
@@ -17,7 +19,8 @@ from trade.models import Side
 from trade.portfolio.book import WeeklyRef
 
 REPORT_KEYS = {"date", "dry_run", "llm", "candidates", "targets", "orders", "fills", "book",
-               "stats", "versus_targets", "screener", "portfolio_risk"}
+               "stats", "versus_targets", "screener", "portfolio_risk", "membership",
+               "expected_cost"}
 
 
 async def test_a_cycle_from_an_empty_book_buys_the_target_portfolio(weekly_market):
@@ -44,6 +47,12 @@ async def test_a_cycle_from_an_empty_book_buys_the_target_portfolio(weekly_marke
     assert report["llm"]["model"] == "none" and report["llm"]["used"] is False
     assert "quantitative score alone" in report["llm"]["note"]
     assert all(c["monte_carlo"]["prob_up"] > 0 for c in report["candidates"])
+    assert all(c["edge"]["standard_error"] > 0 for c in report["candidates"])
+    # the plan's expected turnover and cost, against what the fills did
+    assert sorted(report["membership"]["added"]) == sorted(planned)
+    expected = report["expected_cost"]
+    assert expected["orders"] == 6 and expected["commission"] > 0
+    assert expected["turnover"] == pytest.approx(report["stats"]["turnover"], rel=0.02)
     assert market.db.weekly_cycle(outcome.day).status == "done"
 
 

@@ -30,6 +30,17 @@ def test_the_shipped_universe_is_valid():
     assert len(universe.symbols) >= 10
 
 
+def test_the_new_rules_load_and_one_day_horizons_take_any_block(tmp_path):
+    universe = load_universe(write(tmp_path, {"symbols": ["KO"], "rules": {
+        "hold_buffer": 0, "entry_margin": 0, "min_edge_z": 1, "hold_edge_z": 1,
+        "mc_block_days": 2.5, "slippage_bps": 2}}))
+    assert (universe.rules.hold_buffer, universe.rules.mc_block_days) == (0, 2.5)
+    assert isinstance(universe.rules.hold_buffer, int)
+    daily = load_universe(write(tmp_path, {"symbols": ["KO"], "rules": {
+        "holding_days": 1, "mc_block_days": 3}}))
+    assert daily.rules.mc_block_days == 3.0
+
+
 @pytest.mark.parametrize(("body", "expected"), [
     ("{not json", "is not valid JSON (line 1, column 2"),
     ({"tickers": ["KO"]}, 'needs a "symbols" list'),
@@ -42,7 +53,19 @@ def test_the_shipped_universe_is_valid():
     ({"symbols": ["KO"], "rules": {"top_k": 2.5}}, "rules.top_k = 2.5 is invalid: use a whole"),
     ({"symbols": ["KO"], "rules": {"max_weight": 0}}, "rules.max_weight = 0 is invalid"),
     ({"symbols": ["KO"], "rules": {"band_abs": "5%"}}, "rules.band_abs = '5%' is invalid"),
-    ({"symbols": ["KO"], "rules": {"min_prob_up": True}}, "rules.min_prob_up = True is invalid"),
+    ({"symbols": ["KO"], "rules": {"min_edge_z": True}}, "rules.min_edge_z = True is invalid"),
+    ({"symbols": ["KO"], "rules": {"hold_buffer": 1.5}}, "rules.hold_buffer = 1.5 is invalid"),
+    ({"symbols": ["KO"], "rules": {"entry_margin": -1}}, "rules.entry_margin = -1 is invalid"),
+    ({"symbols": ["KO"], "rules": {"mc_block_days": 0.5}}, "rules.mc_block_days = 0.5 is invalid"),
+    # a block as long as the horizon replays history's windows (the finding)
+    ({"symbols": ["KO"], "rules": {"mc_block_days": 5}},
+     "rules.mc_block_days = 5 is invalid: a mean block as long as holding_days (5)"),
+    ({"symbols": ["KO"], "rules": {"holding_days": 10, "mc_block_days": 12}},
+     "rules.mc_block_days = 12 is invalid"),
+    ({"symbols": ["KO"], "rules": {"hold_edge_z": 1.0}},
+     "rules.hold_edge_z = 1 is invalid: a held name cannot need more than a new one"),
+    ({"symbols": ["KO"], "rules": {"min_prob_up": 0.5}},
+     "rules.min_prob_up was retired: P(up) no longer filters"),
 ])
 def test_a_malformed_universe_is_one_line_with_the_fix(tmp_path, body, expected):
     with pytest.raises(UniverseError) as failure:
