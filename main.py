@@ -109,6 +109,7 @@ def build_parser() -> cli.OneLineArgumentParser:
     cli.add_flag(sim, "--speed", metavar="N", type=cli.speed, fix=cli.SPEED_FIX,
                  help=f"simulator clock speed, x real time (default: {DEFAULT_SPEED:g})")
     cli.add_records_flags(parser, fix)
+    cli.add_alert_flags(parser, fix)
     return parser
 
 
@@ -143,6 +144,7 @@ def parse_args(
                 "ib_account": args.account, "db_path": args.db, "log_level": args.log_level,
                 "universe_path": args.universe, "watchlist_path": args.watchlist,
                 "sim_data_dir": args.sim_data,
+                "alert_urls": args.alert_url, "alert_mute": args.alert_mute,
             },
             env=env, dotenv_path=dotenv_path, bot=BOT,
         )
@@ -206,6 +208,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from observability.alerts import events as alert
+    from observability.alerts.notifier import open_notifier
     from observability.history import HistoryDB, HistoryDBError
     from observability.tracing import TracingConfigError, setup_tracing
     from trade.broker import BrokerError
@@ -216,6 +220,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from trade.portfolio.fmp import FmpClient
     from trade.portfolio.scheduling import RunPlan
     from trade.portfolio.service import (
+        AccountRefused,
         DayMemory,
         Refused,
         host_day_trader,
@@ -235,17 +240,20 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("sim").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # alerts (docs/alerts.md): every `_fail(..., alerts, exc)` tells the owner the bot stopped;
+    # flushed (2 s at most) by `_fail` or the `finally` below
+    alerts = open_notifier(settings.alerts, say=lambda line: print(f"weekly: {line}", flush=True))
     try:
         universe = load_universe(settings.universe_path)
         watchlist = (load_watchlist(settings.watchlist_path, settings.params)
                      if args.with_day_trader else None)
     except (UniverseError, WatchlistError) as exc:
-        return _fail(str(exc), 2)
+        return _fail(str(exc), 2, alerts, exc)
     gateway = None
     try:
         tracing_handle = setup_tracing("weekly-portfolio")
     except TracingConfigError as exc:
-        return _fail(str(exc), 2)
+        return _fail(str(exc), 2, alerts, exc)
     try:
         sim_day: date | None = None
         if settings.sim:
@@ -259,7 +267,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     symbols, day=sim_day, speed=args.speed,
                     data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed)
             except SimulatorSetupError as exc:
-                return _fail(str(exc), 2)
+                return _fail(str(exc), 2, alerts, exc)
             source = (f"daily replay of {sim_day}" if args.sim_date
                       else f"synthetic {sim_day}, seed {args.sim_seed}")
             print(f"weekly: simulator on 127.0.0.1:{gateway.port} ({source}, x{args.speed:g})",
@@ -278,8 +286,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                                  settings.ib_account or "") as broker:
                 account = await broker.account()
                 if not account.is_paper and not settings.live:
-                    raise Refused(f"account {account.masked_id} is a live account: pass --live to "
-                                  "trade real money (paper account ids start with DU)")
+                    raise AccountRefused(f"account {account.masked_id} is a live account: pass "
+                                         "--live to trade real money (paper account ids start "
+                                         "with DU)", account.account_id)
+                alerts.notify(alert.started(
+                    alert.WEEKLY, account.account_id, settings.allocation or 0.0,
+                    paper=account.is_paper, note=_alert_note(args)))
                 handle = tracing_handle if tracing_handle.enabled else None
                 db = HistoryDB.open(settings.db_path, tracer=handle.tracer if handle else None)
                 try:
@@ -295,7 +307,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 choose_llm=llm_chooser(llm_env(settings), args.force_online),
                 fmp=(lambda: FmpClient(settings.fmp_api_key, settings.fmp_base_url))
                 if settings.fmp_api_key else (lambda: None),
-                dry_run=args.dry_run)
+                dry_run=args.dry_run, alerts=alerts)
             cycle = WeeklyCycle(broker, db, config, calendar, stop)
             memory = DayMemory(db, args.dry_run)
             await cycle.book.sync(broker.now().date())  # before the day trader reconciles
@@ -333,12 +345,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         try:
             return asyncio.run(main_async())
         except (Refused, WatchlistError) as exc:
-            return _fail(str(exc), 2)
-        except CycleFailed as exc:
+            return _fail(str(exc), 2, alerts, exc)
+        except CycleFailed as exc:  # the cycle's own alert has said it failed
             return _fail(f"weekly cycle failed before any order: {exc}", 2)
         except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
-            return _fail(str(exc), 1)
+            return _fail(str(exc), 1, alerts, exc)
+        except Exception as exc:
+            alerts.notify(alert.bot_stopped(alert.WEEKLY, exc))
+            raise
     finally:
+        alerts.close()
         tracing_handle.shutdown()
         if gateway is not None:
             gateway.stop()
@@ -367,7 +383,34 @@ def _last_session(run_days: Sequence[str] | None) -> date:
     return day
 
 
-def _fail(message: str, code: int) -> int:
+def _alert_note(args: argparse.Namespace) -> str:
+    """The start alert's plan, short enough for a phone."""
+    note = "one cycle now" if args.once else (
+        f"runs {', '.join(day[:3] for day in args.run_days)} {args.run_time:%H:%M} ET")
+    if args.dry_run:
+        note += ", dry run"
+    if args.with_day_trader:
+        note += f"; day trader {args.allocation_day:.0%}"
+    return note
+
+
+def _fail(message: str, code: int, alerts=None,  # noqa: ANN001 - a Notifier, imported lazily
+          exc: BaseException | None = None) -> int:
+    """Print the one-line error (last, after any alert's log line); with `alerts` pushing to a
+    phone, first tell the owner the bot stopped (an account refusal as such) and flush. Without
+    endpoints the error line is the log's record of the stop: no second line repeats it."""
+    if alerts is not None and exc is not None and alerts.pushing:
+        from observability.alerts import events as alert
+        from trade.broker import UnknownAccount
+        from trade.portfolio.service import AccountRefused
+
+        if isinstance(exc, AccountRefused):
+            alerts.notify(alert.account_refused(alert.WEEKLY, exc.account, message))
+        elif isinstance(exc, UnknownAccount):
+            alerts.notify(alert.account_refused(alert.WEEKLY, None, message))
+        else:
+            alerts.notify(alert.bot_stopped(alert.WEEKLY, message))
+        alerts.close()
     print(f"main.py: error: {message}", file=sys.stderr, flush=True)
     return code
 

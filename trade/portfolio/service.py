@@ -38,6 +38,14 @@ class Refused(Exception):
     """A bot must not trade (a live account without --live); one line, exit 2."""
 
 
+class AccountRefused(Refused):
+    """The account itself is refused (a live one without --live): `account` is its id."""
+
+    def __init__(self, message: str, account: str) -> None:
+        super().__init__(message)
+        self.account = account
+
+
 def llm_env(settings: Settings) -> dict[str, str]:
     """The LLM client's variables, from the validated settings (nothing reads os.environ)."""
     env = {"DEEPSEEK_API_BASE": settings.llm_base_url, "DEEPSEEK_MODEL": settings.llm_model,
