@@ -73,6 +73,7 @@ class AlertStats:
     notified: int = 0
     muted: int = 0
     batched: int = 0  # alerts merged into another by a batch window
+    held: int = 0  # alerts in a batch window right now
     dropped: Counter[str] = field(default_factory=Counter)  # by level, from the full intake
     unsent_at_close: int = 0
     endpoints: list[EndpointStats] = field(default_factory=list)
@@ -215,7 +216,8 @@ class Notifier:
         """A snapshot of the counters."""
         with self._lock:
             return AlertStats(self._stats.notified, self._stats.muted, self._stats.batched,
-                              Counter(self._stats.dropped), self._stats.unsent_at_close,
+                              self._stats.held, Counter(self._stats.dropped),
+                              self._stats.unsent_at_close,
                               [dataclasses.replace(o.stats) for o in self._outlets])
 
     # == lifecycle ================================================================================
@@ -326,6 +328,8 @@ class Notifier:
         if window > 0 and alert.level is not Level.CRITICAL:
             first, alerts = self._batches.setdefault(alert.event, (now, []))
             alerts.append(alert)
+            with self._lock:
+                self._stats.held += 1
             return
         self._to_outlets(alert)
 
@@ -336,6 +340,7 @@ class Notifier:
                 del self._batches[event]
                 with self._lock:
                     self._stats.batched += len(alerts) - 1
+                    self._stats.held -= len(alerts)
                 self._to_outlets(merge(alerts, window))
 
     def _to_outlets(self, alert: Alert) -> None:

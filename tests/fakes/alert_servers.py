@@ -23,7 +23,7 @@ import asyncio
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -90,7 +90,7 @@ class _LoopbackEndpoint:
     def _routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    async def start(self) -> _LoopbackEndpoint:
+    async def start(self) -> Self:
         self._arrived = asyncio.Condition()
         app = web.Application()
         self._routes(app)

@@ -19,7 +19,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -68,7 +68,7 @@ class FakeSMTP:
         return (f"{scheme}://{user}:{self.password}@{self.host}:{self.port}"
                 f"?to={to}&from=bot@{domain}&user={self.user}{extra}")
 
-    async def start(self) -> FakeSMTP:
+    async def start(self) -> Self:
         loop = asyncio.get_running_loop()
         self._arrived = asyncio.Condition()
         context = None

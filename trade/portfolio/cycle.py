@@ -107,6 +107,7 @@ class WeeklyCycle:
         self.book = WeeklyBook(db, broker, dry_run=config.dry_run)
         self.desk = OrderDesk(broker, db, self.book, self.broker.now().date())
         self._qualified: set[str] = set()
+        self._sent_this_run = 0  # orders this run sent (a re-check alerts only when it traded)
 
     # == the cycle ==========================================================================
     async def run(self, recheck: bool = False) -> CycleOutcome:
@@ -114,6 +115,7 @@ class WeeklyCycle:
         now = self.broker.now()
         day = now.astimezone(NY).date()
         self.desk.day = day
+        self._sent_this_run = 0
         session = self.calendar.session(day) if self.calendar.is_trading_day(day) else None
         with tracing.span(CYCLE_SPAN, attrs={"weekly.date": day.isoformat(),
                                              "weekly.dry_run": self.config.dry_run,
@@ -128,16 +130,20 @@ class WeeklyCycle:
         return outcome
 
     def _alert_outcome(self, outcome: CycleOutcome, recheck: bool) -> None:
-        """One info alert per cycle with its orders and fills; a re-check only when it traded."""
-        stats = outcome.report.get("stats", {})
-        sent = int(stats.get("orders_sent") or 0)
-        if outcome.status == "nothing to re-check" or (recheck and not sent):
+        """One info alert per cycle with the day's orders and fills; a re-check (an --interval
+        one, or a second run the same day) only when it sent orders itself."""
+        again = recheck or "re-check of today's cycle" in outcome.report.get("notes", [])
+        if outcome.status == "nothing to re-check" or (again and not self._sent_this_run):
             return
+        stats = outcome.report.get("stats", {})
         planned = sum(1 for o in outcome.report.get("orders", []) if not o.get("order_ref"))
         status = outcome.status + (f" ({planned} orders not sent)" if planned else "")
+        if again:
+            status += f" (re-check sent {self._sent_this_run})"
         self.config.alerts.notify(alerts.weekly_rebalance(
-            alerts.WEEKLY, outcome.day, status, sent, int(stats.get("fills") or 0),
-            stats.get("turnover"), str(outcome.report_path) if outcome.report_path else None))
+            alerts.WEEKLY, outcome.day, status, int(stats.get("orders_sent") or 0),
+            int(stats.get("fills") or 0), stats.get("turnover"),
+            str(outcome.report_path) if outcome.report_path else None))
 
     async def _run(self, day: date, started: datetime, session: Session | None,
                    recheck: bool) -> CycleOutcome:
@@ -301,6 +307,7 @@ class WeeklyCycle:
                         notes.append(note)
                         log.warning("manager: %s", note)
                 sent = await self.desk.send(orders)
+                self._sent_this_run += len(sent)
                 waiting.update({s.order_ref: s.order.qty for s in sent if not s.rejected})
                 await self.desk.settle(waiting, timeout, self.stop)
 
