@@ -350,9 +350,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return _fail(f"weekly cycle failed before any order: {exc}", 2)
         except (ConnectionFailed, HistoryDBError, BrokerError) as exc:
             return _fail(str(exc), 1, alerts, exc)
-        except Exception as exc:
-            alerts.notify(alert.bot_stopped(alert.WEEKLY, exc))
-            raise
+    except Exception as exc:  # a bug: the traceback follows, and the owner hears of it
+        alerts.notify(alert.bot_stopped(alert.WEEKLY, exc))
+        raise
     finally:
         alerts.close()
         tracing_handle.shutdown()
