@@ -246,8 +246,9 @@ class Notifier:
             self._thread.join(wait_s + 0.5)
         with self._lock:
             self._closed = True
+            # (a thread still stuck in a send may touch the batches: read a copy)
             unsent = len(self._intake) + sum(len(o.backlog) for o in self._outlets) + sum(
-                len(alerts) for _, alerts in self._batches.values())
+                len(alerts) for _, alerts in list(self._batches.values()))
             self._stats.unsent_at_close += unsent
         for outlet in self._outlets:
             outlet.endpoint.stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -28,6 +29,8 @@ from typing import Any, Self
 from aiohttp import web
 
 from observability.alerts.endpoints import Endpoint
+
+_DIGEST = re.compile(r"^[A-Z]+ .+: \d+ alerts \(")
 
 
 @dataclass(slots=True)
@@ -237,3 +240,15 @@ class FakeWebhook(_LoopbackEndpoint):
 
     def types(self) -> list[str]:
         return [str(r.body.get("type", "")) for r in self.received]
+
+    def alerts(self) -> list[str]:
+        """Every alert received, one `HEADLINE: text` each, in the order the messages came: a
+        digest's lines are unpacked (within a digest the most urgent come first)."""
+        out: list[str] = []
+        for r in self.received:
+            title, message = str(r.body.get("title", "")), str(r.body.get("message", ""))
+            lines = [line for line in message.splitlines() if not line.startswith("status page:")]
+            digest = [line[2:] for line in lines if line.startswith("- ") and
+                      not line.startswith("- and ")]
+            out.extend(digest if _DIGEST.match(title) else [f"{title}: {lines[0] if lines else ''}"])
+        return out

@@ -41,6 +41,9 @@ async def test_every_level_reaches_telegram_and_a_json_webhook(servers, notifier
         # one at a time (an alert that finds its endpoint busy waits, and joins the next digest)
         await until(lambda: all(e.alerts == sent for e in notifier.stats().endpoints))  # noqa: B023
     assert hook.types() == ["info", "warning", "failure"]
+    assert hook.alerts()[2] == ("CRITICAL day trader: AAPL has no exits: AAPL +100 held with no "
+                                "stop or target at the broker for over 30 s: protect or close it "
+                                "in TWS")
     assert [t.split("\n")[0] for t in hook.texts()] == [
         "INFO day trader: started", "WARNING day trader: no market data for TSLA",
         "CRITICAL day trader: AAPL has no exits"]

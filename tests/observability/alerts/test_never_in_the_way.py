@@ -136,6 +136,8 @@ async def test_a_full_queue_drops_the_least_urgent_first_and_says_so(servers, no
     assert lines[2].startswith("- INFO day trader: AAPL +2.00: ")
     assert lines[3].startswith("- INFO day trader: AAPL +3.00: ")
     assert lines[-1] == "(3 less urgent alerts dropped: too many at once; see the log)"
+    assert [a.split(":")[0] for a in hook.alerts()] == [
+        "CRITICAL day trader", "WARNING day trader", "INFO day trader", "INFO day trader"]
 
 
 async def test_a_hanging_endpoints_backlog_is_bounded(servers, notifiers) -> None:
