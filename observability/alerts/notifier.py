@@ -28,12 +28,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from observability.alerts.config import AlertSettings, muted_levels
 from observability.alerts.endpoints import Endpoint, SendResult
-from observability.alerts.events import BATCHED, Alert, Event, Level, merge
+from observability.alerts.events import Alert, Event, Level, merge
+from observability.alerts.policy import (
+    AlertStats,
+    EndpointStats,
+    Policy,
+    TokenBucket,
+    least_urgent,
+)
+
+__all__ = ["AlertStats", "EndpointStats", "Notifier", "Policy", "open_notifier"]
 
 log = logging.getLogger("alerts")
 
@@ -42,73 +51,10 @@ _LOG_LEVEL = {Level.CRITICAL: logging.CRITICAL, Level.WARNING: logging.WARNING,
 MAX_IDLE_WAIT_S = 1.0  # with work pending, the loop looks again at least this often
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    queue_size: int = 256  # alerts waiting for the notifier's loop
-    backlog_size: int = 64  # alerts waiting for one endpoint (a token, or a hanging send)
-    send_timeout_s: float = 10.0  # one send to one endpoint
-    burst: int = 6  # messages an endpoint may get at once
-    refill_s: float = 10.0  # then one message per this many seconds
-    flush_s: float = 2.0  # close() waits at most this long
-    digest_lines: int = 15
-    windows: dict[Event, float] = field(
-        default_factory=lambda: {event: b.window_s for event, b in BATCHED.items()})
-
-
-@dataclass(slots=True)
-class EndpointStats:
-    label: str
-    messages: int = 0  # messages delivered
-    alerts: int = 0  # alerts delivered (a digest carries several)
-    digests: int = 0  # messages that carried more than one alert
-    failures: int = 0  # sends that failed (timeouts included)
-    timeouts: int = 0
-    dropped: int = 0  # alerts dropped from this endpoint's full backlog
-    rate_limited: int = 0  # times alerts had to wait for a token (they then go as one digest)
-    last_error: str = ""
-
-
-@dataclass(slots=True)
-class AlertStats:
-    notified: int = 0
-    muted: int = 0
-    batched: int = 0  # alerts merged into another by a batch window
-    held: int = 0  # alerts in a batch window right now
-    dropped: Counter[str] = field(default_factory=Counter)  # by level, from the full intake
-    unsent_at_close: int = 0
-    endpoints: list[EndpointStats] = field(default_factory=list)
-
-
 @dataclass(slots=True)
 class _Pending:
     alert: Alert
     attempts: int = 0
-
-
-class _Bucket:
-    """Token bucket on the notifier's clock."""
-
-    def __init__(self, burst: int, refill_s: float, now: float) -> None:
-        self.burst = float(burst)
-        self.refill_s = refill_s
-        self.tokens = float(burst)
-        self.at = now
-
-    def _refill(self, now: float) -> None:
-        if now > self.at:
-            self.tokens = min(self.burst, self.tokens + (now - self.at) / self.refill_s)
-        self.at = max(self.at, now)
-
-    def take(self, now: float, force: bool = False) -> bool:
-        self._refill(now)
-        if self.tokens >= 1.0 or force:
-            self.tokens = max(-self.burst, self.tokens - 1.0)
-            return True
-        return False
-
-    def next_token_at(self, now: float) -> float:
-        self._refill(now)
-        return now + max(0.0, 1.0 - self.tokens) * self.refill_s
 
 
 class _Outlet:
@@ -116,7 +62,7 @@ class _Outlet:
 
     def __init__(self, endpoint: Endpoint, policy: Policy, now: float) -> None:
         self.endpoint = endpoint
-        self.bucket = _Bucket(policy.burst, policy.refill_s, now)
+        self.bucket = TokenBucket(policy.burst, policy.refill_s, now)
         self.backlog: list[_Pending] = []
         self.busy = False
         self.waiting = False  # for a token
@@ -124,12 +70,6 @@ class _Outlet:
         self.failed_in_a_row = 0
         self.unreported_drops = 0
         self.stats = EndpointStats(endpoint.label)
-
-
-def _least_urgent(items: Sequence[Alert]) -> int:
-    """Index of the oldest alert of the lowest level."""
-    low = min(a.level.rank for a in items)
-    return next(i for i, a in enumerate(items) if a.level.rank == low)
 
 
 class Notifier:
@@ -176,7 +116,7 @@ class Notifier:
                 if not self._outlets or self._closed:
                     return
                 if len(self._intake) >= self.policy.queue_size:
-                    victim = _least_urgent(self._intake)
+                    victim = least_urgent(self._intake)
                     if self._intake[victim].level.rank < alert.level.rank:
                         dropped = self._intake.pop(victim)
                         self._intake.append(alert)
@@ -353,7 +293,7 @@ class Notifier:
         """Into an endpoint's backlog (lock held); a full backlog drops its least urgent."""
         backlog = outlet.backlog
         if len(backlog) >= self.policy.backlog_size:
-            victim = _least_urgent([p.alert for p in backlog])
+            victim = least_urgent([p.alert for p in backlog])
             if backlog[victim].alert.level.rank >= pending.alert.level.rank:
                 outlet.stats.dropped += 1
                 outlet.unreported_drops += 1
