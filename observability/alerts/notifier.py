@@ -108,6 +108,7 @@ class Notifier:
         """Log `alert` and queue it for the endpoints. Never blocks, never raises."""
         try:
             log.log(_LOG_LEVEL[alert.level], "alert: %s: %s", alert.headline, alert.text)
+            first_drop = False
             with self._lock:
                 self._stats.notified += 1
                 if alert.level in self._muted:
@@ -124,15 +125,16 @@ class Notifier:
                         dropped = alert
                     self._stats.dropped[dropped.level.value] += 1
                     self._intake_drops_unreported += 1
-                    if sum(self._stats.dropped.values()) == 1:
-                        log.warning("alerts: queue full (%d): dropping the least urgent alerts, "
-                                    "counted", self.policy.queue_size)
+                    first_drop = sum(self._stats.dropped.values()) == 1
                 else:
                     self._intake.append(alert)
                 loop, wake = self._loop, not self._wake_pending
                 self._wake_pending = True
             if loop is not None and wake:
                 loop.call_soon_threadsafe(self._poke_in_loop)
+            if first_drop:
+                log.warning("alerts: queue full (%d): dropping the least urgent alerts, counted",
+                            self.policy.queue_size)
         except Exception as exc:  # notify() is called on the trading path: it must not raise
             if not self._warned_notify_failure:
                 self._warned_notify_failure = True
@@ -212,6 +214,9 @@ class Notifier:
             log.error("alerts: delivery stopped (%s: %s); alerts go to the log only",
                       type(exc).__name__, exc)
             ready.set()
+        finally:
+            with self._lock:
+                self._loop = None
 
     def _poke_in_loop(self) -> None:
         if self._wake is not None:
