@@ -26,6 +26,7 @@ from trade import allocation, cli
 from trade.config import ConfigError, Settings, load_settings, option_fix
 
 if TYPE_CHECKING:  # heavy modules: imported for real inside run() only
+    from observability.alerts.notifier import Notifier
     from observability.log_clock import MarketTimeFormatter
     from observability.tracing import TracingHandle
     from sim.launch import SimulatorHandle
@@ -112,6 +113,7 @@ def build_parser() -> cli.OneLineArgumentParser:
     cli.add_flag(sim, "--speed", metavar="N", type=cli.speed, fix=cli.SPEED_FIX,
                  help=f"simulator clock speed, x real time (default: {DEFAULT_SPEED:g})")
     cli.add_records_flags(parser, fix)
+    cli.add_alert_flags(parser, fix)
     return parser
 
 
@@ -146,6 +148,7 @@ def parse_args(
                 "ib_account": args.account, "db_path": args.db, "log_level": args.log_level,
                 "universe_path": args.universe, "watchlist_path": args.watchlist,
                 "sim_data_dir": args.sim_data,
+                "alert_urls": args.alert_url, "alert_mute": args.alert_mute,
             },
             env=env, dotenv_path=dotenv_path, bot=BOT,
         )
@@ -202,12 +205,23 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     failed before any order with --once). Heavy modules are imported here so `--help` and
     argument errors stay instant.
     """
+    from observability.alerts import events as ev
+    from observability.alerts.notifier import open_notifier
     from trade import startup
 
-    return startup.guarded(PROG, lambda: _run(settings, args))
+    for line in describe(settings, args):
+        print(line, flush=True)
+    log_format = startup.install_logging(settings.log_level)  # market time once connected
+    alerts = open_notifier(settings.alerts, say=_say)  # docs/alerts.md; flushed on every way out
+    try:
+        return startup.guarded(PROG, lambda: _run(settings, args, alerts, log_format), alerts,
+                               ev.WEEKLY)
+    finally:
+        alerts.close()
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace, alerts: Notifier,
+         log_format: MarketTimeFormatter) -> int:
     import asyncio
     import dataclasses
 
@@ -215,9 +229,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from trade.portfolio.universe import load_universe
     from trade.watchlist import load_watchlist
 
-    for line in describe(settings, args):
-        print(line, flush=True)
-    log_format = startup.install_logging(settings.log_level)  # market time once connected
     universe = load_universe(settings.universe_path)
     watchlist = (load_watchlist(settings.watchlist_path, settings.params)
                  if args.with_day_trader else None)
@@ -228,7 +239,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             settings = dataclasses.replace(settings, ib_host=simulator.host,
                                            ib_port=simulator.port)
         return asyncio.run(_serve(settings, args, universe, watchlist, sim_day,
-                                  tracing_handle, log_format))
+                                  tracing_handle, log_format, alerts))
 
 
 @contextmanager
@@ -255,11 +266,13 @@ def _simulator(settings: Settings, args: argparse.Namespace,
 
 async def _serve(settings: Settings, args: argparse.Namespace, universe: Universe,
                  watchlist: Watchlist | None, sim_day: date | None,
-                 tracing_handle: TracingHandle, log_format: MarketTimeFormatter) -> int:
+                 tracing_handle: TracingHandle, log_format: MarketTimeFormatter,
+                 alerts: Notifier) -> int:
     """Connect, check the account, open the DB, then the schedule (or one cycle) and the hosted
     day trader."""
     import asyncio
 
+    from observability.alerts import events as ev
     from observability.history import HistoryDB
     from trade import startup
     from trade.calendar import MarketCalendar
@@ -281,7 +294,10 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
     async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
                          settings.ib_account or "") as broker:
         log_format.clock = broker.now
-        startup.refuse_live_account(await broker.account(), settings.live)
+        account = await broker.account()
+        startup.refuse_live_account(account, settings.live)
+        alerts.notify(ev.started(ev.WEEKLY, account.account_id, settings.allocation or 0.0,
+                                 paper=account.is_paper, note=_alert_note(args)))
         tracer = tracing_handle.tracer if tracing_handle.enabled else None
         db = HistoryDB.open(settings.db_path, tracer=tracer)
         try:
@@ -295,7 +311,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
                 choose_llm=llm_chooser(llm_env(settings), args.force_online),
                 fmp=(lambda: FmpClient(fmp_key, settings.fmp_base_url))
                 if fmp_key else (lambda: None),
-                dry_run=args.dry_run)
+                dry_run=args.dry_run, alerts=alerts)
             cycle = WeeklyCycle(broker, db, config, calendar, stop)
             await cycle.book.sync(broker.now().date())  # before the day trader reconciles
             hosted = None
@@ -327,7 +343,9 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
             if hosted is not None:
                 await hosted  # a failed weekly cycle leaves the day trader be
             if failed is not None:
-                raise startup.Refused(f"weekly cycle failed before any order: {failed}")
+                refusal = startup.Refused(f"weekly cycle failed before any order: {failed}")
+                refusal.alerted = True  # the cycle's own alert said so
+                raise refusal
             return startup.EXIT_DONE
         finally:
             db.close()
@@ -335,6 +353,17 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
 
 def _say(text: str) -> None:
     print(f"weekly: {text}", flush=True)
+
+
+def _alert_note(args: argparse.Namespace) -> str:
+    """The start alert's plan, short enough for a phone."""
+    note = "one cycle now" if args.once else (
+        f"runs {', '.join(day[:3] for day in args.run_days)} {args.run_time:%H:%M} ET")
+    if args.dry_run:
+        note += ", dry run"
+    if args.with_day_trader:
+        note += f"; day trader {args.allocation_day:.0%}"
+    return note
 
 
 def _minutes(n: int) -> timedelta:

@@ -40,7 +40,7 @@ WEEKLY_FLAGS = [
     "--run-days", "--run-time", "--interval", "--allocation", "--host", "--port", "--client-id",
     "--once", "--sim", "--sim-data", "--sim-date", "--speed", "--dry-run", "--universe",
     "--force-online", "--with-day-trader", "--allocation-day", "--watchlist", "--db",
-    "--log-level",
+    "--log-level", "--alert-url", "--alert-mute",
 ]  # fmt: skip
 
 
@@ -122,6 +122,9 @@ WEEKLY_ERRORS = [
      "--allocation 0.7 plus --allocation-day 0.4 is 1.1: the two books must fit in net "
      "liquidation: lower one so they sum to at most 1"),
     (["--allocation", "0.5", "--sim-date", "2019-02-11"], "--sim-date needs --sim"),
+    (["--allocation", "0.5", "--alert-url", "json://127.0.0.1:8089/a", "--alert-url",
+      "tgram://secret-token-shape/1"], "--alert-url entry 2 (tgram://…) is invalid: use apprise"),
+    (["--allocation", "0.5", "--alert-mute", "loud"], "--alert-mute loud is invalid: use levels"),
 ]
 
 

@@ -159,3 +159,15 @@ def add_records_flags(parser: argparse.ArgumentParser, fix: Callable[[str], str]
              "trading_history.sim.db, or SIM_DB_PATH)")
     add_flag(out, "--log-level", metavar="LEVEL", fix=fix("log_level"),
              help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO, or LOG_LEVEL)")
+
+
+def add_alert_flags(parser: argparse.ArgumentParser, fix: Callable[[str], str]) -> None:
+    """`--alert-url` (repeatable) and `--alert-mute`, shared by both bots (docs/alerts.md)."""
+    alerts = parser.add_argument_group("alerts (docs/alerts.md)")
+    add_flag(alerts, "--alert-url", action="append", metavar="URL", fix=fix("alert_urls"),
+             help="where to push alerts: an apprise URL such as tgram://BOT_TOKEN/CHAT_ID or "
+             "mailtos://USER:PASSWORD@smtp.host?to=you@example.com; repeat for several "
+             "(default: ALERT_URLS; none = the log only)")
+    add_flag(alerts, "--alert-mute", metavar="LEVELS", fix=fix("alert_mute"),
+             help="levels kept off the phone (still logged): info, warning, critical, "
+             "comma-separated, or none (default: ALERT_MUTE, or none)")

@@ -26,6 +26,15 @@ from typing import Any, Literal
 
 from dotenv import dotenv_values
 
+from observability.alerts.config import (
+    MUTE_FIX,
+    URLS_FIX,
+    AlertConfigError,
+    AlertSettings,
+    masked_url,
+    parse_mute,
+    parse_urls,
+)
 from trade import allocation
 from trade.allocation import parse_allocation
 from trade.models import WHOLE_NUMBER_PARAMS, Params
@@ -96,6 +105,9 @@ class Settings:
     otel_endpoint: str | None = None
     otel_protocol: str = "http/protobuf"
     log_level: str = "INFO"
+    # alerts (apprise URLs hold tokens: `redacted()` shows their schemes only)
+    alert_urls: tuple[str, ...] = ()
+    alert_mute: tuple[str, ...] = ()  # levels kept off the phone (still logged)
 
     @property
     def llm_enabled(self) -> bool:
@@ -104,6 +116,10 @@ class Settings:
     @property
     def otlp_enabled(self) -> bool:
         return bool(self.otel_endpoint)
+
+    @property
+    def alerts(self) -> AlertSettings:
+        return AlertSettings(self.alert_urls, self.alert_mute)
 
     def redacted(self) -> dict[str, Any]:
         """All settings as plain values safe for logs, spans and reports (secrets masked)."""
@@ -114,6 +130,8 @@ class Settings:
                 value = "****" if value else None
             elif f.name == "ib_account" and value:
                 value = "****" + value[-4:]
+            elif f.name == "alert_urls":
+                value = [masked_url(url) for url in value]
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, Params):
@@ -283,6 +301,8 @@ def _options(bot: str) -> list[_Option]:
                 _choice(OTLP_PROTOCOLS, upper=False), "one of " + ", ".join(OTLP_PROTOCOLS)),
         _Option("log_level", "LOG_LEVEL", "--log-level", _choice(LOG_LEVELS, upper=True),
                 "one of " + ", ".join(LOG_LEVELS)),
+        _Option("alert_urls", "ALERT_URLS", "--alert-url", parse_urls, URLS_FIX),
+        _Option("alert_mute", "ALERT_MUTE", "--alert-mute", parse_mute, MUTE_FIX),
     ]  # fmt: skip
 
 
@@ -334,6 +354,8 @@ def load_settings(
             continue
         try:
             values[option.name] = option.parse(raw)
+        except AlertConfigError as exc:  # names the entry with its secrets masked
+            raise ConfigError(_invalid(option, exc.shown, where, quote=False)) from None
         except (ValueError, TypeError):
             raise ConfigError(_invalid(option, raw, where)) from None
     if values.get("sim") and "db_path" not in cli:
@@ -371,11 +393,13 @@ def _lookup(
     return None, None
 
 
-def _invalid(option: _Option, raw: Any, where: str) -> str:
+def _invalid(option: _Option, raw: Any, where: str, *, quote: bool = True) -> str:
     shown = "<hidden>" if option.name in SECRET_FIELDS else raw
     if where == "cli" and option.flag is not None:
         return f"{option.flag} {shown} is invalid: use {option.fix}"
     name = option.env or option.name
+    if not quote:
+        return f"{name} {shown} is invalid: use {option.fix} (set in {where})"
     return f"{name}={shown!r} is invalid: use {option.fix} (set in {where})"
 
 

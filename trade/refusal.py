@@ -11,3 +11,14 @@ from __future__ import annotations
 
 class Refused(Exception):
     """The bot must not trade: bad input or a refusal (one line with the fix; exit 2)."""
+
+    alerted = False  # True when the owner was already told by an alert of its own
+
+
+class AccountRefused(Refused):
+    """The account itself is refused (a live one without --live): `account` is its id, for the
+    owner's alert (masked there); never printed whole."""
+
+    def __init__(self, message: str, account: str) -> None:
+        super().__init__(message)
+        self.account = account

@@ -9,7 +9,9 @@ refuse the same accounts, stamp their logs the same way and mean the same thing 
     2  bad input or a refusal to trade (a malformed file, an unknown symbol or account, a live
        account without --live): nothing was sent
 
-Every way out of a run that is not 0 is one line on stderr, `<prog>: error: <what and the fix>`.
+Every way out of a run that is not 0 is one line on stderr, `<prog>: error: <what and the fix>`,
+and, where alerts reach a phone (docs/alerts.md), one critical alert: the account refused, or
+the bot stopped and why.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from observability import log_clock
 from observability.history_errors import HistoryDBError
 from observability.tracing import TracingConfigError, TracingHandle, setup_tracing
 from trade.broker import BrokerError, UnknownAccount
 from trade.models import Account
-from trade.refusal import Refused
+from trade.refusal import AccountRefused, Refused
 
-__all__ = ["EXIT_DONE", "EXIT_FAILED", "EXIT_REFUSED", "Refused", "fail", "guarded",
-           "install_logging", "refuse_live_account", "stop_on_signals", "tracing"]
+if TYPE_CHECKING:
+    from observability.alerts.notifier import Notifier
+
+__all__ = ["EXIT_DONE", "EXIT_FAILED", "EXIT_REFUSED", "AccountRefused", "Refused", "fail",
+           "guarded", "install_logging", "refuse_live_account", "stop_on_signals", "tracing"]
 
 EXIT_DONE, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -42,8 +48,9 @@ _QUIET = {"ib_async": logging.CRITICAL, "apscheduler": logging.WARNING, "sim": l
 def refuse_live_account(account: Account, live: bool) -> None:
     """The one live-account rule: a non-paper account only with --live."""
     if not account.is_paper and not live:
-        raise Refused(f"account {account.masked_id} is a live account: pass --live to trade real "
-                      "money (paper account ids start with DU)")
+        raise AccountRefused(f"account {account.masked_id} is a live account: pass --live to "
+                             "trade real money (paper account ids start with DU)",
+                             account.account_id)
 
 
 def install_logging(level: int | str) -> log_clock.MarketTimeFormatter:
@@ -83,11 +90,34 @@ def fail(prog: str, message: str, code: int) -> int:
     return code
 
 
-def guarded(prog: str, body: Callable[[], int]) -> int:
-    """Run an entry script's body; a refusal or a failure becomes one line and its exit code."""
+def guarded(prog: str, body: Callable[[], int], alerts: Notifier | None = None,
+            bot: str = "") -> int:
+    """Run an entry script's body; a refusal or a failure becomes one line and its exit code,
+    and the owner's critical alert; anything else (a bug) alerts too and keeps its traceback."""
     try:
         return body()
     except (Refused, UnknownAccount) as exc:
+        _alert_stop(alerts, bot, exc)
         return fail(prog, str(exc), EXIT_REFUSED)
     except (BrokerError, HistoryDBError, ConnectionError) as exc:
+        _alert_stop(alerts, bot, exc)
         return fail(prog, str(exc) or type(exc).__name__, EXIT_FAILED)
+    except Exception as exc:
+        _alert_stop(alerts, bot, exc)
+        raise
+
+
+def _alert_stop(alerts: Notifier | None, bot: str, exc: BaseException) -> None:
+    """The critical alert of a run that stops, before its error line (only where alerts reach a
+    phone: in log-only mode the error line is the record, not repeated)."""
+    if alerts is None or not alerts.pushing or getattr(exc, "alerted", False):
+        return
+    from observability.alerts import events as ev
+
+    if isinstance(exc, AccountRefused):
+        alerts.notify(ev.account_refused(bot, exc.account, str(exc)))
+    elif isinstance(exc, UnknownAccount):
+        alerts.notify(ev.account_refused(bot, None, str(exc)))
+    else:
+        alerts.notify(ev.bot_stopped(bot, exc))
+    alerts.close()

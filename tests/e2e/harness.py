@@ -39,7 +39,9 @@ def write_watchlist(directory: Path, symbols: Sequence[str], overrides: dict[str
 
 
 def bot_env(workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    # a developer's exported tracing or alert settings never reach a test run (no test pushes
+    # to a real phone); a test that wants alerts passes ALERT_URLS itself
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ALERT_"))}
     env["LOGS_DIR"] = str(workdir / "logs")
     env["PYTHONPATH"] = str(REPO)
     return env

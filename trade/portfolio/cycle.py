@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 from evaluation.llm import LLMEndpoint
 from observability import tracing
+from observability.alerts import events as alerts
+from observability.alerts.notifier import Notifier
 from observability.history import HistoryDB
 from observability.schema import WeeklyCycleRow, WeeklyTargetRow
 from observability.tracing import SpanNames
@@ -70,6 +72,8 @@ class CycleConfig:
     choose_llm: LLMChooser
     fmp: FmpFactory = lambda: None
     dry_run: bool = False
+    # the owner's phone (docs/alerts.md); without endpoints, alerts go to the log only
+    alerts: Notifier = field(default_factory=Notifier)
 
 
 @dataclass(slots=True)
@@ -102,6 +106,7 @@ class WeeklyCycle:
         self.book = WeeklyBook(db, broker, dry_run=config.dry_run)
         self.desk = OrderDesk(broker, db, self.book, self.broker.now().date())
         self._qualified: set[str] = set()
+        self._sent_this_run = 0  # orders this run sent (a re-check alerts only when it traded)
 
     # == the cycle ==========================================================================
     async def run(self, recheck: bool = False) -> CycleOutcome:
@@ -109,11 +114,35 @@ class WeeklyCycle:
         now = self.broker.now()
         day = now.astimezone(NY).date()
         self.desk.day = day
+        self._sent_this_run = 0
         session = self.calendar.session(day) if self.calendar.is_trading_day(day) else None
         with tracing.span(CYCLE_SPAN, attrs={"weekly.date": day.isoformat(),
                                              "weekly.dry_run": self.config.dry_run,
                                              "weekly.recheck": recheck}, book=BOOK):
-            return await self._run(day, now, session, recheck)
+            try:
+                outcome = await self._run(day, now, session, recheck)
+            except CycleFailed as exc:
+                self.config.alerts.notify(alerts.weekly_rebalance(
+                    alerts.WEEKLY, day, f"failed before any order: {exc}", 0, 0))
+                raise
+        self._alert_outcome(outcome, recheck)
+        return outcome
+
+    def _alert_outcome(self, outcome: CycleOutcome, recheck: bool) -> None:
+        """One info alert per cycle with the day's orders and fills; a re-check (an --interval
+        one, or a second run the same day) only when it sent orders itself."""
+        again = recheck or "re-check of today's cycle" in outcome.report.get("notes", [])
+        if outcome.status == "nothing to re-check" or (again and not self._sent_this_run):
+            return
+        stats = outcome.report.get("stats", {})
+        planned = sum(1 for o in outcome.report.get("orders", []) if not o.get("order_ref"))
+        status = outcome.status + (f" ({planned} orders not sent)" if planned else "")
+        if again:
+            status += f" (re-check sent {self._sent_this_run})"
+        self.config.alerts.notify(alerts.weekly_rebalance(
+            alerts.WEEKLY, outcome.day, status, int(stats.get("orders_sent") or 0),
+            int(stats.get("fills") or 0), stats.get("turnover"),
+            str(outcome.report_path) if outcome.report_path else None))
 
     async def _run(self, day: date, started: datetime, session: Session | None,
                    recheck: bool) -> CycleOutcome:
@@ -190,6 +219,9 @@ class WeeklyCycle:
                                                 self.rules, day, fmp)
             self._qualified |= {c.symbol for c in screened.candidates}
         except (FmpError, NoCandidates) as exc:
+            if isinstance(exc, FmpError):
+                self.config.alerts.notify(alerts.fmp_unavailable(
+                    alerts.WEEKLY, str(exc), "the weekly cycle stopped before any order"))
             self._record_failure(day, now, str(exc))
             raise CycleFailed(str(exc)) from None
         with tracing.span(SpanNames.agent("analyst")) as span:
@@ -199,6 +231,10 @@ class WeeklyCycle:
                                      seed=int(day.strftime("%Y%m%d")))
             tracing.set_attrs(span, attrs={"llm.model": analysis.llm.model,
                                            "llm.status": analysis.llm.status})
+        if analysis.llm.status.startswith("error"):  # configured, asked, and no usable answer
+            self.config.alerts.notify(alerts.llm_unavailable(
+                alerts.WEEKLY, "rating the weekly candidates", analysis.llm.status,
+                "the ranking uses the quantitative score only"))
         return analysis, screened.as_dict()
 
     async def _targets(self, analysis: Analysis, state: BookState
@@ -274,6 +310,7 @@ class WeeklyCycle:
                         notes.append(note)
                         log.warning("manager: %s", note)
                 sent = await self.desk.send(orders)
+                self._sent_this_run += len(sent)
                 waiting.update({s.order_ref: s.order.qty for s in sent if not s.rejected})
                 await self.desk.settle(waiting, timeout, self.stop)
 

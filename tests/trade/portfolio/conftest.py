@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from observability.alerts.notifier import Notifier
 from observability.history import HistoryDB
 from sim.gateway import GatewaySimulator
 from sim.market.daily_path import DailyPathSource
@@ -40,12 +41,13 @@ class WeeklyMarket:
     def cycle(self, *, dry_run: bool = False, rules: PortfolioRules = RULES,
               symbols: Sequence[str] = SYMBOLS, allocation: float = 0.5,
               choose_llm: Callable[[bool], tuple[Any, str]] | None = None,
-              fmp: Callable[[], Any] | None = None) -> WeeklyCycle:
+              fmp: Callable[[], Any] | None = None,
+              alerts: Notifier | None = None) -> WeeklyCycle:
         config = CycleConfig(
             universe=Universe(tuple(symbols), rules, "test-universe.json"),
             allocation=allocation, reports_dir=self.tmp / "reports",
             choose_llm=choose_llm or (lambda _open: (None, "no LLM configured")),
-            fmp=fmp or (lambda: None), dry_run=dry_run)
+            fmp=fmp or (lambda: None), dry_run=dry_run, alerts=alerts or Notifier())
         return WeeklyCycle(self.broker, self.db, config)
 
     def positions(self) -> dict[str, float]:
