@@ -230,6 +230,21 @@ class OrderDesk:
             self._cancel_requested.discard(engine_id)
             self._error_to(session, order_id)(exc.code, exc.message)
 
+    def place_from_tws(self, account: str, symbol: str, action: str, qty: float, ref: str = "",
+                       client_id: int = 0) -> SimOrder:
+        """A market order placed outside the API clients served here: a person in TWS (client
+        id 0), or another program's order (the campaign's manual sale, a weekly fill). Raises
+        OrderReject as the engine does."""
+        key = OrderKey(client_id, self.next_valid_id(client_id))
+        self._note_id(key)
+        order = SimOrder(
+            order_id=self._allocate(key), client_id=client_id, account=account,
+            symbol=symbol.upper(), action=action, total_qty=float(qty), order_type="MKT",
+            order_ref=ref,
+        )
+        self.engine.place(order)
+        return order
+
     def cancel_from_tws(self, engine_ids: Iterable[int]) -> list[int]:
         """Cancel working orders as a person in TWS would: the owner gets Cancelled + 202."""
         done = []
