@@ -84,9 +84,11 @@ def _variants(results: Sequence[dict[str, Any]]) -> list[str]:
                        "held until filled" for d in drawn if d)
     release = Counter({0: "allowed"}.get(d.get("release_refusal", 0), f"refused {d.get('release_refusal')}")
                       for d in drawn if d)
+    warned = sum(1 for d in drawn if d.get("held_warning"))
     return [f"IB's timing: on in {sum(1 for d in drawn if d)} sessions; bracket children "
             + ", ".join(f"{k} {n}" for k, n in sorted(children.items()))
-            + "; release of a held order " + ", ".join(f"{k} {n}" for k, n in sorted(release.items())), ""]
+            + "; release of a held order " + ", ".join(f"{k} {n}" for k, n in sorted(release.items()))
+            + f"; 399 for a held order in {warned}", ""]
 
 
 def run_campaign(setups: Iterable[SessionSetup], data_dir: Path, workers: int, keep: bool = False,

@@ -10,7 +10,8 @@ it knows only what the campaign did (when the bot was down, when the Gateway ref
 - I3 every position of the bot has exits at the broker covering exactly its quantity — one OCA
   group of take-profit, stop and (before the backstop time) the broker-held backstop flatten —
   within 5 s of opening or of a reconnect (time counts only while the bot runs and reaches the
-  Gateway, after a grace for its start-up);
+  Gateway, after a grace for its start-up; a bot that ended by itself before the close counts as
+  running: only the campaign's kills excuse it);
 - I4 the bot's book is flat by flatten time + 60 s whenever the bot and the Gateway were up
   through that minute, and in every case by the close (the broker-held backstop);
 - I5 every execution of the bot at the broker is in its DB exactly once, with its commission;

@@ -153,10 +153,12 @@ def random_session(seed: int, allowed: frozenset[Fault] | None = None) -> Sessio
 def realism_variants(seed: int) -> dict[str, Any]:
     """The timing model's settings where IB's behaviour is unknown (sim/tws/realism.py items 7
     and 8), drawn per session so the campaign covers each: children of a partly filled bracket
-    parent working or held; a release-by-modify of goodAfterTime allowed or refused."""
+    parent working or held; a release-by-modify of goodAfterTime allowed or refused; the 399
+    warning for an order held by goodAfterTime sent or not."""
     rng = random.Random(f"chaos-realism:{seed}")
     return {"children_on_partial_fill": rng.random() < 0.5,
-            "release_refusal": rng.choice((0, 201, 105))}
+            "release_refusal": rng.choice((0, 201, 105)),
+            "held_warning": rng.random() < 0.5}
 
 
 def _args(rng: random.Random, kind: Fault, at_s: int) -> dict[str, Any]:

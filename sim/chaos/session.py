@@ -206,10 +206,17 @@ class ChaosSession(FaultInjection):
         slow = self.flatten_at + SLOW_FROM <= now < self.flatten_at + SLOW_UNTIL
         return SLOW if slow else FAST
 
-    def _context(self, bot: BotProcess) -> Context:
+    def _context(self, bot: BotProcess, now: datetime | None = None) -> Context:
         wall = time.monotonic()
         reachable = wall >= self.reachable_from and not self.sim.refusing
-        return Context(wall, bot.running, reachable, self.settled_from)
+        return Context(wall, self._bot_up(bot, now), reachable, self.settled_from)
+
+    def _bot_up(self, bot: BotProcess, now: datetime | None) -> bool:
+        """Running, or ended by itself before the close: its positions are its to protect
+        then too (only the campaign's kills excuse it)."""
+        if bot.running:
+            return True
+        return now is not None and now < self.close and not self._restart_pending()
 
     def _loop(self, gw: GatewayThread, bot: BotProcess, checker: InvariantChecker) -> None:
         events = list(self.setup.events)
@@ -226,12 +233,13 @@ class ChaosSession(FaultInjection):
                 checker.violate("X2", f"session still running after {TIMEOUT_S:g} s real "
                                       f"(market {now:%H:%M}; the bot {'runs' if bot.running else 'ended'})")
                 return
-            wanted = SLOW if checker.exposed else self._speed_at(now)
+            # slow while an exposure can be judged (not while the campaign keeps the bot down)
+            wanted = SLOW if checker.exposed and self._bot_up(bot, now) else self._speed_at(now)
             if wanted != speed:
                 speed = wanted
                 gw.call(self.sim.set_speed, speed)
             step_at, last_step = time.monotonic(), step_at
-            if checker.exposed:
+            if speed == SLOW and checker.exposed:
                 self.result.exposed_s += step_at - last_step
             while events and now.time() >= events[0].at:
                 event = events.pop(0)
@@ -239,7 +247,7 @@ class ChaosSession(FaultInjection):
                     self.waiting.append(event)
             self._retry_waiting(gw, bot, now)
             self._run_pending(gw, bot, now)
-            checker.observe(gw.call(self.sim.state), self._context(bot))
+            checker.observe(gw.call(self.sim.state), self._context(bot, now))
             time.sleep(POLL_S)
 
     def _judge_the_end(self, bot: BotProcess, checker: InvariantChecker, now: datetime) -> None:

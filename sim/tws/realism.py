@@ -45,7 +45,9 @@ What is modelled, and on what evidence (each also cited where it is implemented)
    answers it with an error (201, or 105 "Order being modified does not match the original
    order") and leaves the order held; the campaign draws allowed/201/105. An order accepted but
    held by goodAfterTime gets IB's 399 warning ("Order Message: ... Warning: Your order will not
-   be placed at the exchange until ..."), the warning IB sends for an order it holds.
+   be placed at the exchange until ..."): the warning users report for an order IB accepts and
+   holds outside trading hours; that IB sends it for goodAfterTime too is assumed
+   (`held_warning` switches it off).
 9. reqAllOpenOrders returns every client's open orders, reqOpenOrders the caller's (IB's "Open
    Orders" page) - this one holds with or without realism (`sim/tws/router.py`).
 """

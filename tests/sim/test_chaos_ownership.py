@@ -161,7 +161,8 @@ def test_a_bot_still_running_past_the_bound_after_the_close_is_i9_and_is_ended(t
 def test_the_table_lists_every_kind_the_new_invariants_and_the_timing_variants():
     results = [{"name": "seed-1", "faults": ["manual_sale", "owner_holdings"], "trades": 2,
                 "violations": ["I8 SPY: foreign shares sold"], "wall_s": 9.0,
-                "realism": {"children_on_partial_fill": True, "release_refusal": 201}},
+                "realism": {"children_on_partial_fill": True, "release_refusal": 201,
+                            "held_warning": True}},
                {"name": "seed-2", "faults": ["cancel_all"], "trades": 1, "violations": [],
                 "wall_s": 8.0, "realism": {"children_on_partial_fill": False, "release_refusal": 0}}]
     table = summary(results, 17.0)
@@ -169,7 +170,7 @@ def test_the_table_lists_every_kind_the_new_invariants_and_the_timing_variants()
         assert f"\n{kind.value} " in table
     assert "(3 kinds)" in table and "I9 " in table and "X3 " in table
     assert "held until filled 1" in table and "work for a partial fill 1" in table
-    assert "refused 201 1" in table and "allowed 1" in table
+    assert "refused 201 1" in table and "allowed 1" in table and "399 for a held order in 1" in table
     assert [line.split() for line in table.splitlines() if line.startswith("I8")] == [["I8", "1"]]
 
 
@@ -179,6 +180,7 @@ def test_the_new_kinds_and_the_timing_variants_are_drawn():
     assert len(kinds) == len(Fault) >= 15
     assert {s.realism["children_on_partial_fill"] for s in setups} == {True, False}
     assert {s.realism["release_refusal"] for s in setups} == {0, 105, 201}
+    assert {s.realism["held_warning"] for s in setups} == {True, False}
     leftover = [s for s in setups if s.leftover]
     assert leftover and all(not set(s.leftover) & set(s.symbols) for s in leftover)
     assert all(set(s.owner) <= set(s.symbols) for s in setups)
