@@ -45,17 +45,12 @@ SIMPLE_KINDS = {
     rq.REQ_COMPLETED_ORDERS: ("completed_orders", "completed_orders"),
     rq.REQ_CURRENT_TIME: ("current_time", "current_time"), rq.REQ_MANAGED_ACCTS: ("other", "other"),
 }
-TYPED_KINDS: dict[type, tuple[str, str]] = {  # request type -> (latency kind, FIFO lane)
-    rq.ExecutionsRequest: ("executions", "executions"),
-    rq.AccountUpdatesRequest: ("account_updates", "account_updates"),
-    rq.AccountSummaryRequest: ("account_summary", "account_summary"),
-    rq.ContractDetailsRequest: ("contract_details", "contract_details"),
-    rq.IdsRequest: ("ids", "ids"),
-    # market data requests and their cancels share one lane: a cancel never overtakes its request
-    rq.HistoricalDataRequest: ("history", "data"), rq.RealTimeBarsRequest: ("market_data", "data"),
-    rq.MarketDataRequest: ("market_data", "data"), rq.CancelById: ("market_data", "data"),
-    rq.AccountUpdatesMultiRequest: ("account_updates", "data"),
-    rq.ServiceRequest: ("other", "data"),
+TYPED_KINDS: dict[type, str] = {  # request type -> its latency kind
+    rq.ExecutionsRequest: "executions", rq.AccountUpdatesRequest: "account_updates",
+    rq.AccountSummaryRequest: "account_summary", rq.ContractDetailsRequest: "contract_details",
+    rq.IdsRequest: "ids", rq.HistoricalDataRequest: "history", rq.RealTimeBarsRequest: "market_data",
+    rq.MarketDataRequest: "market_data", rq.CancelById: "market_data",
+    rq.AccountUpdatesMultiRequest: "account_updates", rq.ServiceRequest: "other",
 }
 
 
@@ -189,10 +184,16 @@ class IBTiming:
 
         courier.defer(lane, self._draw(kind), answer)
 
-    def _kind(self, request: Any) -> tuple[str, str]:
+    @staticmethod
+    def _kind(request: Any) -> tuple[str, str]:
+        """(latency kind, FIFO lane). Requests without a request id (positions, open orders,
+        account updates...) are answered in order per kind; those with one in order per id,
+        so a cancel never overtakes its request while different requests proceed in parallel."""
         if isinstance(request, rq.Simple):
             return SIMPLE_KINDS.get(request.msg_id, ("other", "other"))
-        return TYPED_KINDS.get(type(request), ("other", "other"))
+        kind = TYPED_KINDS.get(type(request), "other")
+        req_id = getattr(request, "req_id", None)
+        return kind, kind if req_id is None or req_id < 0 else f"request {req_id}"
 
     def _draw(self, kind: str) -> float:
         return self.realism.reply_delay(kind).draw(self.rng)

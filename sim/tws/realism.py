@@ -8,9 +8,10 @@ Every delay is in REAL seconds: IB's timings are wall-clock, whatever the replay
 
 What is modelled, and on what evidence (each also cited where it is implemented):
 
-1. Reply latency per request kind, tens to hundreds of ms with a tail. Requests of one kind are
-   answered in order; kinds overtake each other; one reply's messages stay together. Two
-   requests of one kind can therefore be in flight at once (ib_async keys reqPositions and
+1. Reply latency per request kind, tens to hundreds of ms with a tail. Requests without a
+   request id (positions, open orders, account updates) are answered in order per kind, those
+   with one in order per id; the rest overtake each other; one reply's messages stay together.
+   Two requests of one kind can therefore be in flight at once (ib_async keys reqPositions and
    reqOpenOrders by a fixed name: the second orphans the first future).
 2. commissionReport trails its execDetails, most within 50 ms, a tail to 5 s, with other frames
    between them: rust-ibapi pull request 811 ("The buy's ExecutionData was frame 0031 and its

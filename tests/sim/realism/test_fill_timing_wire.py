@@ -21,7 +21,7 @@ def spy_shares(ib) -> float:
 async def test_the_commission_report_trails_its_execution_with_order_frames_between(realistic) -> None:
     """rust-ibapi pull request 811's capture: execution, then openOrder/orderStatus frames, then
     the commission; a recorder archiving at Filled sees a zero fee (pysystemtrade #1661)."""
-    gateway = await realistic(quiet(commission=fixed(300)))
+    gateway = await realistic(quiet(commission=fixed(600)))
     ib = await connect(gateway)
     frames = tap(ib)
     trade = ib.placeOrder(SPY, MarketOrder("BUY", 100))
@@ -48,7 +48,7 @@ async def test_without_realism_the_fee_is_known_before_the_filled_status(realist
 
 async def test_a_replayed_execution_can_list_before_its_commission_report(realistic) -> None:
     """reqExecutions after a restart: the answer ends before the execution's report arrives."""
-    gateway = await realistic(quiet(commission=fixed(250), replayed_commission_trails_p=1.0))
+    gateway = await realistic(quiet(commission=fixed(600), replayed_commission_trails_p=1.0))
     ib = await connect(gateway)
     trade = ib.placeOrder(SPY, MarketOrder("BUY", 10))
     await until(lambda: bool(trade.fills) and trade.fills[0].commissionReport.commission > 0)
@@ -103,7 +103,7 @@ async def test_statuses_can_come_twice_but_never_go_backwards(realistic) -> None
 
 async def test_positions_lag_the_execution(realistic) -> None:
     """ib_async issue 15: "ib.positions() may have a delay in updating position quantities"."""
-    gateway = await realistic(quiet(position_lag=fixed(400)))
+    gateway = await realistic(quiet(position_lag=fixed(1000)))
     ib = await connect(gateway)
     trade = ib.placeOrder(SPY, MarketOrder("BUY", 100))
     await until(lambda: bool(trade.fills))

@@ -30,7 +30,7 @@ async def overlapping_positions(gateway) -> tuple[asyncio.Future, asyncio.Future
 
 
 async def test_a_reply_latency_lets_two_position_requests_overlap_and_orphans_the_first(realistic) -> None:
-    gateway = await realistic(quiet(reply=replies(positions=200)))
+    gateway = await realistic(quiet(reply=replies(positions=600)))
     first, second = await overlapping_positions(gateway)
     assert second.done() and not first.done()  # its answer went to the second: it never returns
     first.cancel()
@@ -43,7 +43,7 @@ async def test_without_realism_the_first_position_request_is_answered_before_the
 
 
 async def test_replies_of_different_kinds_may_overtake_each_other(realistic) -> None:
-    gateway = await realistic(quiet(reply=replies(positions=300, current_time=10)))
+    gateway = await realistic(quiet(reply=replies(positions=1000, current_time=10)))
     ib = await connect(gateway, fetchFields=StartupFetchNONE)
     frames = tap(ib)
     positions = asyncio.ensure_future(ib.reqPositionsAsync())
