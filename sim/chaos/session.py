@@ -64,12 +64,13 @@ class SessionResult:
     notes: list[str] = field(default_factory=list)
     realism: dict[str, Any] = field(default_factory=dict)  # the timing model's variants, if on
     exposed_s: float = 0.0  # real seconds at the slow pace because a position lacked its exits
+    startup_s: float = 0.0  # real seconds the clock was held while the bot started
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "day": self.day, "symbols": self.symbols, "faults": self.faults,
                 "violations": self.violations, "trades": self.trades,
                 "wall_s": round(self.wall_s, 1), "notes": self.notes, "realism": self.realism,
-                "exposed_s": round(self.exposed_s, 1)}
+                "exposed_s": round(self.exposed_s, 1), "startup_s": round(self.startup_s, 1)}
 
 
 class ChaosSession(FaultInjection):
@@ -190,6 +191,7 @@ class ChaosSession(FaultInjection):
                 break
             time.sleep(0.05)
         gw.call(self.sim.set_speed, self._speed_at(gw.call(self.sim.now)))
+        self.result.startup_s = time.monotonic() - self.bot_started_wall
         self._settle(STARTUP_GRACE_S)
 
     def _launch(self, bot: BotProcess, client_id: int) -> None:
