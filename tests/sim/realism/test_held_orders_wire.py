@@ -19,7 +19,7 @@ def held(gateway, order_id: int) -> dict:
     return next(o for o in gateway.state()["orders"] if o["client_order_id"] == order_id)
 
 
-async def place_held(gateway, realism):
+async def place_held(gateway):
     ib = await connect(gateway)
     codes = error_codes(ib)
     frames = tap(ib)
@@ -31,11 +31,11 @@ async def place_held(gateway, realism):
 
 async def test_an_order_held_by_good_after_time_gets_the_399_warning_first(realistic) -> None:
     gateway = await realistic(quiet(held_warning=True))
-    ib, codes, frames, trade = await place_held(gateway, None)
+    ib, codes, frames, trade = await place_held(gateway)
     assert codes == [399]
-    first = [(int(f[0]), f[4] if int(f[0]) == 4 else "") for f in of_kind(frames, 4, 5, 3)
-             if int(f[0]) in (3, 5) or int(f[3]) == 399][0]
-    assert first[0] == 4 and "will not be placed at the exchange until 2019-02-13 10:30:00" in first[1]
+    order_frames = [f for f in of_kind(frames, 3, 4, 5) if int(f[0]) != 4 or int(f[3]) == 399]
+    first = order_frames[0]  # the warning comes before the order's first openOrder/orderStatus
+    assert int(first[0]) == 4 and "will not be placed at the exchange until 2019-02-13 10:30:00" in first[4]
     assert trade.orderStatus.status == "PreSubmitted"  # the order is live: a warning, no reject
     ib.disconnect()
 
@@ -46,7 +46,7 @@ async def test_a_modify_that_clears_good_after_time_can_be_refused_and_the_order
     """IB's "Modifying Orders" page: change only price, size and tif; cancel and replace
     otherwise. Refused, the order is still held at the broker whatever the client concluded."""
     gateway = await realistic(quiet(release_refusal=code))
-    ib, codes, _frames, trade = await place_held(gateway, None)
+    ib, codes, _frames, trade = await place_held(gateway)
     trade.order.goodAfterTime = ""
     ib.placeOrder(SPY, trade.order)
     await until(lambda: code in codes)
@@ -61,7 +61,7 @@ async def test_a_modify_that_clears_good_after_time_can_be_refused_and_the_order
 
 async def test_where_the_release_is_allowed_the_modify_sends_the_order_at_once(realistic) -> None:
     gateway = await realistic(quiet(release_refusal=0))
-    ib, _codes, _frames, trade = await place_held(gateway, None)
+    ib, _codes, _frames, trade = await place_held(gateway)
     trade.order.goodAfterTime = ""
     ib.placeOrder(SPY, trade.order)
     await until(lambda: held(gateway, trade.order.orderId)["status"] == "Filled")
