@@ -113,6 +113,7 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         self.slippage_bps = slippage_bps
         self.leverage = leverage
         self.book = OrderBook()
+        self._children_asked: dict[int, float] = {}  # child id -> its quantity as the client gave it
         self._executions: list[Execution] = []
         self._listeners: list[Any] = []
         self.next_perm_id = 1_000_001
@@ -360,8 +361,7 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         else:
             self._set_status(order, "Submitted")
         self._settle_oca(order, qty)
-        if order.status == "Filled":
-            self._release_children(order, at)
+        self._after_fill(order, at)
 
     def _emit_status(self, order: SimOrder) -> None:
         """IB sends openOrder then orderStatus on every change; listeners get both, in order."""
