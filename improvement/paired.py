@@ -92,7 +92,7 @@ def block_bootstrap_se(diffs: Sequence[float] | np.ndarray, seed: int, block: in
     return float(means.std(ddof=1))
 
 
-def paired_test(diffs: Sequence[float], alpha: float, seed: int, *,
+def paired_test(diffs: Sequence[float] | np.ndarray, alpha: float, seed: int, *,
                 bootstrap: bool = True) -> PairedTest:
     """Test mean(diffs) > 0 at `alpha` (see the module docstring). `bootstrap=False` uses the
     i.i.d. standard error alone (for ranking, never for a decision)."""

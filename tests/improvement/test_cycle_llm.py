@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from improvement.cycle import CycleOutcome, run_cycle
-from improvement.params_store import load_day_params
 from improvement.fast_replay import BacktestReplayer
+from improvement.params_store import load_day_params
 from observability import tracing
 from observability.history import HistoryDB
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -98,7 +98,7 @@ async def test_an_answer_with_nan_changes_nothing_and_the_night_completes(
         assert evaluation.status.startswith("error: invalid json") and evaluation.content["raw"]
 
 
-BAD_ANSWERS = {
+BAD_ANSWERS: dict[str, tuple[str | dict[str, Any], str]] = {
     "garbage": ("Raise the target, the market is strong!", "error: invalid json"),
     "wrong_type": (answer(recommend("profit_target", "0.02")), "error: schema"),
     "out_of_bounds": (answer(recommend("profit_target", 0.05)), "ok"),

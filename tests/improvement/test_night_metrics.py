@@ -33,9 +33,9 @@ async def test_the_run_row_and_the_day_row_hold_the_same_sharpe(
     with HistoryDB.open(base.db_path) as db:
         rows = db.daily_metrics(DAY_TRADER, date(2026, 2, 19), date(2026, 2, 19), run_id=None)
     [run] = [r for r in rows if r.run_id]
-    [day] = [r for r in rows if not r.run_id]
-    assert run.sharpe is not None and day.sharpe is not None
-    assert abs(run.sharpe - day.sharpe) < 1e-9, (run.sharpe, day.sharpe)
+    [whole] = [r for r in rows if not r.run_id]
+    assert run.sharpe is not None and whole.sharpe is not None
+    assert abs(run.sharpe - whole.sharpe) < 1e-9, (run.sharpe, whole.sharpe)
     window = report["metrics"]["window"]
     assert (window["sessions"], window["sessions_run"]) == (20, 3)
-    assert abs(window["sharpe"] - day.sharpe) < 1e-9
+    assert abs(window["sharpe"] - whole.sharpe) < 1e-9
