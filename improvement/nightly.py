@@ -21,7 +21,13 @@ from typing import Any
 
 from improvement.cli import after_close, summary_line
 from improvement.cycle import CycleOutcome
-from improvement.live_data import LOOKBACK_SESSIONS, RecordedBars, fetch_history, store_history
+from improvement.live_data import (
+    LOOKBACK_SESSIONS,
+    Fetched,
+    RecordedBars,
+    fetch_history,
+    store_history,
+)
 from improvement.regime import DEFAULT_SYMBOL, regime_bars
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
@@ -45,7 +51,7 @@ async def collect_after_close(broker: Broker, run_log: RunLog) -> dict[str, Any]
     """What the cycle needs from the broker, fetched before disconnecting."""
     account = await broker.account()
     bars = await regime_history(broker)
-    history: dict[str, list[Any]] = {}
+    history = Fetched()
     if not account.simulated:  # a simulator's replay data is its own data folder
         history = await fetch_history(broker, _watchlist_symbols(run_log))
     return {"day": run_log.day, "allocation": run_log.allocation,
@@ -100,9 +106,9 @@ def replay_source(settings: Settings, day: date, collected: dict[str, Any] | Non
     """(the sessions to replay, where they come from) for the night of `day`."""
     symbols = load_watchlist(settings.watchlist_path, settings.params).symbols
     if not settings.sim:
-        fetched = (collected or {}).get("history") or {}
-        stored = store_history(settings.db_path, fetched) if fetched else 0
-        return (RecordedBars.window(settings.db_path, symbols, day),
+        fetched = (collected or {}).get("history") or Fetched()
+        stored = store_history(settings.db_path, fetched.minutes) if fetched.minutes else 0
+        return (RecordedBars.window(settings.db_path, symbols, day, daily=fetched.daily),
                 f"the bot's recorded minute bars and IB history in {settings.db_path} "
                 f"({stored} bars fetched tonight)")
     if sim_date is None:
