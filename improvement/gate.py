@@ -3,12 +3,14 @@
 Tonight's replay window is the `sessions` (default 20) NYSE sessions ending at the reviewed
 day, contiguous by the calendar: a session the replay data lacks is a hole, never replaced by an
 older one (a December night must not "validate" on February). The window is split in time: the
-older half is the in-sample part, the recent half the test part. When either part has less than
-80% of its sessions, nothing is decided ("validated on 12 of 20 sessions" says why).
+older 35% (7 of 20 sessions) is the in-sample part, the recent 65% (13) the test part: the
+in-sample part only proposes and ranks, the test part decides, and its power grows with its
+length. When either part has less than 80% of its sessions, nothing is decided ("data for 12
+of 20 sessions" says why).
 
 1. Candidates come from the in-sample part only: the rules read the current parameters'
    replayed in-sample trades, the LLM reads their metrics, the neighbour search replays them
-   (improvement/candidates.py).
+   (improvement/suggestions.py).
 2. In-sample screen: every candidate is replayed on the in-sample sessions next to the current
    parameters. Only candidates that earned more per session there go on, at most `max_tested`
    of them (the highest in-sample t first). The test part is not read for this choice.
@@ -47,7 +49,7 @@ from improvement.replay import Replayer, ReplayResult
 from trade.calendar import MarketCalendar
 from trade.models import Params
 
-ALPHA = 0.01
+ALPHA = 0.02
 MIN_EDGE = 0.00025  # per trade, as a fraction of the position's notional
 SCREEN_ALPHA = 0.5  # the in-sample screen only ranks: its bound is not a decision
 
@@ -55,7 +57,7 @@ SCREEN_ALPHA = 0.5  # the in-sample screen only ranks: its bound is not a decisi
 @dataclass(frozen=True, slots=True)
 class GateSettings:
     sessions: int = 20
-    test_fraction: float = 0.5
+    test_fraction: float = 0.65  # 20 sessions: 7 in sample, 13 in the test part
     min_present: float = 0.8  # share of each part that must have replay data
     alpha: float = ALPHA
     max_tested: int = 2

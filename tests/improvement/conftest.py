@@ -37,7 +37,7 @@ ALLOCATION = 0.5
 EQUITY = 100_000.0
 DAYS = [s.date for s in MarketCalendar().sessions_between(date(2026, 1, 5), date(2026, 2, 27))]
 TODAY = date(2026, 2, 18)
-GATE = GateSettings(sessions=8)  # 4 sessions in sample, 4 in the test part
+GATE = GateSettings(sessions=8, test_fraction=0.5)  # 4 sessions in sample, 4 in the test part
 
 
 @pytest.fixture(scope="session")

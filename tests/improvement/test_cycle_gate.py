@@ -39,8 +39,8 @@ CALENDAR = MarketCalendar()
 
 
 def test_beating_the_current_params_on_the_test_sessions_is_not_enough(tmp_path: Path) -> None:
-    """Seed 6 of the null market, its first night: stop_loss 0.01 made +$13/session more than
-    the current params over the 10 test sessions, well inside the noise. The old cycle made any
+    """Seed 6 of the null market, its first night: stop_loss 0.01 made +$25/session more than
+    the current params over the 13 test sessions, well inside the noise. The old cycle made any
     such candidate challenger B; now it is rejected and nothing trades differently."""
     gate = GateSettings()
     days = market_days(3, gate.sessions)
@@ -54,10 +54,10 @@ def test_beating_the_current_params_on_the_test_sessions_is_not_enough(tmp_path:
     [stop] = [s for s in report["suggestions"] if s["parameter"] == "stop_loss"
               and s["new"] == 0.01]
     check = stop["validation"]
-    assert check["stage"] == "tested" and check["test"]["sessions"] == 10
+    assert check["stage"] == "tested" and check["test"]["sessions"] == 13
     assert check["candidate_test_pnl"] > check["current_test_pnl"]  # it did beat them
     assert not check["passed"] and not stop["challenger"]
-    assert "rejected: tested on 10 sessions 2025-01-28..2025-02-10" in stop["decision"]
+    assert "rejected: tested on 13 sessions 2025-01-23..2025-02-10" in stop["decision"]
     assert "the gate needs the interval above +" in stop["reason"]
     assert report["ab_test"]["status"] == "none" and report["next_variant"] == ""
     assert report["next_params"] == Params().as_dict()

@@ -75,9 +75,9 @@ def test_the_window_is_the_contiguous_sessions_ending_at_the_night(wave_market: 
     assert "replay data for 0 of 20 sessions 2026-11-17..2026-12-15" in late.problem
     first = replay_window(replayer, DAYS[9], GateSettings())  # 10 sessions of data so far
     assert first.coverage == "10 of 20 sessions" and first.problem is not None
-    assert "in-sample part 0 of 10" in first.problem
+    assert "in-sample part 0 of 7, test part 10 of 13" in first.problem
     full = replay_window(replayer, date(2026, 2, 18), GateSettings())
-    assert full.problem is None and len(full.in_sample) == len(full.test) == 10
+    assert full.problem is None and (len(full.in_sample), len(full.test)) == (7, 13)
     assert full.test[-1] == date(2026, 2, 18) and full.in_sample[-1] < full.test[0]
 
 

@@ -45,7 +45,10 @@ def test_two_runs_print_the_same_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert outputs[0] == outputs[1]
     summary = json.loads(outputs[0])
     assert summary["sessions"] == 1 and summary["tuned_trades"] > 0
-    assert summary["untuned_trades"] == summary["tuned_trades"]  # nothing trades unvalidated
+    # the night changes nothing before the next session, so both runs traded the same session
+    # with the same params: the same trades to the share and the cent
+    assert summary["untuned_trades"] == summary["tuned_trades"]
+    assert summary["untuned_net_pnl"] == summary["tuned_net_pnl"]
     for night in summary["nights"]:
         assert night["decisions"] and night["notes"]
         assert any("replay window" in n for n in night["notes"])
