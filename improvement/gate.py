@@ -170,15 +170,15 @@ def judge(replayer: Replayer, window: ReplayWindow, current: Params,
         scale = sizing_scale(base_in, result) if c.sizing else 1.0
         screen = paired_test(differences(base_in, result, scale), SCREEN_ALPHA, 0,
                              bootstrap=False)
-        screened.append((c, scale, screen))
-    eligible = sorted((i for i, (_, _, s) in enumerate(screened) if s.mean > 0 and s.sessions),
+        screened.append((c, scale, screen, bool(result.trades)))
+    eligible = sorted((i for i, (_, _, s, _) in enumerate(screened) if s.mean > 0 and s.sessions),
                       key=lambda i: (-(screened[i][2].t or 0.0), -screened[i][2].mean, i))
     chosen = eligible[:settings.max_tested]
     distinct = len(earlier | {screened[i][0].key for i in chosen})
     alpha = deflated_alpha(settings.alpha, distinct)
     base_test = replayer.replay(current, window.test) if chosen else None
     out = []
-    for i, (c, scale, screen) in enumerate(screened):
+    for i, (c, scale, screen, traded) in enumerate(screened):
         where = (f"in sample ({len(window.in_sample)} sessions {_span(window.in_sample)}) "
                  f"{money(screen.mean)}/session")
         if i not in chosen:
@@ -186,6 +186,10 @@ def judge(replayer: Replayer, window: ReplayWindow, current: Params,
             reason = (f"not tested: {where} vs the current params" if stage == "in_sample" else
                       f"not tested: {where}, t {screen.t or 0:.2f}, below the "
                       f"{settings.max_tested} best candidates tonight")
+            if not traded and not base_in.trades:
+                reason = (f"not tested: in sample ({len(window.in_sample)} sessions "
+                          f"{_span(window.in_sample)}) neither the current params nor this "
+                          "change made a trade: nothing to compare")
             out.append(GateVerdict(stage, screen, None, scale, distinct, margin, None, None,
                                    False, reason))
             continue
