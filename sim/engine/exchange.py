@@ -2,7 +2,7 @@
 
 It knows nothing of the TWS protocol; `sim/gateway.py` and `sim/paper_broker.py` drive it and
 listen to its events (openOrder then orderStatus on every change, execDetails before the status
-that a fill causes). Statuses follow IB (shared/notes/tws-protocol.md §4.9):
+that a fill causes). Statuses follow IB (the TWS API's orderStatus states; docs/simulator.md):
 
     place -> PendingSubmit -> Submitted (MKT, resting LMT, MOC/LOC) | PreSubmitted (held: not
     transmitted, waiting for the parent's fill, goodAfterTime not reached, STP/TRAIL not yet

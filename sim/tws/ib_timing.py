@@ -26,13 +26,14 @@ from typing import Any
 from sim.engine.lifecycle import HELD_UNTIL_TIME
 from sim.market.sessions import NY
 from sim.tws import encoders as enc
+from sim.tws import errors
 from sim.tws import order_messages as om
 from sim.tws import requests as rq
 from sim.tws.contracts import stock
 from sim.tws.courier import Courier
 from sim.tws.realism import Realism
 
-HELD_ORDER_WARNING = 399  # IB: "Order Message: ... will not be placed at the exchange until ..."
+HELD_ORDER_WARNING = errors.ORDER_MESSAGE  # IB 399: "Order Message: ... will not be placed ... until"
 REFUSALS = {
     201: "Order rejected - reason: the goodAfterTime of a working order cannot be changed by a "
          "modification; cancel the order and place a new one",

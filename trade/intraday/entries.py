@@ -1,7 +1,7 @@
 """The entry half of the per-bar path: the rules' verdict, risk, the bracket sent inside the
 decision.
 
-Synchronous on purpose (DESIGN: the per-bar path is plain computation; only talking to the broker
+Synchronous on purpose (docs/architecture.md: the per-bar path is plain computation; only talking to the broker
 is awaited): `submit_bracket` hands every leg to the broker before it returns, so an entry goes
 out the moment it is decided instead of one event-loop turn later, behind the other bars of the
 same burst. Every "no" is counted per symbol and rule (`no_entry`: the run log's "why no entry"
