@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from observability.schema import IntentState
-from trade.broker import Broker
+from trade.broker import Broker, OrderRejected
 from trade.intraday.refs import RefBook
 from trade.models import OrderRef, OrderTicket, Side
 
@@ -127,8 +127,15 @@ async def flatten(
             backstop = backstop_to_release(orders, symbol, qty) if release_backstop else None
             if backstop is None or backstop.order_id in released:
                 continue
-            await broker.modify_order(backstop.order_id, release_now=True)
             released.add(backstop.order_id)
+            try:
+                await broker.modify_order(backstop.order_id, release_now=True)
+            except OrderRejected as exc:
+                # IB advises changing only price, size and TIF by a modification: where it
+                # refuses the release, the backstop stays held and this round cancels and sells
+                log.warning("flatten: %s: the backstop's release was refused (%s): cancelling "
+                            "the exits and selling at market instead", symbol, exc)
+                continue
             selling.add(backstop.oca_group)
             log.info("flatten: %s: the broker-held backstop sells %d now (%s)",
                      symbol, qty, backstop.order_ref)
@@ -166,8 +173,13 @@ async def flatten(
     while max_rounds is None or round_no < max_rounds:
         round_no += 1
         if until is not None and broker.now() >= until and await broker.server_now() >= until:
-            if remaining:
-                log.error("flatten: the session closed with %s still held", remaining)
+            try:  # nothing held at all (a run started after the close) is flat, not an error
+                remaining = (await owned_now()).remaining
+            except Exception as exc:  # unknown: what the last round saw stands
+                log.info("flatten: holdings not read at the close (%s)", exc)
+            if not remaining:
+                return FlattenResult(True, broker.now(), round_no, sent)
+            log.error("flatten: the session closed with %s still held", remaining)
             break
         try:
             if await asyncio.wait_for(one_round(round_no), round_deadline):
