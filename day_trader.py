@@ -314,7 +314,7 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
     from trade import startup
     from trade.ib.session import ib_broker
     from trade.intraday.day_session import run_trading_day
-    from trade.intraday.summary import no_entry_table, result_line
+    from trade.intraday.summary import no_entry_table, open_lines, result_line
     from trade.watchlist import load_watchlist
     from ui.status.launch import StatusPage
 
@@ -338,11 +338,17 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
         finally:
             await page.stop()
         if args.improve and result.run_log is not None:
-            from improvement import nightly
+            if result.run_log.stopped_by is None:  # the day is over: reviewed from all its runs
+                from improvement import nightly
 
-            traded.after_day = await nightly.collect_after_close(broker, result.run_log)
+                traded.after_day = await nightly.collect_after_close(broker, result.run_log)
+            else:
+                _say("nightly cycle not run: an interrupted run is not the whole day (it runs "
+                     "after the close of a run that reaches it, or by hand: python -m "
+                     "improvement.cycle --date " + str(result.run_log.day) + ")")
     if result.run_log is not None:
-        for line in [result_line(result.run_log), *no_entry_table(result.run_log)]:
+        for line in [result_line(result.run_log), *open_lines(result.run_log),
+                     *no_entry_table(result.run_log)]:
             _say(line)
         traded.results.append(result)
     _say(result.message)
@@ -417,6 +423,15 @@ def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace,
             report = _write_day_report(defaults, log.day)
             alerts.notify(ev.day_end(ev.DAY_TRADER, log.day, log.realized_pnl, len(log.trades),
                                      log.flat_at, report=str(report) if report else None))
+    lost = [done for done in traded.results if done.unrecorded]
+    if lost:  # trading went on; the records did not all land: say where they are, exit 1
+        from trade.startup import EXIT_FAILED, fail
+
+        code = EXIT_FAILED
+        for done in lost:
+            fail(PROG, f"{done.unrecorded} record(s) could not be written to the history DB "
+                       f"{done.db_path}: they are listed in the run log {done.log_path} "
+                       "(`unrecorded`)", EXIT_FAILED)
     return code
 
 

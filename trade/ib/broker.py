@@ -440,6 +440,11 @@ class IBBroker(IBMarketData):
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         """IB errors at their true weight (the client library logs even a routine OCA cancel,
         202, as ERROR; entry scripts silence it and rely on this)."""
+        if code == ib_errors.ORDER_HELD_WARNING:
+            # 399: accepted and held (the backstop until its goodAfterTime, an order outside
+            # regular hours): expected, one quiet line
+            log.debug("order %s held by IB: %s", req_id, " ".join(message.split()))
+            return
         if code in ib_errors.MARKET_DATA_NOT_SUBSCRIBED:
             symbol = self._realtime_symbols.get(req_id)
             if (symbol or req_id) not in self._unsubscribed:

@@ -9,6 +9,7 @@ double safety net and its watchdog, is trade/intraday/flatten.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from observability import tracing
@@ -55,8 +56,8 @@ class Closing:
     async def holdings(self) -> Holdings:
         """What the bot still owns and may trade now: every execution the broker reports
         applied first, a confirmed sale the bot did not make taken into account."""
-        await self.fills.catch_up()
-        positions = await self.ctx.broker.positions()
+        # both reads at once: the flatten's every round pays this, IB's replies take time
+        _, positions = await asyncio.gather(self.fills.catch_up(), self.ctx.broker.positions())
         self.sync.judge(positions)
         held = {p.symbol: p.qty for p in positions}
         remaining, tradable = {}, {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,7 @@ from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
 from trade.models import Account
 from trade.risk import RiskManager
-from trade.startup import refuse_live_account
+from trade.startup import check_writable, refuse_live_account
 from trade.watchlist import Watchlist, analyze_watchlist
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class TradingDayResult:
     message: str
     db_path: Path | None = None  # where this run's records went (the sim DB for a simulator)
     logs_dir: Path | None = None
+    unrecorded: int = 0  # records that never reached the DB (listed in the run log)
 
 
 def records_for(settings: Settings, account: Account) -> tuple[Path, Path]:
@@ -88,6 +90,10 @@ async def run_trading_day(
         kept = [v for v in verdicts if v.kept]
         log.info("run %s: records in %s, run log in %s%s", run_id, db_path, logs_dir,
                  " (a simulated account: kept apart from real records)" if account.simulated else "")
+        # every place the run will write, checked before the first order: a logs/ folder found
+        # unwritable at the end of a day would lose its run log
+        check_writable({"the run log's folder (LOGS_DIR)": logs_dir,
+                        "the reports folder (REPORTS_DIR)": settings.reports_dir})
         handle = tracing.current()
         db = HistoryDB.open(db_path, tracer=handle.tracer if handle and handle.enabled else None)
         risk = RiskManager.standard(
@@ -138,13 +144,28 @@ async def run_trading_day(
             await trader.run()
         finally:
             stopper.cancel()
-        path = run_log.write(logs_dir)
+        path = _write_run_log(run_log, logs_dir)
         _record_run_metrics(db, session, variant, run_log, trader.entries.day_start_equity,
                             settings.allocation)
-        return TradingDayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir)
+        lost = len(run_log.extra.get("unrecorded", []))
+        return TradingDayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir,
+                                lost)
     finally:
         if db is not None:
             db.close()
+
+
+def _write_run_log(run_log: RunLog, logs_dir: Path) -> Path:
+    """The run log where it belongs or, if that fails at the end of the day (a full disk),
+    in the temporary folder, saying so: the day's record is never lost silently."""
+    try:
+        return run_log.write(logs_dir)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / "ib-trading-run-logs"
+        path = run_log.write(fallback)
+        log.error("the run log could not be written to %s (%s): written to %s instead",
+                  logs_dir, exc, path)
+        return path
 
 
 T = TypeVar("T")

@@ -103,6 +103,7 @@ async def flatten(
     released: set[int] = set()  # backstops released once: the next round cancels and sells
     selling: set[str] = set()  # this round's OCA groups whose released backstop sells the position
     remaining: dict[str, int] = {}
+    known = False  # whether a holdings read has ever answered (unknown is not flat)
 
     def ours(order_ref: str) -> bool:
         ref = OrderRef.parse(order_ref)
@@ -119,9 +120,10 @@ async def flatten(
 
     async def one_round(round_no: int) -> bool:
         nonlocal remaining
-        orders = await own_working()
+        nonlocal known
+        orders, holdings = await asyncio.gather(own_working(), owned_now())
+        known = True
         selling.clear()
-        holdings = await owned_now()
         remaining = holdings.remaining
         for symbol, qty in sorted(holdings.tradable.items()):
             backstop = backstop_to_release(orders, symbol, qty) if release_backstop else None
@@ -175,11 +177,13 @@ async def flatten(
         if until is not None and broker.now() >= until and await broker.server_now() >= until:
             try:  # nothing held at all (a run started after the close) is flat, not an error
                 remaining = (await owned_now()).remaining
+                known = True
             except Exception as exc:  # unknown: what the last round saw stands
                 log.info("flatten: holdings not read at the close (%s)", exc)
-            if not remaining:
+            if known and not remaining:
                 return FlattenResult(True, broker.now(), round_no, sent)
-            log.error("flatten: the session closed with %s still held", remaining)
+            log.error("flatten: the session closed with %s still held",
+                      remaining if known else "an unknown position (the broker did not answer)")
             break
         try:
             if await asyncio.wait_for(one_round(round_no), round_deadline):

@@ -75,6 +75,10 @@ class Ownership:
         self._own[symbol] = kept
         return kept
 
+    def quiet(self, symbol: str) -> bool:
+        """No execution of the bot's in `symbol` so recent that the position may lag it."""
+        return not self._recent(symbol)
+
     def pending(self, symbol: str) -> bool:
         """A shortfall was seen once and waits for its second look."""
         return symbol in self._shortfalls

@@ -200,9 +200,10 @@ class BrokerSync:
                                        settled=settled is not None and symbol in settled)
             if look.foreign:
                 foreign[symbol] = look.foreign
-                line = self.ownership.tell_foreign(symbol, look.foreign)
-                if line is not None:
-                    log.warning("%s", line)
+                if self.ownership.quiet(symbol):  # a lagging position is no foreign share
+                    line = self.ownership.tell_foreign(symbol, look.foreign)
+                    if line is not None:
+                        log.warning("%s", line)
             if look.reduced_to is not None:
                 self._warn(f"{symbol}: the broker holds {broker.get(symbol, 0)} shares, less than "
                            f"the bot's {lot} beyond the {self.ownership.baseline.get(symbol, 0)} "

@@ -271,7 +271,8 @@ class IntradayTrader:
         self.day_end.keep_bar(bar)
         if self.broker.now() - bar.end > STALE_BAR:
             return  # a backfilled or held bar: indicators only, never a decision on the past
-        if book.busy:
+        if book.busy:  # held, or an entry in flight: said as such in "why no entry"
+            self.entries.count(book.symbol, "held")
             return
         if not self.state.may_enter:
             self.entries.count(book.symbol, "entries paused")
