@@ -87,6 +87,17 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_flag(
         money,
+        "--adopt",
+        action="append",
+        type=cli._type(cli.ADOPT_FIX, cli.adopt_request),
+        metavar="SYMBOL[:QTY]",
+        fix=cli.ADOPT_FIX,
+        help="give the bot shares it did not buy itself (your own, bought by hand) to protect "
+        "and flatten as its own: all of SYMBOL's shares no book records, or QTY of them; the bot "
+        "otherwise never touches shares it cannot prove it bought",
+    )
+    cli.add_flag(
+        money,
         "--no-improve",
         dest="improve",
         action="store_false",
@@ -334,7 +345,8 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
         try:
             result = await run_trading_day(
                 settings, watchlist, broker, stop, variant=variant,
-                on_trader=_when_started(args, simulator, page, log_format, alerts), alerts=alerts)
+                on_trader=_when_started(args, simulator, page, log_format, alerts), alerts=alerts,
+                adopt=dict(args.adopt or []))
         finally:
             await page.stop()
         if args.improve and result.run_log is not None:

@@ -105,6 +105,21 @@ def _type(fix: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+ADOPT_FIX = "SYMBOL or SYMBOL:QTY, e.g. SPY or SPY:100 (repeat the flag for several symbols)"
+
+
+def adopt_request(text: str) -> tuple[str, int | None]:
+    """`--adopt SYMBOL[:QTY]`: the shares of SYMBOL no book records (all, or QTY of them)."""
+    symbol, _, qty = text.strip().partition(":")
+    if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,9}", symbol):
+        raise ValueError(text)
+    if not qty:
+        return symbol, None
+    if not qty.isdigit() or int(qty) <= 0:
+        raise ValueError(text)
+    return symbol, int(qty)
+
+
 def _weekday(text: str) -> str:
     wanted = text.strip().lower()
     for name in WEEKDAYS:

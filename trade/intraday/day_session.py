@@ -23,6 +23,7 @@ from observability import tracing
 from observability.alerts import events as ev
 from observability.history import HistoryDB, HistoryDBError
 from observability.schema import DailyMetricsRow
+from trade.allocation import AllocationRegistry, Claim
 from trade.broker import Broker, NotConnected
 from trade.calendar import MarketCalendar, Session
 from trade.config import DEFAULT_DB_PATH, Settings
@@ -61,6 +62,7 @@ async def run_trading_day(
     settings: Settings, watchlist: Watchlist, broker: Broker, stop: asyncio.Event, variant: str = "",
     on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
     alerts: AlertSink | None = None,
+    adopt: dict[str, int | None] | None = None,
 ) -> TradingDayResult:
     """Check the account, analyse the watchlist, trade until flat; return the written run log.
 
@@ -69,9 +71,13 @@ async def run_trading_day(
     """
     assert settings.allocation is not None, "load_settings guarantees an allocation"
     db: HistoryDB | None = None
+    claim: Claim | None = None
     try:
         account = await through_reconnects(broker.account, "reading the account")
         refuse_live_account(account, settings.live)
+        if not account.simulated:  # two processes may not each take 0.9 of one account
+            claim = AllocationRegistry(settings.logs_dir).claim(
+                account.account_id, "day trader", settings.allocation)
         calendar = MarketCalendar(
             flatten_minutes=settings.flatten_minutes,
             entry_cutoff_minutes=settings.entry_cutoff_minutes,
@@ -126,7 +132,8 @@ async def run_trading_day(
                                      at=broker.now()))
         trader = IntradayTrader(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
-            risk, TraderOptions(allocation=settings.allocation, variant=variant), run_log,
+            risk, TraderOptions(allocation=settings.allocation, variant=variant,
+                                adopt=dict(adopt or {})), run_log,
             alerts=alerts,
         )
         await through_reconnects(lambda: trader.start(
@@ -153,6 +160,8 @@ async def run_trading_day(
     finally:
         if db is not None:
             db.close()
+        if claim is not None:
+            claim.release()
 
 
 def _write_run_log(run_log: RunLog, logs_dir: Path) -> Path:

@@ -128,6 +128,7 @@ class IntradayTrader:
             options.progress_every_s, options.settle_after_close_s, options.settle_poll_s,
             options.shutdown_flush_s), lambda reason: self.reconcile(reason=reason))
         self._wired = self._replayed = False  # start()'s one-time steps, done
+        self._flatten_clock_ok = False  # the broker's own clock has reached the flatten time
         self._lost_at: float | None = None  # monotonic time the connection was lost
         self._unreachable_told = False
 
@@ -183,7 +184,7 @@ class IntradayTrader:
             now = self.broker.now()
             mono = time.monotonic()
             try:
-                if state.flatten_due(now, session.flatten_at):
+                if state.flatten_due(now, session.flatten_at) and await self._flatten_time(now):
                     await self.closing.flatten()
                 if state.phase is Phase.FLAT:
                     break
@@ -228,6 +229,15 @@ class IntradayTrader:
         await day_end.flush_before_exit()
         day_end.finish_run_log()
         return self.run_log
+
+    async def _flatten_time(self, now: datetime) -> bool:
+        """The flatten starts on the broker's clock read afresh, not on the estimate of it (a
+        fast simulator's estimate runs ahead: the flatten's fills came stamped 15:54). A
+        person's flatten needs no clock."""
+        if self._flatten_clock_ok or now < self.session.flatten_at:
+            return True
+        self._flatten_clock_ok = await self.broker.server_now() >= self.session.flatten_at
+        return self._flatten_clock_ok
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
