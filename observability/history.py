@@ -223,6 +223,20 @@ class HistoryDB(MetricsHistory, ImprovementHistory, WeeklyHistory):
                            (book, symbol))
         return int(rows[0][0]) if rows else 0
 
+    def set_foreign_baseline(self, book: str, day: date, symbol: str, qty: int,
+                             time: datetime) -> None:
+        """The shares of `symbol` that `book` found were not its own on `day`."""
+        sql = ("INSERT INTO foreign_baselines (book, trading_date, symbol, qty, noted_time) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (book, trading_date, symbol) DO UPDATE SET "
+               "qty = excluded.qty, noted_time = excluded.noted_time")
+        self._write("set_foreign_baseline", sql,
+                    (book, day.isoformat(), symbol, int(qty), to_db_time(time)))
+
+    def foreign_baselines(self, book: str, day: date) -> dict[str, int]:
+        rows = self._query("SELECT symbol, qty FROM foreign_baselines WHERE book = ? AND "
+                           "trading_date = ?", (book, day.isoformat()))
+        return {symbol: int(qty) for symbol, qty in rows}
+
     def book_positions(self, book: str) -> list[BookPosition]:
         rows = self._query("SELECT book, symbol, qty, avg_cost FROM book_positions WHERE book = ? "
                            "ORDER BY symbol", (book,))

@@ -288,8 +288,21 @@ CREATE INDEX executions_commission_pending ON executions (commission_pending)
     WHERE commission_pending = 1;
 """
 
+# the shares a bot found in the account beyond its own lot, per trading day: a restart the same
+# day never charges a sale made while it was down to the owner (trade/intraday/ownership.py)
+FOREIGN_BASELINES = """
+CREATE TABLE foreign_baselines (
+    book         TEXT    NOT NULL,
+    trading_date TEXT    NOT NULL,
+    symbol       TEXT    NOT NULL,
+    qty          INTEGER NOT NULL,
+    noted_time   TEXT    NOT NULL,
+    PRIMARY KEY (book, trading_date, symbol)
+);
+"""
+
 MIGRATIONS: tuple[str, ...] = (V1, V2, MINUTE_BARS, IMPROVEMENT, V_WEEKLY, RUNS,
-                               COMMISSION_PENDING)
+                               COMMISSION_PENDING, FOREIGN_BASELINES)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -127,6 +127,7 @@ class OrderTicket:
     good_after: datetime | None = None  # held at the broker until then (IB goodAfterTime)
     account: str = ""
     client_id: int = 0  # the API client that placed it (0: unknown, or TWS itself)
+    rejected: int = 0  # IB's error code when the order ended because IB refused it
 
     @property
     def remaining(self) -> int:

@@ -38,6 +38,11 @@ from sim.tws.runner import GatewayThread
 WRONG_ID = CLIENT_ID + 1
 WRONG_ID_S = 8.0  # real seconds the bot under the wrong client id gets before it is replaced
 WEEKLY_CLIENT_ID = 1
+# Sells resting on foreign shares (a person just sold part of the bot's lot): a fill sells them
+# at once, and the bot resizes its exits in real seconds, so those seconds run at the market's
+# own pace. At the campaign's fast pace one real second was 25 market minutes and the
+# take-profit won every race (seed 128).
+REAL_PACE = 1.0
 EXIT_LEGS = ("TP", "SL", "BKS")
 WAITING_KINDS = (Fault.CANCEL_FROM_TWS, Fault.CANCEL_ALL, Fault.MANUAL_SALE,
                  Fault.WEEKLY_UNBOOKED, Fault.RESTART_OTHER_CLIENT)
@@ -54,6 +59,7 @@ class FaultInjection:
     pending: list[tuple[float, str, Any]]
     reachable_from: float
     waiting: list[FaultEvent]
+    paced_by_fault: bool
 
     # provided by ChaosSession
     def _settle(self, grace_s: float) -> None: ...
@@ -138,6 +144,8 @@ class FaultInjection:
             return 0
         symbol = candidates[0]
         qty = max(1, min(lots[symbol] - 1, round(lots[symbol] * fraction)))
+        self.sim.set_speed(REAL_PACE)  # before the sale, on this thread: no market time slips by
+        self.paced_by_fault = True
         order = self.sim.orders.place_from_tws(self.ownership.account, symbol, "SELL", qty)
         if order.status != "Filled":
             self.sim.orders.cancel_from_tws([order.order_id])

@@ -80,6 +80,8 @@ class InvariantChecker:
     _seen: set[str] = field(default_factory=set)
     _unprotected_since: dict[str, float] = field(default_factory=dict)
     exposed: set[str] = field(default_factory=set)  # symbols held without correct exits now
+    at_risk: set[str] = field(default_factory=set)  # sells resting on foreign shares now
+    holding: bool = False  # the bot holds shares or has working orders now
     _entry_fills: dict[int, float] = field(default_factory=dict)
     _flat_window_clean: bool = True
     _checked_flatten: bool = False
@@ -136,6 +138,11 @@ class InvariantChecker:
         judged = {code: {s for c, s in self.condemned if c == code} for code in ("I3", "I8")}
         self.exposed = ((self.exposed - judged["I3"] - judged["I8"])
                         | (self._i8.pending - judged["I8"]))
+        self.at_risk = self._i8.over - judged["I8"]
+        self.holding = any(own.values()) or any(
+            o["ref"].startswith(BOT_PREFIX) and o["account"] == self.account
+            and o["status"] in ("PreSubmitted", "Submitted", "PendingSubmit")
+            for o in state["orders"])
 
     def _check_exposure(self, state: Mapping[str, Any], own: Mapping[str, int], net_liq: float) -> None:
         main = state["accounts"][self.account]["positions"]

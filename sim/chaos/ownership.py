@@ -80,6 +80,7 @@ class OwnershipCheck:
     _lots: dict[str, int] = field(default_factory=dict)
     _lot_changed: dict[str, float] = field(default_factory=dict)
     _over_since: dict[str, float] = field(default_factory=dict)
+    _over: set[str] = field(default_factory=set)
 
     def observe(self, state: Mapping[str, Any], wall: float, counting: bool, now: datetime) -> None:
         own = self.ownership
@@ -94,8 +95,11 @@ class OwnershipCheck:
             if self._lots.get(symbol) != lot:
                 self._lots[symbol] = lot
                 self._lot_changed[symbol] = wall
+        self._over = set()
         for symbol, (group, shares) in self._largest_sells(state).items():
             lot = max(lots.get(symbol, 0), 0)
+            if shares > lot:
+                self._over.add(symbol)
             graced = wall - self._lot_changed.get(symbol, float("-inf")) <= self.deadline_s
             if shares <= lot or graced or not counting:
                 self._over_since.pop(symbol, None)
@@ -105,6 +109,12 @@ class OwnershipCheck:
                 where = f"OCA group {group}" if group else "outside any OCA group"
                 self.violate("I8", f"{symbol}: sells for {shares:g} shares working {where}, the "
                                    f"bot owns {lot} (at {now:%H:%M:%S}): they rest on foreign shares")
+
+    @property
+    def over(self) -> set[str]:
+        """Symbols whose sells exceed the bot's lot now, in grace or not: a fill there sells
+        foreign shares at once, so the campaign runs those seconds at the market's own pace."""
+        return set(self._over)
 
     @property
     def pending(self) -> set[str]:

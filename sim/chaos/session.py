@@ -29,7 +29,7 @@ from typing import Any
 
 from observability.history import HistoryDB
 from sim.chaos.bot import ALLOCATION, BOT_REPO, CLIENT_ID, BotProcess
-from sim.chaos.faults import WRONG_ID, WRONG_ID_S, FaultInjection
+from sim.chaos.faults import REAL_PACE, WRONG_ID, WRONG_ID_S, FaultInjection
 from sim.chaos.invariants import (
     RESTART_GRACE_S,
     SETTLE_BOUND_S,
@@ -48,6 +48,12 @@ from sim.tws.runner import GatewayThread
 MAIN_ACCOUNT = "DU1234567"
 FAST, SLOW = 1500.0, 60.0
 SLOW_FROM, SLOW_UNTIL = timedelta(seconds=-30), timedelta(minutes=2, seconds=30)  # around flatten
+# The flatten's minute while the bot holds anything: 60 market seconds are 6 real ones. The bot's
+# flatten takes real time (reads, a modification's answer, cancels, a sale's fill: IB's replies
+# take tens to hundreds of milliseconds each); at SLOW the minute was 1 real second and a flatten
+# of 1.2 s failed I4 that in a real market would finish in its first seconds.
+FLATTEN_PACE = 10.0
+FLATTEN_FROM, FLATTEN_UNTIL = timedelta(seconds=-5), timedelta(seconds=61)
 POLL_S = 0.05
 TIMEOUT_S = 240.0
 
@@ -86,6 +92,7 @@ class ChaosSession(FaultInjection):
         self.flatten_at = close - timedelta(minutes=5)
         self.pending: list[tuple[float, str, Any]] = []  # (wall time, action, argument)
         self.waiting: list[FaultEvent] = []  # faults with nothing to act on yet
+        self.paced_by_fault = False  # a fault set the clock's speed on the simulator's thread
         self.reachable_from = 0.0  # wall time the Gateway accepts connections again
         self.settled_from = 0.0  # wall time from which the bot is expected to have acted
         self.ownership = Ownership(MAIN_ACCOUNT, foreign={**setup.weekly}, start_lot=dict(setup.leftover))
@@ -204,6 +211,19 @@ class ChaosSession(FaultInjection):
     def _subscriptions(self) -> int:
         return sum(len(s.subs.realtime_bars) for s in list(self.sim._sessions))
 
+    def _pace(self, checker: InvariantChecker, bot: BotProcess, now: datetime) -> float:
+        """The clock's speed for what can be judged now (never slowed for a bot the campaign
+        keeps down: nothing it could do is being judged)."""
+        if not self._bot_up(bot, now):
+            return self._speed_at(now)
+        if checker.at_risk:
+            return REAL_PACE
+        if checker.holding and self.flatten_at + FLATTEN_FROM <= now < self.flatten_at + FLATTEN_UNTIL:
+            return FLATTEN_PACE
+        if checker.exposed:
+            return SLOW
+        return self._speed_at(now)
+
     def _speed_at(self, now: datetime) -> float:
         slow = self.flatten_at + SLOW_FROM <= now < self.flatten_at + SLOW_UNTIL
         return SLOW if slow else FAST
@@ -235,8 +255,7 @@ class ChaosSession(FaultInjection):
                 checker.violate("X2", f"session still running after {TIMEOUT_S:g} s real "
                                       f"(market {now:%H:%M}; the bot {'runs' if bot.running else 'ended'})")
                 return
-            # slow while an exposure can be judged (not while the campaign keeps the bot down)
-            wanted = SLOW if checker.exposed and self._bot_up(bot, now) else self._speed_at(now)
+            wanted = self._pace(checker, bot, now)
             if wanted != speed:
                 speed = wanted
                 gw.call(self.sim.set_speed, speed)
@@ -248,6 +267,8 @@ class ChaosSession(FaultInjection):
                 if not self._inject(gw, bot, event, now):
                     self.waiting.append(event)
             self._retry_waiting(gw, bot, now)
+            if self.paced_by_fault:  # a fault set the pace itself (a person's sale)
+                self.paced_by_fault, speed = False, REAL_PACE
             self._run_pending(gw, bot, now)
             checker.observe(gw.call(self.sim.state), self._context(bot, now))
             time.sleep(POLL_S)

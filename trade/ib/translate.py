@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from trade.ib import errors as ib_errors
 from trade.models import Account, Bar, Fill, OrderStatus, OrderTicket, OrderType, Position, Side
 
 NY = ZoneInfo("America/New_York")
@@ -76,7 +77,17 @@ def order_ticket(trade: Any) -> OrderTicket:
         good_after=_good_after(getattr(order, "goodAfterTime", "")),
         account=order.account or "",
         client_id=int(order.clientId or 0),
+        rejected=_refusal(trade),
     )
+
+
+def _refusal(trade: Any) -> int:
+    """IB's code when the order ended by IB's refusal (ib_async records the error that ended it
+    in the trade's log): a definite answer, unlike a cancel an OCA sibling's fill may explain."""
+    if trade.orderStatus.status not in ("Cancelled", "Inactive") or not trade.log:
+        return 0
+    code = int(getattr(trade.log[-1], "errorCode", 0) or 0)
+    return code if code in ib_errors.ORDER_REJECTED else 0
 
 
 def commission(report: Any) -> float | None:

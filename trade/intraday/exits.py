@@ -83,6 +83,15 @@ class ExitKeeper:
                             "own flatten remains", ticket.symbol, ticket.order_ref)
             self.backstop_refused.add(ticket.symbol)
 
+    def leg_refused(self, symbol: str) -> None:
+        """IB refused one of the symbol's exit legs: a definite answer, no sibling's fill to wait
+        for, so the next guard look repairs at once (the grace stays for a cancel a fill may
+        explain). Two faults back to back (exits cancelled, the replacement's stop refused)
+        once took two graces and left the position short of its stop past 5 s (seed 215)."""
+        book = self.books.get(symbol)
+        if book is not None and book.entry is None:
+            book.exits.unprotected_since = time.monotonic() - self.exit_grace_s
+
     # -- the guard (called from the trader's loop) ----------------------------------------------
     def guard(self, now: datetime) -> None:
         mono = time.monotonic()

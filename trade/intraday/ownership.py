@@ -8,19 +8,26 @@ fill not yet in that book, anything bought by hand — is *foreign*: never given
 sold, never counted as the bot's exposure, and reported ("seen and left alone").
 
 The broker's position is used for two things only, and neither may move foreign shares:
-- the *foreign baseline* U of a symbol, noted the first time the bot looks at it: what the
-  broker holds beyond the bot's lot and the other books' recorded shares (the owner's holdings).
-  The bot never sells a symbol below U: its working sells and its flatten stay within
-  `min(lot, broker position - U)`;
+- the *foreign baseline* U of a symbol: every share the broker holds beyond the bot's lot the
+  first time the bot looks at it (the owner's holdings and the other books' shares alike). The
+  bot never sells a symbol below U: its working sells and its flatten stay within
+  `min(lot, broker position - U)`. U follows what is proven, never what is claimed: it rises
+  when shares the bot did not buy appear and stay (a weekly fill, a buy by hand; confirmed after
+  `quiet_s` with no execution of the bot's), and falls only by what the other books *record*
+  selling. It is kept for the day (the DB's `foreign_baselines`): a restart takes the larger of
+  the recorded U and what it computes, so a sale made while the bot was down is never charged to
+  the owner;
 - a *reduction the bot did not make*: when the broker holds less than lot + U, someone sold
   (a person in TWS, from another client). The bot then treats its own lot as what was sold —
   the owner's shares are never put at risk — shrinks its lot and its exits, and says so loudly.
   Positions lag executions at IB (ib_async issue 15: "ib.positions() may have a delay in
   updating"), so this is acted on only when it persists over two looks and no execution of the
   bot's in that symbol is recent.
-Other books' recorded shares enter only the baseline, once: a weekly book that overstates (its
+Other books' recorded claims never enlarge U by themselves: a weekly book that overstates (its
 sale filled while it was down) can never zero the bot's own lot, and one that understates never
-makes its shares the bot's.
+makes its shares the bot's. The price of that order of proof: when the weekly bot sells shares
+of a symbol the day trader holds and records the sale only seconds later, the day trader reads
+the sale as its own and gives up that many of its shares (loudly); foreign shares stay safe.
 """
 
 from __future__ import annotations
@@ -59,7 +66,11 @@ class Ownership:
     quiet_s: float = QUIET_AFTER_OWN_EXECUTION_S
     confirm_s: float = CONFIRM_AFTER_S
     baseline: dict[str, int] = field(default_factory=dict)  # symbol -> U
+    recorded: dict[str, int] = field(default_factory=dict)  # today's U from an earlier run
+    on_baseline: Callable[[str, int], None] | None = None  # keeps a new U for the day
     _shortfalls: dict[str, _Shortfall] = field(default_factory=dict)
+    _surpluses: dict[str, _Shortfall] = field(default_factory=dict)  # unexplained shares seen
+    _others_ref: dict[str, int] = field(default_factory=dict)  # other books' shares, last read
     _own: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # recent own buys
     reported: dict[str, int] = field(default_factory=dict)  # symbol -> foreign qty last told
 
@@ -97,12 +108,18 @@ class Ownership:
         recent = self._recent(symbol)
         hidden = sum(q for _, q in recent)  # own buys the position may not show yet
         seen_broker = broker_qty + hidden
+        others = None if other_books is None else max(0, other_books.get(symbol, 0))
         floor = self.baseline.get(symbol)
         if floor is None:
-            others = (other_books or {}).get(symbol, 0) if other_books is not None else 0
-            floor = max(0, seen_broker - max(lot, 0) - max(others, 0))
+            floor = max(0, seen_broker - max(lot, 0), self.recorded.get(symbol, 0))
             if not recent:  # a position that may still lag a sale of the bot's is no baseline
-                self.baseline[symbol] = floor
+                self._note(symbol, floor)
+                if others is not None:
+                    self._others_ref[symbol] = others
+        else:
+            floor = self._follow_other_books(symbol, floor, others)
+            floor = self._follow_surplus(symbol, floor, seen_broker - max(lot, 0), broker_qty,
+                                         quiet=not recent)
         room = seen_broker - floor  # what the bot could sell without touching foreign shares
         foreign = max(0, broker_qty - max(lot, 0))
         if lot <= 0 or room >= lot:
@@ -118,6 +135,43 @@ class Ownership:
         if seen is None or seen.broker_qty != broker_qty:
             self._shortfalls[symbol] = _Shortfall(now, broker_qty)
         return Look(max(0, lot), foreign)  # not yet: one look at a moving position decides nothing
+
+    def _note(self, symbol: str, floor: int) -> None:
+        if self.baseline.get(symbol) == floor:
+            return
+        self.baseline[symbol] = floor
+        if self.on_baseline is not None:
+            self.on_baseline(symbol, floor)
+
+    def _follow_other_books(self, symbol: str, floor: int, others: int | None) -> int:
+        """U falls by what the other books record selling (their shares left the account);
+        a larger claim raises nothing: only shares seen at the broker do."""
+        if others is None:
+            return floor
+        before = self._others_ref.get(symbol)
+        self._others_ref[symbol] = others
+        if before is not None and others < before:
+            floor = max(0, floor - (before - others))
+            self._note(symbol, floor)
+        return floor
+
+    def _follow_surplus(self, symbol: str, floor: int, beyond_lot: int, broker_qty: int,
+                        *, quiet: bool) -> int:
+        """Shares beyond the bot's lot and U that stay `quiet_s` with no execution of the bot's
+        are foreign (a weekly fill not yet in its book, a buy by hand): U rises to cover them,
+        so a later sale of the bot's shares is never absorbed by them."""
+        if not quiet or beyond_lot <= floor:
+            self._surpluses.pop(symbol, None)
+            return floor
+        seen = self._surpluses.get(symbol)
+        if seen is None or seen.broker_qty != broker_qty:
+            self._surpluses[symbol] = _Shortfall(self.clock(), broker_qty)
+            return floor
+        if self.clock() - seen.first_seen < self.quiet_s:
+            return floor
+        self._surpluses.pop(symbol, None)
+        self._note(symbol, beyond_lot)
+        return beyond_lot
 
     def sellable(self, symbol: str, broker_qty: int, lot: int) -> int:
         """At most what the bot may sell now: its lot, never into the foreign baseline."""

@@ -54,6 +54,7 @@ from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.health_keeper import HealthKeeper
 from trade.intraday.lots import Lots
 from trade.intraday.options import TraderOptions
+from trade.intraday.protection import EXIT_LEGS
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
@@ -105,6 +106,13 @@ class IntradayTrader:
                                        self.jobs, run_log, self.state, options.variant)
         ctx.ownership.confirm_s = options.ownership_confirm_s
         ctx.ownership.quiet_s = options.ownership_quiet_s
+        # today's foreign baselines outlive a restart (unreadable: computed afresh, the same
+        # rule as a first start)
+        ctx.ownership.recorded = records.read(
+            "foreign_baselines", lambda: db.foreign_baselines(BOOK, self.day), {})
+        ctx.ownership.on_baseline = lambda symbol, qty: records.write(
+            "set_foreign_baseline",
+            lambda: db.set_foreign_baseline(BOOK, self.day, symbol, qty, broker.now()))
         if alerts is not None:
             ctx.alerts = alerts
             records.on_failing = lambda reason, deferred: alerts.notify(
@@ -300,6 +308,8 @@ class IntradayTrader:
         else:
             self.orders.pop(ticket.order_id, None)
             self.exits.note_dead_leg(ticket, ref)
+            if ticket.rejected and ref.leg in EXIT_LEGS:
+                self.exits.leg_refused(ticket.symbol)
             if ticket.status is OrderStatus.INACTIVE:
                 # IB: "not currently working", not necessarily final: cancelled explicitly,
                 # so it can never come back beside whatever replaces it

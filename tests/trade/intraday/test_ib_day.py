@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 
+from sim.tws.faults import OrderFilter
 from sim.tws.realism import Delay, Realism
 from tests.trade.intraday.ib_day import IBDay
 from trade.refusal import Refused
@@ -93,5 +94,26 @@ async def test_a_restart_under_another_client_id_is_refused_naming_the_right_one
         second = day.make_trader(broker)
         with pytest.raises(Refused, match="restart with --client-id 2"):
             await second.start()
+    finally:
+        await day.close()
+
+
+async def test_a_refused_exit_leg_is_replaced_without_waiting_out_the_grace(tmp_path):
+    """Campaign seed 215 (before: IB's refusal of a stop waited out the same grace as a cancel an
+    OCA sibling's fill may explain; after TWS had cancelled the exits, the two graces left the
+    position without its stop past the 5 s deadline). The grace here is a minute: only a refusal
+    read as one repairs within the test's wait."""
+    day = IBDay(tmp_path, DAY, ("SOXL", "COIN"), watchlist=["SOXL"],
+                options={"exit_grace_s": 60.0})
+    ledger = day.sim.engine.accounts.ledger(day.sim.engine.account_id)
+    price = day.sim.replay.price_at("COIN", day.sim.now()) or 200.0
+    ledger.apply("COIN", 5.0, price, 0.0)  # yesterday's leftover, recorded by the bot
+    day.db.set_book_position("intraday", "COIN", 5, price, day.sim.now())
+    day.sim.reject_next_order(201, OrderFilter(order_type="STP", ref="DT-"))
+    try:
+        await day.start()
+        assert await day.until(
+            lambda: sorted(o["type"] for o in day.bot_orders("COIN")) == ["LMT", "MKT", "STP"],
+            30.0), "a fresh group with its stop, long before the minute's grace"
     finally:
         await day.close()

@@ -23,10 +23,64 @@ def test_the_owners_holdings_are_the_baseline_and_never_sellable():
     assert own.sellable("SPY", broker_qty=120, lot=30) == 20, "never into the owner's 100"
 
 
-def test_other_books_recorded_shares_are_not_the_owners_baseline():
-    own = Ownership(clock=Clock())
-    own.look("SPY", broker_qty=80, lot=30, other_books={"SPY": 50})
+def test_other_books_shares_at_the_broker_are_in_the_baseline_like_the_owners():
+    """Campaign seed 128 (before: U left the weekly book's shares out, so a person's sale of 37
+    of the bot's 148 AFRM was absorbed by the weekly book's 40 and the take-profit sold them)."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("AFRM", broker_qty=188, lot=148, other_books={"AFRM": 40})
+    assert own.baseline["AFRM"] == 40
+    own.look("AFRM", broker_qty=151, lot=148, other_books={"AFRM": 40})  # a person sold 37
+    clock.t += CONFIRM_AFTER_S
+    assert own.look("AFRM", broker_qty=151, lot=148, other_books={"AFRM": 40}).reduced_to == 111
+
+
+def test_a_claim_alone_never_enlarges_the_baseline():
+    """Issue 20 defect 7: a weekly book that overstates never takes the bot's own shares."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("SPY", broker_qty=100, lot=100, other_books={})
+    clock.t += 10
+    look = own.look("SPY", broker_qty=100, lot=100, other_books={"SPY": 50})
+    assert (own.baseline["SPY"], look.sellable, look.reduced_to) == (0, 100, None)
+
+
+def test_a_sale_the_other_books_record_lowers_the_baseline():
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("SPY", broker_qty=140, lot=100, other_books={"SPY": 40})
+    for _ in range(3):  # the weekly bot sold its 40 and recorded it
+        clock.t += CONFIRM_AFTER_S
+        look = own.look("SPY", broker_qty=100, lot=100, other_books={})
+        assert look.reduced_to is None and look.sellable == 100
     assert own.baseline["SPY"] == 0
+
+
+def test_shares_that_appear_and_stay_become_foreign():
+    """A weekly fill not yet in its book (or a buy by hand) must not absorb a later sale of the
+    bot's shares."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("SPY", broker_qty=100, lot=100, other_books={})
+    own.look("SPY", broker_qty=125, lot=100, other_books={})  # 25 bought by someone else
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S
+    own.look("SPY", broker_qty=125, lot=100, other_books={})
+    assert own.baseline["SPY"] == 25
+    own.look("SPY", broker_qty=105, lot=100, other_books={})  # a person sells 20
+    clock.t += CONFIRM_AFTER_S
+    assert own.look("SPY", broker_qty=105, lot=100, other_books={}).reduced_to == 80
+
+
+def test_a_baseline_outlives_a_restart_and_is_kept_for_the_day():
+    """Campaign seed 212 (before: the bot restarted after a person sold 27 of its 36 COIN and
+    computed the owner's 30 as 3: its exits for 36 rested on the owner's shares)."""
+    noted: list[tuple[str, int]] = []
+    first = Ownership(clock=Clock(), on_baseline=lambda s, q: noted.append((s, q)))
+    first.look("COIN", broker_qty=66, lot=36, other_books={})
+    assert noted == [("COIN", 30)]
+    restarted = Ownership(clock=Clock(), recorded=dict(noted))
+    look = restarted.look("COIN", broker_qty=39, lot=36, other_books={}, settled=True)
+    assert (restarted.baseline["COIN"], look.reduced_to) == (30, 9)
 
 
 def test_an_unreadable_db_counts_every_share_beyond_the_lot_as_foreign():
