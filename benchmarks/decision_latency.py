@@ -94,7 +94,8 @@ async def measure(
                 latencies.append((sent - bar_arrival.pop(symbol)) * 1000.0)
                 from_trader.append((sent - bar_handed.pop(symbol)) * 1000.0)
 
-    conn.data_received, conn.sendMsg = timed_receive, timed_send
+    conn.data_received = timed_receive  # type: ignore[method-assign]  # wrap the wire to time it
+    conn.sendMsg = timed_send  # type: ignore[method-assign]  # wrap the wire to time it
 
     session = MarketCalendar().session(DAY)
     params = Params(rsi_max=100.0, atr_min_pct=0.0, profit_target=0.001, stop_loss=0.001,

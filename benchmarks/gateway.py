@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ib_async import IB, MarketOrder, Stock  # noqa: E402
+from ib_async import IB, Contract, MarketOrder, Stock  # noqa: E402
 
 from sim.gateway import GatewaySimulator  # noqa: E402
 from sim.market.bar_sources import CsvBarSource  # noqa: E402
@@ -47,6 +47,7 @@ async def measure(host: str, port: int, orders: int, connects: int) -> None:
     await ib.connectAsync(host, port, clientId=1, timeout=5)
     ib.client.MaxRequests = 0
     [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+    assert isinstance(spy, Contract), f"the simulator did not qualify SPY: {spy!r}"
     rtt_ms = []
     for i in range(orders + 20):
         t0 = time.perf_counter()

@@ -155,7 +155,7 @@ def _chat_model(endpoint: LLMEndpoint) -> Any:
     if endpoint.provider == "deepseek":
         from langchain_deepseek import ChatDeepSeek
 
-        return ChatDeepSeek(api_key=endpoint.api_key, api_base=endpoint.base_url, **common)
+        return ChatDeepSeek(api_key=endpoint.api_key, base_url=endpoint.base_url, **common)
     from langchain_openai import ChatOpenAI
 
     # the OpenAI client insists on some key; local servers ignore it

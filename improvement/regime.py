@@ -213,7 +213,9 @@ def _adx(bars: Sequence[Bar], period: int) -> tuple[float, float, float]:
     """Wilder's ADX, +DI, -DI at the last bar (smoothing alpha = 1/period, seeded by the first
     values, as pandas' ewm(alpha=1/period, adjust=False))."""
     alpha = 1.0 / period
-    tr_s = plus_s = minus_s = adx = None
+    tr_s: float | None = None  # None until the first bar pair seeds the smoothing
+    adx: float | None = None
+    plus_s = minus_s = 0.0
     plus_di = minus_di = 0.0
     for prev, bar in zip(bars, bars[1:], strict=False):
         tr = max(bar.high - bar.low, abs(bar.high - prev.close), abs(bar.low - prev.close))
@@ -224,11 +226,11 @@ def _adx(bars: Sequence[Bar], period: int) -> tuple[float, float, float]:
             tr_s, plus_s, minus_s = tr, plus_dm, minus_dm
         else:
             tr_s += alpha * (tr - tr_s)
-            plus_s += alpha * (plus_dm - plus_s)  # type: ignore[operator]
-            minus_s += alpha * (minus_dm - minus_s)  # type: ignore[operator]
+            plus_s += alpha * (plus_dm - plus_s)
+            minus_s += alpha * (minus_dm - minus_s)
         if tr_s <= 0:
             continue
-        plus_di, minus_di = 100 * plus_s / tr_s, 100 * minus_s / tr_s  # type: ignore[operator]
+        plus_di, minus_di = 100 * plus_s / tr_s, 100 * minus_s / tr_s
         total = plus_di + minus_di
         dx = 100 * abs(plus_di - minus_di) / total if total > 0 else 0.0
         adx = dx if adx is None else adx + alpha * (dx - adx)

@@ -199,7 +199,8 @@ class HistoryDB(MetricsHistory, ImprovementHistory, WeeklyHistory):
         return [execution_from_db(r) for r in self._query(sql, (order_ref,))]
 
     def last_execution_time(self, book: str | None = None) -> datetime | None:
-        sql, args = "SELECT MAX(time) FROM executions", ()
+        sql = "SELECT MAX(time) FROM executions"
+        args: tuple[str, ...] = ()
         if book is not None:
             sql, args = sql + " WHERE book = ?", (book,)
         value = self._query(sql, args)[0][0]

@@ -65,8 +65,10 @@ class MetricsHistory(HistoryConnection):
             sql += " AND run_id = ?"
             args.append(run_id)
         rows = self._query(sql + " ORDER BY trading_date, id", args)
-        return [DailyMetricsRow(date.fromisoformat(r[0]), *r[1:11], json.loads(r[11]),
-                                run_id=r[12]) for r in rows]
+        return [DailyMetricsRow(
+            trading_date=date.fromisoformat(r[0]), bot=r[1], trades=r[2], wins=r[3], win_rate=r[4],
+            total_pnl=r[5], max_drawdown=r[6], commissions=r[7], sharpe=r[8], profit_factor=r[9],
+            variant=r[10], extra=json.loads(r[11]), run_id=r[12]) for r in rows]
 
     def record_health(self, h: HealthRow) -> int:
         check_choice("status", h.status, HEALTH_STATUSES)

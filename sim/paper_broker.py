@@ -264,7 +264,7 @@ class PaperBroker:
         current = self.engine.order(order_id)
         if current is None or not current.is_working:
             raise OrderRejected(f"order {order_id} is not working: nothing to modify", 104)
-        changes: dict[str, object] = {"good_after": None} if release_now else {}
+        changes: dict[str, Any] = {"good_after": None} if release_now else {}
         if qty is not None:
             changes["total_qty"] = float(qty)
         if limit_price is not None:

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class TearsheetInputError(Exception):
@@ -195,7 +195,9 @@ def _sweep(path: Path, data: dict[str, Any]) -> Sweep:
         rows.append(SweepRow(params, metrics))
     if not rows:
         raise TearsheetInputError(f"{path}: rows is empty: a sweep needs at least one result")
-    sessions = data.get("sessions") if isinstance(data.get("sessions"), dict) else {}
+    sessions = data.get("sessions")
+    if not isinstance(sessions, dict):
+        sessions = {}
     return Sweep(str(data.get("engine") or "unknown"), [str(s) for s in sessions.get("symbols") or []],
                  str(sessions.get("from") or "?"), str(sessions.get("to") or "?"), rows)
 
@@ -230,5 +232,5 @@ class _Where:
                 f"{self.path}: {name}={text!r} is invalid: use a date YYYY-MM-DD") from None
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -101,7 +101,7 @@ def _charts(inputs: DayInputs) -> str:
 def _trades(trades: Sequence[ReportTrade], source: str) -> str:
     if not trades:
         return html.section("Trades", html.missing("no trades recorded for this day"), "trades")
-    rows = []
+    rows: list[list[html.CellValue]] = []
     for i, t in enumerate(sorted(trades, key=_entry_order), start=1):
         rows.append([
             num_cell(i, 0), t.symbol, num_cell(t.qty, 0),
@@ -202,9 +202,10 @@ def _health(inputs: DayInputs) -> str:
         ))
         unusual = [h for h in inputs.health if h.status != "normal"]
         if unusual:
-            rows = [[h.time.astimezone(NY).strftime("%H:%M:%S"), h.status, h.detail,
-                     ", ".join(h.actions), num_cell(h.event_loop_lag_ms, 1),
-                     num_cell(h.data_staleness_s, 0)] for h in unusual]
+            rows: list[list[html.CellValue]] = [
+                [h.time.astimezone(NY).strftime("%H:%M:%S"), h.status, h.detail,
+                 ", ".join(h.actions), num_cell(h.event_loop_lag_ms, 1),
+                 num_cell(h.data_staleness_s, 0)] for h in unusual]
             parts.append("<h3>Checks that were not normal</h3>" + html.table(
                 ["time", "status", "detail", "actions", "loop lag ms", "staleness s"], rows,
                 "health-rows"))
@@ -233,9 +234,10 @@ def _health(inputs: DayInputs) -> str:
 def _runs(inputs: DayInputs) -> str:
     if not inputs.run_logs:
         return ""
-    rows = [[r.path.name, _short_time(r.data.get("started_at")), _short_time(r.data.get("ended_at")),
-             str(r.data.get("stopped_by", "")), num_cell(len(r.data.get("trades") or []), 0)]
-            for r in inputs.run_logs]
+    rows: list[list[html.CellValue]] = [
+        [r.path.name, _short_time(r.data.get("started_at")), _short_time(r.data.get("ended_at")),
+         str(r.data.get("stopped_by", "")), num_cell(len(r.data.get("trades") or []), 0)]
+        for r in inputs.run_logs]
     return html.section("Runs", html.table(["run log", "started", "ended", "stopped by", "trades"],
                                             rows, "runs"), "runs")
 

@@ -116,6 +116,9 @@ class Cell:
     css: str = ""
 
 
+CellValue = Cell | str | int | float | None  # what a table cell may be given
+
+
 def money_cell(value: float | None) -> Cell:
     if value is None:
         return Cell("–")
@@ -128,7 +131,7 @@ def num_cell(value: float | None, digits: int = 2, text: str | None = None) -> C
     return Cell(shown, value if finite else None, "num")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Cell | str | int | float | None]],
+def table(headers: Sequence[str], rows: Iterable[Sequence[CellValue]],
           table_id: str = "", sortable: bool = True) -> str:
     """An HTML table; `str` cells are escaped text, numbers become right-aligned sortable cells."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)

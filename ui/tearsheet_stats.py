@@ -125,6 +125,7 @@ def heat_map(sweep: Sweep, x_param: str | None, y_param: str | None,
             raise HeatMapChoiceError(
                 f"{flag} {chosen} is invalid: use one of the sweep's parameters "
                 f"({', '.join(names) or 'none'}); the heat map needs two")
+    assert x_param is not None and y_param is not None  # the loop above refused a missing one
     if x_param == y_param:
         raise HeatMapChoiceError(f"--x and --y are both {x_param}: use two different parameters")
     metrics = sweep.metric_names

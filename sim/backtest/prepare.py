@@ -275,7 +275,9 @@ class _Arrays:
             flatten=_minute(session.flatten_at, opened), cutoff=_minute(session.entry_cutoff, opened),
             symbols=tuple(symbols), judged=self.judged, daily_atr=self.daily,
             daily_atr_stat=self.daily_stat, prev_close=self.prev_close, has_bar=self.has_bar,
-            gap=self.gap, **self.grid, warm_offsets=np.array(self.offsets, dtype=np.int64),
+            gap=self.gap, open=self.grid["open"], high=self.grid["high"], low=self.grid["low"],
+            close=self.grid["close"], volume=self.grid["volume"],
+            warm_offsets=np.array(self.offsets, dtype=np.int64),
             warm=np.concatenate(self.warm_parts, axis=1) if self.warm_parts else np.zeros((4, 0)),
         )
 

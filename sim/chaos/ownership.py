@@ -19,7 +19,7 @@ campaign never sells foreign shares, so at every moment, per symbol:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,7 +44,7 @@ class Ownership:
     def take(self, symbol: str, qty: int) -> None:
         self.taken[symbol] = self.taken.get(symbol, 0) + qty
 
-    def disown_leftover(self, fills: list[Mapping[str, Any]]) -> dict[str, int]:
+    def disown_leftover(self, fills: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         """The bot's DB was lost: what is left of yesterday's leftover can no longer be proven
         its own, so from now on it is foreign (the bot must leave it alone)."""
         lots = self.bot_lots(fills)
@@ -57,7 +57,7 @@ class Ownership:
                 moved[symbol] = left
         return moved
 
-    def bot_lots(self, fills: list[Mapping[str, Any]]) -> dict[str, int]:
+    def bot_lots(self, fills: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         """Per symbol: the leftover + the bot's buys - its sells - what a person took."""
         lots = dict(self.start_lot)
         for fill in fills:

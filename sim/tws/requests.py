@@ -289,9 +289,15 @@ _PARSERS: dict[int, Callable[[list[str], int], Request]] = {
     REQ_MARKET_DATA_TYPE: lambda f, sv: Simple(REQ_MARKET_DATA_TYPE, f[2] if len(f) > 2 else "1"),
     REQ_COMPLETED_ORDERS: lambda f, sv: Simple(REQ_COMPLETED_ORDERS, f[1] if len(f) > 1 else "0"),
 }
+
+
+def _simple_parser(msg_id: int) -> Callable[[list[str], int], Request]:
+    return lambda f, sv: Simple(msg_id)
+
+
 for _simple in (REQ_OPEN_ORDERS, REQ_ALL_OPEN_ORDERS, REQ_AUTO_OPEN_ORDERS, REQ_MANAGED_ACCTS,
                 REQ_CURRENT_TIME, REQ_GLOBAL_CANCEL, REQ_POSITIONS, CANCEL_POSITIONS):
-    _PARSERS[_simple] = lambda f, sv, _id=_simple: Simple(_id)
+    _PARSERS[_simple] = _simple_parser(_simple)
 
 
 for _service in LAYOUTS:

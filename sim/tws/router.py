@@ -35,7 +35,8 @@ class RequestRouter:
     feeds: MarketFeeds
     services: ServiceDesk
 
-    def now(self) -> datetime: ...
+    if TYPE_CHECKING:  # provided by GatewaySimulator; declared for the checker only
+        def now(self) -> datetime: ...
 
     def build_routes(self) -> dict[type, Route]:
         return {
@@ -49,7 +50,7 @@ class RequestRouter:
             rq.AccountUpdatesRequest: self._account_updates,
             rq.AccountUpdatesMultiRequest: self._account_multi,
             rq.AccountSummaryRequest: self._account_summary,
-            rq.IdsRequest: lambda s, r: s.send(enc.next_valid_id(self.orders.next_valid_id(s.client_id))),
+            rq.IdsRequest: self._next_ids,
             rq.CancelById: self._cancel_subscription,
             rq.Simple: self._simple,
             rq.ServiceRequest: self.services.answer,
@@ -57,6 +58,10 @@ class RequestRouter:
 
     def managed_accounts(self) -> list[str]:
         return list(self.engine.accounts.ids())
+
+    def _next_ids(self, session: ClientSession, req: rq.IdsRequest) -> None:
+        assert session.client_id is not None  # routed only after startApi named the client
+        session.send(enc.next_valid_id(self.orders.next_valid_id(session.client_id)))
 
     def _account_updates(self, session: ClientSession, req: rq.AccountUpdatesRequest) -> None:
         account = req.account if req.account in self.managed_accounts() else self.engine.account_id

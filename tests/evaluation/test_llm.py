@@ -7,6 +7,7 @@ key goes in the Authorization header and nowhere else.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ class Rating(BaseModel):
     reasons: list[str]
 
 
-GOOD = {"summary": "fine", "score": 0.7, "reasons": ["momentum", "low drawdown"]}
+GOOD: dict[str, Any] = {"summary": "fine", "score": 0.7, "reasons": ["momentum", "low drawdown"]}
 
 
 @pytest.fixture

@@ -41,13 +41,15 @@ def test_storing_a_day_again_replaces_its_targets(db: HistoryDB) -> None:
     db.record_weekly_cycle(_cycle("failed"), _targets())
     db.record_weekly_cycle(_cycle(), _targets()[:1])
     assert [t.symbol for t in db.weekly_targets(DAY)] == ["KO"]
-    assert db.weekly_cycle(DAY).status == "trading"
+    cycle = db.weekly_cycle(DAY)
+    assert cycle is not None and cycle.status == "trading"
 
 
 def test_status_moves_and_notes_the_report(db: HistoryDB) -> None:
     db.record_weekly_cycle(_cycle(), _targets())
     assert db.set_weekly_cycle_status(DAY, "done", OPEN_UTC + timedelta(hours=1), "r.json")
     cycle = db.weekly_cycle(DAY)
+    assert cycle is not None
     assert (cycle.status, cycle.report_path) == ("done", "r.json")
     assert cycle.updated_time == OPEN_UTC + timedelta(hours=1)
     assert not db.set_weekly_cycle_status(DAY + timedelta(days=1), "done", OPEN_UTC)

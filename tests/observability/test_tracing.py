@@ -31,7 +31,7 @@ def http_receiver() -> Iterator[OtlpHttpReceiver]:
         yield receiver
 
 
-def _trade_decision(handle_span) -> None:  # type: ignore[no-untyped-def]
+def _trade_decision(handle_span) -> None:
     with handle_span("bar SPY", symbol="SPY", price=100.25):
         with handle_span("decide", variant="A"):
             with handle_span("risk.check", qty=10):
@@ -193,7 +193,7 @@ def test_trading_attrs_prefixes_keys_and_skips_none() -> None:
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_TRACES_EXPORTER": "none"}, None),
     ],
 )
-def test_export_target_follows_the_standard_variables(env: dict[str, str], expected) -> None:  # type: ignore[no-untyped-def]
+def test_export_target_follows_the_standard_variables(env: dict[str, str], expected) -> None:
     target = export_target(env)
     assert (target and (target.protocol, target.endpoint)) == expected
 

@@ -23,6 +23,13 @@ def run_gateway(*args: str) -> tuple[subprocess.Popen[str], str]:
     return proc, line
 
 
+def admin_port_in(line: str) -> int:
+    """The admin port the gateway's start-up line names."""
+    found = re.search(r"admin 127\.0\.0\.1:(\d+)", line)
+    assert found, line
+    return int(found[1])
+
+
 def admin(port: int, command: str) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(command.encode() + b"\n")
@@ -129,7 +136,7 @@ def test_cli_replays_three_sessions_and_keeps_state_across_a_restart(tmp_path) -
     try:
         assert "replaying 2019-02-12..2019-02-14 (3 sessions)" in line, line
         assert "account DU1234567,DU7654321" in line
-        admin_port = int(re.search(r"admin 127\.0\.0\.1:(\d+)", line)[1])
+        admin_port = admin_port_in(line)
         assert admin(admin_port, "step 172800").startswith("OK")  # two days on
         assert '"day":"2019-02-14"' in admin(admin_port, "state")
     finally:
@@ -139,7 +146,7 @@ def test_cli_replays_three_sessions_and_keeps_state_across_a_restart(tmp_path) -
     proc, line = run_gateway("--data", str(DATA_DIR), "--date", "2019-02-14", "--symbols", "SPY",
                              "--speed", "0", "--state", str(state))
     try:
-        admin_port = int(re.search(r"admin 127\.0\.0\.1:(\d+)", line)[1])
+        admin_port = admin_port_in(line)
         assert '"DU7654321":{"positions":{"SPY":{"qty":100.0' in admin(admin_port, "state")
     finally:
         proc.send_signal(signal.SIGTERM)

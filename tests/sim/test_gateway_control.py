@@ -9,6 +9,7 @@ import pytest
 from ib_async import IB, Stock
 
 from sim.market.sessions import NY
+from tests.sim.tws.clients import bar_start, qualified
 
 
 async def admin(gateway, *lines: str) -> list[str]:
@@ -62,7 +63,7 @@ async def test_accelerated_replay_emits_every_completed_bar_in_order(gateway_fac
     gateway = await gateway_factory(speed=3000.0, start=datetime(2019, 2, 13, 10, 0, tzinfo=NY))
     ib = IB()
     await ib.connectAsync(gateway.host, gateway.port, clientId=1, timeout=2)
-    [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+    [spy] = await qualified(ib, Stock("SPY", "SMART", "USD"))
     bars = await ib.reqHistoricalDataAsync(spy, "", "1 D", "1 min", "TRADES", True, keepUpToDate=True)
     first_live = len(bars)
     await asyncio.sleep(0.6)  # ~30 replay minutes
@@ -80,7 +81,7 @@ async def test_unknown_contract_is_200_and_unreplayed_market_data_is_354(gateway
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
     await ib.connectAsync(gateway.host, gateway.port, clientId=1, timeout=2)
-    [qqq] = await ib.qualifyContractsAsync(Stock("QQQ", "SMART", "USD"))
+    [qqq] = await qualified(ib, Stock("QQQ", "SMART", "USD"))
     ib.reqMktData(qqq)
     await ib.qualifyContractsAsync(Stock("NOPE", "SMART", "USD"))
     await asyncio.sleep(0.02)
@@ -101,7 +102,7 @@ def test_background_thread_serves_a_blocking_client() -> None:
         [spy] = ib.qualifyContracts(Stock("SPY", "SMART", "USD"))
         handle.call(sim.step, 120)
         bars = ib.reqHistoricalData(spy, "", "1800 S", "1 min", "TRADES", True)
-        assert [b.date.minute for b in bars] == [30, 31]
+        assert [bar_start(b).minute for b in bars] == [30, 31]
     finally:
         ib.disconnect()
         handle.stop()

@@ -16,10 +16,16 @@ async def settle() -> None:
     await asyncio.sleep(0.01)
 
 
+class TimedIB(IB):
+    """ib_insync's client, noting how long its connect took."""
+
+    connect_seconds = 0.0
+
+
 @pytest.fixture
 async def ib(gateway, caplog):
     caplog.set_level(logging.INFO, logger="ib_insync")
-    client = IB()
+    client = TimedIB()
     t0 = time.perf_counter()
     await client.connectAsync(gateway.host, gateway.port, clientId=3, timeout=2)
     client.connect_seconds = time.perf_counter() - t0

@@ -16,6 +16,8 @@ import time
 import pytest
 from ib_async import IB, Stock
 
+from tests.sim.tws.clients import qualified
+
 REFUSE_SECONDS = 5.0
 
 
@@ -39,7 +41,7 @@ async def test_reconnecting_client_finds_position_working_exits_and_the_missed_f
     caplog.set_level(logging.INFO, logger="ib_async")
     ib = IB()
     await ib.connectAsync(gateway.host, gateway.port, clientId=7, timeout=2)
-    [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+    [spy] = await qualified(ib, Stock("SPY", "SMART", "USD"))
     price = gateway.replay.price_at("SPY", gateway.now())
     target = round(max(b.high for b in gateway.replay.bars("SPY")[1:30]) - 0.01, 2)
     held = ib.bracketOrder("BUY", 10, round(price + 0.5, 2), round(price * 1.2, 2), round(price * 0.8, 2))

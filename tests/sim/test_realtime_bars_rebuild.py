@@ -22,6 +22,7 @@ def test_minutes_rebuilt_from_five_second_bars_equal_the_source(symbol: str, day
     for bar in source:
         for k in range(12):
             rt = sim.feeds._rtb(symbol, bar.start + timedelta(seconds=5 * k))
+            assert rt is not None
             rebuilt.extend(builder.add(rt.start, rt.open, rt.high, rt.low, rt.close, rt.volume))
     assert [(b.start, b.open, b.high, b.low, b.close, b.volume) for b in rebuilt] == [
         (b.start, b.open, b.high, b.low, b.close, b.volume) for b in source

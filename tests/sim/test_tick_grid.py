@@ -16,13 +16,13 @@ from ib_async import IB, LimitOrder, MarketOrder, Stock, StopOrder
 from sim.engine.exchange import MatchingEngine
 from sim.market.bar_sources import CsvBarSource
 from sim.market.clock import ReplayClock
-from sim.market.replay import MarketReplay
+from sim.market.replay import BarSource, MarketReplay
 from sim.market.sessions import NY
 from sim.market.synthetic import SyntheticMarket
 from sim.paper_broker import PaperBroker
 from tests.paths import DATA
-from tests.sim.tws.clients import settle
-from trade.models import Side
+from tests.sim.tws.clients import qualified, settle, tap
+from trade.models import Bar, Fill, Side
 from trade.ticks import on_tick, to_tick
 
 
@@ -47,17 +47,10 @@ def prices_in(fields: list[str]) -> list[float]:
 
 async def test_every_price_on_the_wire_is_on_the_grid_over_a_whole_session(gateway) -> None:
     ib = IB()
-    seen: list[tuple[str, float]] = []
     await ib.connectAsync(gateway.host, gateway.port, clientId=1, timeout=2)
-    interpret = ib.client.decoder.interpret
-
-    def capture(fields: list[str]) -> None:
-        seen.extend((fields[0], p) for p in prices_in(fields))
-        interpret(fields)
-
-    ib.client.decoder.interpret = capture
+    frames = tap(ib)
     try:
-        spy, qqq = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"), Stock("QQQ", "SMART", "USD"))
+        spy, qqq = await qualified(ib, Stock("SPY", "SMART", "USD"), Stock("QQQ", "SMART", "USD"))
         ib.reqRealTimeBars(spy, 5, "TRADES", True)
         ib.reqRealTimeBars(qqq, 5, "TRADES", True)
         ib.reqMktData(spy)
@@ -74,6 +67,7 @@ async def test_every_price_on_the_wire_is_on_the_grid_over_a_whole_session(gatew
             await settle()
     finally:
         ib.disconnect()
+    seen = [(fields[0], p) for fields in frames for p in prices_in(fields)]
     kinds = {kind for kind, _ in seen}
     assert {"1", "50", "90", "17", "11", "3"} <= kinds, kinds
     off = [(kind, p) for kind, p in seen if not on_tick(p)]
@@ -83,6 +77,7 @@ async def test_every_price_on_the_wire_is_on_the_grid_over_a_whole_session(gatew
 @pytest.mark.parametrize("source", ["csv", "synthetic"])
 async def test_paper_broker_fills_and_bars_are_on_the_grid_over_a_whole_session(source) -> None:
     day = date(2019, 2, 13)
+    bars_from: BarSource
     if source == "csv":
         bars_from, symbols = CsvBarSource(DATA, ["SPY", "MSFT"]), ["SPY", "MSFT"]
     else:
@@ -91,7 +86,8 @@ async def test_paper_broker_fills_and_bars_are_on_the_grid_over_a_whole_session(
     clock = ReplayClock(datetime(2019, 2, 13, 9, 30, tzinfo=NY))
     engine = MatchingEngine(MarketReplay(bars_from, clock, day, symbols), slippage_bps=2.5)
     broker = PaperBroker(engine)
-    fills, bars = [], []
+    fills: list[Fill] = []
+    bars: list[Bar] = []
     broker.add_fill_handler(fills.append)
     for symbol in symbols:
         await broker.subscribe_bars(symbol, bars.append)

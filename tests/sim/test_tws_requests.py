@@ -27,6 +27,12 @@ def capturing_client(lib, sv: int):
     return client, frames
 
 
+def parse_placed(fields: list[str], sv: int) -> rq.PlaceOrder:
+    req = rq.parse_request(fields, sv)
+    assert isinstance(req, rq.PlaceOrder), req
+    return req
+
+
 @pytest.mark.parametrize(("lib", "sv"), CASES)
 async def test_bracket_child_order_parses_with_ids_prices_and_oca(lib, sv: int) -> None:
     client, frames = capturing_client(lib, sv)
@@ -51,7 +57,7 @@ async def test_what_if_flag_is_found_behind_the_variable_blocks(lib, sv: int) ->
                              algoParams=[lib.TagValue("adaptivePriority", "Normal")], hedgeType="")
     client.placeOrder(1, contract, plain)
     client.placeOrder(2, contract, preview)
-    assert [rq.parse_request(f, sv).what_if for f in frames] == [False, True]
+    assert [parse_placed(f, sv).what_if for f in frames] == [False, True]
 
 
 @pytest.mark.parametrize(("lib", "sv"), CASES)
@@ -93,6 +99,6 @@ async def test_good_after_good_till_and_trailing_fields_parse(lib, sv: int) -> N
                       trailStopPrice=270.5, tif="GTD", goodTillDate="20190213 15:00:00 US/Eastern",
                       goodAfterTime="20190213-15:00:00")
     client.placeOrder(3, contract, trail)
-    req = rq.parse_request(frames[0], sv)
+    req = parse_placed(frames[0], sv)
     assert (req.order_type, req.trail_percent, req.trail_stop, req.tif) == ("TRAIL", 1.5, 270.5, "GTD")
     assert (req.good_after, req.good_till) == ("20190213-15:00:00", "20190213 15:00:00 US/Eastern")

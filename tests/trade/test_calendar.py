@@ -150,7 +150,8 @@ def test_session_at_or_after_accepts_utc(calendar: MarketCalendar) -> None:
 def test_session_containing_is_none_outside_hours(calendar: MarketCalendar) -> None:
     assert calendar.session_containing(ny(date(2025, 12, 25), 11)) is None
     assert calendar.session_containing(ny(date(2025, 12, 24), 9, 29)) is None
-    assert calendar.session_containing(ny(date(2025, 12, 24), 9, 30)).date == date(2025, 12, 24)
+    session = calendar.session_containing(ny(date(2025, 12, 24), 9, 30))
+    assert session is not None and session.date == date(2025, 12, 24)
 
 
 def test_entry_and_flatten_predicates_follow_the_cutoffs(calendar: MarketCalendar) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,7 +34,7 @@ def account(net_liq: float = 100_000.0, buying_power: float | None = None) -> Ac
 
 
 def request(price: float = 50.0, **changes) -> EntryRequest:
-    fields = {"symbol": "SPY", "price": price, "account": account()}
+    fields: dict[str, Any] = {"symbol": "SPY", "price": price, "account": account()}
     fields.update(changes)
     return EntryRequest(**fields)
 

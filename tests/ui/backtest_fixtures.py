@@ -17,7 +17,8 @@ PARAMS = {"profit_target": 0.014, "stop_loss": 0.008, "rsi_max": 60.0, "atr_min_
 
 
 def sessions(first: date, count: int) -> list[date]:
-    days, day = [], first
+    days: list[date] = []
+    day = first
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
@@ -31,7 +32,7 @@ def make_backtest(*, seed: int = 7, sessions_count: int = 60, symbols: tuple[str
     rng = random.Random(seed)
     days, trades = [], []
     for day in sessions(first, sessions_count):
-        day_trades = []
+        day_trades: list[dict[str, Any]] = []
         for _ in range(rng.randint(0, 5)):
             symbol = rng.choice(symbols)
             price = {"SPY": 560.0, "QQQ": 480.0, "NVDA": 120.0}.get(symbol, 100.0) * (1 + rng.uniform(-0.05, 0.05))

@@ -17,6 +17,18 @@ def _loaded(tmp_path: Path, data: dict) -> Backtest | Sweep:
     return load(write(tmp_path / "in.json", data))
 
 
+def _backtest(tmp_path: Path, data: dict) -> Backtest:
+    loaded = _loaded(tmp_path, data)
+    assert isinstance(loaded, Backtest)
+    return loaded
+
+
+def _sweep(tmp_path: Path, data: dict) -> Sweep:
+    loaded = _loaded(tmp_path, data)
+    assert isinstance(loaded, Sweep)
+    return loaded
+
+
 def test_equity_and_drawdown_follow_the_daily_pnl(tmp_path: Path) -> None:
     data = make_backtest(sessions_count=4, starting_equity=1000.0)
     for day, pnl in zip(data["days"], [100.0, -220.0, 50.0, 200.0], strict=True):
@@ -30,7 +42,7 @@ def test_equity_and_drawdown_follow_the_daily_pnl(tmp_path: Path) -> None:
 
 def test_monthly_returns_compound_on_the_months_starting_equity(tmp_path: Path) -> None:
     data = make_backtest(sessions_count=30, starting_equity=10_000.0)  # March and April 2025
-    bt = _loaded(tmp_path, data)
+    bt = _backtest(tmp_path, data)
     rows = monthly(bt)
     assert [r.month for r in rows] == ["2025-03", "2025-04"]
     assert sum(r.sessions for r in rows) == 30
@@ -42,7 +54,7 @@ def test_monthly_returns_compound_on_the_months_starting_equity(tmp_path: Path) 
 
 def test_per_symbol_rows_add_up_to_the_trades(tmp_path: Path) -> None:
     data = make_backtest(sessions_count=40)
-    bt = _loaded(tmp_path, data)
+    bt = _backtest(tmp_path, data)
     rows = per_symbol(bt.trades)
     assert sum(r.trades for r in rows) == len(data["trades"])
     assert sum(r.net_pnl for r in rows) == pytest.approx(sum(t["pnl"] for t in data["trades"]))
@@ -65,7 +77,7 @@ def test_heat_map_defaults_to_the_varying_parameters_and_net_pnl(tmp_path: Path)
 
 
 def test_a_third_varying_parameter_is_averaged_per_cell(tmp_path: Path) -> None:
-    sweep = _loaded(tmp_path, make_sweep(rsi=(55.0, 60.0, 65.0)))
+    sweep = _sweep(tmp_path, make_sweep(rsi=(55.0, 60.0, 65.0)))
     grid = heat_map(sweep, "stop_loss", "profit_target", "sharpe")
     assert len(grid.xs) == 3 and len(grid.ys) == 5
     assert all(count == 3 for row in grid.counts for count in row)

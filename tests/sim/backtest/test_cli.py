@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -41,17 +42,9 @@ def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
                                           says: str) -> None:
     with pytest.raises(SystemExit) if "--engine" in argv or "required" in says \
-            or "invalid" in says else _nothing():
+            or "invalid" in says else nullcontext():
         assert main([*argv, "--data", str(DATA)]) == 2
     assert says in capsys.readouterr().err
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
 
 
 def test_bad_params_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

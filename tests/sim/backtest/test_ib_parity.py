@@ -114,5 +114,6 @@ async def test_same_trades_over_the_paper_broker_and_over_ib_with_the_gateway(
     over_ib = await _over_ib(gateway_factory, day, symbols, params)
     assert paper.trades, f"{day}: no trade, the comparison proves nothing"
     assert over_ib.trades == paper.trades
+    assert paper.flat_at is not None
     assert over_ib.flat_at == paper.flat_at == paper.flat_at.replace(
         hour=12 if day == date(2025, 7, 3) else 15, minute=55)

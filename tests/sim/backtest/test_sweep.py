@@ -18,7 +18,8 @@ from trade.models import Params
 from ui.tearsheet import build_tearsheet
 
 BASE = Params(atr_timeframe="1 min", atr_min_pct=0.001)
-GRID = {"profit_target": [0.01, 0.02], "stop_loss": [0.005, 0.01], "cooldown_minutes": [0, 20]}
+GRID: dict[str, list[float]] = {"profit_target": [0.01, 0.02], "stop_loss": [0.005, 0.01],
+                                "cooldown_minutes": [0, 20]}
 SESSIONS = Sessions(Market(data=str(DATA)), ("SOXL", "IONQ", "NVDA", "COIN"), date(2026, 2, 12),
                     date(2026, 2, 17))
 

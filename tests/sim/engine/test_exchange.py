@@ -311,7 +311,7 @@ def test_execution_ids_are_ib_style_and_unique():
 def test_execution_ids_never_repeat_across_engines():
     """A history DB dedupes fills by exec id: a fresh engine (a new simulator run on the same
     day) must not hand out an id an earlier one used."""
-    ids = set()
+    ids: set[str] = set()
     for _ in range(3):
         engine, rec = engine_for([FLAT] * 3)
         engine.place(order(1, "BUY", 10, "MKT"))
@@ -396,6 +396,7 @@ def test_cash_and_positions_reconcile_with_fills_and_commissions_on_a_real_sessi
         engine.advance(replay.clock.now())
         symbol = symbols[minute % 3]
         price = replay.price_at(symbol, replay.clock.now())
+        assert price is not None
         qty = engine.positions().get(symbol, (0.0, 0.0))[0]
         if qty <= 0:
             size = 10 + minute % 13
@@ -431,7 +432,8 @@ def test_market_order_before_the_open_fills_at_the_opening_print():
     replay = replay_of([(101.0, 101.5, 100.5, 101.2)] + [FLAT] * 3, start=at(DAY, 9, 0))
     engine = MatchingEngine(replay, slippage_bps=0.0, commissions=ZeroCommission())
     engine.place(order(1, "BUY", 10, "MKT"))
-    assert engine.order(1).status == "PreSubmitted"
+    placed = engine.order(1)
+    assert placed is not None and placed.status == "PreSubmitted"
     step(engine, 31)
     assert engine.executions()[0].price == 101.0
     assert engine.executions()[0].time == at(DAY, 9, 30)

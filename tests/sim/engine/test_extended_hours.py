@@ -62,7 +62,7 @@ def test_an_after_hours_order_still_working_ends_when_the_next_session_becomes_c
 
 def test_a_trailing_stops_moves_reach_listeners_as_order_updates():
     engine, rec = engine_at(at(DAY, 9, 30), rows=RISING)
-    updates: list[float | None] = []
+    updates: list[float] = []  # a TRAIL order always carries its stop
     engine.add_listener(type("L", (), {"on_order_update": lambda self, o: updates.append(o.trail_stop)})())
     engine.place(order(1, "SELL", 10, "TRAIL", aux=0.5))
     seeded = engine.order(1).trail_stop

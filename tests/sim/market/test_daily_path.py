@@ -116,7 +116,7 @@ def test_the_replay_fills_along_the_model_and_serves_daily_history():
     replay = MarketReplay(source, clock, DAY, ["KO"])
     daily = next(b for b in source.daily_bars("KO") if b.start.date() == DAY)
     price = replay.price_at("KO", clock.now())
-    assert daily.low <= price <= daily.high
+    assert price is not None and daily.low <= price <= daily.high
     history = replay.history("KO", clock.now(), "1 Y", "1 day")
     assert 240 <= len(history) <= 260
     assert history[-1].start.date() < DAY  # today's daily bar is not complete at 10:00

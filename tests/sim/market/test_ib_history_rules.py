@@ -53,12 +53,15 @@ def test_day_stats_run_along_the_path_and_know_the_prior_day():
     replay = replay_with({PREV: [(97.0, 99.0, 96.0, 98.7)], DAY: rows}, start=at(DAY, 9, 30))
     stats = DayStats(replay)
     assert stats.running("XYZ", at(DAY, 9, 29)) is None
-    assert stats.prior_bar("XYZ").close == 98.7 and stats.prior_bar("XYZ").open == 97.0
+    prior = stats.prior_bar("XYZ")
+    assert prior is not None and prior.close == 98.7 and prior.open == 97.0
     mid = stats.running("XYZ", at(DAY, 9, 31, 45))  # inside the second bar: past its high (at +40 s)
+    assert mid is not None
     assert (mid.open, mid.low) == (100.0, 99.5) and mid.high == 103.0 and mid.volume > 1000
     end = stats.running("XYZ", at(DAY, 9, 33))
+    assert end is not None
     assert (end.high, end.low, end.volume) == (103.0, 98.0, 3000.0)
-    assert min(r[2] for r in rows) <= end.vwap <= max(r[1] for r in rows)
+    assert end.vwap is not None and min(r[2] for r in rows) <= end.vwap <= max(r[1] for r in rows)
 
 
 def test_week_ranges_and_average_volume_need_the_data_to_cover_their_window():

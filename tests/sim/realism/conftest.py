@@ -60,20 +60,6 @@ async def connect(gateway: Any, client_id: int = 1, **kwargs: Any) -> IB:
     return ib
 
 
-def tap(ib: IB) -> list[list[str]]:
-    """Every frame the client decodes from now on, in arrival order (message id first)."""
-    frames: list[list[str]] = []
-    decoder = ib.client.decoder
-    interpret = decoder.interpret
-
-    def recording(fields: list[str]) -> None:
-        frames.append(list(fields))
-        interpret(fields)
-
-    decoder.interpret = recording  # type: ignore[method-assign]  # a wire tap on the real client
-    return frames
-
-
 def of_kind(frames: list[list[str]], *msg_ids: int) -> list[list[str]]:
     return [f for f in frames if int(f[0]) in msg_ids]
 

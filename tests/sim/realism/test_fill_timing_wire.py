@@ -9,7 +9,8 @@ from ib_async import LimitOrder, MarketOrder
 from ib_async.ib import StartupFetchNONE
 
 from sim.tws.realism import Realism
-from tests.sim.realism.conftest import SPY, connect, fixed, of_kind, quiet, tap, until
+from tests.sim.realism.conftest import SPY, connect, fixed, of_kind, quiet, until
+from tests.sim.tws.clients import tap
 
 EXEC, COMMISSION, STATUS, OPEN_ORDER = 11, 59, 3, 5
 

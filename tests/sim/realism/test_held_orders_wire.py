@@ -9,8 +9,8 @@ import pytest
 from ib_async import MarketOrder
 
 from sim.tws.faults import OrderFilter
-from tests.sim.realism.conftest import SPY, connect, of_kind, quiet, tap, until
-from tests.sim.tws.clients import error_codes
+from tests.sim.realism.conftest import SPY, connect, of_kind, quiet, until
+from tests.sim.tws.clients import error_codes, tap
 
 LATER = "20190213 10:30:00 US/Eastern"
 

@@ -11,7 +11,8 @@ from ib_async import LimitOrder
 from ib_async.ib import StartupFetchNONE
 
 from sim.tws.realism import REPLY_KINDS, Delay, Realism
-from tests.sim.realism.conftest import SPY, connect, fixed, of_kind, quiet, tap, until
+from tests.sim.realism.conftest import SPY, connect, fixed, of_kind, quiet, until
+from tests.sim.tws.clients import tap
 
 
 def replies(**ms: float) -> dict[str, Delay]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
-from ib_async import IB
+from ib_async import IB, BarData, Contract
 
 
 async def connect(gateway: Any, client_id: int = 1) -> IB:
@@ -26,3 +27,35 @@ def error_codes(ib: IB) -> list[int]:
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
     return codes
+
+
+async def qualified(ib: IB, *contracts: Contract) -> list[Contract]:
+    """The contracts as the gateway qualified them (conId filled in); fails the test when one
+    is unknown or ambiguous (ib_async puts None or a list of candidates in its place)."""
+    found = await ib.qualifyContractsAsync(*contracts)
+    out: list[Contract] = []
+    for contract in found:
+        assert isinstance(contract, Contract), f"not qualified: {contract!r} in {found}"
+        out.append(contract)
+    return out
+
+
+def tap(ib: IB) -> list[list[str]]:
+    """Every frame the client decodes from now on, in arrival order (message id first)."""
+    frames: list[list[str]] = []
+    decoder = ib.client.decoder
+    interpret = decoder.interpret
+
+    def recording(fields: list[str]) -> None:
+        frames.append(list(fields))
+        interpret(fields)
+
+    decoder.interpret = recording  # type: ignore[method-assign]  # a wire tap on the real client
+    return frames
+
+
+def bar_start(bar: BarData) -> datetime:
+    """An intraday bar's start (ib_async types `BarData.date` as date or datetime: a daily bar
+    carries a date)."""
+    assert isinstance(bar.date, datetime), f"an intraday bar with a date only: {bar!r}"
+    return bar.date

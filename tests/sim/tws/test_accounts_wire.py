@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ib_async import ExecutionFilter, MarketOrder, Order, Stock
 
-from tests.sim.tws.clients import connect, error_codes, settle
+from tests.sim.tws.clients import connect, error_codes, qualified, settle
 
 SPY = Stock("SPY", "SMART", "USD")
 SECOND = "DU7654321"
@@ -21,7 +21,7 @@ async def test_second_account_is_listed_and_its_positions_come_with_the_first_on
     ib = await connect(two_accounts)
     try:
         assert ib.managedAccounts() == ["DU1234567", SECOND]
-        [spy] = await ib.qualifyContractsAsync(SPY)
+        [spy] = await qualified(ib, SPY)
         ib.placeOrder(spy, MarketOrder("BUY", 7))
         await settle()
         held = {(p.account, p.contract.symbol): p.position for p in await ib.reqPositionsAsync()}
@@ -34,7 +34,7 @@ async def test_second_account_is_listed_and_its_positions_come_with_the_first_on
 async def test_an_order_naming_the_second_account_trades_only_there(two_accounts) -> None:
     ib = await connect(two_accounts)
     try:
-        [spy] = await ib.qualifyContractsAsync(SPY)
+        [spy] = await qualified(ib, SPY)
         trade = ib.placeOrder(spy, Order(action="SELL", totalQuantity=40, orderType="MKT", account=SECOND))
         await settle()
         assert trade.fills[0].execution.acctNumber == SECOND
@@ -83,7 +83,7 @@ async def test_a_client_sees_its_own_executions_and_the_master_client_everyones(
     gateway = await gateway_with(master_client_id=9)
     first, second = await connect(gateway, 1), await connect(gateway, 2)
     try:
-        [spy] = await first.qualifyContractsAsync(SPY)
+        [spy] = await qualified(first, SPY)
         first.placeOrder(spy, MarketOrder("BUY", 1))
         second.placeOrder(spy, MarketOrder("BUY", 2))
         await settle()

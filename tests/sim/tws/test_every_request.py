@@ -13,7 +13,7 @@ from ib_async import Contract, ExecutionFilter, LimitOrder, ScannerSubscription
 from ib_async.client import Client
 from ib_async.objects import WshEventData
 
-from tests.sim.tws.clients import connect, settle
+from tests.sim.tws.clients import connect, settle, tap
 
 SPY = Contract(conId=0, symbol="SPY", secType="STK", exchange="SMART", currency="USD")
 ACCOUNT = "DU1234567"
@@ -98,14 +98,7 @@ def test_every_client_request_is_classified() -> None:
 async def test_request_gets_an_answer_or_an_error_at_once(gateway, name) -> None:
     ib = await connect(gateway, client_id=5)
     try:
-        seen: list[list[str]] = []
-        interpret = ib.client.decoder.interpret
-
-        def capture(fields: list[str]) -> None:
-            seen.append(fields)
-            interpret(fields)
-
-        ib.client.decoder.interpret = capture
+        seen = tap(ib)
         CALLS[name](ib.client, ib.client.getReqId())
         await settle()
         if not seen:

@@ -10,7 +10,7 @@ from datetime import datetime
 from ib_async import LimitOrder, MarketOrder, Stock, StopOrder
 
 from sim.market.sessions import NY
-from tests.sim.tws.clients import connect, error_codes, settle
+from tests.sim.tws.clients import connect, error_codes, qualified, settle
 
 SPY = Stock("SPY", "SMART", "USD")
 
@@ -39,7 +39,7 @@ async def test_admin_rejects_the_next_child_only(gateway_with) -> None:
     gateway = await gateway_with(admin_port=0)
     ib = await connect(gateway)
     try:
-        [spy] = await ib.qualifyContractsAsync(SPY)
+        [spy] = await qualified(ib, SPY)
         codes = error_codes(ib)
         [reply] = await admin(gateway, "reject-next-child 201 type=LMT")
         assert reply == "OK next order (child type=LMT) will be rejected with 201"
@@ -55,7 +55,7 @@ async def test_admin_partial_fill_of_the_next_child(gateway_with) -> None:
     gateway = await gateway_with(admin_port=0)
     ib = await connect(gateway)
     try:
-        [spy] = await ib.qualifyContractsAsync(SPY)
+        [spy] = await qualified(ib, SPY)
         [reply] = await admin(gateway, "partial-next-child 0.3")
         assert reply.startswith("OK next fill (child)")
         entry = ib.placeOrder(spy, MarketOrder("BUY", 10))
@@ -75,7 +75,7 @@ async def test_admin_cancel_order_by_symbol_reaches_the_owner(gateway_with) -> N
     gateway = await gateway_with(admin_port=0)
     ib = await connect(gateway)
     try:
-        [spy] = await ib.qualifyContractsAsync(SPY)
+        [spy] = await qualified(ib, SPY)
         price = gateway.replay.price_at("SPY", gateway.now())
         trade = ib.placeOrder(spy, LimitOrder("BUY", 1, round(price * 0.8, 2)))
         codes = error_codes(ib)
@@ -92,7 +92,7 @@ async def test_admin_cancel_order_by_symbol_reaches_the_owner(gateway_with) -> N
 async def test_restart_across_the_flatten_time_and_the_close_keeps_orders_working(gateway_with) -> None:
     gateway = await gateway_with(admin_port=0)
     ib = await connect(gateway)
-    [spy] = await ib.qualifyContractsAsync(SPY)
+    [spy] = await qualified(ib, SPY)
     price = gateway.replay.price_at("SPY", gateway.now())
     parent = MarketOrder("BUY", 10, transmit=False)
     parent.orderId = ib.client.getReqId()

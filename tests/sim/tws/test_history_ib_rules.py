@@ -10,16 +10,14 @@ from datetime import date, datetime
 from ib_async import Stock
 
 from sim.market.sessions import NY
-from tests.sim.tws.clients import connect, error_codes, settle
+from tests.sim.tws.clients import bar_start, connect, error_codes, settle, tap
 
 SPY = Stock("SPY", "SMART", "USD")
 
 
 async def test_daily_bars_come_back_as_dates_even_with_format_date_2(ib, gateway) -> None:
     gateway.step(1800)
-    seen: list[list[str]] = []
-    interpret = ib.client.decoder.interpret
-    ib.client.decoder.interpret = lambda fields: (seen.append(fields), interpret(fields))
+    seen = tap(ib)
     daily = await ib.reqHistoricalDataAsync(SPY, "", "5 D", "1 day", "TRADES", True, formatDate=2)
     weekly = await ib.reqHistoricalDataAsync(SPY, "", "1 M", "1 week", "TRADES", True, formatDate=2)
     minutes = await ib.reqHistoricalDataAsync(SPY, "", "1800 S", "1 min", "TRADES", True, formatDate=2)
@@ -44,7 +42,7 @@ async def test_use_rth_0_adds_no_bar_outside_the_regular_session(ib, gateway_fac
     gateway = await gateway_factory(start=datetime(2019, 2, 13, 18, 30, tzinfo=NY))
     client = await connect(gateway, client_id=2)
     bars = await client.reqHistoricalDataAsync(SPY, "", "1 D", "1 min", "TRADES", False)
-    times = [b.date.astimezone(NY) for b in bars]
+    times = [bar_start(b).astimezone(NY) for b in bars]
     assert times[0].strftime("%H:%M") == "09:30" and times[-1].strftime("%H:%M") == "15:59" and len(bars) == 390
     client.disconnect()
 
@@ -62,7 +60,7 @@ async def test_a_symbol_without_bars_on_the_day_gets_162_not_another_dates_bars(
     assert codes == [162, 162]
     assert messages[0] == "Historical Market Data Service error message:HMDS query returned no data: AMZN@SMART Trades"
     spy = await ib.reqHistoricalDataAsync(SPY, "", "1 D", "1 min", "TRADES", True)
-    assert {b.date.date() for b in spy} == {date(2026, 2, 10)}
+    assert {bar_start(b).date() for b in spy} == {date(2026, 2, 10)}
     ib.disconnect()
 
 
@@ -72,7 +70,7 @@ async def test_n_days_are_the_last_n_trading_days_not_the_last_n_files(gateway_w
     gateway = await gateway_with(whole_data=True)
     ib = await connect(gateway)
     bars = await ib.reqHistoricalDataAsync(Stock("AAPL", "SMART", "USD"), "", "5 D", "1 hour", "TRADES", True)
-    assert {b.date.date() for b in bars} == {date(2019, 2, 11), date(2019, 2, 12)}
+    assert {bar_start(b).date() for b in bars} == {date(2019, 2, 11), date(2019, 2, 12)}
     ib.disconnect()
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from ib_async import LimitOrder, MarketOrder, Stock
 
 from sim.market.sessions import NY
-from tests.sim.tws.clients import connect, settle
+from tests.sim.tws.clients import bar_start, connect, qualified, settle
 
 SPY = Stock("SPY", "SMART", "USD")
 DAYS = [date(2019, 2, 12), date(2019, 2, 13), date(2019, 2, 14)]
@@ -23,7 +23,7 @@ async def test_three_sessions_in_one_process_expire_day_orders_and_carry_gtc_and
     gateway = await gateway_with(day=DAYS[0], days=DAYS)
     ib = await connect(gateway)
     try:
-        [spy] = await ib.qualifyContractsAsync(SPY)
+        [spy] = await qualified(ib, SPY)
         price = gateway.replay.price_at("SPY", gateway.now())
         ib.placeOrder(spy, MarketOrder("BUY", 10))
         day_order = ib.placeOrder(spy, LimitOrder("BUY", 1, round(price * 0.5, 2)))
@@ -38,7 +38,7 @@ async def test_three_sessions_in_one_process_expire_day_orders_and_carry_gtc_and
         assert gtc.orderStatus.status == "Submitted"
         assert gateway.engine.positions()["SPY"][0] == 10
         bars = await ib.reqHistoricalDataAsync(spy, "", "2 D", "1 min", "TRADES", True)
-        assert [b.date.date() for b in (bars[0], bars[-1])] == DAYS[:2] and len(bars) == 390 + 15
+        assert [bar_start(b).date() for b in (bars[0], bars[-1])] == DAYS[:2] and len(bars) == 390 + 15
         gateway.step_to(at(DAYS[2], 16, 5))
         await settle()
         assert gateway.replay.day == DAYS[2]
@@ -62,7 +62,7 @@ async def test_a_restarted_simulator_keeps_positions_gtc_orders_ids_and_executio
     path = tmp_path / "sim-state.json"
     first = await gateway_with(day=DAYS[1], state_path=path)
     ib = await connect(first)
-    [spy] = await ib.qualifyContractsAsync(SPY)
+    [spy] = await qualified(ib, SPY)
     price = first.replay.price_at("SPY", first.now())
     ib.placeOrder(spy, MarketOrder("BUY", 10, orderRef="keep:1"))
     gtc = ib.placeOrder(spy, LimitOrder("SELL", 10, round(price * 1.5, 2), tif="GTC", orderRef="keep:2"))
@@ -93,7 +93,7 @@ async def test_a_restart_mid_session_resumes_the_clock_where_it_stopped(gateway_
     first = await gateway_with(state_path=path)
     first.step(3600)
     ib = await connect(first)
-    [spy] = await ib.qualifyContractsAsync(SPY)
+    [spy] = await qualified(ib, SPY)
     ib.placeOrder(spy, MarketOrder("BUY", 3))
     await settle()
     ib.disconnect()

@@ -5,11 +5,15 @@ test_paper_gateway_ibapi.py)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ib_async import IB, LimitOrder, MarketOrder, Order, Stock
+from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, Stock
 
 from sim.market.sessions import NY
-from tests.sim.tws.clients import connect, error_codes, settle
+from tests.sim.tws.clients import connect, error_codes, qualified, settle, tap
+
+if TYPE_CHECKING:
+    from sim.gateway import GatewaySimulator
 
 SPY = Stock("SPY", "SMART", "USD")
 
@@ -18,10 +22,10 @@ def at(hh: int, mm: int) -> datetime:
     return datetime(2019, 2, 13, hh, mm, tzinfo=NY)
 
 
-async def _session(gateway_factory, start: datetime) -> tuple[object, IB, Stock, list[int]]:
+async def _session(gateway_factory, start: datetime) -> tuple[GatewaySimulator, IB, Contract, list[int]]:
     gateway = await gateway_factory(start=start)
     ib = await connect(gateway)
-    [spy] = await ib.qualifyContractsAsync(SPY)
+    [spy] = await qualified(ib, SPY)
     return gateway, ib, spy, error_codes(ib)
 
 
@@ -44,6 +48,7 @@ async def test_a_market_order_before_the_open_gets_399_then_fills_at_the_open(ga
 async def test_an_outside_rth_limit_order_trades_pre_market_at_the_quote(gateway_factory) -> None:
     gateway, ib, spy, codes = await _session(gateway_factory, at(8, 0))
     prior_close = gateway.replay.price_at("SPY", at(8, 0))
+    assert prior_close is not None
     marketable = ib.placeOrder(spy, LimitOrder("BUY", 5, round(prior_close + 1, 2), outsideRth=True))
     resting = ib.placeOrder(spy, LimitOrder("BUY", 5, round(prior_close - 5, 2), outsideRth=True))
     held = ib.placeOrder(spy, LimitOrder("BUY", 5, round(prior_close + 1, 2)))  # not outsideRth
@@ -68,6 +73,7 @@ async def test_after_the_close_399_names_the_next_sessions_open(gateway_factory)
 async def test_an_outside_rth_day_order_lives_until_the_after_hours_close(gateway_factory) -> None:
     gateway, ib, spy, codes = await _session(gateway_factory, at(15, 0))
     price = gateway.replay.price_at("SPY", at(15, 0))
+    assert price is not None
     extended = ib.placeOrder(spy, LimitOrder("BUY", 5, round(price - 10, 2), outsideRth=True))
     regular = ib.placeOrder(spy, LimitOrder("BUY", 5, round(price - 10, 2)))
     await settle()
@@ -90,10 +96,8 @@ async def test_a_trailing_stop_reports_its_stop_in_open_order_as_it_moves(ib, ga
 
     from tests.sim.test_tws_roundtrip import RecordingWrapper
 
-    [spy] = await ib.qualifyContractsAsync(SPY)
-    seen: list[list[str]] = []
-    interpret = ib.client.decoder.interpret
-    ib.client.decoder.interpret = lambda fields: (seen.append(fields), interpret(fields))
+    [spy] = await qualified(ib, SPY)
+    seen = tap(ib)
     trail = ib.placeOrder(spy, Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=0.5))
     await settle()
     for _ in range(20):
@@ -102,7 +106,8 @@ async def test_a_trailing_stop_reports_its_stop_in_open_order_as_it_moves(ib, ga
     stops = []
     for fields in (f for f in seen if f[0] == "5"):
         wrapper = RecordingWrapper()
-        Decoder(wrapper, ib.client.serverVersion()).interpret(fields)
+        decoder = Decoder(wrapper, ib.client.serverVersion())  # type: ignore[arg-type]  # a recording stand-in
+        decoder.interpret(fields)
         [(_, (_, _, order, _))] = wrapper.calls
         stops.append(order.trailStopPrice)
     engine_order = next(o for o in gateway.engine.open_orders() if o.order_type == "TRAIL")
@@ -113,7 +118,7 @@ async def test_a_trailing_stop_reports_its_stop_in_open_order_as_it_moves(ib, ga
 
 
 async def test_why_held_is_empty_as_ib_documents_only_locate(ib, gateway) -> None:
-    [spy] = await ib.qualifyContractsAsync(SPY)
+    [spy] = await qualified(ib, SPY)
     price = gateway.replay.price_at("SPY", gateway.now())
     parent = LimitOrder("BUY", 10, round(price - 20, 2), transmit=False)
     parent_trade = ib.placeOrder(spy, parent)

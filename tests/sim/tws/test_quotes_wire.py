@@ -82,7 +82,7 @@ async def test_rt_volume_ticks_add_up_to_the_volume(ib, gateway) -> None:
     ticker = ib.reqMktData(spy, "233")
     await settle()
     start = ticker.rtVolume
-    sizes = []
+    sizes: list[float] = []
     ticker.updateEvent += lambda t: sizes.extend(tick.size for tick in t.ticks if tick.tickType == 48)
     for _ in range(30):
         gateway.step(2)

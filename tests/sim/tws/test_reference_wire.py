@@ -126,7 +126,9 @@ async def test_ib_insync_scans_and_sees_derivative_types(gateway, caplog) -> Non
         rows = await ib.reqScannerDataAsync(InsyncScan(instrument="STK", locationCode="STK.US.MAJOR",
                                                        scanCode="MOST_ACTIVE", numberOfRows=2))
         assert len(rows) == 2
-        [found] = await ib.reqMatchingSymbolsAsync("QQ")
+        matches = await ib.reqMatchingSymbolsAsync("QQ")
+        assert matches is not None, "no symbolSamples reply"
+        [found] = matches
         assert found.derivativeSecTypes == ["CFD", "OPT", "IOPT", "WAR"]
     finally:
         ib.disconnect()

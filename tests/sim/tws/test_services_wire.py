@@ -9,7 +9,7 @@ import pytest
 from ib_async import Forex, MarketOrder, Stock, TickByTickAllLast, TickByTickBidAsk
 
 from sim.market.sessions import NY
-from tests.sim.tws.clients import error_codes, settle
+from tests.sim.tws.clients import error_codes, settle, tap
 from trade.ticks import on_tick
 
 SPY = Stock("SPY", "SMART", "USD")
@@ -109,9 +109,7 @@ async def test_positions_by_account(ib, gateway) -> None:
     [spy] = await ib.qualifyContractsAsync(SPY)
     ib.placeOrder(spy, MarketOrder("BUY", 4))
     await settle()
-    seen: list[list[str]] = []
-    interpret = ib.client.decoder.interpret
-    ib.client.decoder.interpret = lambda fields: (seen.append(fields), interpret(fields))
+    seen = tap(ib)
     ib.client.reqPositionsMulti(77, "DU1234567", "")
     await settle()
     multi = [f for f in seen if f[0] in ("71", "72")]

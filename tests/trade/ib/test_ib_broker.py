@@ -235,7 +235,7 @@ async def test_a_restore_step_that_meets_a_dropped_socket_is_one_warning_without
     ib_async raised ConnectionError and the log carried a whole traceback for an expected event."""
     connection = IBConnection("127.0.0.1", gateway.port, 2, connect_timeout=2, backoff_initial=0.1)
     await connection.connect()
-    dropped = []
+    dropped: list[bool] = []
 
     async def resubscribe_on_a_dead_socket() -> None:
         if not dropped:
