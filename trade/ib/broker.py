@@ -41,6 +41,7 @@ from trade.ib import errors as ib_errors
 from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.market_data import IBMarketData
+from trade.ib.observe import IBMessage, MessageHandler
 from trade.ib.reads import SharedReads, bounded
 from trade.ib.server_clock import FAST_RATE, ServerClock
 from trade.models import (
@@ -71,6 +72,7 @@ class IBBroker(IBMarketData):
         self._fill_handlers: list[FillHandler] = []
         self._commission_handlers: list[CommissionHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
+        self._message_handlers: list[MessageHandler] = []
         self._reads = SharedReads()
         self._modified: dict[int, str] = {}  # order id -> ref of a modification just sent
         self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
@@ -109,6 +111,10 @@ class IBBroker(IBMarketData):
     @property
     def account_id(self) -> str:
         return self._account
+
+    @property
+    def client_id(self) -> int:
+        return self._conn.client_id
 
     async def _sync_clock(self) -> datetime:
         """One server-time sample, bounded: a lost reply must never hang a caller."""
@@ -199,6 +205,17 @@ class IBBroker(IBMarketData):
         if since is not None:
             result = [f for f in result if f.time >= since]
         return sorted(result, key=lambda f: (f.time, f.exec_id))
+
+    def known_commission(self, exec_id: str) -> float | None:
+        """The commission the client library holds for an execution, without a request. Its
+        report may have come without a commission event: ib_async emits the event only for an
+        order it has had an openOrder of (its wrapper looks the trade up by permId), so a report
+        that overtakes the order's first openOrder is stored silently (the preflight's step 5
+        measures reports this way too)."""
+        for known in self._ib.fills():
+            if known.execution.execId == exec_id:
+                return translate.commission(known.commissionReport)
+        return None
 
     def _in_account(self, account: str) -> bool:
         """Whether a position/order/execution belongs to the trading account ("" = unknown:
@@ -363,11 +380,17 @@ class IBBroker(IBMarketData):
     def add_connection_handler(self, handler: ConnectionHandler) -> None:
         self._conn.add_state_listener(handler)
 
+    def add_message_handler(self, handler: MessageHandler) -> None:
+        """IB's order messages as they come, before this adapter interprets them (trade/ib/
+        observe.py): for a tool that reports what IB said, never for trading decisions."""
+        self._message_handlers.append(handler)
+
     def remove_handlers(self, *handlers: object) -> None:
         self._fill_handlers[:] = [h for h in self._fill_handlers if h not in handlers]
         self._commission_handlers[:] = [h for h in self._commission_handlers
                                         if h not in handlers]
         self._status_handlers[:] = [h for h in self._status_handlers if h not in handlers]
+        self._message_handlers[:] = [h for h in self._message_handlers if h not in handlers]
         self._conn.remove_state_listeners(*handlers)
 
     def _on_exec_details(self, trade: Any, ib_fill: Any) -> None:
@@ -388,6 +411,12 @@ class IBBroker(IBMarketData):
             handler(report.execId, commission)
 
     def _on_order_status(self, trade: Any) -> None:
+        if self._message_handlers:
+            status = trade.orderStatus
+            message = IBMessage(trade.order.orderId, 0, "", status.status, status.whyHeld or "",
+                                float(status.filled), float(status.remaining))
+            for observer in self._message_handlers:
+                observer(message)
         ticket = translate.order_ticket(trade)
         for handler in self._status_handlers:
             handler(ticket)
@@ -395,6 +424,8 @@ class IBBroker(IBMarketData):
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         """IB errors at their true weight (the client library logs even a routine OCA cancel,
         202, as ERROR; entry scripts silence it and rely on this)."""
+        for observer in self._message_handlers:
+            observer(IBMessage(req_id, code, message))
         if code in ib_errors.MARKET_DATA_NOT_SUBSCRIBED:
             symbol = self._realtime_symbols.get(req_id)
             if (symbol or req_id) not in self._unsubscribed:
