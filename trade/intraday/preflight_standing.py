@@ -7,7 +7,8 @@ change order fields aside from order price, size, and tif"), and no public repor
 release works, so the bot trusts it only on an account where the preflight (trade/ib/preflight/,
 `python day_trader.py --preflight`) saw it work: the newest record's step 2 passed. Anywhere else
 — no record, an unreadable one, step 2 failed or never ran, a live account (the preflight runs
-on paper only) — the flatten cancels the exits, confirms and sells at market instead.
+on paper only, and a record names its account by the last 4 characters, which a live account may
+share with its paper twin) — the flatten cancels the exits, confirms and sells at market instead.
 
 The simulator needs no preflight: a simulated account without a record keeps the release (the
 simulator models it); one with a record follows it, so a test can run the fallback there.
@@ -58,15 +59,20 @@ def preflight_standing(logs_dir: Path, account: Account) -> PreflightStanding:
     run log goes to: a simulated account's is `logs/sim`)."""
     who = f"account {account.masked_id}"
     fallback = FALLBACKS[RELEASE_STEP]
+    if not account.is_paper and not account.simulated:
+        # records name accounts by their last 4 characters only, and every record is of a paper
+        # account: a live account never inherits one (its paper twin may share the last 4)
+        return PreflightStanding(False, f"preflight: none for {who}, a live account (a preflight "
+                                 f"runs on a paper account only); fallback in force: {fallback}",
+                                 fallbacks=(fallback,))
     path = latest_record_path(logs_dir, account.account_id)
     if path is None:
         if account.simulated:
             return PreflightStanding(True, f"preflight: {who} is simulated: no preflight needed "
                                      "(the flatten releases the broker-held backstop)")
-        why = ("a preflight runs on a paper account only" if not account.is_paper
-               else f"run `{PREFLIGHT_COMMAND}` once during regular hours")
-        return PreflightStanding(False, f"preflight: no preflight on record for {who} ({why}); "
-                                 f"fallback in force: {fallback}", fallbacks=(fallback,))
+        return PreflightStanding(False, f"preflight: no preflight on record for {who} (run "
+                                 f"`{PREFLIGHT_COMMAND}` once during regular hours); fallback in "
+                                 f"force: {fallback}", fallbacks=(fallback,))
     try:
         record = load_record(path)
     except RecordError as exc:

@@ -67,14 +67,14 @@ class PreflightDesk:
 
     async def last_price(self) -> float:
         """The newest price the preflight knows: its own last execution, the streamed last
-        price, else the last bar of today's (or the last) session."""
+        price, else the last bar of the last two sessions (at the open, today has none yet)."""
         mine = [f for f in self.tape.fills.values() if f.order_id in self.placed]
         if mine:
             return max(mine, key=lambda f: (f.time, f.exec_id)).price
         streamed = self.broker.last_price(self.symbol)
         if streamed:
             return streamed
-        bars = await self.broker.history(self.symbol, "1 D", "1 min")
+        bars = await self.broker.history(self.symbol, "2 D", "1 min")
         if not bars:
             raise LookupError(f"{self.symbol}: no price (no execution, no stream, no bars)")
         return bars[-1].close

@@ -92,6 +92,14 @@ async def run_preflight(broker: IBBroker, logs_dir: Path, options: PreflightOpti
         raise Refused(f"--symbol {symbol}: IB knows no stock or ETF of that name: use a liquid ETF "
                       "such as SPY")
     account = await broker.account()
+    tape = Tape(broker)
+    desk = PreflightDesk(broker, tape, options, started.date())
+    try:
+        price = await desk.last_price()
+    except LookupError:
+        raise Refused(f"--symbol {symbol}: IB sent no price for it (no bar in the last two "
+                      "sessions): its orders would not execute: check the account's market data "
+                      "or use a liquid ETF such as SPY") from None
     before = await account_check.look(broker)
     busy = [o for o in before.orders if o.symbol == symbol]
     if busy:
@@ -100,19 +108,20 @@ async def run_preflight(broker: IBBroker, logs_dir: Path, options: PreflightOpti
                       "the preflight never trades beside them: run it before the bot starts, or "
                       "pick another --symbol")
     say(f"account {account.masked_id} ({'simulated' if account.simulated else 'paper'}), "
-        f"{symbol}, client id {broker.client_id}, {started:%Y-%m-%d %H:%M:%S} New York by the "
-        "broker's clock: six steps, each bounded, its orders cancelled and its shares sold after it")
-    tape = Tape(broker)
+        f"{symbol} (last {price:g}), client id {broker.client_id}, {started:%Y-%m-%d %H:%M:%S} "
+        "New York by the broker's clock: six steps, each bounded, its orders cancelled and its "
+        "shares sold after it")
     tape.attach()
-    desk = PreflightDesk(broker, tape, options, started.date())
     run = Run(broker, tape, desk, options, before)
     stop = stop or asyncio.Event()
     try:
         results = await _steps(run, say, stop)
-        if not await _cleanup(run, StepResult(0)):
+        final = StepResult(0)  # a last sweep: what a skipped or failed step may have left
+        if not await _cleanup(run, final):
             log.error("the preflight could not undo all it did: see the account check")
         check, left_nothing = await account_check.check(broker, desk, before, POSITION_LAG_S,
                                                         options.poll_s)
+        check["final_cleanup"] = final.cleanup
     finally:
         tape.detach()
     record = PreflightRecord(
@@ -164,7 +173,8 @@ async def _one(run: Run, number: int, body: StepBody, result: StepResult,
             try:
                 task.result()
             except Exception as exc:  # noqa: BLE001 - the step's verdict, never the run's end
-                if not isinstance(exc, BrokerError | ConnectionError | OSError | TimeoutError):
+                if not isinstance(exc, BrokerError | ConnectionError | OSError | TimeoutError
+                                  | LookupError):
                     log.exception("preflight step %d failed", number)
                 result.verdict = Verdict.ERROR
                 result.answer = f"{type(exc).__name__}: {exc}"
