@@ -24,6 +24,7 @@ from observability.schema import DailyMetricsRow
 from trade.broker import Broker, NotConnected
 from trade.calendar import MarketCalendar, Session
 from trade.config import DEFAULT_DB_PATH, Settings
+from trade.intraday.preflight_standing import preflight_standing
 from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
 from trade.models import Account
@@ -77,6 +78,8 @@ async def run_trading_day(
             return TradingDayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
         session = calendar.session(today)
         db_path, logs_dir = records_for(settings, account)
+        preflight = preflight_standing(logs_dir, account)  # the flatten's release, or its fallback
+        log.info("%s", preflight.line)
         run_id = new_run_id(session.date, broker.now())
         with tracing.span("watchlist.analyze"):
             verdicts = await through_reconnects(
@@ -110,9 +113,11 @@ async def run_trading_day(
             },
         )
         run_log.extra["account"] = account.masked_id
+        run_log.extra["preflight"] = preflight.as_dict()
         trader = IntradayTrader(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
-            risk, TraderOptions(allocation=settings.allocation, variant=variant), run_log,
+            risk, TraderOptions(allocation=settings.allocation, variant=variant,
+                                release_backstop=preflight.release_backstop), run_log,
         )
         await through_reconnects(lambda: trader.start(
             warmup={v.symbol: v.bars for v in kept},

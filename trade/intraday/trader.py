@@ -364,8 +364,10 @@ class IntradayTrader:
     async def _flatten(self) -> None:
         first = self.state.flatten_started(self.broker.now(), self.session.flatten_at)
         if first is not None:
-            log.info("%s: closing own positions (a whole exit group by releasing its backstop, "
-                     "the rest cancelled and sold)", first)
+            log.info("%s: closing own positions (%s)", first,
+                     "a whole exit group by releasing its backstop, the rest cancelled and sold"
+                     if self.options.release_backstop else "every exit cancelled, confirmed "
+                     "gone, then sold at market: no release of the backstop on this account")
         await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first
         with tracing.span(SpanNames.FLATTEN):
             result = await flatten(self.broker, BOT, self._holdings, flatten_refs(self.refs),
