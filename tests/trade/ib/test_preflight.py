@@ -12,6 +12,7 @@ its execDetails. The tests pin those answers, so a change of the model shows up 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -211,6 +212,37 @@ async def test_a_signal_stops_the_run_after_its_step_and_undoes_everything(tmp_p
     assert "cancelled" in record.account_check["final_cleanup"]
     assert "sold 1 SPY" in record.account_check["final_cleanup"]
     assert after == ({}, []) and record.left_nothing and not record.release_confirmed
+
+
+async def test_a_gateway_restart_mid_step_is_an_error_and_the_cleanup_still_undoes_it(tmp_path):
+    """The Gateway drops every socket the moment step 3's exits reach it (its share bought, its
+    group placed): the step fails (an error, or a timeout when the modification it sent was lost
+    with the socket), the connection comes back by itself, and the cleanup cancels the group and
+    sells the share once it is back."""
+    sim = await _simulator()
+    loop = asyncio.get_running_loop()
+
+    class RestartOnStep3Group:
+        done = False
+
+        def on_open_order(self, order: Any) -> None:  # a listener of the simulator's engine
+            if not self.done and order.order_ref.endswith("-4-BKS"):  # step 3's group (seq 4)
+                self.done = True
+                loop.call_soon(sim.restart, 0.5)
+
+    trigger = RestartOnStep3Group()
+    sim.engine.add_listener(trigger)
+    try:
+        record, _ = await _run(sim, tmp_path, dataclasses.replace(FAST, step_deadlines={3: 3.0}))
+        after = _truth(sim)
+    finally:
+        await sim.stop()
+    assert trigger.done
+    step3 = record.step(3)
+    assert step3 is not None and step3.verdict in (Verdict.ERROR, Verdict.TIMEOUT), step3.line()
+    assert "cancelled PF-20190213-SPY-4-" in step3.cleanup and "sold 1 SPY" in step3.cleanup
+    assert [s.verdict for s in record.steps if s.step != 3] == [Verdict.PASS] * 5
+    assert after == ({}, []) and record.left_nothing, record.account_check
 
 
 def _realism_with_refused_release() -> Any:

@@ -195,15 +195,26 @@ async def _one(run: Run, number: int, body: StepBody, result: StepResult,
 
 
 async def _cleanup(run: Run, result: StepResult) -> bool:
-    """Undo what the preflight placed and bought so far, bounded; the outcome into `result`."""
-    deadline = run.options.cleanup_deadline_s
-    try:
-        result.cleanup = await asyncio.wait_for(run.desk.restore(), deadline)
-        return True
-    except TimeoutError:
-        result.cleanup = f"NOT DONE within {deadline:g} s"
-    except (BrokerError, ConnectionError, OSError) as exc:
-        result.cleanup = f"NOT DONE: {type(exc).__name__}: {exc}"
+    """Undo what the preflight placed and bought so far, whatever is in the way: a dropped
+    connection (the connection reconnects by itself) or a broker error is retried until the
+    cleanup's deadline. The outcome goes into `result`; False when it could not finish."""
+    loop = asyncio.get_running_loop()
+    deadline_s = run.options.cleanup_deadline_s
+    until = loop.time() + deadline_s
+    failure = f"NOT DONE within {deadline_s:g} s"
+    while (left_s := until - loop.time()) > 0:
+        try:
+            result.cleanup = await asyncio.wait_for(run.desk.restore(), left_s)
+            return True
+        except TimeoutError:
+            failure = f"NOT DONE within {deadline_s:g} s"
+            break
+        except Exception as exc:  # noqa: BLE001 - the account must be put back whatever happened
+            if not isinstance(exc, BrokerError | ConnectionError | OSError):
+                log.exception("preflight cleanup failed; trying again")
+            failure = f"NOT DONE: {type(exc).__name__}: {exc}"
+            await asyncio.sleep(min(1.0, max(0.0, until - loop.time())))
+    result.cleanup = failure
     left = run.desk.net_shares()
     if left:
         result.cleanup += f" ({left:+d} {run.symbol} of the preflight's own still held)"
