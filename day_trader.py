@@ -28,6 +28,7 @@ from ui.status.cli import add_status_flags, status_config
 if TYPE_CHECKING:  # heavy modules: imported for real inside run() only
     import asyncio
 
+    from observability.alerts.notifier import Notifier
     from observability.log_clock import MarketTimeFormatter
     from sim.launch import SimulatorHandle
     from trade.broker import Broker
@@ -167,6 +168,7 @@ def build_parser() -> cli.OneLineArgumentParser:
         "per step, a record in the logs directory that the bot's start reads (client id 9 "
         "unless --client-id)",
     )
+    cli.add_alert_flags(parser, fix)
     return parser
 
 
@@ -216,6 +218,8 @@ def parse_args(
                 "sim_data_dir": args.sim_data,
                 "db_path": args.db,
                 "log_level": args.log_level,
+                "alert_urls": args.alert_url,
+                "alert_mute": args.alert_mute,
             },
             env=env,
             dotenv_path=dotenv_path,
@@ -244,6 +248,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     2 bad input or a refusal to trade. Heavy modules are imported here so `--help` and argument
     errors stay instant.
     """
+    from observability.alerts import events as ev
+    from observability.alerts.notifier import open_notifier
     from trade import startup
 
     if args.preflight is not None:  # the paper-account preflight instead of a trading day
@@ -252,7 +258,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         client_id = settings.ib_client_id if args.client_id is not None else None
         return startup.guarded(PROG, lambda: run_command(
             settings, symbol=args.preflight, client_id=client_id, say=_say))
-    return startup.guarded(PROG, lambda: _run(settings, args))
+    log_format = startup.install_logging(settings.log_level)  # market time once connected
+    # docs/alerts.md; flushed on every way out. Where they go is said once the run has checked
+    # its input (a refused argument is one line and nothing else)
+    alerts = open_notifier(settings.alerts, say=_ALERTS_LINE.append)
+    try:
+        return startup.guarded(PROG, lambda: _run(settings, args, alerts, log_format), alerts,
+                               ev.DAY_TRADER)
+    finally:
+        alerts.close()
 
 
 @dataclass
@@ -263,14 +277,14 @@ class _Traded:
     after_day: dict[str, object] = field(default_factory=dict)  # for the nightly cycle
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace, alerts: Notifier,
+         log_format: MarketTimeFormatter) -> int:
     import asyncio
     import dataclasses
 
     from improvement import params_store
     from trade import startup
 
-    log_format = startup.install_logging(settings.log_level)  # market time once connected
     days = _simulated_days(args) if settings.sim else [_today()]
     if not days:
         raise startup.Refused(f"--sim-from {args.sim_from} --sim-to {args.sim_to}: no NYSE "
@@ -284,8 +298,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             run_settings = dataclasses.replace(run_settings, ib_host=simulator.host,
                                                ib_port=simulator.port)
         traded = asyncio.run(_trade(run_settings, settings, args, days, today.variant,
-                                    simulator, log_format))
-    return _after_close(settings, traded, args)
+                                    simulator, log_format, alerts))
+    return _after_close(settings, traded, args, alerts)
 
 
 @contextmanager
@@ -315,7 +329,7 @@ def _simulator(settings: Settings, args: argparse.Namespace,
 
 async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespace,
                  days: list[date], variant: str, simulator: SimulatorHandle | None,
-                 log_format: MarketTimeFormatter) -> _Traded:
+                 log_format: MarketTimeFormatter, alerts: Notifier) -> _Traded:
     """Connect and trade the day (or the range: `defaults` are the configured parameters the
     nightly cycles tune on top of); what the nightly cycle needs is collected while the
     connection is still open."""
@@ -331,6 +345,8 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
     stop = asyncio.Event()
     startup.stop_on_signals(stop)
     watchlist = load_watchlist(settings.watchlist_path, settings.params)  # before connecting
+    for line in _ALERTS_LINE:
+        _say(line)
     traded = _Traded()
     async with ib_broker(settings.ib_host, settings.ib_port, settings.ib_client_id,
                          settings.ib_account or "") as broker:
@@ -342,7 +358,7 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
         try:
             result = await run_trading_day(
                 settings, watchlist, broker, stop, variant=variant,
-                on_trader=_when_started(args, simulator, page, log_format))
+                on_trader=_when_started(args, simulator, page, log_format, alerts), alerts=alerts)
         finally:
             await page.stop()
         if args.improve and result.run_log is not None:
@@ -358,7 +374,8 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
 
 
 def _when_started(args: argparse.Namespace, simulator: SimulatorHandle | None, page: StatusPage,
-                  log_format: MarketTimeFormatter) -> Callable[[IntradayTrader], Awaitable[None]]:
+                  log_format: MarketTimeFormatter,
+                  alerts: Notifier) -> Callable[[IntradayTrader], Awaitable[None]]:
     """What happens once the trader has started and warmed up: log lines in market time, the
     simulated day may begin (paced slower over the flatten), the status page opens."""
     import asyncio
@@ -372,7 +389,9 @@ def _when_started(args: argparse.Namespace, simulator: SimulatorHandle | None, p
             pacing.add(asyncio.get_running_loop().create_task(
                 simulator.pace_the_flatten(trader.session.flatten_at, args.speed)))
         actions = trader.run_log.extra.setdefault("control_actions", [])
-        await page.start(trader, on_control=actions.append, clock=trader.broker.now)
+        server = await page.start(trader, on_control=actions.append, clock=trader.broker.now)
+        if server is not None:
+            alerts.set_link(server.url)  # alerts carry the page's address, never its token
     return started
 
 
@@ -401,10 +420,13 @@ async def _several_days(settings: Settings, defaults: Settings, args: argparse.N
     return results
 
 
-def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace) -> int:
+def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace,
+                 alerts: Notifier) -> int:
     """The nightly cycle and the day reports, on the records the day used (a simulator's went
     to the sim DB and logs/sim)."""
     import dataclasses
+
+    from observability.alerts import events as ev
 
     code = 0
     defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
@@ -412,10 +434,13 @@ def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace) 
         defaults = dataclasses.replace(defaults, db_path=done.db_path or defaults.db_path,
                                        logs_dir=done.logs_dir or defaults.logs_dir)
     if traded.after_day:
-        code = _improve(defaults, traded.after_day, args)
+        code = _improve(defaults, traded.after_day, args, alerts)
     for done in traded.results:  # after the cycle, so the report shows what it decided
-        if done.run_log is not None:
-            _write_day_report(defaults, done.run_log.day)
+        log = done.run_log
+        if log is not None:
+            report = _write_day_report(defaults, log.day)
+            alerts.notify(ev.day_end(ev.DAY_TRADER, log.day, log.realized_pnl, len(log.trades),
+                                     log.flat_at, report=str(report) if report else None))
     return code
 
 
@@ -423,7 +448,11 @@ def _say(line: str) -> None:
     print(f"day_trader: {line}", flush=True)
 
 
-def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Namespace) -> int:
+_ALERTS_LINE: list[str] = []  # where alerts go, said once the input is checked
+
+
+def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Namespace,
+             alerts: Notifier) -> int:
     """The nightly improvement cycle on the day just traded; a failure is one line, exit 1."""
     from observability.history import HistoryDBError
     from trade.watchlist import WatchlistError
@@ -439,11 +468,17 @@ def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Na
         from trade.startup import EXIT_FAILED, fail
 
         return fail(PROG, f"improvement cycle: {exc}", EXIT_FAILED)
-    print(f"day_trader: {nightly.summary_line(outcome)}", flush=True)
+    line = nightly.summary_line(outcome)
+    print(f"day_trader: {line}", flush=True)
+    from observability.alerts import events as ev
+
+    day = after_day.get("day")
+    if isinstance(day, date):
+        alerts.notify(ev.nightly_decision(ev.DAY_TRADER, day, line))
     return 0
 
 
-def _write_day_report(settings: Settings, day: date) -> None:
+def _write_day_report(settings: Settings, day: date) -> Path | None:
     """The day's HTML report after the close; a failure is one line, never a failed day."""
     from ui.day_inputs import ReportInputError
     from ui.day_report import build_report
@@ -452,8 +487,9 @@ def _write_day_report(settings: Settings, day: date) -> None:
         path = build_report(day, settings.db_path, settings.logs_dir, settings.reports_dir)
     except (ReportInputError, OSError) as exc:
         print(f"day_trader: day report not written: {exc}", flush=True)
-        return
+        return None
     print(f"day_trader: day report written to {path}", flush=True)
+    return Path(path)
 
 
 def _replays(args: argparse.Namespace) -> bool:

@@ -319,7 +319,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
                 day_watchlist = watchlist
                 hosted = asyncio.create_task(host_day_trader(
                     lambda: one_trading_day(settings, args.allocation_day, day_watchlist, broker,
-                                            stop),
+                                            stop, alerts),
                     broker, calendar, stop, _say, one_day=settings.sim or args.once))
             failed: CycleFailed | None = None
             if args.once:

@@ -1,7 +1,11 @@
-"""Nightly LLM insights on the day trader's day: what the prompt carries and the answer's schema.
+"""Nightly LLM insights on the day trader's recent sessions: what the prompt carries and the
+answer's schema.
 
-The prompt holds the day's metrics, a summary of the trades (per symbol and exit reason, best and
-worst), the market regime and the current parameters with their safety bounds. It never holds
+The prompt holds the metrics of the sessions it reviews, a summary of their trades (per symbol
+and exit reason, best and worst), the market regime and the current parameters with their
+safety bounds. The nightly cycle passes the in-sample part of its replay window only (the
+current parameters' replayed trades there), so a recommendation is then tested on sessions the
+LLM never saw (improvement/gate.py). It never holds
 the account id, order refs or any key: it is built only from those plain values, and the
 finished text still goes through `scrub_text` as a guard.
 
@@ -18,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation.llm import LLMAnswer, LLMEndpoint, ask_structured
 from evaluation.performance import TradeRecord
@@ -31,7 +35,7 @@ class Recommendation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parameter: str
-    value: float
+    value: float = Field(allow_inf_nan=False)  # NaN/Infinity never reach a parameter
     priority: Literal["high", "medium", "low"]
     reason: str
 
@@ -45,7 +49,8 @@ class NightlyInsights(BaseModel):
 
 
 SYSTEM = (
-    "You review one trading day of an automated long-only intraday strategy on US stocks. It "
+    "You review recent trading sessions of an automated long-only intraday strategy on US "
+    "stocks. It "
     "buys a symbol when its 1-minute close is above VWAP(20), RSI(14) is below rsi_max and ATR "
     "is above atr_min_pct of the price; each entry has a take-profit at +profit_target and a "
     "stop at -stop_loss held at the broker; everything is sold 5 minutes before the close. "
@@ -84,7 +89,9 @@ def trade_summary(trades: Sequence[TradeRecord]) -> dict[str, Any]:
 def build_prompt(day: date, metrics: Mapping[str, Any], trades: Sequence[TradeRecord],
                  regime: Mapping[str, Any], params: Mapping[str, Any],
                  bounds: Mapping[str, tuple[float, float]]) -> str:
-    """The user message: one JSON document of plain values (no account, no refs, no keys)."""
+    """The user message: one JSON document of plain values (no account, no refs, no keys).
+    `day` is the night of the review; `metrics` and `trades` are those of the sessions the
+    prompt is about (the cycle: its in-sample sessions, named in `metrics`)."""
     body = {
         "date": day.isoformat(),
         "metrics": dict(metrics),

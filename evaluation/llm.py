@@ -126,12 +126,19 @@ def schema_instructions(schema: type[BaseModel]) -> str:
     )
 
 
+def _no_constant(name: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity` are not JSON (RFC 8259), though Python's parser takes
+    them: a number that is not finite must never reach a parameter, a report or the DB."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_strict(schema: type[T], text: str) -> T:
     """The reply as `schema`: the whole text (optionally in a ```json fence) must be one JSON
-    object valid without type coercion. Raises ValueError (bad JSON) or ValidationError."""
+    object valid without type coercion and with finite numbers only. Raises ValueError (bad
+    JSON, NaN/Infinity) or ValidationError."""
     match = _FENCE.match(text)
     body = match.group("body") if match else text.strip()
-    data = json.loads(body)
+    data = json.loads(body, parse_constant=_no_constant)
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     return schema.model_validate(data, strict=True)

@@ -264,12 +264,26 @@ def daily_pnl_series(trades: Sequence[TradeRecord],
     return [(day, by_day.get(day, 0.0)) for day in sessions]
 
 
+SHARPE_SESSIONS = 20
+
+
+def trailing_metrics(trades: Sequence[TradeRecord], sessions: Sequence[date], equity: float,
+                     allocation: float) -> Metrics:
+    """THE trailing window of `daily_metrics.sharpe`, one definition for every row (a run's row
+    and the day's row alike): `sessions` are the last `SHARPE_SESSIONS` NYSE sessions up to and
+    including the day (every one of them, zero P&L where the bot made no trade or did not run:
+    the account's record), all of the book's trades in them (every run), returns on the day's
+    starting `equity`. The caller lists the sessions (the calendar lives above this layer)."""
+    return compute_metrics(trades, daily_pnl_series(trades, sessions), equity, allocation)
+
+
 def record_day_metrics(db: HistoryDB, day: date, metrics: Metrics, *, variant: str = "",
                        window_sharpe: float | None = None, extra: Mapping[str, Any] | None = None,
                        bot: str = DAY_TRADER) -> DailyMetricsRow:
     """Write the day's metrics to `daily_metrics` (replacing the day's row). A single session
-    has no Sharpe of its own, so the `sharpe` column holds the trailing window's (say which
-    window in `extra`); every metric of `Metrics` goes into `extra` as well."""
+    has no Sharpe of its own, so the `sharpe` column holds the trailing window's
+    (`trailing_metrics`, the same definition as a run's row); every metric of `Metrics` goes
+    into `extra` as well."""
     row = DailyMetricsRow(
         trading_date=day, bot=bot, trades=metrics.trades, wins=metrics.wins,
         win_rate=metrics.win_rate or 0.0, total_pnl=round(metrics.net_pnl, 6),

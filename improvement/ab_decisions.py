@@ -1,10 +1,13 @@
-"""The A/B test's nightly bookkeeping against the history DB: look at the running test, promote
-or retire B, stop a test whose A changed, start a new one, and say which variant a session
-trades. The statistics and the gate live in improvement/ab_testing.py.
+"""The A/B test's nightly bookkeeping against the history DB: look at the running test (each
+of its sessions paired with a replay under the other variant), promote or retire B, start a new
+test for a challenger that passed the gate, and say which variant a session trades. The
+statistics and the promotion rule live in improvement/ab_testing.py.
 
 Which sessions count: those with a `daily_metrics` row carrying variant A or B between the
 test's start and tonight, i.e. sessions the day trader really traded with that variant (a
-session the bot did not run is not a zero-P&L day for either side).
+session the bot did not run is not a zero-P&L day for either side). The traded variant's P&L is
+the day's recorded trades (every run of that day); the other variant's is a replay of the same
+session with its parameters.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from evaluation.performance import DAY_TRADER, daily_pnl_series, trade_records
+from evaluation.performance import DAY_TRADER, trade_records
 from improvement.ab_assignment import variant_for
-from improvement.ab_testing import ABSample, ABVerdict, evaluate
+from improvement.ab_testing import ABVerdict, evaluate
+from improvement.gate import sizing_scale
+from improvement.paired import seed_of
+from improvement.params_store import apply_tuned
+from improvement.replay import ReplayDay, Replayer, ReplayResult
 from improvement.suggestions import Suggestion
 from observability.history import HistoryDB
 from observability.schema import ABTestRow, ABTestUpdate, ParameterChangeRow
+from trade.models import Params
 
 
 @dataclass(slots=True)
@@ -36,10 +44,17 @@ class ABNight:
 
     @property
     def blocks_tuning(self) -> str | None:
-        if self.promoted_values is None:
-            return None
-        return ("not validated: tonight's change is the A/B promotion of "
-                f"{self.ended.parameter if self.ended else 'B'} (one change per night)")
+        """Why no new challenger is judged tonight: one change at a time, so each change's
+        effect stays attributable (None: the gate may run)."""
+        if self.promoted_values is not None:
+            return ("not validated: tonight's change is the A/B promotion of "
+                    f"{self.ended.parameter if self.ended else 'B'} (one change per night)")
+        test = self.running
+        if test is not None and self.started is None:
+            return (f"not validated: A/B test {test.id} is confirming {test.parameter} "
+                    f"{test.a_values.get(test.parameter)} -> {test.b_values.get(test.parameter)}"
+                    " (one challenger at a time)")
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         test = self.running or self.ended
@@ -55,20 +70,18 @@ class ABNight:
         }
 
 
-def look(db: HistoryDB, day: date, equity: float, time: datetime) -> ABNight:
+def look(db: HistoryDB, day: date, time: datetime, replayer: Replayer | None,
+         base: Params) -> ABNight:
     """Tonight's look at the running test (if any); nothing is written here."""
     running = [t for t in db.ab_tests("running") if t.started <= day]
     if not running:
         return ABNight("none", "no A/B test running")
     test = running[-1]
-    rows = db.daily_metrics(DAY_TRADER, test.started, day)
-    variant_of = {r.trading_date: r.variant for r in rows if r.variant in ("A", "B")}
-    trades = trade_records(db, test.started, day)
-    sample = ABSample.from_records(trades, daily_pnl_series(trades, sorted(variant_of)),
-                                   variant_of, equity)
-    verdict = evaluate(sample, test.looks, seed=test.id or 0)
-    looks = verdict.look or test.looks
     assert test.id is not None
+    diffs, a_days, b_days, unpaired = paired_sessions(db, test, day, replayer, base)
+    verdict = evaluate(diffs, test.looks, a_sessions=a_days, b_sessions=b_days,
+                       unpaired=unpaired, seed=seed_of("ab", test.id, day))
+    looks = verdict.look or test.looks
     a_old, b_new = test.a_values.get(test.parameter), test.b_values.get(test.parameter)
     if verdict.decision == "promote":
         return ABNight(
@@ -90,24 +103,41 @@ def look(db: HistoryDB, day: date, equity: float, time: datetime) -> ABNight:
     return ABNight(verdict.decision, verdict.reason, test, verdict, update=update)
 
 
-def stop_for_change(ab: ABNight, parameter: str, day: date, time: datetime) -> ABNight:
-    """A validated change to A ends the running test: its A no longer exists."""
-    test = ab.running
-    if test is None or test.id is None:
-        return ab
-    reason = f"stopped: A changed ({parameter} applied by validated tuning)"
-    looks = ab.update.looks if ab.update else test.looks
-    change = ParameterChangeRow(time, test.parameter, test.a_values.get(test.parameter),
-                                test.b_values.get(test.parameter), f"A/B test {test.id} {reason}",
-                                "ab_test", "rejected", "B")
-    return dataclasses.replace(ab, decision="stopped", reason=reason, running=None, ended=test,
-                               update=ABTestUpdate(test.id, "stopped", looks, reason, day),
-                               changes=[*ab.changes, change])
+def paired_sessions(db: HistoryDB, test: ABTestRow, day: date, replayer: Replayer | None,
+                    base: Params) -> tuple[list[float], int, int, int]:
+    """(B - A per paired session, A sessions, B sessions, sessions without replay data)."""
+    rows = db.daily_metrics(DAY_TRADER, test.started, day, run_id=None)
+    variant_of: dict[date, str] = {}
+    for r in rows:
+        if r.variant in ("A", "B"):
+            variant_of.setdefault(r.trading_date, r.variant)
+    days = sorted(variant_of)
+    trades = trade_records(db, test.started, day)
+    live = {d: ReplayDay(d, sum(t.net_pnl for t in trades if t.trading_date == d),
+                         tuple(t for t in trades if t.trading_date == d)) for d in days}
+    held = set(replayer.available(days)) if replayer is not None else set()
+    paired = [d for d in days if d in held]
+    params = {"A": apply_tuned(base, test.a_values), "B": apply_tuned(base, test.b_values)}
+    side: dict[str, list[ReplayDay]] = {"A": [], "B": []}
+    for d in paired:
+        traded = variant_of[d]
+        other = "B" if traded == "A" else "A"
+        assert replayer is not None
+        [replayed] = replayer.replay(params[other], [d]).days
+        side[traded].append(live[d])
+        side[other].append(replayed)
+    a, b = ReplayResult(tuple(side["A"])), ReplayResult(tuple(side["B"]))
+    sizing = test.a_values.get("position_pct") != test.b_values.get("position_pct")
+    scale = sizing_scale(a, b) if sizing else 1.0
+    diffs = [bd.net_pnl * scale - ad.net_pnl for ad, bd in zip(a.days, b.days, strict=True)]
+    counts = [sum(variant_of[d] == v for d in paired) for v in ("A", "B")]
+    return diffs, counts[0], counts[1], len(days) - len(paired)
 
 
 def start(ab: ABNight, first_day: date, challenger: Suggestion, current: dict[str, Any],
           time: datetime) -> ABNight:
-    """A new test from `first_day` (an A day): B = the current tuned values + the challenger."""
+    """A new test from `first_day` (an A day): B = the current tuned values + the challenger,
+    which passed the gate tonight (nothing trades as B otherwise)."""
     test = ABTestRow(first_day, challenger.parameter, dict(current),
                      {**current, challenger.parameter: challenger.new}, time)
     reason = (f"started: B = {challenger.parameter} {challenger.old} -> {challenger.new} "

@@ -1,7 +1,7 @@
 """The safety bounds of nightly tuning, and the screen every suggested change passes first.
 
 Only these parameters may be changed by the nightly cycle, and only inside these bounds
-(DESIGN.md: target 0.8-3.0%, stop 0.5-2.0%, position size 3-10% of net liquidation; a re-entry
+(the founders' safety bounds: target 0.8-3.0%, stop 0.5-2.0%, position size 3-10% of net liquidation; a re-entry
 cooldown of 0-120 minutes when the strategy has one). Anything else is refused with a reason:
 a parameter the strategy does not have, one that is not tunable, a value of the wrong type.
 

@@ -22,9 +22,9 @@ from dotenv import dotenv_values
 from evaluation.llm import LLMEndpoint
 from improvement.cycle import CycleError, CycleInputs, CycleOutcome, run_cycle
 from improvement.fast_replay import BacktestReplayer
+from improvement.gate import GateSettings
 from improvement.regime import DEFAULT_SYMBOL, regime_bars
 from improvement.replay import ReplayConfig, Replayer
-from improvement.tuning import WalkForward
 from observability.history import HistoryDBError
 from observability.tracing import TracingConfigError, setup_tracing
 from sim.market.bar_sources import CsvBarSource
@@ -66,8 +66,8 @@ def watchlist_overrides(watchlist: Watchlist, defaults: Params) -> dict[str, dic
 
 def after_close(settings: Settings, *, day: date, allocation: float, equity: float,
                 replay_source: BarSource | None, regime: Sequence[Any] = (),
-                env: Mapping[str, str] | None = None, window: WalkForward | None = None,
-                replayer: Replayer | None = None) -> CycleOutcome:
+                env: Mapping[str, str] | None = None, gate: GateSettings | None = None,
+                replayer: Replayer | None = None, data_source: str = "") -> CycleOutcome:
     """The day trader's hand-over after the close: the cycle on the DB the day used.
 
     `settings.params` must be the configured defaults (before tuning: the cycle tunes on top of
@@ -83,7 +83,7 @@ def after_close(settings: Settings, *, day: date, allocation: float, equity: flo
         day=day, base_params=settings.params, symbols=watchlist.symbols, allocation=allocation,
         equity=equity, reports_dir=settings.reports_dir, overrides=overrides, replayer=replayer,
         regime_bars=list(regime), llm=LLMEndpoint.deepseek(env),
-        window=window or WalkForward(),
+        gate=gate or GateSettings(), data_source=data_source,
     )
     return run_cycle(settings.db_path, inputs)
 
@@ -102,13 +102,29 @@ def replayer_for(settings: Settings, source: BarSource, allocation: float,
 
 def summary_line(outcome: CycleOutcome) -> str:
     r = outcome.report
-    applied = [s for s in r["suggestions"] if s["applied"]]
-    change = ", ".join(f"{s['parameter']} {s['old']} -> {s['new']}" for s in applied) or "none"
+    b = [s for s in r["suggestions"] if s.get("challenger")]
+    tested = sum(bool(s.get("validation") and s["validation"].get("test"))
+                 for s in r["suggestions"])
+    ab = r["ab_test"]
+    if ab["status"] == "promote" and ab.get("test"):
+        t = ab["test"]
+        change = (f"promoted {t['parameter']} {t['a'].get(t['parameter'])} -> "
+                  f"{t['b'].get(t['parameter'])} (A/B test {t['id']} confirmed)")
+    elif b:
+        change = "challenger B " + ", ".join(f"{s['parameter']} {s['old']} -> {s['new']}"
+                                             for s in b)
+    else:
+        change = "no change"
     again = " (already ran: nothing changed)" if outcome.already_ran else ""
-    return (f"improvement cycle {r['date']}{again}: {len(r['suggestions'])} suggestions, applied "
-            f"{change}; LLM {r['llm']['status']}; regime {r['regime']['name']}; A/B "
-            f"{r['ab_test']['status']}; next session {r['next_session']}"
-            f"{' variant ' + r['next_variant'] if r['next_variant'] else ''}; report {outcome.path}")
+    regime = r["regime"]["name"]
+    if regime == "unknown":
+        regime = f"UNKNOWN ({r['regime']['reason']})"
+    window = r.get("window") or {}
+    return (f"improvement cycle {r['date']}{again}: {len(r['suggestions'])} suggestions, "
+            f"{tested} tested on {window.get('coverage', '?')}, {change}; LLM "
+            f"{r['llm']['status']}; regime {regime}; A/B {ab['status']}; next session "
+            f"{r['next_session']}{' variant ' + r['next_variant'] if r['next_variant'] else ''}"
+            f"; report {outcome.path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--equity", type=float, metavar="N",
                         help=f"net liquidation at the day's start (default: {DEFAULT_EQUITY:,.0f})")
     parser.add_argument("--sessions", type=int, default=20, metavar="N",
-                        help="sessions replayed to validate a change (default: 20)")
+                        help="the replay window: contiguous sessions up to --date, the older "
+                        "half in sample, the recent half the test (default: 20)")
     parser.add_argument("--log-level", default="WARNING", metavar="LEVEL")
     return parser
 
@@ -151,8 +168,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CycleError(f"--date {args.date} is invalid: use YYYY-MM-DD, e.g. 2026-02-27") from None
     if not MarketCalendar().is_trading_day(day):
         raise CycleError(f"--date {day} is not an NYSE session: pick a trading day")
-    if args.sessions < 2:
-        raise CycleError(f"--sessions {args.sessions} is invalid: use at least 2")
+    if args.sessions < 4:
+        raise CycleError(f"--sessions {args.sessions} is invalid: use at least 4")
     settings = load_settings(cli={"db_path": args.db, "watchlist_path": args.watchlist,
                                   "sim_data_dir": args.data}, bot="day_trader")
     if not Path(settings.db_path).is_file():
@@ -175,7 +192,8 @@ def _run(args: argparse.Namespace) -> int:
         outcome = after_close(
             settings, day=day, allocation=allocation,
             equity=args.equity or DEFAULT_EQUITY, replay_source=source, regime=regime,
-            window=WalkForward(sessions=args.sessions))
+            gate=GateSettings(sessions=args.sessions),
+            data_source=f"--data {data}" if source is not None else "")
     finally:
         tracing_handle.shutdown()
     print(summary_line(outcome), flush=True)

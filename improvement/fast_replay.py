@@ -1,6 +1,6 @@
 """The backtester as the nightly cycle's replayer: the fast engine by default (`replayer_for`).
 
-Same protocol as `improvement.replay.EventReplayer` (`sessions(until, count)`,
+Same protocol as `improvement.replay.EventReplayer` (`available(days)`,
 `replay(params, sessions)` -> per-session net P&L and trades), over `sim.backtest`: each session
 is prepared once (the analyst's figures, warm-up, the minute grid) and every candidate is then
 traded by the compiled kernel, which the parity tests prove makes the event engine's trades (the
@@ -42,6 +42,7 @@ class BacktestReplayer:
     _cache: dict[tuple[Any, date], ReplayDay] = field(default_factory=dict, repr=False)
     _batches: dict[date, DayBatch | None] = field(default_factory=dict, repr=False)
     _store: BarStore | None = field(default=None, repr=False)
+    _held: set[date] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.engine not in ("fast", "event"):
@@ -54,7 +55,14 @@ class BacktestReplayer:
                               daily_loss_pct=self.config.daily_loss_pct,
                               max_open_positions=self.config.max_open_positions)
 
+    def available(self, days: Sequence[date]) -> list[date]:
+        if self._held is None:
+            self._held = {d for s in self.symbols for d in self.source.sessions(s)}
+        return [d for d in days if d in self._held]
+
     def sessions(self, until: date, count: int) -> list[date]:
+        """The last `count` sessions up to `until` the data holds (not necessarily contiguous:
+        the nightly gate uses `available` over the calendar's sessions instead)."""
         days = sorted({d for s in self.symbols for d in self.source.sessions(s) if d <= until})
         return days[-count:] if count > 0 else []
 

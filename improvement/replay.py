@@ -69,8 +69,8 @@ class ReplayResult:
 class Replayer(Protocol):
     """What validating a parameter change needs from a backtester."""
 
-    def sessions(self, until: date, count: int) -> list[date]:
-        """The last `count` sessions up to and including `until` that have data."""
+    def available(self, days: Sequence[date]) -> list[date]:
+        """Those of `days` the replay data holds (for at least one symbol), in order."""
 
     def replay(self, params: Params, sessions: Sequence[date]) -> ReplayResult:
         """Trade `sessions` with `params` as the defaults (per-symbol overrides stay)."""
@@ -95,9 +95,9 @@ class EventReplayer:
     _cache: dict[tuple[Any, date], ReplayDay] = field(default_factory=dict, repr=False)
     _calendar: MarketCalendar = field(default_factory=MarketCalendar, repr=False)
 
-    def sessions(self, until: date, count: int) -> list[date]:
-        days = sorted({d for s in self.symbols for d in self.source.sessions(s) if d <= until})
-        return days[-count:] if count > 0 else []
+    def available(self, days: Sequence[date]) -> list[date]:
+        held = {d for s in self.symbols for d in self.source.sessions(s)}
+        return [d for d in days if d in held]
 
     def replay(self, params: Params, sessions: Sequence[date]) -> ReplayResult:
         key = dataclasses.astuple(params)

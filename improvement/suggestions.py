@@ -1,8 +1,12 @@
-"""Where nightly parameter suggestions come from: the regime, recent performance, the LLM.
+"""Where nightly parameter suggestions come from: the regime, recent performance, a neighbour
+search, the LLM.
 
 Each source proposes single-parameter changes with a reason; none of them changes anything.
 Rule values (x 1.25, x 0.8, ...) are clamped into the safety bounds (improvement.bounds); an LLM
-value goes to the screen as given. Then tuning replays every surviving suggestion.
+value goes to the screen as given. Then the gate (improvement/gate.py) replays every surviving
+suggestion. Every source reads the in-sample part of tonight's window only (the performance
+rules get the current params' replayed in-sample trades, the LLM their metrics), so the test
+part stays out of sample.
 
 Regime rules (tomorrow's regime, classified at tonight's close):
 - high_volatility: stop_loss x 1.25 (wider swings stop out a tight stop before the move);
@@ -16,6 +20,11 @@ Performance rules (the book's trades over the recent window, at least 10 trades)
   -> profit_target x 0.8;
 - winners cut short: win rate >= 55% but average win < 0.8 x average loss -> profit_target x 1.2;
 - losing streaks: a streak of >= 6 losses -> cooldown_minutes + 15 (when the strategy has one).
+Neighbour search (source `search`): one step each way from every tunable value (target x 1.2 /
+x 0.8, stop x 1.25 / x 0.8, position size x 1.25 / x 0.75, cooldown +/- 15 minutes), clamped
+into the bounds. The rules say where to look when a pattern is obvious; the search makes sure a
+real improvement one step away is not missed because no rule fired. The in-sample screen keeps
+the gate's multiple-testing cost small: only the best two go on to the test.
 """
 
 from __future__ import annotations
@@ -73,6 +82,36 @@ def regime_suggestions(regime: Regime, params: Params,
     parameter, factor, base = rules[regime.name]
     found = _scaled(params, parameter, factor, "regime", why, base)
     return [found] if found else []
+
+
+SEARCH_STEPS: tuple[tuple[str, str, float], ...] = (
+    ("profit_target", "x", 1.2), ("profit_target", "x", 0.8),
+    ("stop_loss", "x", 1.25), ("stop_loss", "x", 0.8),
+    ("position_pct", "x", 1.25), ("position_pct", "x", 0.75),
+    ("cooldown_minutes", "+", 15), ("cooldown_minutes", "+", -15),
+)
+
+
+def search_suggestions(params: Params, position_fraction: float) -> list[Suggestion]:
+    """One step each way from every tunable value (see the module docstring); two steps that
+    clamp to the same bound are one suggestion."""
+    out: list[Suggestion] = []
+    for parameter, how, step in SEARCH_STEPS:
+        if not hasattr(params, parameter):
+            continue
+        if how == "+":
+            old = getattr(params, parameter)
+            screened = screen(parameter, old + step, clamp=True)
+            if screened.ok and screened.value != old:
+                out.append(Suggestion(parameter, old, screened.value, "search",
+                                      f"neighbour search: {parameter} {step:+g}"))
+            continue
+        base = (params.position_pct or position_fraction) if parameter == "position_pct" else None
+        found = _scaled(params, parameter, step, "search", f"neighbour search: {parameter} "
+                        f"x {step:g}", base)
+        if found is not None and (parameter, found.new) not in {(o.parameter, o.new) for o in out}:
+            out.append(found)
+    return out
 
 
 def performance_suggestions(metrics: dict[str, Any], trades: Sequence[TradeRecord],

@@ -37,8 +37,10 @@ from sim.tws.account import AccountDesk
 from sim.tws.control import GatewayControls
 from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
+from sim.tws.ib_timing import IBTiming
 from sim.tws.orders import OrderDesk
 from sim.tws.preview import Previews
+from sim.tws.realism import Realism
 from sim.tws.router import RequestRouter, Route
 from sim.tws.runner import GatewayThread
 from sim.tws.services import ServiceDesk
@@ -68,6 +70,7 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         lead: timedelta = timedelta(minutes=5),
         after_close: timedelta = timedelta(minutes=15),
         state_file: StateFile | None = None,
+        realism: Realism | None = None,
     ) -> None:
         self.plan = plan
         self.clock: ReplayClock = plan.clock
@@ -89,6 +92,10 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         self.services = ServiceDesk(engine, self.streams, self.now)
         self.orders.previews = Previews(engine)
         engine.add_listener(self)  # after the order desk: position/account pushes follow the fill
+        # IB's timing (sim/tws/realism.py); None: every answer at once, in one fixed order
+        self.timing = IBTiming(realism, engine, self.orders) if realism and realism.enabled else None
+        if self.timing is not None:
+            self.accounts.positions_view = self.timing.lag.positions
         self._server: asyncio.Server | None = None
         self._admin: asyncio.Server | None = None
         self._pump_task: asyncio.Task[None] | None = None
@@ -277,26 +284,39 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         session.send(enc.next_valid_id(self.orders.next_valid_id(cid)))
         for code in errors.FARM_NOTICES:
             session.send(enc.error(sv, -1, code, errors.message(code)))
+        if self.timing is not None:
+            self.timing.on_connected(session)
 
     def on_closed(self, session: ClientSession) -> None:
+        if self.timing is not None:
+            self.timing.on_closed(session)
         self._sessions.discard(session)
         if session.client_id is not None and self._by_client.get(session.client_id) is session:
             del self._by_client[session.client_id]
 
     def on_request(self, session: ClientSession, request: rq.Request) -> None:
         route = self._routes.get(type(request))
-        if route is not None:
+        if route is not None and self.timing is not None:
+            self.timing.handle(session, request, route)
+        elif route is not None:
             route(session, request)
 
     # -- engine listener (after the order desk): keep subscribed clients' books current --------
     def on_execution(self, execution: Any) -> None:
-        """Positions at once; account values on the next pump (off the fill's reply path)."""
-        for session in list(self._sessions):
-            if session.ready and session.subs.positions:
-                self.accounts.send_position_update(session, execution.account, execution.symbol)
-        self._account_dirty = True
+        """Positions at once (after IB's lag under realism); account values on the next pump
+        (off the fill's reply path)."""
+        if self.timing is not None:
+            self.timing.lag.record(execution, self._position_changed)
+        else:
+            self._position_changed(execution.account, execution.symbol)
         if self.state_file is not None:
             self.state_file.dirty = True
+
+    def _position_changed(self, account: str, symbol: str) -> None:
+        for session in list(self._sessions):
+            if session.ready and session.subs.positions:
+                self.accounts.send_position_update(session, account, symbol)
+        self._account_dirty = True
 
     def on_order_status(self, order: Any) -> None:
         if self.state_file is not None:

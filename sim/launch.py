@@ -23,6 +23,7 @@ from sim.market.daily_path import DailyPathSource
 from sim.market.replay import BarSource
 from sim.market.sessions import is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
+from sim.tws.realism import Realism
 from sim.tws.runner import GatewayThread
 from trade.refusal import Refused
 
@@ -128,9 +129,11 @@ def start_simulator(
     second_account: str | None = None,
     second_positions: Mapping[str, float] | None = None,
     master_client_id: int | None = None,
+    realism: Realism | None = None,
 ) -> SimulatorHandle:
     """A running simulator replaying `days` (or the one `day`; CSV when `data_dir`, else
-    synthetic) on a free port. `speed=None` holds its clock until `set_speed`."""
+    synthetic) on a free port. `speed=None` holds its clock until `set_speed`. `realism`: IB's
+    timing (`sim/tws/realism.py`); off by default, so a replay answers at once."""
     plan = sorted(set(days or ([day] if day else [])))
     if not plan:
         raise SimulatorSetupError("no simulated day: pass day= or days=")
@@ -142,7 +145,7 @@ def start_simulator(
         source, plan[0], symbols, days=plan, speed=speed, start=session_bounds(plan[0])[0] - LEAD,
         cash=cash, port=0, skip_nights=skip_nights, lead=LEAD, state_path=state_path,
         second_account=second_account, second_positions=second_positions,
-        master_client_id=master_client_id,
+        master_client_id=master_client_id, realism=realism,
     )
     return SimulatorHandle(sim.start_in_thread(), sim)
 

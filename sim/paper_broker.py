@@ -26,6 +26,7 @@ from trade.broker import (
     BrokerError,
     CommissionHandler,
     ConnectionHandler,
+    DataRefusedHandler,
     FillHandler,
     OrderRejected,
     OrderStatusHandler,
@@ -304,6 +305,9 @@ class PaperBroker:
 
     def add_order_status_handler(self, handler: OrderStatusHandler) -> None:
         self._status_handlers.append(handler)
+
+    def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
+        """Kept for the port: the in-process replay serves every symbol's bars."""
 
     def add_connection_handler(self, handler: ConnectionHandler) -> None:
         """Kept for the port; an in-process broker never loses its connection."""

@@ -1,4 +1,4 @@
-"""The house as ../shared/DESIGN.md draws it: dependencies point downward, IB stays in trade/ib/.
+"""The house as docs/architecture.md draws it: dependencies point downward, IB stays in trade/ib/.
 
 Rules, checked by reading every module's imports (no import is executed):
 - layers: observability < evaluation < trade < sim < improvement < ui; a module never imports a

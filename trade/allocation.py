@@ -47,5 +47,6 @@ def over_total(allocations: dict[str, float]) -> str | None:
     if total <= 1.0 + TOTAL_TOLERANCE:
         return None
     parts = " plus ".join(f"{name} {value:g}" for name, value in allocations.items())
-    return (f"{parts} is {total:g}: the books must fit in net liquidation: lower one so they "
+    books = "the two books" if len(allocations) == 2 else "the books"
+    return (f"{parts} is {total:g}: {books} must fit in net liquidation: lower one so they "
             "sum to at most 1")

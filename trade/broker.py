@@ -40,6 +40,7 @@ from trade.models import (
 BarHandler = Callable[[Bar], None]
 FillHandler = Callable[[Fill], None]
 CommissionHandler = Callable[[str, float], None]  # (exec id, commission) when its report comes
+DataRefusedHandler = Callable[[str, int, str], None]  # (symbol, IB code, reason) of refused data
 OrderStatusHandler = Callable[[OrderTicket], None]
 
 
@@ -209,6 +210,10 @@ class Broker(Protocol):
     def add_order_status_handler(self, handler: OrderStatusHandler) -> None: ...
 
     def add_connection_handler(self, handler: ConnectionHandler) -> None: ...
+
+    def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
+        """A symbol's real-time data refused (IB 354: no market data subscription, ...)."""
+        ...
 
     def remove_handlers(self, *handlers: object) -> None:
         """Stop delivering events to these handlers (a trading day that ended, in a process

@@ -10,12 +10,23 @@ it knows only what the campaign did (when the bot was down, when the Gateway ref
 - I3 every position of the bot has exits at the broker covering exactly its quantity — one OCA
   group of take-profit, stop and (before the backstop time) the broker-held backstop flatten —
   within 5 s of opening or of a reconnect (time counts only while the bot runs and reaches the
-  Gateway, after a grace for its start-up);
+  Gateway, after a grace for its start-up; a bot that ended by itself before the close counts as
+  running: only the campaign's kills excuse it);
 - I4 the bot's book is flat by flatten time + 60 s whenever the bot and the Gateway were up
   through that minute, and in every case by the close (the broker-held backstop);
 - I5 every execution of the bot at the broker is in its DB exactly once, with its commission;
 - I6 no order ref is ever sent twice;
-- I7 other accounts' positions and the shares other books own never change.
+- I7 other accounts' positions and the shares other books own never change;
+- I8 the owner's and other books' shares are exactly what they were: none sold, no exit resting
+  on them (`sim/chaos/ownership.py`: the bot's lot from its own executions, the foreign shares
+  from what the campaign planted);
+- I9 no task of the bot waits on the broker longer than its deadline: the bot, up at the close,
+  has ended (its client id released) `SETTLE_BOUND_S` real seconds after it. The rest of I9 is
+  judged by I3 (a position never left without its exits past the deadline, even when the bot's
+  reads overlap) and I4 (flat by flatten + 60 s when reachable, else the backstop by the close).
+
+The bot's own position per symbol is the account's minus the foreign shares (never below 0:
+foreign shares sold are I8's).
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sim.chaos.ownership import Ownership, OwnershipCheck
+
 BOT_PREFIX = "DT-"
 EXIT_LEGS = ("TP", "SL", "BKS")
 PROTECTION_DEADLINE_S = 5.0
@@ -33,6 +46,7 @@ RESTART_GRACE_S = 5.0  # a bot restarted mid-session: process start, connect, re
 RECONNECT_GRACE_S = 3.0  # after the Gateway is back: the bot's reconnect backoff (0.5 s doubling)
 RESTORE_GRACE_S = 2.0  # after 1101/1102: the bot reconciles
 EXPOSURE_SLACK = 1.02
+SETTLE_BOUND_S = 30.0  # real seconds after the close by which a bot up at the close has ended
 
 
 def _leg(ref: str) -> str:
@@ -59,7 +73,9 @@ class InvariantChecker:
     backstop_at: datetime
     weekly: Mapping[str, int] = field(default_factory=dict)
     others_at_start: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    ownership: Ownership | None = None  # default: the weekly book's shares are the foreign ones
     violations: list[str] = field(default_factory=list)
+    condemned: set[tuple[str, str]] = field(default_factory=set)  # (I3|I8, symbol) found already
     observations: int = 0
     _seen: set[str] = field(default_factory=set)
     _unprotected_since: dict[str, float] = field(default_factory=dict)
@@ -70,11 +86,24 @@ class InvariantChecker:
     _last_seen: tuple[datetime, bool] | None = None  # the previous observation: (market time, up)
     _checked_close: bool = False
 
+    def __post_init__(self) -> None:
+        if self.ownership is None:
+            self.ownership = Ownership(self.account, foreign=dict(self.weekly))
+        self._i8 = OwnershipCheck(self.ownership, PROTECTION_DEADLINE_S, self.violate)
+
     def violate(self, code: str, text: str) -> None:
         key = f"{code}:{text.split(':')[0]}"
+        if code in ("I3", "I8"):
+            self.condemned.add((code, text.split(":")[0]))
         if key not in self._seen:  # one line per invariant and subject
             self._seen.add(key)
             self.violations.append(f"{code} {text}")
+
+    def overran_close(self, seconds: float) -> None:
+        """I9: the bot was up at the close and still ran `seconds` real seconds later."""
+        self.violate("I9", f"the run did not end: the bot still ran {seconds:.0f} s after the close "
+                           f"(bound {SETTLE_BOUND_S:g} s; a task waits on the broker and the client "
+                           "id stays taken)")
 
     # -- during the run -----------------------------------------------------------------------
     def observe(self, state: Mapping[str, Any], ctx: Context) -> None:
@@ -86,7 +115,9 @@ class InvariantChecker:
                 if position["qty"] < 0:
                     self.violate("I1", f"{account[-4:]} {symbol}: position {position['qty']} at {now:%H:%M:%S}")
         main = accounts[self.account]["positions"]
-        own = {s: int(p["qty"]) - self.weekly.get(s, 0) for s, p in main.items()}
+        assert self.ownership is not None
+        foreign = self.ownership.foreign
+        own = {s: max(0, int(p["qty"]) - foreign.get(s, 0)) for s, p in main.items()}
         for symbol, qty in self.weekly.items():  # I7: the weekly book's shares
             if int(main.get(symbol, {}).get("qty", 0)) < qty:
                 self.violate("I7", f"{symbol}: the weekly book's {qty} shares were sold "
@@ -98,6 +129,13 @@ class InvariantChecker:
         self._check_exposure(state, own, accounts[self.account]["net_liquidation"])
         self._check_protection(state, own, now, ctx)
         self._check_flat(own, now, ctx)
+        counting = ctx.bot_up and ctx.reachable and ctx.wall - ctx.quiet_since > 0
+        self._i8.observe(state, ctx.wall, counting, now)  # I8
+        # a symbol already judged needs no slow clock any more (exits resting on shares the bot
+        # does not hold are I8's: judged there, they no longer slow the clock either)
+        judged = {code: {s for c, s in self.condemned if c == code} for code in ("I3", "I8")}
+        self.exposed = ((self.exposed - judged["I3"] - judged["I8"])
+                        | (self._i8.pending - judged["I8"]))
 
     def _check_exposure(self, state: Mapping[str, Any], own: Mapping[str, int], net_liq: float) -> None:
         main = state["accounts"][self.account]["positions"]

@@ -4,8 +4,14 @@ A session is a real shared day (several watchlist symbols that have intraday dat
 the bot joins in the afternoon (the morning adds trades, not new fault interactions), with a
 random schedule of faults in market time, about a third of them packed around the flatten time
 and the close — where a fault does the most harm. Conditions that hold for the whole session
-(a second account under the login holding watchlist symbols, shares the weekly book owns) are
-faults too: the bot must never touch them.
+(a second account under the login holding watchlist symbols, shares the weekly book owns, the
+owner's own holdings, yesterday's leftover of the bot in a symbol off today's watchlist) are
+faults too: the bot must never touch the shares that are not its own, and must protect and
+flatten the ones that are.
+
+Where IB's behaviour is unknown, each session draws a variant of the simulator's timing model
+(`realism`, sim/tws/realism.py): a bracket's children working for a partial parent fill or held
+until it completes; a modification releasing a held order allowed, or refused with 201 or 105.
 """
 
 from __future__ import annotations
@@ -27,14 +33,26 @@ class Fault(StrEnum):
     CANCEL_FROM_TWS = "cancel_from_tws"  # a working exit cancelled by a person in TWS
     DB_LOCK = "db_lock"  # the bot's history DB write-locked by another process for N s
     KILL_RESTART = "kill_restart"  # SIGKILL the bot, restart it (same DB, an empty DB, late)
+    CANCEL_ALL = "cancel_all"  # TWS "Cancel all": every working order of the account
+    MANUAL_SALE = "manual_sale"  # a person sells part of the bot's position from another client
+    WEEKLY_UNBOOKED = "weekly_unbooked"  # a weekly fill at the broker, not yet in the weekly book
+    RESTART_OTHER_CLIENT = "restart_other_client"  # the bot restarted under another --client-id
     SECOND_ACCOUNT = "second_account"  # a linked account holding watchlist symbols
     OTHER_BOOK = "other_book"  # shares of a watchlist symbol the weekly book owns
+    OWNER_HOLDINGS = "owner_holdings"  # the owner's own shares of watchlist symbols, in no book
+    LEFTOVER_OFF_WATCHLIST = "leftover_off_watchlist"  # yesterday's leftover, off today's list
 
 
 TIMED = (Fault.GATEWAY_RESTART, Fault.CONNECTIVITY, Fault.REJECT_ENTRY, Fault.REJECT_CHILD,
          Fault.REJECT_STOP, Fault.PARTIAL_FILL, Fault.CANCEL_FROM_TWS, Fault.DB_LOCK,
-         Fault.KILL_RESTART)
-SESSION_WIDE = (Fault.SECOND_ACCOUNT, Fault.OTHER_BOOK)
+         Fault.KILL_RESTART, Fault.CANCEL_ALL, Fault.MANUAL_SALE, Fault.WEEKLY_UNBOOKED,
+         Fault.RESTART_OTHER_CLIENT)
+SESSION_WIDE = (Fault.SECOND_ACCOUNT, Fault.OTHER_BOOK, Fault.OWNER_HOLDINGS,
+                Fault.LEFTOVER_OFF_WATCHLIST)
+LEGACY = frozenset({Fault.GATEWAY_RESTART, Fault.CONNECTIVITY, Fault.REJECT_ENTRY,
+                    Fault.REJECT_CHILD, Fault.REJECT_STOP, Fault.PARTIAL_FILL,
+                    Fault.CANCEL_FROM_TWS, Fault.DB_LOCK, Fault.KILL_RESTART,
+                    Fault.SECOND_ACCOUNT, Fault.OTHER_BOOK})  # the kinds before issue 20
 
 # real sessions of the shared data with many symbols that day (checked by the tests)
 DAYS_2026 = [date(2026, 1, d) for d in (22, 23, 26, 27, 28, 29, 30)] + [
@@ -69,16 +87,25 @@ class SessionSetup:
     second_account: dict[str, int] = field(default_factory=dict)  # symbol -> shares held there
     weekly: dict[str, int] = field(default_factory=dict)  # symbol -> shares the weekly book owns
     params: dict[str, Any] = field(default_factory=dict)  # watchlist overrides for every symbol
+    owner: dict[str, int] = field(default_factory=dict)  # symbol -> the owner's own shares
+    leftover: dict[str, int] = field(default_factory=dict)  # off-watchlist symbol -> the bot's
+    realism: dict[str, Any] = field(default_factory=dict)  # the timing model's drawn variants
 
     @property
     def faults(self) -> list[Fault]:
         """Every fault of the session, the session-wide conditions included."""
         kinds = [e.kind for e in self.events]
-        if self.second_account:
-            kinds.append(Fault.SECOND_ACCOUNT)
-        if self.weekly:
-            kinds.append(Fault.OTHER_BOOK)
+        for kind, present in ((Fault.SECOND_ACCOUNT, self.second_account),
+                              (Fault.OTHER_BOOK, self.weekly), (Fault.OWNER_HOLDINGS, self.owner),
+                              (Fault.LEFTOVER_OFF_WATCHLIST, self.leftover)):
+            if present:
+                kinds.append(kind)
         return kinds
+
+    @property
+    def replayed(self) -> tuple[str, ...]:
+        """The symbols the simulator replays: the watchlist and any leftover off it."""
+        return (*self.symbols, *(s for s in self.leftover if s not in self.symbols))
 
 
 BASE_PARAMS = {"atr_timeframe": "1 min", "atr_min_pct": 0.001, "stop_loss": 0.005}
@@ -92,6 +119,7 @@ def random_session(seed: int, allowed: frozenset[Fault] | None = None) -> Sessio
     """The session of `seed`: a day, 3-5 symbols, and 3-6 random faults (of `allowed` kinds)."""
     rng = random.Random(f"chaos:{seed}")
     allowed = allowed or frozenset(Fault)
+    pool: tuple[str, ...]
     if rng.random() < 0.8:
         day, pool = rng.choice(DAYS_2026), SYMBOLS_2026
     else:
@@ -112,8 +140,25 @@ def random_session(seed: int, allowed: frozenset[Fault] | None = None) -> Sessio
               if Fault.SECOND_ACCOUNT in allowed and rng.random() < 0.3 else {})
     weekly = ({rng.choice(symbols): rng.choice((5, 15, 40))}
               if Fault.OTHER_BOOK in allowed and rng.random() < 0.3 else {})
+    more = random.Random(f"chaos-ownership:{seed}")  # drawn apart: the older draws stay as they were
+    owner = ({s: more.choice((10, 30, 100)) for s in more.sample(symbols, more.randint(1, 2))}
+             if Fault.OWNER_HOLDINGS in allowed and more.random() < 0.3 else {})
+    off_list = [s for s in pool if s not in symbols]
+    leftover = ({more.choice(off_list): more.choice((10, 20, 40))}
+                if Fault.LEFTOVER_OFF_WATCHLIST in allowed and more.random() < 0.25 else {})
     return SessionSetup(f"seed-{seed}", day, symbols, _time(start_s), tuple(events), second,
-                        weekly, dict(BASE_PARAMS))
+                        weekly, dict(BASE_PARAMS), owner, leftover, realism_variants(seed))
+
+
+def realism_variants(seed: int) -> dict[str, Any]:
+    """The timing model's settings where IB's behaviour is unknown (sim/tws/realism.py items 7
+    and 8), drawn per session so the campaign covers each: children of a partly filled bracket
+    parent working or held; a release-by-modify of goodAfterTime allowed or refused; the 399
+    warning for an order held by goodAfterTime sent or not."""
+    rng = random.Random(f"chaos-realism:{seed}")
+    return {"children_on_partial_fill": rng.random() < 0.5,
+            "release_refusal": rng.choice((0, 201, 105)),
+            "held_warning": rng.random() < 0.5}
 
 
 def _args(rng: random.Random, kind: Fault, at_s: int) -> dict[str, Any]:
@@ -128,6 +173,14 @@ def _args(rng: random.Random, kind: Fault, at_s: int) -> dict[str, Any]:
     if kind is Fault.KILL_RESTART:
         mode = rng.choice(("same_db", "same_db", "empty_db", "after_close"))
         return {"mode": mode, "down_s": round(rng.uniform(0.0, 2.0), 1)}
+    if kind is Fault.MANUAL_SALE:
+        return {"fraction": rng.choice((0.25, 0.5, 0.75))}
+    if kind is Fault.WEEKLY_UNBOOKED:
+        book_after = rng.choice((None, round(rng.uniform(2.0, 20.0), 1)))
+        return {"qty": rng.choice((5, 15, 40)), "booked_after_s": book_after,
+                "pick": round(rng.random(), 3)}  # which watchlist symbol
+    if kind is Fault.RESTART_OTHER_CLIENT:
+        return {"down_s": round(rng.uniform(0.0, 1.0), 1)}
     return {}
 
 

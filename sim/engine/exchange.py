@@ -2,7 +2,7 @@
 
 It knows nothing of the TWS protocol; `sim/gateway.py` and `sim/paper_broker.py` drive it and
 listen to its events (openOrder then orderStatus on every change, execDetails before the status
-that a fill causes). Statuses follow IB (shared/notes/tws-protocol.md §4.9):
+that a fill causes). Statuses follow IB (the TWS API's orderStatus states; docs/simulator.md):
 
     place -> PendingSubmit -> Submitted (MKT, resting LMT, MOC/LOC) | PreSubmitted (held: not
     transmitted, waiting for the parent's fill, goodAfterTime not reached, STP/TRAIL not yet
@@ -113,6 +113,7 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         self.slippage_bps = slippage_bps
         self.leverage = leverage
         self.book = OrderBook()
+        self._children_asked: dict[int, float] = {}  # child id -> its quantity as the client gave it
         self._executions: list[Execution] = []
         self._listeners: list[Any] = []
         self.next_perm_id = 1_000_001
@@ -360,8 +361,7 @@ class MatchingEngine(OrderAdmission, OrderLifecycle):
         else:
             self._set_status(order, "Submitted")
         self._settle_oca(order, qty)
-        if order.status == "Filled":
-            self._release_children(order, at)
+        self._after_fill(order, at)
 
     def _emit_status(self, order: SimOrder) -> None:
         """IB sends openOrder then orderStatus on every change; listeners get both, in order."""

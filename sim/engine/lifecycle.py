@@ -27,6 +27,10 @@ NOT_TRANSMITTED = "not transmitted"
 class OrderLifecycle:
     """Activation, holding, brackets, OCA groups and expiry (mixed into `MatchingEngine`)."""
 
+    # R3 variant (IB's timing, sim/tws/realism.py): children work while the parent is partly
+    # filled, for what it filled so far. False: they wait for the parent to complete (R3 as is).
+    children_on_partial_fill: bool = False
+    _children_asked: dict[int, float]
     book: OrderBook
     replay: MarketReplay
     slippage_bps: float
@@ -46,9 +50,11 @@ class OrderLifecycle:
     def _activate(self, order: SimOrder, now: datetime, match_now: bool = True) -> None:
         """Make a transmitted order live unless its parent or its goodAfterTime still holds it."""
         parent = self.book.get(order.parent_id) if order.parent_id else None
-        if parent is not None and not _released_by(parent):
+        if parent is not None and not _released_by(parent, self.children_on_partial_fill):
             self._hold(order, HELD_BY_PARENT)
             return
+        if parent is not None and self.children_on_partial_fill and parent.is_working:
+            self._size_child(order, parent)  # released by a partial fill: for what it bought
         if order.good_after is not None and now < order.good_after:
             if order.why_held != HELD_UNTIL_TIME:
                 self.book.set_alarm(order.good_after, "release", order.order_id)
@@ -176,6 +182,42 @@ class OrderLifecycle:
                 self._fill(order, price, close.timestamp(), True)
 
     # -- brackets and OCA (R2-R5) ---------------------------------------------------------------
+    def _after_fill(self, parent: SimOrder, at: datetime) -> None:
+        """After `parent` executed: R3/R4 release its children when it is filled; with
+        `children_on_partial_fill` they also work while it is partly filled."""
+        if parent.status == "Filled":
+            self._release_children(parent, at)
+        if self.children_on_partial_fill and parent.filled > 0:
+            self._work_children_for_filled(parent, at)
+
+    def _work_children_for_filled(self, parent: SimOrder, at: datetime) -> None:
+        """The variant of R3 that the one public report of real IB shows (nautilus_trader issue
+        2704: the stop child of a partly filled bracket parent triggered and filled; IB's own
+        documents are silent): the children work for what the parent filled, resized as it
+        fills. A child that finished (filled, or cancelled by its OCA group) stays finished:
+        later parent fills are then unprotected by this bracket, which a client must notice."""
+        for child in self.book.children(parent.order_id):
+            if not child.is_working or not child.transmit:
+                continue
+            resized = self._size_child(child, parent)
+            if not self.book.is_active(child) and child.why_held != HELD_UNTIL_TIME:
+                self._activate(child, at, match_now=False)
+            elif resized:
+                self._emit_status(child)
+
+    def _size_child(self, child: SimOrder, parent: SimOrder) -> bool:
+        """Partial-fill variant: `child` works for the shares its bracket still holds (bought by
+        the parent, not yet sold by a child), never above the quantity the client gave it."""
+        children = self.book.children(parent.order_id)
+        holds = max(parent.filled - sum(c.filled for c in children), 0.0)
+        asked = self._children_asked.setdefault(child.order_id, child.total_qty)
+        wanted = min(asked, child.filled + holds)
+        if wanted <= child.filled or abs(wanted - child.total_qty) <= 1e-9:
+            return False
+        child.total_qty = wanted
+        child.remaining = wanted - child.filled
+        return True
+
     def _release_children(self, parent: SimOrder, at: datetime) -> None:
         """R3/R4: a filled parent (or one that ended partially filled) activates its children,
         sized to what the parent bought or sold."""
@@ -247,6 +289,7 @@ class OrderLifecycle:
         order.order_type, order.tif = probe.order_type, probe.tif
         order.total_qty = float(new.total_qty)
         order.remaining = order.total_qty - order.filled
+        self._children_asked.pop(order.order_id, None)  # the client's new quantity is what it asks
         order.outside_rth = new.outside_rth
         order.trail_percent = new.trail_percent
         order.good_till = new.good_till
@@ -269,6 +312,7 @@ class OrderLifecycle:
         self._emit_status(order)
 
 
-def _released_by(parent: SimOrder) -> bool:
-    """Children may trade once the parent is filled, or ended with a partial fill (R3, R4)."""
-    return parent.status == "Filled" or (not parent.is_working and parent.filled > 0)
+def _released_by(parent: SimOrder, partial: bool = False) -> bool:
+    """Children may trade once the parent is filled, or ended with a partial fill (R3, R4); in
+    the partial-fill variant as soon as it has filled anything."""
+    return parent.status == "Filled" or (not parent.is_working or partial) and parent.filled > 0

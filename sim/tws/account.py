@@ -33,6 +33,8 @@ class AccountDesk:
         self.desk = desk
         self._now = now
         self.master_client_id = master_client_id
+        # positions as reported (sim/tws/ib_timing.py lags them behind executions); None: the truth
+        self.positions_view: Callable[[str], dict[str, tuple[float, float]]] | None = None
 
     @property
     def account_id(self) -> str:
@@ -47,6 +49,12 @@ class AccountDesk:
             return [account]
         return self.accounts() if account in ("", "All", "ALL") else []
 
+    def positions(self, account: str) -> dict[str, tuple[float, float]]:
+        """{symbol: (shares, average cost)} as this Gateway reports them now."""
+        if self.positions_view is not None:
+            return self.positions_view(account)
+        return dict(self.engine.positions(account))
+
     def _mark(self, symbol: str) -> float:
         price = self.engine.replay.price_at(symbol, self._now())
         return float(price) if price is not None else 0.0
@@ -55,7 +63,7 @@ class AccountDesk:
         acct = account or self.account_id
         for key, value, cur in update_rows(acct, self.engine.account_values(acct)):
             session.send(enc.update_account_value(key, value, cur, acct))
-        for symbol, (qty, avg) in self.engine.positions(acct).items():
+        for symbol, (qty, avg) in self.positions(acct).items():
             mark = self._mark(symbol) or avg
             session.send(enc.update_portfolio(
                 stock(symbol), qty, mark, qty * mark, avg, (mark - avg) * qty, 0.0, acct
@@ -73,13 +81,13 @@ class AccountDesk:
     def send_positions(self, session: Any, end: bool = True) -> None:
         """reqPositions: every account of the login, as a real multi-account login answers."""
         for acct in self.accounts():
-            for symbol, (qty, avg) in self.engine.positions(acct).items():
+            for symbol, (qty, avg) in self.positions(acct).items():
                 session.send(enc.position(acct, stock(symbol), qty, avg))
         if end:
             session.send(enc.position_end())
 
     def send_position_update(self, session: Any, account: str, symbol: str) -> None:
-        qty, avg = self.engine.positions(account).get(symbol, (0.0, 0.0))
+        qty, avg = self.positions(account).get(symbol, (0.0, 0.0))
         session.send(enc.position(account, stock(symbol), qty, avg))
 
     def send_account_summary(self, session: Any, req: AccountSummaryRequest) -> None:

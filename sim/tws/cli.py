@@ -22,6 +22,7 @@ from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
 from sim.market.sessions import NY, is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
+from sim.tws.realism import Realism, RealismError
 
 DEFAULT_ACCOUNT = "DU1234567"
 SYNTHETIC_WARMUP_SESSIONS = 5
@@ -55,6 +56,13 @@ def _positions(text: str) -> dict[str, float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{item!r}: use SYMBOL:SHARES pairs, e.g. SPY:100,QQQ:50") from None
     return held
+
+
+def _realism(text: str) -> Realism:
+    try:
+        return Realism.parse(text)
+    except RealismError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the master API client id, which sees every client's orders and executions")
     p.add_argument("--state", type=Path, default=None,
                    help="JSON file keeping accounts, positions, GTC orders and ids across restarts")
+    p.add_argument("--realism", type=_realism, default="off",
+                   help="IB's timing: 'default', a JSON file of settings over it (see "
+                        "docs/simulator.md), or 'off' (every answer at once)")
     return p
 
 
@@ -195,6 +206,7 @@ async def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
             second_account=args.second_account, second_positions=args.second_positions,
             state_path=args.state, host=args.host, port=args.port, admin_port=args.admin_port,
             master_client_id=args.master_client_id, skip_nights=args.skip_nights,
+            realism=args.realism,
         )
     except StateFileError as exc:
         parser.error(str(exc))
@@ -210,9 +222,10 @@ async def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
     pace = "stepping" if speed is None else f"{speed:g}x real time"
     span = str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} sessions)"
     accounts = ",".join(sim.managed_accounts())
+    timing = "IB's timing" if args.realism.enabled else "instant answers"
     print(
         f"IB Gateway simulator listening on {args.host}:{sim.port}{admin}, replaying {span} "
-        f"{','.join(symbols)} at {pace}, account {accounts}",
+        f"{','.join(symbols)} at {pace}, account {accounts}, {timing}",
         flush=True,
     )
     await stopped.wait()

@@ -7,8 +7,10 @@ US/Eastern" (IB's message codes page: 399 "Order message error"; the wording as 
 e.g. in ib_insync users' logs). ib_async files 399 among its warning codes: the trade stays live
 and the PreSubmitted status that follows replaces the warning. An outsideRth limit order inside
 the extended sessions trades at once and gets no warning; outside them it waits for 04:00
-(`sim/engine/hours.py`). Orders TWS itself holds (transmit=False) or that wait for a
-goodAfterTime get none either: they are not being sent to the exchange yet anyway.
+(`sim/engine/hours.py`). Orders TWS itself holds (transmit=False) get none. An order held by
+its goodAfterTime gets IB's 399 too, but only under the IB timing model (`sim/tws/ib_timing.py`,
+the `held_warning` setting of `sim/tws/realism.py`): whether IB sends it there is one of the
+unknowns the campaign draws both ways.
 """
 
 from __future__ import annotations

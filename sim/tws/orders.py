@@ -87,6 +87,11 @@ class OrderDesk:
     def client_key(self, engine_id: int) -> OrderKey:
         return self._to_client.get(engine_id, OrderKey(0, engine_id))
 
+    def engine_order(self, client_id: int, order_id: int) -> SimOrder | None:
+        """The engine's order behind a client's order id (any status), if there is one."""
+        engine_id = self._to_engine.get(OrderKey(client_id, order_id))
+        return None if engine_id is None else self.engine.order(engine_id)
+
     def next_valid_id(self, client_id: int) -> int:
         return self._max_order_id.get(client_id, 0) + 1
 
@@ -242,6 +247,21 @@ class OrderDesk:
             self._cancel_requested.discard(engine_id)
             self._error_to(session, order_id)(exc.code, exc.message)
 
+    def place_from_tws(self, account: str, symbol: str, action: str, qty: float, ref: str = "",
+                       client_id: int = 0) -> SimOrder:
+        """A market order placed outside the API clients served here: a person in TWS (client
+        id 0), or another program's order (the campaign's manual sale, a weekly fill). Raises
+        OrderReject as the engine does."""
+        key = OrderKey(client_id, self.next_valid_id(client_id))
+        self._note_id(key)
+        order = SimOrder(
+            order_id=self._allocate(key), client_id=client_id, account=account,
+            symbol=symbol.upper(), action=action, total_qty=float(qty), order_type="MKT",
+            order_ref=ref,
+        )
+        self.engine.place(order)
+        return order
+
     def cancel_from_tws(self, engine_ids: Iterable[int]) -> list[int]:
         """Cancel working orders as a person in TWS would: the owner gets Cancelled + 202."""
         done = []
@@ -279,12 +299,14 @@ class OrderDesk:
         self._to_client.pop(engine_id, None)
 
     # -- startup snapshots ------------------------------------------------------------------
-    def send_open_orders(self, session: Any) -> None:
-        """reqOpenOrders: this client's working orders (all clients' for clientId 0)."""
+    def send_open_orders(self, session: Any, every_client: bool = False) -> None:
+        """reqOpenOrders: this client's working orders (all clients' for clientId 0);
+        reqAllOpenOrders (`every_client`): every client's, as IB's "Open Orders" page says (a
+        bot restarted under another client id can see the exits it left)."""
         sv = session.server_version
         for order in self.engine.open_orders():
             key = self.client_key(order.order_id)
-            if session.client_id not in (0, key.client_id):
+            if not every_client and session.client_id not in (0, key.client_id):
                 continue
             view = self.view(order)
             session.send(om.open_order(sv, view, stock(order.symbol)))

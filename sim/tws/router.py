@@ -85,8 +85,10 @@ class RequestRouter:
             self.accounts.send_positions(session)
         elif mid == rq.CANCEL_POSITIONS:
             session.subs.positions = False
-        elif mid in (rq.REQ_OPEN_ORDERS, rq.REQ_ALL_OPEN_ORDERS):
+        elif mid == rq.REQ_OPEN_ORDERS:
             self.orders.send_open_orders(session)
+        elif mid == rq.REQ_ALL_OPEN_ORDERS:
+            self.orders.send_open_orders(session, every_client=True)
         elif mid == rq.REQ_COMPLETED_ORDERS:
             self.orders.send_completed_orders(session)
         elif mid == rq.REQ_CURRENT_TIME:

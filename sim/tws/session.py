@@ -72,6 +72,7 @@ class ClientSession(asyncio.Protocol):
         self.client_id: int | None = None
         self.ready = False
         self.subs = Subscriptions()
+        self.courier: Any = None  # IB's timing (sim/tws/courier.py) when the gateway models it
 
     # -- transport ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -141,6 +142,13 @@ class ClientSession(asyncio.Protocol):
             transport.write(data)
 
     def send(self, fields: list[object]) -> None:
+        if self.courier is not None:
+            self.courier.take(fields)  # delivered when IB's timing says (sim/tws/realism.py)
+            return
+        self.write_fields(fields)
+
+    def write_fields(self, fields: list[object]) -> None:
+        """Straight to the socket."""
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(framing.encode(fields))

@@ -51,6 +51,10 @@ def test_an_empty_day_has_an_empty_summary() -> None:
     {"summary": "s", "insights": [], "recommendations": [
         {"parameter": "stop_loss", "value": 0.01, "priority": "urgent", "reason": "r"}]},
     {"summary": "s", "insights": "one", "recommendations": []},
+    {"summary": "s", "insights": [], "recommendations": [
+        {"parameter": "stop_loss", "value": float("nan"), "priority": "high", "reason": "r"}]},
+    {"summary": "s", "insights": [], "recommendations": [
+        {"parameter": "position_pct", "value": float("inf"), "priority": "high", "reason": "r"}]},
 ])
 def test_the_schema_is_strict(answer: dict[str, object]) -> None:
     with pytest.raises(ValidationError):

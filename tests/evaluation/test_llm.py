@@ -118,3 +118,18 @@ def test_parse_strict_accepts_only_one_object_of_exact_types() -> None:
     assert parse_strict(Rating, '{"summary": "s", "score": 2, "reasons": ["a"]}').score == 2.0
     with pytest.raises(ValueError):
         parse_strict(Rating, 'prefix {"summary": "s", "score": 2, "reasons": []}')
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_numbers(constant: str) -> None:
+    """Python's parser takes them; the schema then passed a NaN score on (defect: a NaN
+    recommendation crashed the nightly cycle after its commit)."""
+    with pytest.raises(ValueError, match=f"{constant} is not a JSON number"):
+        parse_strict(Rating, f'{{"summary": "s", "score": {constant}, "reasons": []}}')
+
+
+async def test_an_answer_with_nan_is_an_error_status(server: FakeOpenAIServer) -> None:
+    server.reply('{"summary": "s", "score": NaN, "reasons": []}')
+    answer = await ask_structured(deepseek(server), Rating, "sys", "user")
+    assert not answer.ok and answer.parsed is None
+    assert answer.status == "error: invalid json: NaN is not a JSON number"

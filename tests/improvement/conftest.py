@@ -1,6 +1,7 @@
-"""Shared pieces for the nightly-cycle tests: the wave market, a replayer over it (cached per
-module, its sessions are pure functions of the parameters), recorded trading days, the inputs
-of a cycle, and a loopback OpenAI-compatible server for the real ChatDeepSeek client."""
+"""Shared pieces for the nightly-cycle tests: the wave market, a replayer over it (the fast
+engine, cached per session: its sessions are pure functions of the parameters; test_fast_replay
+proves it trades as the live trader does), recorded trading days, the inputs of a cycle, and a
+loopback OpenAI-compatible server for the real ChatDeepSeek client."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 
 from evaluation.llm import LLMEndpoint
 from improvement.cycle import CycleInputs
-from improvement.replay import EventReplayer, ReplayConfig, ReplayDay
-from improvement.tuning import WalkForward
+from improvement.fast_replay import BacktestReplayer
+from improvement.gate import GateSettings
+from improvement.replay import ReplayConfig, ReplayDay
 from observability.history import HistoryDB
 from observability.schema import (
     DailyMetricsRow,
@@ -35,7 +37,7 @@ ALLOCATION = 0.5
 EQUITY = 100_000.0
 DAYS = [s.date for s in MarketCalendar().sessions_between(date(2026, 1, 5), date(2026, 2, 27))]
 TODAY = date(2026, 2, 18)
-WINDOW = WalkForward(sessions=8, oos_fraction=0.25, min_sessions=6)
+GATE = GateSettings(sessions=8, test_fraction=0.5)  # 4 sessions in sample, 4 in the test part
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +46,9 @@ def wave_market() -> WaveMarket:
 
 
 @pytest.fixture(scope="session")
-def replayer(wave_market: WaveMarket) -> EventReplayer:
-    return EventReplayer(wave_market, SYMBOLS, ReplayConfig(allocation=ALLOCATION, equity=EQUITY),
-                         OVERRIDES)
+def replayer(wave_market: WaveMarket) -> BacktestReplayer:
+    return BacktestReplayer(wave_market, SYMBOLS,
+                            ReplayConfig(allocation=ALLOCATION, equity=EQUITY), OVERRIDES)
 
 
 def record_day(db_path: Path, day: ReplayDay, variant: str = "") -> None:
@@ -61,7 +63,7 @@ def record_day(db_path: Path, day: ReplayDay, variant: str = "") -> None:
                                                 day.net_pnl, 0.0, variant=variant))
 
 
-def traded_db(tmp_path: Path, replayer: EventReplayer, day: date = TODAY,
+def traded_db(tmp_path: Path, replayer: BacktestReplayer, day: date = TODAY,
               params: Params | None = None) -> Path:
     path = tmp_path / "history.db"
     [replayed] = replayer.replay(params or Params(), [day]).days
@@ -69,11 +71,11 @@ def traded_db(tmp_path: Path, replayer: EventReplayer, day: date = TODAY,
     return path
 
 
-def cycle_inputs(tmp_path: Path, replayer: EventReplayer | None, day: date = TODAY,
+def cycle_inputs(tmp_path: Path, replayer: BacktestReplayer | None, day: date = TODAY,
                  llm: LLMEndpoint | None = None, **changes: Any) -> CycleInputs:
     inputs = CycleInputs(day=day, base_params=Params(), symbols=SYMBOLS, allocation=ALLOCATION,
                          equity=EQUITY, reports_dir=tmp_path / "reports", overrides=OVERRIDES,
-                         replayer=replayer, llm=llm, window=WINDOW)
+                         replayer=replayer, llm=llm, gate=GATE)
     return replace(inputs, **changes)
 
 

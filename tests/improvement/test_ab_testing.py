@@ -1,5 +1,7 @@
-"""improvement.ab_testing: deterministic alternation, the minimum sample, and the stated gate:
-a B that is not better is promoted in at most 5% of 200 seeded tests; a better B is promoted."""
+"""improvement.ab_testing: deterministic alternation, the minimum sample, and the stated gate on
+paired per-session differences: with a shock common to all of a day's trades, a B that is not
+better is promoted in at most 5% of 400 seeded tests (the per-trade Welch test this replaces
+promoted 14-25% of them on its own); a B better by 0.1% per trade is promoted."""
 
 from __future__ import annotations
 
@@ -11,16 +13,16 @@ import numpy as np
 from improvement.ab_assignment import variant_for
 from improvement.ab_testing import (
     ALPHA,
+    ALPHA_PER_LOOK,
     LOOK_EVERY,
     LOOKS,
     MIN_SESSIONS,
-    ABSample,
     ABVerdict,
     evaluate,
 )
 
-EQUITY = 100_000.0
-NOTIONAL = 5_000.0
+NOTIONAL = 8_000.0
+TRADES = 18
 
 
 @dataclass
@@ -29,23 +31,24 @@ class Simulated:
     verdicts: list[ABVerdict] = field(default_factory=list)
 
 
-def run_test(seed: int, a_mean: float, b_mean: float, sd: float = 0.01,
-             trades_per_day: float = 5.0) -> Simulated:
-    """Nightly evaluation over alternating sessions until B is promoted or retired."""
+def run_test(seed: int, edge_per_trade: float, shock_sd: float = 0.004) -> Simulated:
+    """Paired sessions until B is promoted or retired. Each session: the day's shock common to
+    both variants' trades (it cancels in the pair, mostly), trade noise that only partly
+    overlaps (the variants exit differently), B's edge per trade."""
     rng = np.random.default_rng(seed)
-    returns: dict[str, list[float]] = {"A": [], "B": []}
-    daily: dict[str, list[float]] = {"A": [], "B": []}
-    looks_done, out = 0, Simulated(False)
-    for index in range(2 * LOOK_EVERY * LOOKS + 2):
-        variant = "AB"[index % 2]
-        mean = a_mean if variant == "A" else b_mean
-        day = rng.normal(mean, sd, int(rng.poisson(trades_per_day)) + 1)
-        returns[variant].extend(day)
-        daily[variant].append(float(day.sum() * NOTIONAL))
-        verdict = evaluate(ABSample(returns["A"], returns["B"], daily["A"], daily["B"], EQUITY),
-                           looks_done, seed=seed)
+    diffs: list[float] = []
+    looks, out = 0, Simulated(False)
+    for _ in range(LOOK_EVERY * LOOKS):
+        shock = rng.normal(0.0, shock_sd)
+        common = rng.normal(0.0, 0.008, TRADES)
+        own_a, own_b = rng.normal(0.0, 0.004, (2, TRADES))
+        a = ((shock + common + own_a) * NOTIONAL).sum()
+        b = ((shock * 1.1 + common + own_b + edge_per_trade) * NOTIONAL).sum()
+        diffs.append(float(b - a))
+        verdict = evaluate(diffs, looks, a_sessions=len(diffs) // 2,
+                           b_sessions=len(diffs) - len(diffs) // 2, seed=seed)
         out.verdicts.append(verdict)
-        looks_done = verdict.look or looks_done
+        looks = verdict.look or looks
         if verdict.decision in ("promote", "retire"):
             out.promoted = verdict.decision == "promote"
             return out
@@ -57,53 +60,45 @@ def test_days_alternate_by_session_from_the_start_date() -> None:
     days = [date(2026, 1, 29), date(2026, 1, 30), date(2026, 2, 2), date(2026, 2, 3),
             date(2026, 2, 13), date(2026, 2, 17)]  # 2026-02-16 is Presidents' Day
     assert [variant_for(d, start) for d in days] == ["A", "B", "A", "B", "B", "A"]
-    assert variant_for(date(2026, 2, 17), start) == variant_for(date(2026, 2, 17), start)
 
 
 def test_nothing_is_decided_while_the_sample_is_too_small() -> None:
-    small = ABSample([0.01] * 40, [0.02] * 40, [50.0] * 9, [900.0] * 9, EQUITY)
-    verdict = evaluate(small, 0)
+    verdict = evaluate([900.0] * (MIN_SESSIONS - 1), 0, a_sessions=2, b_sessions=2, unpaired=3)
     assert verdict.decision == "collecting" and verdict.look is None
-    assert "sample too small: 9 A and 9 B sessions" in verdict.reason
-    assert f"needs {MIN_SESSIONS} of each" in verdict.reason
+    assert f"sample too small: {MIN_SESSIONS - 1} paired sessions (3 traded sessions had no " \
+           "replay data)" in verdict.reason
 
 
 def test_a_look_happens_once_per_milestone() -> None:
     rng = np.random.default_rng(3)
-    a, b = list(rng.normal(0, 1, 12)), list(rng.normal(0, 1, 11))
-    sample = ABSample(list(rng.normal(0, 0.01, 50)), list(rng.normal(0, 0.01, 50)), a, b, EQUITY)
-    first = evaluate(sample, 0)
+    diffs = list(rng.normal(0, 100, LOOK_EVERY + 1))
+    first = evaluate(diffs, 0, a_sessions=3, b_sessions=3)
     assert first.look == 1 and first.decision == "continue"
-    again = evaluate(sample, 1)
-    assert again.decision == "collecting" and "next look at 20 sessions" in again.reason
+    assert first.alpha == ALPHA_PER_LOOK == ALPHA / LOOKS
+    again = evaluate(diffs, 1, a_sessions=3, b_sessions=3)
+    assert again.decision == "collecting" and f"next look at {2 * LOOK_EVERY}" in again.reason
 
 
 def test_a_b_that_is_not_better_is_promoted_at_most_at_the_stated_rate() -> None:
-    # identical variants with a real edge (so B's MinTRL is reachable and only the A-vs-B
-    # comparison stands between B and a promotion)
-    results = [run_test(seed, 0.002, 0.002) for seed in range(200)]
+    results = [run_test(seed, 0.0) for seed in range(400)]
     promoted = sum(r.promoted for r in results)
-    assert promoted <= ALPHA * 200, promoted
+    assert promoted <= ALPHA * 400, promoted
     for r in results:
-        first_decisive = next(v for v in r.verdicts if v.look is not None)
-        assert min(first_decisive.a_sessions, first_decisive.b_sessions) >= MIN_SESSIONS
+        decided = [v for v in r.verdicts if v.look is not None]
+        assert decided and decided[0].sessions >= MIN_SESSIONS
 
 
-def test_a_truly_better_b_is_promoted_after_enough_days() -> None:
-    results = [run_test(seed, 0.0, 0.004) for seed in range(20)]
-    assert sum(r.promoted for r in results) >= 18
+def test_a_b_better_by_a_tenth_of_a_percent_per_trade_is_promoted() -> None:
+    results = [run_test(seed, 0.001) for seed in range(100)]
+    assert sum(r.promoted for r in results) >= 80
     for r in results:
         final = r.verdicts[-1]
-        assert min(final.a_sessions, final.b_sessions) >= MIN_SESSIONS
         if r.promoted:
-            assert final.welch_p is not None and final.welch_p < ALPHA / LOOKS
-            assert final.ci_low is not None and final.ci_low > 0
-            assert final.b_min_track_record is not None
-            assert final.b_sessions >= final.b_min_track_record
+            assert final.test is not None and final.test.low is not None and final.test.low > 0
 
 
-def test_a_worse_b_is_retired_after_the_last_look() -> None:
-    result = run_test(11, 0.002, -0.002)
-    assert not result.promoted
+def test_a_worse_b_is_retired_early() -> None:
+    result = run_test(11, -0.002)
     final = result.verdicts[-1]
-    assert final.decision == "retire" and final.look == LOOKS and "A stays" in final.reason
+    assert not result.promoted and final.decision == "retire"
+    assert "B shown worse" in final.reason and final.look is not None and final.look < LOOKS

@@ -69,16 +69,17 @@ async def test_the_next_session_trades_what_the_cycle_scheduled(
 
     code, out, err = await day_trader(tmp_path, "2026-02-17", env=env)
     assert code == 0, err
+    assert "regime UNKNOWN (" in out  # no SPY in the data folder: said plainly
     assert "Traceback" not in err and "Event loop is closed" not in err, err
-    assert "improvement cycle 2026-02-17: 1 suggestions, applied profit_target 0.014 -> 0.02; " \
-           "LLM ok" in out, out
+    assert "improvement cycle 2026-02-17: " in out and "tested on 20 of 20 sessions, " \
+           "challenger B profit_target 0.014 -> " in out and "; LLM ok;" in out, out
     report = json.loads((tmp_path / "reports" / "improvement" /
                          "improvement_report_2026-02-17.json").read_text())
     assert report["next_session"] == "2026-02-18"
 
     code, out, err = await day_trader(tmp_path, "2026-02-18", "--no-improve", env=env)
     assert code == 0, err
-    assert "parameters for 2026-02-18: scheduled by the cycle of 2026-02-17" in out
+    assert "parameters for 2026-02-18: scheduled by the cycle of 2026-02-17 (variant A)" in out
     assert "improvement cycle" not in out
     assert run_log(tmp_path, "2026-02-18")["params"]["default"] == report["next_params"]
     assert not (tmp_path / "reports" / "improvement" /

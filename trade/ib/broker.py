@@ -32,6 +32,7 @@ from trade.broker import (
     CommissionHandler,
     ConnectionHandler,
     ConnectionState,
+    DataRefusedHandler,
     FillHandler,
     OrderStatusHandler,
     UnknownAccount,
@@ -71,6 +72,7 @@ class IBBroker(IBMarketData):
         self._account = account
         self._fill_handlers: list[FillHandler] = []
         self._commission_handlers: list[CommissionHandler] = []
+        self._refusal_handlers: list[DataRefusedHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
         self._message_handlers: list[MessageHandler] = []
         self._reads = SharedReads()
@@ -385,10 +387,14 @@ class IBBroker(IBMarketData):
         observe.py): for a tool that reports what IB said, never for trading decisions."""
         self._message_handlers.append(handler)
 
+    def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
+        self._refusal_handlers.append(handler)
+
     def remove_handlers(self, *handlers: object) -> None:
         self._fill_handlers[:] = [h for h in self._fill_handlers if h not in handlers]
         self._commission_handlers[:] = [h for h in self._commission_handlers
                                         if h not in handlers]
+        self._refusal_handlers[:] = [h for h in self._refusal_handlers if h not in handlers]
         self._status_handlers[:] = [h for h in self._status_handlers if h not in handlers]
         self._message_handlers[:] = [h for h in self._message_handlers if h not in handlers]
         self._conn.remove_state_listeners(*handlers)
@@ -436,6 +442,8 @@ class IBBroker(IBMarketData):
                     "Subscriptions; a paper login uses its live account's subscriptions once "
                     "market data sharing is on), or drop it from the watchlist",
                     symbol or f"request {req_id}", ib_errors.describe(code, message))
+                for handler in self._refusal_handlers:
+                    handler(symbol or f"request {req_id}", code, message)
         elif ib_errors.is_no_history(code, message):
             log.info("%s", ib_errors.describe(code, message))  # an answer: no bars in that window
         elif code == ib_errors.HISTORICAL_PACING:

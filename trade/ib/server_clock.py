@@ -1,6 +1,6 @@
 """The broker's clock as seen from the client: live wall time or a simulator's replay clock.
 
-DESIGN.md: market logic reads time from the broker. Against IB that is wall time; against the
+docs/architecture.md (Time): market logic reads time from the broker. Against IB that is wall time; against the
 Gateway simulator it is the replay clock, possibly running hundreds of times faster. The client
 cannot read that clock continuously, so it estimates it: samples of the server's current time
 (`reqCurrentTime`, whole seconds) give an offset and a rate, and completed market data gives a

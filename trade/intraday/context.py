@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
+from observability.alerts.events import Alert
 from trade.broker import Broker
 from trade.calendar import Session
 from trade.intraday.ownership import Ownership
@@ -24,6 +25,21 @@ from trade.intraday.state import TraderState
 from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.models import OrderTicket
+
+
+class AlertSink(Protocol):
+    """Where the trader's alerts go (observability/alerts/notifier.py `Notifier`): `notify` never
+    blocks and never raises, so an alert can be raised anywhere on the trading path."""
+
+    def notify(self, alert: Alert) -> None: ...
+
+
+class NoAlerts:
+    """No alerts at all (tests, backtests, replays): nobody is waiting for them."""
+
+    def notify(self, alert: Alert) -> None:
+        return None
+
 
 BOT = "DT"  # the day trader's order-ref prefix (trade/models.py OrderRef)
 BOOK = "intraday"  # its book in the history DB's book_positions
@@ -48,6 +64,7 @@ class TraderContext:
     # fill recorder puts them on the trade row)
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
     ownership: Ownership = field(default_factory=Ownership)  # which shares are the bot's
+    alerts: AlertSink = field(default_factory=NoAlerts)  # the owner's phone (docs/alerts.md)
 
     @property
     def day(self) -> date:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from observability.alerts import events as ev
 from observability.schema import IntentState
 from trade.intraday.context import TraderContext
 from trade.intraday.entries import EntryDesk
@@ -138,11 +139,13 @@ class DayEnd:
     def report_left_open(self) -> None:
         held, run_log = self.held(), self.ctx.run_log
         if held:
-            note = (f"the session closed with {held} still held by the bot: they are adopted, "
-                    "protected and flattened at the next session")
+            note = (f"the session closed with {held} still held by the bot: they are protected "
+                    "and flattened at the next session (a leftover the bot recorded as its own)")
             log.error(note)
             if note not in run_log.warnings:
                 run_log.warnings.append(note)
+            self.ctx.alerts.notify(ev.not_flat_at_close(ev.DAY_TRADER, dict(held),
+                                                        at=self.ctx.broker.now()))
         run_log.extra["left_open"] = held
 
     async def await_commissions(self) -> None:

@@ -19,11 +19,13 @@ from typing import TypeVar
 
 from evaluation import performance
 from observability import tracing
+from observability.alerts import events as ev
 from observability.history import HistoryDB, HistoryDBError
 from observability.schema import DailyMetricsRow
 from trade.broker import Broker, NotConnected
 from trade.calendar import MarketCalendar, Session
 from trade.config import DEFAULT_DB_PATH, Settings
+from trade.intraday.context import AlertSink
 from trade.intraday.preflight_standing import preflight_standing
 from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
@@ -57,6 +59,7 @@ def records_for(settings: Settings, account: Account) -> tuple[Path, Path]:
 async def run_trading_day(
     settings: Settings, watchlist: Watchlist, broker: Broker, stop: asyncio.Event, variant: str = "",
     on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
+    alerts: AlertSink | None = None,
 ) -> TradingDayResult:
     """Check the account, analyse the watchlist, trade until flat; return the written run log.
 
@@ -114,10 +117,16 @@ async def run_trading_day(
         )
         run_log.extra["account"] = account.masked_id
         run_log.extra["preflight"] = preflight.as_dict()
+        if alerts is not None:
+            alerts.notify(ev.started(ev.DAY_TRADER, account.account_id, settings.allocation,
+                                     paper=account.is_paper, kept=[v.symbol for v in kept],
+                                     dropped=[v.symbol for v in verdicts if not v.kept],
+                                     at=broker.now()))
         trader = IntradayTrader(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
             risk, TraderOptions(allocation=settings.allocation, variant=variant,
                                 release_backstop=preflight.release_backstop), run_log,
+            alerts=alerts,
         )
         await through_reconnects(lambda: trader.start(
             warmup={v.symbol: v.bars for v in kept},

@@ -1,7 +1,7 @@
 """The entry half of the per-bar path: the rules' verdict, risk, the bracket sent inside the
 decision.
 
-Synchronous on purpose (DESIGN: the per-bar path is plain computation; only talking to the broker
+Synchronous on purpose (docs/architecture.md: the per-bar path is plain computation; only talking to the broker
 is awaited): `submit_bracket` hands every leg to the broker before it returns, so an entry goes
 out the moment it is decided instead of one event-loop turn later, behind the other bars of the
 same burst. Every "no" is counted per symbol and rule (`no_entry`: the run log's "why no entry"
@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from observability import tracing
+from observability.alerts import events as ev
 from observability.schema import IntentState
 from observability.tracing import SpanNames
 from trade import strategy
@@ -27,7 +28,7 @@ from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.symbol_book import EntryInFlight, SymbolBook
 from trade.models import Account, Bar, BracketTickets, Fill, OrderRef, OrderStatus, OrderTicket
-from trade.risk import EntryRequest, RiskManager
+from trade.risk import DailyLossCap, EntryRequest, RiskManager
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class EntryDesk:
         self.decisions: dict[str, EntryDecision] = {}
         self.no_entry: dict[str, Counter[str]] = {s: Counter() for s in ctx.books}
         self.trace_of: dict[str, Any] = {}  # "<SYM>-<seq>" -> the decision's trace context
+        self._loss_cap_told = False
+        self.loss_cap_pct = next((100.0 * r.max_loss_pct for r in risk.rules
+                                  if isinstance(r, DailyLossCap)), 0.0)
 
     def count(self, symbol: str, why: str) -> None:
         counter = self.no_entry.get(symbol)
@@ -101,6 +105,12 @@ class EntryDesk:
                 tracing.set_attrs(risk_span, qty=result.shares, attrs={"trading.risk": result.reason})
             if not result.allowed:
                 log.info("%s: %s; risk says no: %s", book.symbol, signal.reason, result.reason)
+                if result.rule == "daily_loss_cap" and not self._loss_cap_told \
+                        and self.day_start_equity is not None:
+                    self._loss_cap_told = True  # once a day: no entry until tomorrow
+                    request = self.entry_request(book, state.close, bar.end)
+                    self.ctx.alerts.notify(ev.loss_cap_hit(
+                        ev.DAY_TRADER, request.day_pnl, self.loss_cap_pct, at=bar.end))
                 self.decisions[book.symbol] = EntryDecision(
                     decision.time, None, decision.close, decision.vwap, decision.rsi,
                     decision.atr, result.reason)

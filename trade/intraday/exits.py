@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from observability import tracing
+from observability.alerts import events as ev
 from observability.schema import IntentState
 from trade import strategy
 from trade.broker import BrokerError
@@ -39,6 +40,7 @@ from trade.models import BracketTickets, OrderRef, OrderStatus, OrderTicket, Sid
 log = logging.getLogger(__name__)
 
 CANCEL_CONFIRM_S = 5.0
+UNPROTECTED_ALERT_S = 30.0  # real seconds a position may lack correct exits before a person hears
 
 
 class ExitKeeper:
@@ -101,14 +103,27 @@ class ExitKeeper:
             exits = exit_orders(self.bot, symbol, by_symbol.get(symbol, ()))
             protection = assess(book.qty, exits, need_backstop=self.need_backstop(symbol, now))
             if protection.ok:
-                watch.unprotected_since = None
+                watch.unprotected_since = watch.wrong_since = None
+                watch.alerted = False
                 continue
+            self._alert_if_long(book, mono)
             if watch.unprotected_since is None:
                 watch.unprotected_since = mono
             elif mono - watch.unprotected_since >= self.exit_grace_s:
                 watch.unprotected_since = mono
                 log.warning("%s: %s; repairing the exits", symbol, protection.reason)
                 self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s), critical=True)
+
+    def _alert_if_long(self, book: SymbolBook, mono: float) -> None:
+        """A position whose exits stay wrong for `UNPROTECTED_ALERT_S` (the repairs failing):
+        the owner is told once per incident."""
+        watch = book.exits
+        if watch.wrong_since is None:
+            watch.wrong_since = mono
+        elif not watch.alerted and mono - watch.wrong_since >= UNPROTECTED_ALERT_S:
+            watch.alerted = True
+            self.ctx.alerts.notify(ev.unprotected_position(
+                ev.DAY_TRADER, book.symbol, book.qty, UNPROTECTED_ALERT_S, at=self.broker.now()))
 
     # -- entry follow-up ------------------------------------------------------------------------
     def entry_done(self, book: SymbolBook, legs: BracketTickets, entry: OrderTicket) -> None:

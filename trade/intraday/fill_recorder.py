@@ -26,6 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from observability.alerts import events as ev
 from observability.schema import ExecutionRow, IntentState, TradeRow
 from trade.intraday.context import TraderContext
 from trade.intraday.ledger import RoundTrip, TripLedger
@@ -217,6 +218,8 @@ class FillRecorder:
         self.run_log.trades.append(trade_entry(trip))
         log.info("trade closed: %s %d, %s, pnl %.2f", trip.symbol, trip.entry_qty,
                  trip.exit_reason, trip.pnl)
+        self.ctx.alerts.notify(ev.round_trip(ev.DAY_TRADER, trip.symbol, trip.entry_qty, trip.pnl,
+                                             trip.exit_reason, at=exit_time))
 
     def _write_intent(self, order_ref: str, state: IntentState, when: datetime) -> None:
         self.records.write("update_intent_state",

@@ -69,9 +69,11 @@ class Ownership:
         self._shortfalls.pop(symbol, None)
 
     def look(self, symbol: str, broker_qty: int, lot: int,
-             other_books: Mapping[str, int] | None) -> Look:
+             other_books: Mapping[str, int] | None, *, settled: bool = False) -> Look:
         """Judge one symbol from a broker position read now. `other_books`: the other books'
-        recorded shares (None: unreadable, so every share beyond the lot counts as foreign)."""
+        recorded shares (None: unreadable, so every share beyond the lot counts as foreign).
+        `settled`: the broker reports no execution of the bot's in this symbol today, so the
+        position cannot be lagging one (a leftover that is gone at a start): one look is enough."""
         now = self.clock()
         recent = now - self._last_own_execution.get(symbol, -1e9) < self.quiet_s
         floor = self.baseline.get(symbol)
@@ -87,6 +89,10 @@ class Ownership:
             return Look(max(0, lot), foreign)
         # the broker holds less than the bot's lot beyond the foreign baseline
         seen = self._shortfalls.get(symbol)
+        if settled and not recent:
+            self._shortfalls.pop(symbol, None)
+            left = max(0, room)
+            return Look(left, foreign, reduced_to=left)
         if recent or seen is None or seen.broker_qty != broker_qty:
             if not recent:
                 self._shortfalls[symbol] = _Shortfall(now, broker_qty)

@@ -53,6 +53,8 @@ class SafeRecords:
         self._retry_at = 0.0  # monotonic time of the next flush attempt while failing
         self._backoff = TRADING_PATH_BUSY_TIMEOUT_S
         self.failures = 0  # writes that failed at least once (for the run log and health)
+        # told once each time writes start failing (the owner's alert); never raises
+        self.on_failing: Callable[[str, int], None] | None = None
 
     @property
     def pending(self) -> int:
@@ -116,3 +118,8 @@ class SafeRecords:
             log.error("history DB write %s failed (%s): trading goes on, records follow later",
                       op, exc)
             self._failing_since_logged = True
+            if self.on_failing is not None:
+                try:
+                    self.on_failing(str(exc), len(self._queue) + 1)
+                except Exception:  # an alert never stops the trading path
+                    log.debug("history DB alert failed", exc_info=True)

@@ -5,7 +5,7 @@ DB: what was traded, why symbols were kept or dropped, when the bot confirmed it
 reconnects and health events. Every run of a day gets its own file (its run id is in the name
 and in every DB row the run wrote), so a second run of the same date — a restart, a `make run`
 the morning after a real session — never overwrites the first. Times are ISO-8601 with their UTC
-offset. Account ids never appear (DESIGN: secrets and full account numbers stay out of logs).
+offset. Account ids never appear (docs/conventions.md: secrets and full account numbers stay out of logs).
 """
 
 from __future__ import annotations

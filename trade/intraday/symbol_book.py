@@ -47,6 +47,8 @@ class EntryInFlight:
 @dataclass(slots=True)
 class ExitWatch:
     unprotected_since: float | None = None  # monotonic time the exits were first seen wrong
+    wrong_since: float | None = None  # ... and not reset by a repair attempt (the owner's alert)
+    alerted: bool = False  # the owner was told of this incident
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from observability import tracing
+from observability.schema import IntentState
 from observability.tracing import SpanNames
 from trade.intraday.context import TraderContext
 from trade.intraday.entries import EntryDesk
@@ -102,7 +103,8 @@ class BrokerSync:
             self.orders.update({o.order_id: o for o in own_orders})
             self.entries.resume_working(own_orders)
             in_flight = self.entries.settle_missed({o.order_ref for o in own_orders}, executions)
-            self.judge(positions)
+            traded = {f.symbol for f in executions if self._ours_ref(f.order_ref)}
+            self.judge(positions, settled=set(self.books) - traded)
             now = self.broker.now()
             lots = {symbol: book.qty for symbol, book in self.books.items() if book.qty}
             plan = plan_reconcile(
@@ -163,15 +165,17 @@ class BrokerSync:
         selling in TWS) is noticed intraday, its exits shrunk before a stop could oversell."""
         self.judge(await self.broker.positions())
 
-    def judge(self, positions: list[Position]) -> None:
+    def judge(self, positions: list[Position], settled: set[str] | None = None) -> None:
         """Each symbol's position against the bot's lot: foreign shares reported, a confirmed
-        reduction the bot did not make applied to its lot (and its exits repaired)."""
+        reduction the bot did not make applied to its lot (and its exits repaired). `settled`:
+        symbols the broker reports no execution of the bot's in today (one look decides)."""
         broker = {p.symbol: p.qty for p in positions}
         others = self.others()
         foreign: dict[str, int] = {}
         for symbol in sorted(set(broker) | {s for s, b in self.books.items() if b.qty}):
             lot = self.books[symbol].qty if symbol in self.books else 0
-            look = self.ownership.look(symbol, broker.get(symbol, 0), lot, others)
+            look = self.ownership.look(symbol, broker.get(symbol, 0), lot, others,
+                                       settled=settled is not None and symbol in settled)
             if look.foreign:
                 foreign[symbol] = look.foreign
                 line = self.ownership.tell_foreign(symbol, look.foreign)
@@ -185,6 +189,8 @@ class BrokerSync:
                            critical=True)
                 self.lots.reduce_external(symbol, look.reduced_to)
                 self.fills.ledger.write_off(symbol, lot - look.reduced_to)
+                if look.reduced_to == 0:
+                    self._close_intents(symbol)
                 self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.exits.repair(s),
                               critical=True)
         self.foreign = foreign
@@ -206,6 +212,15 @@ class BrokerSync:
                 self._warn(f"{symbol}: the bot's leftover cannot be protected: the broker does "
                            "not know the symbol", critical=True)
 
+    def _close_intents(self, symbol: str) -> None:
+        """The bot holds nothing of `symbol` any more: its open intents are done."""
+        db = self.records.db
+        for intent in self.records.read("open_intents", lambda: db.open_intents(self.ctx.book_name),
+                                        []):
+            if intent.symbol == symbol and not any(o.order_ref == intent.order_ref
+                                                   for o in self.orders.values()):
+                self.refs.set_state(intent.order_ref, IntentState.CLOSED)
+
     def _start_trips(self, held: dict[str, int]) -> None:
         """A lot the ledger has no trip for (a leftover, an adoption): its trip starts now."""
         daystr = self.refs.daystr
@@ -221,5 +236,8 @@ class BrokerSync:
             self.run_log.warnings.append(text)
 
     def _ours(self, order: OrderTicket) -> bool:
-        ref = OrderRef.parse(order.order_ref)
+        return self._ours_ref(order.order_ref)
+
+    def _ours_ref(self, order_ref: str) -> bool:
+        ref = OrderRef.parse(order_ref)
         return ref is not None and ref.bot == self.bot

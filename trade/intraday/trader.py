@@ -42,13 +42,14 @@ from evaluation.health import (
     HealthThresholds,
 )
 from observability import tracing
+from observability.alerts import events as ev
 from observability.history import HistoryDB
 from observability.tracing import SpanNames
 from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
 from trade.indicators import IndicatorState
 from trade.intraday.bar_feed import BarFeed
-from trade.intraday.context import BOOK, BOT, OTHER_BOOKS, TraderContext
+from trade.intraday.context import BOOK, BOT, OTHER_BOOKS, AlertSink, TraderContext
 from trade.intraday.day_end import DayEnd, DayEndOptions
 from trade.intraday.entries import EntryDesk, trace_key
 from trade.intraday.exits import ExitKeeper
@@ -102,6 +103,7 @@ class TraderOptions:
     backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
     adopt: dict[str, int | None] = field(default_factory=dict)  # --adopt SYMBOL[:QTY] (None: all)
+    unreachable_alert_s: float = 120.0  # real seconds without IB while holding before an alert
 
 
 class IntradayTrader:
@@ -116,6 +118,7 @@ class IntradayTrader:
         risk: RiskManager,
         options: TraderOptions,
         run_log: RunLog,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.broker = broker
         self.session = session
@@ -135,6 +138,10 @@ class IntradayTrader:
                                        self.jobs, run_log, self.state, options.variant)
         ctx.ownership.confirm_s = options.ownership_confirm_s
         ctx.ownership.quiet_s = options.ownership_quiet_s
+        if alerts is not None:
+            ctx.alerts = alerts
+            records.on_failing = lambda reason, deferred: alerts.notify(
+                ev.history_db_unwritable(ev.DAY_TRADER, reason, deferred))
         self.lots = Lots(books, records, BOOK, broker.now, self.ctx.ownership)
         self.fills = FillRecorder(ctx, self.lots)
         self.health = HealthKeeper(records, run_log, options.thresholds)
@@ -152,6 +159,8 @@ class IntradayTrader:
         self._last_bar_end: datetime | None = None
         self._next_health: datetime | None = None
         self._last_resubscribe: datetime | None = None
+        self._lost_at: float | None = None  # monotonic time the connection was lost
+        self._unreachable_told = False
 
     # == lifecycle ========================================================================
     async def start(self, warmup: Mapping[str, Sequence[Bar]] | None = None,
@@ -165,6 +174,7 @@ class IntradayTrader:
             self.broker.add_commission_handler(self.fills.on_commission)
             self.broker.add_order_status_handler(self._on_order_status)
             self.broker.add_connection_handler(self._on_connection)
+            self.broker.add_data_refused_handler(self._on_data_refused)
             for symbol, value in (daily_atr_pct or {}).items():
                 if symbol in self.books:
                     self.books[symbol].daily_atr_pct = value
@@ -226,6 +236,7 @@ class IntradayTrader:
                     await self._health_check(now)
                 if self.day_end.progress_due(now):
                     self.day_end.progress(now)
+                self._alert_if_unreachable(mono)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -240,7 +251,8 @@ class IntradayTrader:
         await self.jobs.stop()
         await day_end.await_commissions()
         self.broker.remove_handlers(self._on_fill, self.fills.on_commission,
-                                    self._on_order_status, self._on_connection)
+                                    self._on_order_status, self._on_connection,
+                                    self._on_data_refused)
         day_end.record_bars()
         await day_end.flush_before_exit()
         day_end.finish_run_log()
@@ -343,6 +355,7 @@ class IntradayTrader:
     def _on_connection(self, state: ConnectionState) -> None:
         if state == ConnectionState.LOST:
             self.state.connection_lost()
+            self._lost_at = time.monotonic()
             self.run_log.health_events.append({
                 "time": self._safe_now(), "status": "critical", "detail": "connection lost",
                 "actions": [RECONNECT, PAUSE_ENTRIES],
@@ -350,7 +363,33 @@ class IntradayTrader:
         elif state == ConnectionState.RESTORED:
             self.state.reconnected()
             self.run_log.reconnects = self.state.reconnects
+            down = time.monotonic() - self._lost_at if self._lost_at is not None else None
+            self._lost_at, self._unreachable_told = None, False
+            self.ctx.alerts.notify(ev.reconnected(ev.DAY_TRADER, down, at=self.broker.now()))
             self.jobs.run("reconcile", lambda: self.reconcile(reason="reconnect"))
+
+    def _on_data_refused(self, symbol: str, code: int, reason: str) -> None:
+        """IB refused a symbol's market data (354 and friends): it cannot be traded today."""
+        self.ctx.alerts.notify(ev.market_data_refused(ev.DAY_TRADER, symbol, code, reason,
+                                                      at=self._safe_time()))
+
+    def _alert_if_unreachable(self, mono: float) -> None:
+        """IB unreachable for `unreachable_alert_s` while the bot holds shares: a person is
+        told once per outage (the broker-held exits keep working meanwhile)."""
+        if self._lost_at is None or self._unreachable_told:
+            return
+        down = mono - self._lost_at
+        held = self.day_end.held()
+        if down >= self.options.unreachable_alert_s and held:
+            self._unreachable_told = True
+            self.ctx.alerts.notify(ev.gateway_unreachable(ev.DAY_TRADER, down, dict(held),
+                                                          at=self._safe_time()))
+
+    def _safe_time(self) -> datetime | None:
+        try:
+            return self.broker.now()
+        except RuntimeError:
+            return None
 
     # == reconcile, flatten ================================================================
     async def reconcile(self, reason: str) -> None:

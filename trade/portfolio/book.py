@@ -1,6 +1,6 @@
 """The weekly book: what the rebalancer owns, moved only by its own executions.
 
-Both bots may share one account (DESIGN.md): the day trader's book is "intraday", this one is
+Both bots may share one account (docs/architecture.md): the day trader's book is "intraday", this one is
 "weekly" (`book_positions` rows). This bot recognises its orders and executions by their
 `orderRef` (`WK-<YYYYMMDD>-<SYM>-<seq>`; the day trader's `OrderRef.parse` needs a leg suffix,
 so the two never mistake each other's refs), applies each execution once (the history DB's

@@ -20,6 +20,7 @@ from observability.history import HistoryDB
 from trade.broker import Broker
 from trade.calendar import MarketCalendar
 from trade.config import Settings
+from trade.intraday.context import AlertSink
 from trade.intraday.day_session import run_trading_day
 from trade.portfolio.cycle import CycleFailed, CycleOutcome, WeeklyCycle
 from trade.portfolio.execution import wait_until
@@ -48,10 +49,11 @@ def llm_env(settings: Settings) -> dict[str, str]:
 
 
 async def one_trading_day(settings: Settings, allocation: float, watchlist: Watchlist,
-                          broker: Broker, stop: asyncio.Event) -> str:
+                          broker: Broker, stop: asyncio.Event,
+                          alerts: AlertSink | None = None) -> str:
     """One day of the hosted day trader with its own allocation (same connection, own book)."""
     day_settings = dataclasses.replace(settings, bot="day_trader", allocation=allocation)
-    result = await run_trading_day(day_settings, watchlist, broker, stop)
+    result = await run_trading_day(day_settings, watchlist, broker, stop, alerts=alerts)
     if result.run_log is None:
         return result.message
     log_ = result.run_log

@@ -23,6 +23,7 @@ import pytest
 
 from sim.gateway import GatewaySimulator
 from sim.market.bar_sources import CsvBarSource
+from sim.tws.realism import Realism
 from tests.paths import DATA
 from trade.ib.preflight.options import PreflightOptions
 from trade.ib.preflight.runner import run_preflight
@@ -142,18 +143,21 @@ async def test_outside_regular_hours_is_refused_before_any_order(tmp_path, start
         await sim.stop()
 
 
-async def test_orders_already_working_in_the_symbol_are_a_refusal(tmp_path):
-    """An order already working in the symbol (here one a crashed earlier run left under the
-    preflight's own client id; the day trader's exits under another id are seen the same way
-    through reqAllOpenOrders): the preflight never trades beside it."""
+@pytest.mark.parametrize(("client_id", "ref"), [
+    (2, "DT-20190213-SPY-1-ENTRY"),  # the day trader's, under its own client id
+    (9, "PF-20190213-SPY-1-ENTRY"),  # a crashed earlier run's, under the preflight's own
+], ids=["the day trader's order", "an earlier preflight's order"])
+async def test_orders_already_working_in_the_symbol_are_a_refusal(tmp_path, client_id, ref):
+    """Any order working in the symbol (reqAllOpenOrders lists every client's): the preflight
+    never trades beside it."""
     sim = await _simulator()
     try:
-        async with ib_broker("127.0.0.1", sim.port, 9) as earlier:
-            await earlier.qualify(["SPY"])
-            await earlier.place_limit("SPY", Side.BUY, 1, 200.0, "PF-20190213-SPY-1-ENTRY")
+        async with ib_broker("127.0.0.1", sim.port, client_id) as other:
+            await other.qualify(["SPY"])
+            await other.place_limit("SPY", Side.BUY, 1, 200.0, ref)
             await asyncio.sleep(0.2)
         refs = sim.state()["order_refs"]
-        with pytest.raises(Refused, match=r"orders already work in SPY \(PF-20190213-SPY-1-ENTRY\)"):
+        with pytest.raises(Refused, match=rf"orders already work in SPY \({ref}\)"):
             await _run(sim, tmp_path)
         assert sim.state()["order_refs"] == refs, "nothing sent"
     finally:
@@ -245,22 +249,13 @@ async def test_a_gateway_restart_mid_step_is_an_error_and_the_cleanup_still_undo
     assert after == ({}, []) and record.left_nothing, record.account_check
 
 
-def _realism_with_refused_release() -> Any:
-    """The simulator's release-refused variant (IB's timing model, branch issue-20-sim:
-    `sim.tws.realism.Realism.release_refusal`), or None where the simulator has no such option."""
-    try:
-        # absent before IB's timing model lands (issue-20-sim); the ignore is unused after it
-        from sim.tws.realism import Realism  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return Realism.default(seed=3).varied(release_refusal=201)
-
-
-@pytest.mark.skipif(_realism_with_refused_release() is None,
-                    reason="needs the simulator option sim.tws.realism.Realism.release_refusal "
-                    "(IB's timing model: a release-by-modify refused with 201)")
+@pytest.mark.slow
 async def test_a_refused_release_is_a_no_with_evidence_and_puts_the_fallback_in_force(tmp_path):
-    sim = await _simulator(realism=_realism_with_refused_release())
+    """IB's timing model with the release refused (`Realism.release_refusal`, a variant the
+    chaos campaign draws, with 201 or 105): step 2 is a "no" with IB's answer, the order still
+    held; the rest passes; the account is as found; the day trader's start takes the fallback."""
+    code = 201
+    sim = await _simulator(realism=Realism.default(seed=3).varied(release_refusal=code))
     try:
         before = _truth(sim)
         record, path = await _run(sim, tmp_path)
@@ -269,8 +264,35 @@ async def test_a_refused_release_is_a_no_with_evidence_and_puts_the_fallback_in_
         await sim.stop()
     step2 = record.step(2)
     assert step2 is not None and step2.verdict is Verdict.FAIL
-    assert "refused (IB 201" in step2.answer and step2.evidence["still_listed"] is True
+    assert f"refused (IB {code}" in step2.answer and step2.evidence["still_listed"] is True
+    assert [s.verdict for s in record.steps if s.step != 2] == [Verdict.PASS] * 5
     assert after == before and record.left_nothing
     standing = preflight_standing(path.parent, Account("DU1234567", 0, 0, 0, simulated=True))
     assert not standing.release_backstop
     assert "fallbacks in force: step 2 did not pass" in standing.line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("children_on_partial_fill", [True, False], ids=["children work", "children held"])
+async def test_under_ibs_timing_model_every_step_passes_and_shows_what_the_campaign_models(
+        tmp_path, children_on_partial_fill):
+    """The model the chaos campaign runs by default (sim/tws/realism.py): replies tens to hundreds
+    of ms late, commission reports trailing up to 5 s, positions lagging up to 2 s, orderStatus
+    racing execDetails or missing, duplicates, 399 for a goodAfterTime hold. Both variants of a
+    bracket's children on a partial parent fill look alike to a one-share parent."""
+    realism = Realism.default(seed=11).varied(children_on_partial_fill=children_on_partial_fill)
+    sim = await _simulator(realism=realism)
+    try:
+        before = _truth(sim)
+        record, _ = await _run(sim, tmp_path)
+        after = _truth(sim)
+    finally:
+        await sim.stop()
+    assert [s.verdict for s in record.steps] == [Verdict.PASS] * 6, [s.line() for s in record.steps]
+    assert after == before and record.left_nothing
+    held, _, _, bracket, lags, _ = (s.evidence for s in record.steps)
+    assert held["warning_399"].startswith("Order Message: SELL 1 SPY ARCA Warning: Your order will "
+                                          "not be placed at the exchange until 2019-02-13 10:10:")
+    assert held["why_held"] == []  # the model: IB documents whyHeld only for "locate"
+    assert bracket["after"]["TP"]["working_qty"] == 1
+    assert lags["commission_lag"]["max_s"] <= 5.5 and lags["position_lag"]["max_s"] <= 2.5

@@ -76,3 +76,11 @@ def test_foreign_shares_are_told_once_per_size():
     assert own.tell_foreign("SPY", 100) is not None
     assert own.tell_foreign("SPY", 100) is None
     assert own.tell_foreign("SPY", 150) is not None
+
+
+def test_a_leftover_the_broker_no_longer_holds_is_gone_at_once_when_nothing_can_lag():
+    """At a start, a recorded leftover the broker does not hold and no execution of today could
+    hide: one look decides (the intents are closed, nothing is 'resumed')."""
+    own = Ownership(clock=Clock())
+    look = own.look("SPY", broker_qty=0, lot=20, other_books={}, settled=True)
+    assert look.reduced_to == 0

@@ -1,0 +1,230 @@
+"""How each fault kind is applied to a running chaos session (a mixin of `ChaosSession`).
+
+Faults that need something to act on wait for it: a cancel from TWS or "Cancel all" for a
+working order of the bot, a manual sale for a position of the bot, a restart under another
+client id for the bot to be running; a weekly fill for the session to be open. They are tried
+again at every step of the loop until the close, and count as injected only once they acted.
+
+The new kinds of issue 20 act as a person or another program would, never through the bot:
+- `cancel_all`: TWS "Cancel all" - every working order of the account, each owner told
+  Cancelled and 202;
+- `manual_sale`: a person sells part of the bot's position in TWS (client id 0, no orderRef);
+  the campaign notes how many shares it took from the bot's lot (I8);
+- `weekly_unbooked`: the weekly bot's market buy fills at the broker (client id 1, its ref) and
+  reaches its book in the DB only seconds later, or not this session: foreign shares (I8);
+- `restart_other_client`: the bot is killed and started under another --client-id, where it
+  cannot see or manage the exits it left; it must refuse to trade, naming the old id. After it
+  ends (or `WRONG_ID_S`), the campaign starts it again with the right id. Orders it placed
+  under the wrong id are X3.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from observability.history import HistoryDB
+from sim.chaos.bot import CLIENT_ID, BotProcess
+from sim.chaos.invariants import RECONNECT_GRACE_S, RESTORE_GRACE_S
+from sim.chaos.ownership import Ownership
+from sim.chaos.schedule import Fault, FaultEvent
+from sim.tws.faults import OrderFilter
+from sim.tws.runner import GatewayThread
+
+WRONG_ID = CLIENT_ID + 1
+WRONG_ID_S = 8.0  # real seconds the bot under the wrong client id gets before it is replaced
+WEEKLY_CLIENT_ID = 1
+EXIT_LEGS = ("TP", "SL", "BKS")
+WAITING_KINDS = (Fault.CANCEL_FROM_TWS, Fault.CANCEL_ALL, Fault.MANUAL_SALE,
+                 Fault.WEEKLY_UNBOOKED, Fault.RESTART_OTHER_CLIENT)
+
+
+class FaultInjection:
+    """The faults of `sim/chaos/schedule.py` applied to the simulator, the bot and its DB."""
+
+    sim: Any
+    setup: Any
+    result: Any
+    ownership: Ownership
+    close: datetime
+    pending: list[tuple[float, str, Any]]
+    reachable_from: float
+    waiting: list[FaultEvent]
+
+    # provided by ChaosSession
+    def _settle(self, grace_s: float) -> None: ...
+    def _fresh_db(self, bot: BotProcess, now: datetime) -> None: ...
+
+    def _inject(self, gw: GatewayThread, bot: BotProcess, event: FaultEvent, now: datetime) -> bool:
+        """Apply `event`; False when it has nothing to act on yet (tried again later)."""
+        kind, args, sim = event.kind, event.args, self.sim
+        wall = time.monotonic()
+        if kind in WAITING_KINDS:
+            applied = self._targeted(gw, bot, event, now)
+            if not applied:
+                return False
+        elif kind is Fault.GATEWAY_RESTART:
+            gw.call(sim.restart, args["refuse_s"])
+            self.reachable_from = wall + args["refuse_s"]
+            # the bot's reconnect backoff doubles from 0.5 s: it may try again up to the
+            # refusal's length after the Gateway is back
+            self._settle(2 * args["refuse_s"] + RECONNECT_GRACE_S)
+        elif kind is Fault.CONNECTIVITY:
+            gw.call(sim.connectivity_lost)
+            self.pending.append((wall + args["for_s"], "restore", args["data_kept"]))
+            self.reachable_from = wall + args["for_s"]
+            self._settle(args["for_s"] + RESTORE_GRACE_S)
+        elif kind is Fault.REJECT_ENTRY:
+            gw.call(sim.reject_next_order, 201, OrderFilter(role="parent", ref="-ENTRY"))
+        elif kind is Fault.REJECT_CHILD:
+            gw.call(sim.reject_next_child, 201, OrderFilter(role="child"))
+        elif kind is Fault.REJECT_STOP:
+            gw.call(sim.reject_next_order, 201, OrderFilter(order_type="STP", ref="DT-"))
+        elif kind is Fault.PARTIAL_FILL:
+            gw.call(sim.partial_fill_next, args["fraction"], OrderFilter(role=args["role"], ref="DT-"))
+        elif kind is Fault.DB_LOCK:
+            threading.Thread(target=_lock_db, args=(bot.db, args["for_s"]), daemon=True).start()
+        elif kind is Fault.KILL_RESTART:
+            bot.kill()
+            self._settle(float("inf"))  # until it is back (see _run_pending)
+            mode = args["mode"]
+            if mode == "after_close":
+                self.pending.append((0.0, "restart_after_close", None))
+            else:
+                if mode == "empty_db":
+                    self._fresh_db(bot, now)
+                self.pending.append((wall + args["down_s"], "restart", None))
+        self.result.faults.append(kind.value)
+        return True
+
+    def _targeted(self, gw: GatewayThread, bot: BotProcess, event: FaultEvent, now: datetime) -> bool:
+        kind, args = event.kind, event.args
+        if kind is Fault.CANCEL_FROM_TWS:
+            target = self._working_exit(gw)
+            if target is None:
+                return False
+            gw.call(self.sim.cancel_order_from_tws, target)
+        elif kind is Fault.CANCEL_ALL:
+            return bool(gw.call(self._cancel_all))
+        elif kind is Fault.MANUAL_SALE:
+            return bool(gw.call(self._manual_sale, args["fraction"]))
+        elif kind is Fault.WEEKLY_UNBOOKED:
+            return self._weekly_fill(gw, bot, args)
+        elif kind is Fault.RESTART_OTHER_CLIENT:
+            if not bot.running or self._restart_pending():
+                return False
+            bot.kill()
+            self._settle(float("inf"))
+            self.pending.append((time.monotonic() + args["down_s"], "start_wrong_id", None))
+        return True
+
+    # -- on the simulator's thread --------------------------------------------------------------
+    def _cancel_all(self) -> int:
+        """TWS "Cancel all": every working order of the trading account."""
+        ids = [o.order_id for o in self.sim.engine.open_orders() if o.account == self.ownership.account]
+        return len(self.sim.orders.cancel_from_tws(sorted(ids)))
+
+    def _manual_sale(self, fraction: float) -> int:
+        """A person sells part of the bot's position in TWS; returns the shares sold."""
+        state = self.sim.state()
+        lots = self.ownership.bot_lots(state["fills"])
+        held = {s: int(p["qty"]) for s, p in state["accounts"][self.ownership.account]["positions"].items()}
+        candidates = sorted(s for s, lot in lots.items() if lot >= 2 and held.get(s, 0) >= lot)
+        if not candidates or not self._in_session():
+            return 0
+        symbol = candidates[0]
+        qty = max(1, min(lots[symbol] - 1, round(lots[symbol] * fraction)))
+        order = self.sim.orders.place_from_tws(self.ownership.account, symbol, "SELL", qty)
+        if order.status != "Filled":
+            self.sim.orders.cancel_from_tws([order.order_id])
+            return 0
+        self.ownership.take(symbol, qty)
+        self.result.notes.append(f"manual_sale: {qty} {symbol} sold from the bot's {lots[symbol]}")
+        return qty
+
+    def _weekly_buy(self, symbol: str, qty: int) -> bool:
+        if not self._in_session():
+            return False
+        day = self.setup.day.strftime("%Y%m%d")
+        order = self.sim.orders.place_from_tws(self.ownership.account, symbol, "BUY", qty,
+                                               ref=f"WK-{day}-{symbol}", client_id=WEEKLY_CLIENT_ID)
+        if order.status != "Filled":
+            self.sim.orders.cancel_from_tws([order.order_id])
+            return False
+        self.ownership.add_foreign(symbol, qty)
+        return True
+
+    def _in_session(self) -> bool:
+        replay = self.sim.engine.replay
+        return bool(replay.session_open <= self.sim.now() < replay.session_close - timedelta(seconds=30))
+
+    # -- in the campaign's thread -----------------------------------------------------------------
+    def _weekly_fill(self, gw: GatewayThread, bot: BotProcess, args: dict[str, Any]) -> bool:
+        symbols = self.setup.symbols
+        symbol = symbols[min(int(args["pick"] * len(symbols)), len(symbols) - 1)]
+        if not gw.call(self._weekly_buy, symbol, args["qty"]):
+            return False
+        if args["booked_after_s"] is not None:
+            self.pending.append((time.monotonic() + args["booked_after_s"], "book_weekly",
+                                 (symbol, args["qty"])))
+        return True
+
+    def _book_weekly(self, db_path: Any, symbol: str, qty: int, now: datetime) -> None:
+        """The weekly bot records its fill in its book (seconds after the execution)."""
+        db = HistoryDB.open(db_path)
+        try:
+            held = {p.symbol: p.qty for p in db.book_positions("weekly")}
+            db.set_book_position("weekly", symbol, held.get(symbol, 0) + qty, 0.0, now)
+        finally:
+            db.close()
+
+    def _working_exit(self, gw: GatewayThread) -> int | None:
+        state = gw.call(self.sim.state)
+        exits = [o for o in state["open_orders"] if o["ref"].startswith("DT-")
+                 and o["ref"].rsplit("-", 1)[-1] in EXIT_LEGS]
+        if not exits:
+            return None
+        # the stop first: a position left with only its take-profit is the dangerous case
+        exits.sort(key=lambda o: (o["type"] != "STP", o["order_id"]))
+        return int(exits[0]["order_id"])
+
+    def _retry_waiting(self, gw: GatewayThread, bot: BotProcess, now: datetime) -> None:
+        """Faults that found nothing to act on: again, until the close."""
+        still = []
+        for event in self.waiting:
+            if now >= self.close:
+                self.result.notes.append(f"{event.label()}: nothing to act on before the close")
+            elif not self._inject(gw, bot, event, now):
+                still.append(event)
+        self.waiting = still
+
+    def _restart_pending(self) -> bool:
+        return any(action.startswith(("restart", "start_wrong_id", "replace_wrong_id"))
+                   for _, action, _ in self.pending)
+
+    def _wrong_id_orders(self, since: datetime) -> Callable[[], list[str]]:
+        def placed() -> list[str]:
+            return [o["ref"] for o in self.sim.state()["orders"]
+                    if o["client_id"] == WRONG_ID and o["ref"].startswith("DT-")
+                    and o["submitted_at"] is not None
+                    and datetime.fromisoformat(o["submitted_at"]) >= since]
+        return placed
+
+
+def _lock_db(path: Any, seconds: float) -> None:
+    """Another process's write lock on the bot's DB (BEGIN EXCLUSIVE) for `seconds`."""
+    if not path.exists():
+        return
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.close()
