@@ -81,8 +81,6 @@ async def run_trading_day(
             return TradingDayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
         session = calendar.session(today)
         db_path, logs_dir = records_for(settings, account)
-        preflight = preflight_standing(logs_dir, account)  # the flatten's release, or its fallback
-        log.info("%s", preflight.line)
         run_id = new_run_id(session.date, broker.now())
         with tracing.span("watchlist.analyze"):
             verdicts = await through_reconnects(
@@ -91,6 +89,8 @@ async def run_trading_day(
         kept = [v for v in verdicts if v.kept]
         log.info("run %s: records in %s, run log in %s%s", run_id, db_path, logs_dir,
                  " (a simulated account: kept apart from real records)" if account.simulated else "")
+        preflight = preflight_standing(logs_dir, account)  # the flatten's release, or its fallback
+        log.info("%s", preflight.line)
         handle = tracing.current()
         db = HistoryDB.open(db_path, tracer=handle.tracer if handle and handle.enabled else None)
         risk = RiskManager.standard(
