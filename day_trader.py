@@ -87,6 +87,17 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_flag(
         money,
+        "--adopt",
+        action="append",
+        type=cli._type(cli.ADOPT_FIX, cli.adopt_request),
+        metavar="SYMBOL[:QTY]",
+        fix=cli.ADOPT_FIX,
+        help="give the bot shares it did not buy itself (your own, bought by hand) to protect "
+        "and flatten as its own: all of SYMBOL's shares no book records, or QTY of them; the bot "
+        "otherwise never touches shares it cannot prove it bought",
+    )
+    cli.add_flag(
+        money,
         "--no-improve",
         dest="improve",
         action="store_false",
@@ -338,7 +349,7 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
     from trade import startup
     from trade.ib.session import ib_broker
     from trade.intraday.day_session import run_trading_day
-    from trade.intraday.summary import no_entry_table, result_line
+    from trade.intraday.summary import no_entry_table, open_lines, result_line
     from trade.watchlist import load_watchlist
     from ui.status.launch import StatusPage
 
@@ -358,15 +369,22 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
         try:
             result = await run_trading_day(
                 settings, watchlist, broker, stop, variant=variant,
-                on_trader=_when_started(args, simulator, page, log_format, alerts), alerts=alerts)
+                on_trader=_when_started(args, simulator, page, log_format, alerts), alerts=alerts,
+                adopt=dict(args.adopt or []))
         finally:
             await page.stop()
         if args.improve and result.run_log is not None:
-            from improvement import nightly
+            if result.run_log.stopped_by is None:  # the day is over: reviewed from all its runs
+                from improvement import nightly
 
-            traded.after_day = await nightly.collect_after_close(broker, result.run_log)
+                traded.after_day = await nightly.collect_after_close(broker, result.run_log)
+            else:
+                _say("nightly cycle not run: an interrupted run is not the whole day (it runs "
+                     "after the close of a run that reaches it, or by hand: python -m "
+                     "improvement.cycle --date " + str(result.run_log.day) + ")")
     if result.run_log is not None:
-        for line in [result_line(result.run_log), *no_entry_table(result.run_log)]:
+        for line in [result_line(result.run_log), *open_lines(result.run_log),
+                     *no_entry_table(result.run_log)]:
             _say(line)
         traded.results.append(result)
     _say(result.message)
@@ -441,6 +459,15 @@ def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace,
             report = _write_day_report(defaults, log.day)
             alerts.notify(ev.day_end(ev.DAY_TRADER, log.day, log.realized_pnl, len(log.trades),
                                      log.flat_at, report=str(report) if report else None))
+    lost = [done for done in traded.results if done.unrecorded]
+    if lost:  # trading went on; the records did not all land: say where they are, exit 1
+        from trade.startup import EXIT_FAILED, fail
+
+        code = EXIT_FAILED
+        for done in lost:
+            fail(PROG, f"{done.unrecorded} record(s) could not be written to the history DB "
+                       f"{done.db_path}: they are listed in the run log {done.log_path} "
+                       "(`unrecorded`)", EXIT_FAILED)
     return code
 
 

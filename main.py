@@ -275,6 +275,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
     from observability.alerts import events as ev
     from observability.history import HistoryDB
     from trade import startup
+    from trade.allocation import AllocationRegistry
     from trade.calendar import MarketCalendar
     from trade.ib.session import ib_broker
     from trade.portfolio.cycle import CycleConfig, CycleFailed, WeeklyCycle
@@ -296,6 +297,8 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
         log_format.clock = broker.now
         account = await broker.account()
         startup.refuse_live_account(account, settings.live)
+        claim = None if account.simulated else AllocationRegistry(settings.logs_dir).claim(
+            account.account_id, "weekly bot", settings.allocation or 0.0)
         alerts.notify(ev.started(ev.WEEKLY, account.account_id, settings.allocation or 0.0,
                                  paper=account.is_paper, note=_alert_note(args)))
         tracer = tracing_handle.tracer if tracing_handle.enabled else None
@@ -349,6 +352,8 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
             return startup.EXIT_DONE
         finally:
             db.close()
+            if claim is not None:
+                claim.release()
 
 
 def _say(text: str) -> None:

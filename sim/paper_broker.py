@@ -30,6 +30,7 @@ from trade.broker import (
     FillHandler,
     OrderRejected,
     OrderStatusHandler,
+    PositionHandler,
     UnknownSymbol,
     exit_submission_order,
 )
@@ -262,7 +263,7 @@ class PaperBroker:
     ) -> None:
         current = self.engine.order(order_id)
         if current is None or not current.is_working:
-            raise BrokerError(f"order {order_id} is not working: nothing to modify", 104)
+            raise OrderRejected(f"order {order_id} is not working: nothing to modify", 104)
         changes: dict[str, object] = {"good_after": None} if release_now else {}
         if qty is not None:
             changes["total_qty"] = float(qty)
@@ -308,6 +309,9 @@ class PaperBroker:
 
     def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
         """Kept for the port: the in-process replay serves every symbol's bars."""
+
+    def add_position_handler(self, handler: PositionHandler) -> None:
+        """Kept for the port: in-process, positions change only by the bot's own executions."""
 
     def add_connection_handler(self, handler: ConnectionHandler) -> None:
         """Kept for the port; an in-process broker never loses its connection."""

@@ -41,6 +41,7 @@ BarHandler = Callable[[Bar], None]
 FillHandler = Callable[[Fill], None]
 CommissionHandler = Callable[[str, float], None]  # (exec id, commission) when its report comes
 DataRefusedHandler = Callable[[str, int, str], None]  # (symbol, IB code, reason) of refused data
+PositionHandler = Callable[[str], None]  # the broker pushed a changed position of this symbol
 OrderStatusHandler = Callable[[OrderTicket], None]
 
 
@@ -179,7 +180,10 @@ class Broker(Protocol):
     ) -> None:
         """Change a working order in place (IB: placeOrder again with the same id): used to
         move a bracket's exits to the entry's fill price and to resize them, and
-        (`release_now`: its goodAfterTime cleared) to let the held backstop sell at once."""
+        (`release_now`: its goodAfterTime cleared) to let the held backstop sell at once.
+        Returns once the broker acknowledged it (or after a short wait without a word); raises
+        `OrderRejected` when refused (IB 103/104: the order finished meanwhile; 201/105: the
+        modification itself refused)."""
         ...
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
@@ -213,6 +217,11 @@ class Broker(Protocol):
 
     def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
         """A symbol's real-time data refused (IB 354: no market data subscription, ...)."""
+        ...
+
+    def add_position_handler(self, handler: PositionHandler) -> None:
+        """A position of the account changed at the broker (IB pushes them to a subscriber of
+        reqPositions): a sale the bot did not make is looked at once, not at the next poll."""
         ...
 
     def remove_handlers(self, *handlers: object) -> None:

@@ -10,8 +10,10 @@ Kept free of heavy imports: `--help` and argument errors must answer instantly.
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from datetime import date, time
 from typing import Any, NoReturn
 
@@ -41,6 +43,25 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {self.one_line(message)}\n")
 
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        """A mistyped flag is named first (`--alocation 0.25` is a typo of --allocation, not a
+        missing --allocation)."""
+        argv = list(sys.argv[1:] if args is None else args)
+        for token in argv:
+            if token == "--":
+                break
+            flag = token.split("=", 1)[0]
+            if flag.startswith("--") and not self._known_flag(flag):
+                self.error(f"unrecognized arguments: {flag}")
+        return super().parse_known_args(argv, namespace)
+
+    def _known_flag(self, flag: str) -> bool:
+        """An option of this parser, or an unambiguous abbreviation of one (argparse's rule)."""
+        options = self._option_string_actions
+        return flag in options or len([o for o in options if o.startswith(flag)]) == 1
+
     def one_line(self, message: str) -> str:
         """Rewrite argparse's wording into `<flag> ...: use <fix>` on one line."""
         if message.startswith(_REQUIRED):
@@ -57,13 +78,18 @@ class OneLineArgumentParser(argparse.ArgumentParser):
                 rest = f"{rest.split(' value: ', 1)[1]} is invalid: use {self._fix(flag)}"
             return " ".join(f"{flag} {rest}".split())
         if message.startswith("unrecognized arguments: "):
-            return f"unrecognized argument {message.split(': ', 1)[1]}: see --help for the flags"
+            given = message.split(": ", 1)[1]
+            close = difflib.get_close_matches(given.split()[0], list(self._option_string_actions),
+                                              n=1, cutoff=0.75)
+            hint = f"did you mean {close[0]}?" if close else "see --help for the flags"
+            return f"unrecognized argument {given}: {hint}"
         return " ".join(message.split())
 
     def _fix(self, flag: str) -> str:
         for action in self._actions:
-            if flag in action.option_strings and getattr(action, "fix", None):
-                return action.fix  # type: ignore[attr-defined,no-any-return]
+            fix = getattr(action, "fix", None)  # set by `add_flag`
+            if flag in action.option_strings and isinstance(fix, str) and fix:
+                return fix
         return f"{flag} VALUE (see --help)"
 
 
@@ -77,6 +103,21 @@ def _type(fix: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(f"{text} is invalid: use {fix}") from None
 
     return convert
+
+
+ADOPT_FIX = "SYMBOL or SYMBOL:QTY, e.g. SPY or SPY:100 (repeat the flag for several symbols)"
+
+
+def adopt_request(text: str) -> tuple[str, int | None]:
+    """`--adopt SYMBOL[:QTY]`: the shares of SYMBOL no book records (all, or QTY of them)."""
+    symbol, _, qty = text.strip().partition(":")
+    if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,9}", symbol):
+        raise ValueError(text)
+    if not qty:
+        return symbol, None
+    if not qty.isdigit() or int(qty) <= 0:
+        raise ValueError(text)
+    return symbol, int(qty)
 
 
 def _weekday(text: str) -> str:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from observability import log_clock
@@ -34,8 +36,9 @@ from trade.refusal import AccountRefused, Refused
 if TYPE_CHECKING:
     from observability.alerts.notifier import Notifier
 
-__all__ = ["EXIT_DONE", "EXIT_FAILED", "EXIT_REFUSED", "AccountRefused", "Refused", "fail",
-           "guarded", "install_logging", "refuse_live_account", "stop_on_signals", "tracing"]
+__all__ = ["EXIT_DONE", "EXIT_FAILED", "EXIT_REFUSED", "AccountRefused", "Refused",
+           "check_writable", "fail", "guarded", "install_logging", "refuse_live_account",
+           "stop_on_signals", "tracing"]
 
 EXIT_DONE, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -83,6 +86,20 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+
+def check_writable(places: dict[str, Path]) -> None:
+    """Each folder the run will write into exists (or can be made) and takes a file, checked
+    before the first order; otherwise a refusal naming it and the fix."""
+    for what, folder in places.items():
+        probe = folder / f".write-check-{os.getpid()}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.write_text("ok", encoding="utf-8")
+            probe.unlink()
+        except OSError as exc:
+            raise Refused(f"{what} {folder} cannot be written ({exc.strerror or exc}): make it "
+                          "writable or point the setting elsewhere; nothing was sent") from None
 
 
 def fail(prog: str, message: str, code: int) -> int:

@@ -192,10 +192,19 @@ def page(title: str, subtitle: str, body: str, with_plotly: bool = True) -> str:
     )
 
 
-def write_report(path: Path, document: str, with_plotly: bool = True) -> Path:
-    """Write the page atomically, and `plotly.min.js` beside it unless an identical copy is there."""
+def write_report(path: Path, document: str, with_plotly: bool = True,
+                 standalone: bool = False) -> Path:
+    """Write the page atomically, and `plotly.min.js` beside it unless an identical copy is there
+    (the reports folders share one copy). `standalone`: one self-contained file instead, the
+    library inlined (a page written anywhere else, such as the working directory, must not drop
+    a 4.8 MB script beside it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if with_plotly:
+    if with_plotly and standalone:
+        from plotly.offline import get_plotlyjs
+
+        inline = "<script>" + get_plotlyjs().replace("</script", "<\\/script") + "</script>"
+        document = document.replace(f'<script src="{PLOTLY_JS}"></script>', inline, 1)
+    elif with_plotly:
         _write_plotly_js(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(document, encoding="utf-8")

@@ -41,12 +41,14 @@ _MONEY_METRICS = {"net_pnl", "gross_pnl", "commissions", "max_drawdown", "avg_tr
                   "slippage_cost", "expected_cost"}
 _COUNT_METRICS = {"trades", "sessions", "cycles", "failed_cycles", "cycles_with_replacement",
                   "cycles_after_first", "wins", "losses"}
+# fractions shown as percentages (return_pct -0.0005 is "-0.05%", not "-0.05")
 _PCT_METRICS = {"win_rate", "return", "total_return", "max_drawdown_pct", "cagr", "exposure",
-                "volatility", "turnover_per_cycle", "turnover_first_cycle", "turnover_per_year"}
+                "volatility", "turnover_per_cycle", "turnover_first_cycle", "turnover_per_year",
+                "return_pct", "exposure_pct"}
 
 
 def build_tearsheet(source: Path, out: Path, x: str | None = None, y: str | None = None,
-                    metric: str | None = None) -> Path:
+                    metric: str | None = None, standalone: bool = False) -> Path:
     """Read, render and write; raises `TearsheetInputError` / `HeatMapChoiceError` on bad input."""
     data = load(source)
     if isinstance(data, Sweep):
@@ -56,7 +58,7 @@ def build_tearsheet(source: Path, out: Path, x: str | None = None, y: str | None
             raise HeatMapChoiceError(f"--x/--y/--metric apply to a sweep: {source} is a single "
                                      "backtest (drop them)")
         document = render_backtest(data, source.name)
-    return html.write_report(out, document)
+    return html.write_report(out, document, standalone=standalone)
 
 
 # -- a single backtest ------------------------------------------------------------------------
@@ -254,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = args.out or Path("reports") / "tearsheets" / f"{args.source.stem}.html"
     try:
-        path = build_tearsheet(args.source, out, args.x, args.y, args.metric)
+        # under reports/ the pages share one plotly.min.js; anywhere else the page stands alone
+        standalone = "reports" not in out.resolve().parts
+        path = build_tearsheet(args.source, out, args.x, args.y, args.metric, standalone)
     except (TearsheetInputError, HeatMapChoiceError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

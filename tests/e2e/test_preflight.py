@@ -118,7 +118,7 @@ def test_the_day_trader_flattens_as_the_record_says(tmp_path: Path, release: Ver
         assert not any(f["status"] == "Filled" for f in flats)
     else:
         assert "did not pass (step 2;" in err and "fallbacks in force: step 2 did not pass" in err
-        assert "no release of the backstop on this account" in err
+        assert "every exit cancelled, confirmed, then sold" in err
         assert all(o["status"] == "Cancelled" and o["good_after"] is not None for o in backstops), \
             [(o["ref"], o["status"], o["good_after"]) for o in backstops]
         assert any(f["status"] == "Filled" for f in flats), "sold by the flatten's own market order"

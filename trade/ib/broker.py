@@ -34,7 +34,9 @@ from trade.broker import (
     ConnectionState,
     DataRefusedHandler,
     FillHandler,
+    OrderRejected,
     OrderStatusHandler,
+    PositionHandler,
     UnknownAccount,
     exit_submission_order,
 )
@@ -62,6 +64,7 @@ log = logging.getLogger(__name__)
 
 OCA_REDUCE_WITH_BLOCK = 2  # a partial fill of one exit shrinks its sibling, never over-sells
 CLOCK_SYNC_TIMEOUT_S = 2.0
+MODIFY_ACK_S = 2.0  # how long a modification waits for IB's acknowledgement or refusal
 
 
 class IBBroker(IBMarketData):
@@ -73,10 +76,13 @@ class IBBroker(IBMarketData):
         self._fill_handlers: list[FillHandler] = []
         self._commission_handlers: list[CommissionHandler] = []
         self._refusal_handlers: list[DataRefusedHandler] = []
+        self._position_handlers: list[PositionHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
         self._message_handlers: list[MessageHandler] = []
         self._reads = SharedReads()
         self._modified: dict[int, str] = {}  # order id -> ref of a modification just sent
+        # order id -> the answer to a modification in flight: 0 acknowledged, else IB's code
+        self._acks: dict[int, asyncio.Future[int]] = {}
         self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
         self._clock_task: asyncio.Task[None] | None = None
         # one reqCurrentTime in flight at a time: ib_async keys that request by a fixed name, so
@@ -85,6 +91,8 @@ class IBBroker(IBMarketData):
         self._ib.execDetailsEvent += self._on_exec_details
         self._ib.commissionReportEvent += self._on_commission_report
         self._ib.orderStatusEvent += self._on_order_status
+        self._ib.openOrderEvent += self._on_open_order
+        self._ib.positionEvent += self._on_position
         self._ib.errorEvent += self._on_error
         connection.add_restore_hook(self._restore)
 
@@ -303,11 +311,24 @@ class IBBroker(IBMarketData):
                 if release_now:
                     order.goodAfterTime = ""  # held no longer: active (a market sell) at once
                 order.transmit = True
-                self._modified[order_id] = order.orderRef or ""
+                ref = order.orderRef or f"order {order_id}"
+                self._modified[order_id] = ref
+                ack = asyncio.get_running_loop().create_future()
+                self._acks[order_id] = ack
                 self._ib.placeOrder(trade.contract, order)
+                try:
+                    code = await asyncio.wait_for(asyncio.shield(ack), MODIFY_ACK_S)
+                except TimeoutError:
+                    return  # no word either way: the caller reads the broker as usual
+                finally:
+                    self._acks.pop(order_id, None)
+                if code in ib_errors.MODIFY_OF_A_FINISHED_ORDER:
+                    raise OrderRejected(f"{ref}: no longer working, not modified", code)
+                if code:
+                    raise OrderRejected(f"{ref}: modification refused by IB ({code})", code)
                 return
-        raise BrokerError(f"order {order_id} is not working: nothing to modify",
-                          ib_errors.CANNOT_MODIFY_FILLED)
+        raise OrderRejected(f"order {order_id} is not working: nothing to modify",
+                            ib_errors.CANNOT_MODIFY_FILLED)
 
     async def place_market(self, symbol: str, side: Side, qty: int, order_ref: str) -> OrderTicket:
         order = Order(action=side.value, totalQuantity=qty, orderType="MKT", tif="DAY")
@@ -390,11 +411,20 @@ class IBBroker(IBMarketData):
     def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
         self._refusal_handlers.append(handler)
 
+    def add_position_handler(self, handler: PositionHandler) -> None:
+        self._position_handlers.append(handler)
+
+    def _on_position(self, position: Any) -> None:
+        if self._in_account(position.account):
+            for handler in self._position_handlers:
+                handler(position.contract.symbol)
+
     def remove_handlers(self, *handlers: object) -> None:
         self._fill_handlers[:] = [h for h in self._fill_handlers if h not in handlers]
         self._commission_handlers[:] = [h for h in self._commission_handlers
                                         if h not in handlers]
         self._refusal_handlers[:] = [h for h in self._refusal_handlers if h not in handlers]
+        self._position_handlers[:] = [h for h in self._position_handlers if h not in handlers]
         self._status_handlers[:] = [h for h in self._status_handlers if h not in handlers]
         self._message_handlers[:] = [h for h in self._message_handlers if h not in handlers]
         self._conn.remove_state_listeners(*handlers)
@@ -416,6 +446,14 @@ class IBBroker(IBMarketData):
         for handler in self._commission_handlers:
             handler(report.execId, commission)
 
+    def _on_open_order(self, trade: Any) -> None:
+        self._acknowledge(trade.order.orderId, 0)
+
+    def _acknowledge(self, order_id: int, code: int) -> None:
+        ack = self._acks.get(order_id)
+        if ack is not None and not ack.done():
+            ack.set_result(code)
+
     def _on_order_status(self, trade: Any) -> None:
         if self._message_handlers:
             status = trade.orderStatus
@@ -423,6 +461,7 @@ class IBBroker(IBMarketData):
                                 float(status.filled), float(status.remaining))
             for observer in self._message_handlers:
                 observer(message)
+        self._acknowledge(trade.order.orderId, 0)
         ticket = translate.order_ticket(trade)
         for handler in self._status_handlers:
             handler(ticket)
@@ -432,6 +471,11 @@ class IBBroker(IBMarketData):
         202, as ERROR; entry scripts silence it and rely on this)."""
         for observer in self._message_handlers:
             observer(IBMessage(req_id, code, message))
+        if code == ib_errors.ORDER_HELD_WARNING:
+            # 399: accepted and held (the backstop until its goodAfterTime, an order outside
+            # regular hours): expected, one quiet line
+            log.debug("order %s held by IB: %s", req_id, " ".join(message.split()))
+            return
         if code in ib_errors.MARKET_DATA_NOT_SUBSCRIBED:
             symbol = self._realtime_symbols.get(req_id)
             if (symbol or req_id) not in self._unsubscribed:
@@ -449,6 +493,12 @@ class IBBroker(IBMarketData):
         elif code == ib_errors.HISTORICAL_PACING:
             self._pacing_violations += 1
             log.warning("%s", ib_errors.describe(code, message))
+        elif req_id in self._acks and (code in ib_errors.ORDER_REJECTED
+                                       or code in ib_errors.MODIFY_OF_A_FINISHED_ORDER):
+            # the answer to a modification in flight: its caller raises and decides
+            log.info("%s: modification not applied (%s)", self._modified.pop(req_id, req_id),
+                     ib_errors.describe(code, message))
+            self._acknowledge(req_id, code)
         elif code in ib_errors.MODIFY_OF_A_FINISHED_ORDER and req_id in self._modified:
             # a modification that crossed the order's fill (a take-profit or stop that executed
             # as the bot moved it): that leg is finished, nothing was rejected; the caller

@@ -17,6 +17,7 @@ NOT_CONNECTED = 504
 # Order rejections and cancellations (the order is dead).
 ORDER_REJECTED = frozenset({103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 117, 201, 203, 321})
 ORDER_CANCELLED = 202
+ORDER_HELD_WARNING = 399  # "Order Message: ... will not be placed at the exchange until ..."
 CANNOT_MODIFY_FILLED = 104  # "Can't modify a filled order": the order is no longer working
 DUPLICATE_ORDER_ID = 103  # also IB's answer to a modification of an order that just finished
 # a modification (placeOrder with a working order's id) of an order that has just finished

@@ -44,10 +44,15 @@ class BarFeed:
         self.session_open = ctx.session.open
         self.process = process
         self.warmup_duration = warmup_duration
+        # bars for today's watchlist only: a leftover of another day is protected and sold,
+        # never traded, and needs no data subscription (its symbol may have none)
+        self.watchlist = tuple(ctx.books)
 
     async def warm_up(self, given: Mapping[str, Sequence[Bar]]) -> None:
         """Feed recent completed bars (the analyst's, or fetched) so indicators are ready."""
         async def one(book: SymbolBook) -> None:
+            if book.symbol not in self.watchlist:
+                return
             bars = given.get(book.symbol)
             if not bars:
                 try:
@@ -66,7 +71,7 @@ class BarFeed:
             await asyncio.gather(*(one(b) for b in list(self.books.values())))
 
     async def subscribe(self) -> None:
-        for symbol in list(self.books):
+        for symbol in self.watchlist:
             await self.broker.subscribe_bars(symbol, self.on_bar)
 
     def on_bar(self, bar: Bar) -> None:

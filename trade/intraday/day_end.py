@@ -191,8 +191,11 @@ class DayEnd:
                     o.order_type.value for o in ctx.orders.values()
                     if o.symbol == s and o.status.is_working)}
                 for s, q in sorted(held.items())]
-        if ctx.records.pending:
+        unrecorded = ctx.records.unrecorded()
+        if unrecorded:
             run_log.warnings.append(
-                f"{ctx.records.pending} history DB write(s) could not be recorded")
+                f"{len(unrecorded)} history DB write(s) could not be recorded: they are in this "
+                "run log's `unrecorded`")
+            run_log.extra["unrecorded"] = unrecorded
         if ctx.state.stop_reason is not None:
             run_log.stopped_by = ctx.state.stop_reason

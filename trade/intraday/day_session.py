@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from observability import tracing
 from observability.alerts import events as ev
 from observability.history import HistoryDB, HistoryDBError
 from observability.schema import DailyMetricsRow
+from trade.allocation import AllocationRegistry, Claim
 from trade.broker import Broker, NotConnected
 from trade.calendar import MarketCalendar, Session
 from trade.config import DEFAULT_DB_PATH, Settings
@@ -31,7 +33,7 @@ from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
 from trade.models import Account
 from trade.risk import RiskManager
-from trade.startup import refuse_live_account
+from trade.startup import check_writable, refuse_live_account
 from trade.watchlist import Watchlist, analyze_watchlist
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class TradingDayResult:
     message: str
     db_path: Path | None = None  # where this run's records went (the sim DB for a simulator)
     logs_dir: Path | None = None
+    unrecorded: int = 0  # records that never reached the DB (listed in the run log)
 
 
 def records_for(settings: Settings, account: Account) -> tuple[Path, Path]:
@@ -60,6 +63,7 @@ async def run_trading_day(
     settings: Settings, watchlist: Watchlist, broker: Broker, stop: asyncio.Event, variant: str = "",
     on_trader: Callable[[IntradayTrader], Awaitable[None]] | None = None,
     alerts: AlertSink | None = None,
+    adopt: dict[str, int | None] | None = None,
 ) -> TradingDayResult:
     """Check the account, analyse the watchlist, trade until flat; return the written run log.
 
@@ -68,9 +72,13 @@ async def run_trading_day(
     """
     assert settings.allocation is not None, "load_settings guarantees an allocation"
     db: HistoryDB | None = None
+    claim: Claim | None = None
     try:
         account = await through_reconnects(broker.account, "reading the account")
         refuse_live_account(account, settings.live)
+        if not account.simulated:  # two processes may not each take 0.9 of one account
+            claim = AllocationRegistry(settings.logs_dir).claim(
+                account.account_id, "day trader", settings.allocation)
         calendar = MarketCalendar(
             flatten_minutes=settings.flatten_minutes,
             entry_cutoff_minutes=settings.entry_cutoff_minutes,
@@ -89,6 +97,10 @@ async def run_trading_day(
         kept = [v for v in verdicts if v.kept]
         log.info("run %s: records in %s, run log in %s%s", run_id, db_path, logs_dir,
                  " (a simulated account: kept apart from real records)" if account.simulated else "")
+        # every place the run will write, checked before the first order: a logs/ folder found
+        # unwritable at the end of a day would lose its run log
+        check_writable({"the run log's folder (LOGS_DIR)": logs_dir,
+                        "the reports folder (REPORTS_DIR)": settings.reports_dir})
         preflight = preflight_standing(logs_dir, account)  # the flatten's release, or its fallback
         log.info("%s", preflight.line)
         handle = tracing.current()
@@ -125,7 +137,8 @@ async def run_trading_day(
         trader = IntradayTrader(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
             risk, TraderOptions(allocation=settings.allocation, variant=variant,
-                                release_backstop=preflight.release_backstop), run_log,
+                                release_backstop=preflight.release_backstop,
+                                adopt=dict(adopt or {})), run_log,
             alerts=alerts,
         )
         await through_reconnects(lambda: trader.start(
@@ -143,13 +156,30 @@ async def run_trading_day(
             await trader.run()
         finally:
             stopper.cancel()
-        path = run_log.write(logs_dir)
+        path = _write_run_log(run_log, logs_dir)
         _record_run_metrics(db, session, variant, run_log, trader.entries.day_start_equity,
                             settings.allocation)
-        return TradingDayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir)
+        lost = len(run_log.extra.get("unrecorded", []))
+        return TradingDayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir,
+                                lost)
     finally:
         if db is not None:
             db.close()
+        if claim is not None:
+            claim.release()
+
+
+def _write_run_log(run_log: RunLog, logs_dir: Path) -> Path:
+    """The run log where it belongs or, if that fails at the end of the day (a full disk),
+    in the temporary folder, saying so: the day's record is never lost silently."""
+    try:
+        return run_log.write(logs_dir)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / "ib-trading-run-logs"
+        path = run_log.write(fallback)
+        log.error("the run log could not be written to %s (%s): written to %s instead",
+                  logs_dir, exc, path)
+        return path
 
 
 T = TypeVar("T")

@@ -30,7 +30,7 @@ from observability import tracing
 from observability.alerts import events as ev
 from observability.schema import IntentState
 from trade import strategy
-from trade.broker import BrokerError
+from trade.broker import BrokerError, OrderRejected
 from trade.intraday.context import TraderContext
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.protection import assess, exit_orders
@@ -40,6 +40,7 @@ from trade.models import BracketTickets, OrderRef, OrderStatus, OrderTicket, Sid
 log = logging.getLogger(__name__)
 
 CANCEL_CONFIRM_S = 5.0
+FINISHED_CODES = (103, 104)  # IB's answer to a modification of an order that has just finished
 UNPROTECTED_ALERT_S = 30.0  # real seconds a position may lack correct exits before a person hears
 
 
@@ -156,8 +157,15 @@ class ExitKeeper:
                 held = filled if self.fills.unsettled(book.symbol) else min(filled, book.qty)
                 size = held + current.filled if 0 < held + current.filled < current.qty else None
                 if limit is not None or stop is not None or size is not None:
-                    await self.broker.modify_order(leg.order_id, qty=size, limit_price=limit,
-                                                   stop_price=stop)
+                    try:
+                        await self.broker.modify_order(leg.order_id, qty=size, limit_price=limit,
+                                                       stop_price=stop)
+                    except OrderRejected as exc:
+                        if exc.code not in FINISHED_CODES:
+                            raise
+                        # the leg executed as it was moved (IB 103/104): it is finished, not
+                        # rejected; the guard and the fills take it from here
+                        log.info("%s: %s", book.symbol, exc)
             log.info("%s: exits of %s at the fill: %d shares, target %.2f, stop %.2f",
                      legs.entry.symbol, legs.entry.order_ref, filled, take_profit, stop_loss)
 

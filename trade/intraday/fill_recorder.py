@@ -79,7 +79,9 @@ class FillRecorder:
         new = self.records.write("record_execution", lambda: self.db.record_execution(
             fill.exec_id, fill.order_ref, fill.symbol, fill.side.value, fill.qty, fill.price,
             fill.time, fill.commission, self.book_name, run_id=self.run_log.run_id,
-        ))
+        ), detail={"exec_id": fill.exec_id, "order_ref": fill.order_ref, "symbol": fill.symbol,
+                   "side": fill.side.value, "qty": fill.qty, "price": fill.price,
+                   "time": fill.time.isoformat(), "commission": fill.commission})
         if new is False:
             # the DB had it: a previous run of today applied it (its report may still be due)
             if fill.commission is not None:
@@ -209,7 +211,10 @@ class FillRecorder:
             reason=snapshot.get("reason", ""), exit_reason=trip.exit_reason, order_ref=entry_ref,
             run_id=self.run_log.run_id,
         )
-        self.records.write("record_trade", lambda: self.db.record_trade(row))
+        self.records.write("record_trade", lambda: self.db.record_trade(row), detail={
+            "symbol": row.symbol, "qty": row.qty, "entry_price": row.entry_price,
+            "exit_price": row.exit_price, "pnl": row.pnl, "commission": row.commission,
+            "exit_reason": row.exit_reason, "order_ref": row.order_ref})
         for leg_fill in trip.entry_fills + trip.exit_fills:
             parsed = OrderRef.parse(leg_fill.order_ref)
             if parsed is not None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from observability.schema import IntentState
-from trade.broker import Broker
+from trade.broker import Broker, OrderRejected
 from trade.intraday.refs import RefBook
 from trade.models import OrderRef, OrderTicket, Side
 
@@ -103,6 +103,7 @@ async def flatten(
     released: set[int] = set()  # backstops released once: the next round cancels and sells
     selling: set[str] = set()  # this round's OCA groups whose released backstop sells the position
     remaining: dict[str, int] = {}
+    known = False  # whether a holdings read has ever answered (unknown is not flat)
 
     def ours(order_ref: str) -> bool:
         ref = OrderRef.parse(order_ref)
@@ -119,16 +120,24 @@ async def flatten(
 
     async def one_round(round_no: int) -> bool:
         nonlocal remaining
-        orders = await own_working()
+        nonlocal known
+        orders, holdings = await asyncio.gather(own_working(), owned_now())
+        known = True
         selling.clear()
-        holdings = await owned_now()
         remaining = holdings.remaining
         for symbol, qty in sorted(holdings.tradable.items()):
             backstop = backstop_to_release(orders, symbol, qty) if release_backstop else None
             if backstop is None or backstop.order_id in released:
                 continue
-            await broker.modify_order(backstop.order_id, release_now=True)
             released.add(backstop.order_id)
+            try:
+                await broker.modify_order(backstop.order_id, release_now=True)
+            except OrderRejected as exc:
+                # IB advises changing only price, size and TIF by a modification: where it
+                # refuses the release, the backstop stays held and this round cancels and sells
+                log.warning("flatten: %s: the backstop's release was refused (%s): cancelling "
+                            "the exits and selling at market instead", symbol, exc)
+                continue
             selling.add(backstop.oca_group)
             log.info("flatten: %s: the broker-held backstop sells %d now (%s)",
                      symbol, qty, backstop.order_ref)
@@ -166,8 +175,15 @@ async def flatten(
     while max_rounds is None or round_no < max_rounds:
         round_no += 1
         if until is not None and broker.now() >= until and await broker.server_now() >= until:
-            if remaining:
-                log.error("flatten: the session closed with %s still held", remaining)
+            try:  # nothing held at all (a run started after the close) is flat, not an error
+                remaining = (await owned_now()).remaining
+                known = True
+            except Exception as exc:  # unknown: what the last round saw stands
+                log.info("flatten: holdings not read at the close (%s)", exc)
+            if known and not remaining:
+                return FlattenResult(True, broker.now(), round_no, sent)
+            log.error("flatten: the session closed with %s still held",
+                      remaining if known else "an unknown position (the broker did not answer)")
             break
         try:
             if await asyncio.wait_for(one_round(round_no), round_deadline):

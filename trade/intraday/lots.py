@@ -66,7 +66,7 @@ class Lots:
             elif lot.qty < 0:
                 log.critical("%s: the bot's book is %d after %s: it sold more than it held; "
                              "covering", fill.symbol, lot.qty, fill.order_ref)
-        self.ownership.own_execution(fill.symbol)
+        self.ownership.own_execution(fill.symbol, fill.qty if fill.side is Side.BUY else 0)
         self._record(book, fill.time)
         return book
 

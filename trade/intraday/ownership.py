@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-QUIET_AFTER_OWN_EXECUTION_S = 5.0  # a position may still lag an execution this recent
+QUIET_AFTER_OWN_EXECUTION_S = 2.5  # a position may still lag an execution this recent
 CONFIRM_AFTER_S = 0.5  # a shortfall seen again this much later is not a reply in flight
 
 
@@ -60,48 +60,64 @@ class Ownership:
     confirm_s: float = CONFIRM_AFTER_S
     baseline: dict[str, int] = field(default_factory=dict)  # symbol -> U
     _shortfalls: dict[str, _Shortfall] = field(default_factory=dict)
-    _last_own_execution: dict[str, float] = field(default_factory=dict)
+    _own: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # recent own buys
     reported: dict[str, int] = field(default_factory=dict)  # symbol -> foreign qty last told
 
-    def own_execution(self, symbol: str) -> None:
-        """One of the bot's executions in `symbol` was just applied (positions may lag it)."""
-        self._last_own_execution[symbol] = self.clock()
-        self._shortfalls.pop(symbol, None)
+    def own_execution(self, symbol: str, bought: int = 0) -> None:
+        """One of the bot's executions in `symbol` was just applied (positions may lag it).
+        `bought`: shares it bought (a sale makes the broker look long, never short)."""
+        recent = self._recent(symbol)
+        recent.append((self.clock(), max(0, bought)))
+
+    def _recent(self, symbol: str) -> list[tuple[float, int]]:
+        cutoff = self.clock() - self.quiet_s
+        kept = [(t, q) for t, q in self._own.get(symbol, []) if t > cutoff]
+        self._own[symbol] = kept
+        return kept
+
+    def quiet(self, symbol: str) -> bool:
+        """No execution of the bot's in `symbol` so recent that the position may lag it."""
+        return not self._recent(symbol)
+
+    def pending(self, symbol: str) -> bool:
+        """A shortfall was seen once and waits for its second look."""
+        return symbol in self._shortfalls
 
     def look(self, symbol: str, broker_qty: int, lot: int,
              other_books: Mapping[str, int] | None, *, settled: bool = False) -> Look:
         """Judge one symbol from a broker position read now. `other_books`: the other books'
         recorded shares (None: unreadable, so every share beyond the lot counts as foreign).
         `settled`: the broker reports no execution of the bot's in this symbol today, so the
-        position cannot be lagging one (a leftover that is gone at a start): one look is enough."""
+        position cannot be lagging one (a leftover that is gone at a start): one look is enough.
+
+        The broker's position may not show the bot's own buys of the last `quiet_s` seconds yet:
+        those shares count as there; only a shortfall beyond them is a sale the bot did not
+        make, and only once a second look `confirm_s` later still shows it."""
         now = self.clock()
-        recent = now - self._last_own_execution.get(symbol, -1e9) < self.quiet_s
+        recent = self._recent(symbol)
+        hidden = sum(q for _, q in recent)  # own buys the position may not show yet
+        seen_broker = broker_qty + hidden
         floor = self.baseline.get(symbol)
         if floor is None:
             others = (other_books or {}).get(symbol, 0) if other_books is not None else 0
-            floor = max(0, broker_qty - max(lot, 0) - max(others, 0))
-            if not recent:  # a position that may still lag the bot's execution is no baseline
+            floor = max(0, seen_broker - max(lot, 0) - max(others, 0))
+            if not recent:  # a position that may still lag a sale of the bot's is no baseline
                 self.baseline[symbol] = floor
-        room = broker_qty - floor  # what the bot could sell without touching foreign shares
+        room = seen_broker - floor  # what the bot could sell without touching foreign shares
         foreign = max(0, broker_qty - max(lot, 0))
         if lot <= 0 or room >= lot:
             self._shortfalls.pop(symbol, None)
             return Look(max(0, lot), foreign)
-        # the broker holds less than the bot's lot beyond the foreign baseline
+        left = max(0, room)  # the bot's lot, as far as the broker's position can tell
         seen = self._shortfalls.get(symbol)
-        if settled and not recent:
+        if (settled and not recent) or (
+                seen is not None and seen.broker_qty == broker_qty
+                and now - seen.first_seen >= self.confirm_s):
             self._shortfalls.pop(symbol, None)
-            left = max(0, room)
             return Look(left, foreign, reduced_to=left)
-        if recent or seen is None or seen.broker_qty != broker_qty:
-            if not recent:
-                self._shortfalls[symbol] = _Shortfall(now, broker_qty)
-            return Look(max(0, lot), foreign)  # not yet: a lagging position looks the same
-        if now - seen.first_seen < self.confirm_s:
-            return Look(max(0, lot), foreign)
-        del self._shortfalls[symbol]
-        left = max(0, room)
-        return Look(left, foreign, reduced_to=left)
+        if seen is None or seen.broker_qty != broker_qty:
+            self._shortfalls[symbol] = _Shortfall(now, broker_qty)
+        return Look(max(0, lot), foreign)  # not yet: one look at a moving position decides nothing
 
     def sellable(self, symbol: str, broker_qty: int, lot: int) -> int:
         """At most what the bot may sell now: its lot, never into the foreign baseline."""

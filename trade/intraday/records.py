@@ -32,6 +32,7 @@ T = TypeVar("T")
 class _Deferred:
     op: str
     write: Callable[[], Any]
+    detail: dict[str, Any] | None = None
 
 
 TRADING_PATH_BUSY_TIMEOUT_S = 0.1  # the longest a write may hold the event loop on a locked file
@@ -53,6 +54,7 @@ class SafeRecords:
         self._retry_at = 0.0  # monotonic time of the next flush attempt while failing
         self._backoff = TRADING_PATH_BUSY_TIMEOUT_S
         self.failures = 0  # writes that failed at least once (for the run log and health)
+        self.lost: list[dict[str, Any]] = []  # writes the DB will never accept, described
         # told once each time writes start failing (the owner's alert); never raises
         self.on_failing: Callable[[str, int], None] | None = None
 
@@ -61,21 +63,31 @@ class SafeRecords:
         """Writes waiting for the DB."""
         return len(self._queue)
 
-    def write(self, op: str, write: Callable[[], T]) -> T | None:
+    def write(self, op: str, write: Callable[[], T],
+              detail: dict[str, Any] | None = None) -> T | None:
         """Run `write` now, or queue it behind earlier failed writes; its result or None.
 
         Writes keep their order: while older writes wait, a new one waits behind them, so the
-        DB never sees an execution's trade row before the execution."""
+        DB never sees an execution's trade row before the execution. `detail` describes the
+        record (JSON-ready): if it never lands, the run log carries it instead."""
         if self._queue:
-            self._defer(op, write)
+            self._defer(op, write, detail)
             return None
         try:
             return write()
         except HistoryDBError as exc:
             self._note_failure(op, exc)
             if exc.transient:
-                self._defer(op, write)
+                self._defer(op, write, detail)
+            else:
+                self.lost.append({"op": op, "error": str(exc), **(detail or {})})
             return None
+
+    def unrecorded(self) -> list[dict[str, Any]]:
+        """Every record that is not in the DB: dropped for good, or still waiting at the end."""
+        waiting = [{"op": d.op, "error": "still waiting for the DB", **(d.detail or {})}
+                   for d in self._queue]
+        return [*self.lost, *waiting]
 
     def read(self, op: str, read: Callable[[], T], fallback: T) -> T:
         """Run `read`; on a DB failure, `fallback` (the caller's in-memory knowledge)."""
@@ -101,6 +113,7 @@ class SafeRecords:
                     self._backoff = min(self._backoff * 2, RETRY_BACKOFF_MAX_S)
                     return landed
                 log.error("history DB write %s dropped: %s", item.op, exc)  # will never land
+                self.lost.append({"op": item.op, "error": str(exc), **(item.detail or {})})
             self._queue.popleft()
             landed += 1
         self._backoff = TRADING_PATH_BUSY_TIMEOUT_S
@@ -109,8 +122,9 @@ class SafeRecords:
             self._failing_since_logged = False
         return landed
 
-    def _defer(self, op: str, write: Callable[[], Any]) -> None:
-        self._queue.append(_Deferred(op, write))
+    def _defer(self, op: str, write: Callable[[], Any],
+               detail: dict[str, Any] | None = None) -> None:
+        self._queue.append(_Deferred(op, write, detail))
 
     def _note_failure(self, op: str, exc: HistoryDBError) -> None:
         self.failures += 1

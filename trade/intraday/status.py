@@ -69,4 +69,6 @@ def snapshot(ctx: TraderContext, entries: EntryDesk, fills: FillRecorder,
         "trades": list(ctx.run_log.trades),
         "decisions": decisions,
         "health": health,
+        # shares at the broker that are not the bot's (the owner's, another book's): never touched
+        "foreign_shares": dict(ctx.run_log.extra.get("foreign_shares", {})),
     }

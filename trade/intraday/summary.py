@@ -17,6 +17,7 @@ RULE_NAMES = {
     "HOLD_BELOW_VWAP": "close <= VWAP",
     "HOLD_RSI_HIGH": "RSI >= max",
     "HOLD_ATR_LOW": "ATR% <= min",
+    "held": "already held",
 }
 
 
@@ -25,6 +26,19 @@ def result_line(run_log: RunLog) -> str:
     return (f"{run_log.day}: {len(run_log.trades)} trades, realized P&L "
             f"{run_log.realized_pnl:+.2f} (net of commissions), flat at {flat}, "
             f"reconnects {run_log.reconnects}")
+
+
+def open_lines(run_log: RunLog) -> list[str]:
+    """What a run that ended early (a signal, the close before the bot saw itself flat) left
+    open: on the console as in the run log, with the exits still working at the broker."""
+    held = run_log.extra.get("open_positions") or []
+    if not held:
+        return []
+    lines = [f"left open ({len(held)} position(s); the next start protects and flattens them):"]
+    for position in held:
+        exits = ", ".join(position.get("exits_at_broker") or []) or "NO EXIT at the broker"
+        lines.append(f"  {position['symbol']:<6} {position['qty']:>6} shares | exits: {exits}")
+    return lines
 
 
 def no_entry_table(run_log: RunLog) -> list[str]:

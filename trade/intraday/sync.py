@@ -14,6 +14,7 @@ exit keeper.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
@@ -27,6 +28,7 @@ from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.lots import Lots
 from trade.intraday.reconcile import plan_reconcile
 from trade.models import Fill, OrderRef, OrderTicket, Position
+from trade.refusal import Refused
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,22 @@ class BrokerSync:
                 self.jobs.run(f"cover:{symbol}", lambda b=book: self.exits.cover(b),
                               critical=True)
 
+    async def refuse_other_client_orders(self) -> None:
+        """IB shows a client only the orders it placed itself: exits a run of today left under
+        another client id would be invisible to this one, which would then add a second group
+        beside them (and miss today's executions, resetting the loss cap). Such a start is
+        refused, naming the id to use."""
+        mine = {o.order_ref for o in await self.broker.open_orders()}
+        daystr = self.refs.daystr
+        for order in await self.broker.all_open_orders():
+            ref = OrderRef.parse(order.order_ref)
+            if ref is None or ref.bot != self.bot or ref.day != daystr or order.order_ref in mine:
+                continue
+            who = f"client id {order.client_id}" if order.client_id else "another client id"
+            raise Refused(f"the bot's order {order.order_ref} is working under {who}: this run "
+                          "cannot see or manage it; restart with "
+                          f"--client-id {order.client_id or '<the id of the earlier run>'}")
+
     async def adopt(self, requests: dict[str, int | None]) -> None:
         """`--adopt SYMBOL[:QTY]`: a person gives the bot shares it cannot prove are its own (all
         of the symbol's foreign shares, or QTY of them), to protect and flatten as its own."""
@@ -161,9 +179,13 @@ class BrokerSync:
                        "flattens them as its own")
 
     async def check_positions(self) -> None:
-        """The periodic look (every few seconds): a reduction the bot did not make (a person
-        selling in TWS) is noticed intraday, its exits shrunk before a stop could oversell."""
+        """The periodic look (every few seconds, and at once when IB pushes a position): a
+        reduction the bot did not make (a person selling in TWS) is noticed intraday, and its
+        second look follows `confirm_s` later, so the exits shrink before a stop oversells."""
         self.judge(await self.broker.positions())
+        if any(self.ownership.pending(s) for s in self.books):
+            await asyncio.sleep(self.ownership.confirm_s)
+            self.judge(await self.broker.positions())
 
     def judge(self, positions: list[Position], settled: set[str] | None = None) -> None:
         """Each symbol's position against the bot's lot: foreign shares reported, a confirmed
@@ -178,9 +200,10 @@ class BrokerSync:
                                        settled=settled is not None and symbol in settled)
             if look.foreign:
                 foreign[symbol] = look.foreign
-                line = self.ownership.tell_foreign(symbol, look.foreign)
-                if line is not None:
-                    log.warning("%s", line)
+                if self.ownership.quiet(symbol):  # a lagging position is no foreign share
+                    line = self.ownership.tell_foreign(symbol, look.foreign)
+                    if line is not None:
+                        log.warning("%s", line)
             if look.reduced_to is not None:
                 self._warn(f"{symbol}: the broker holds {broker.get(symbol, 0)} shares, less than "
                            f"the bot's {lot} beyond the {self.ownership.baseline.get(symbol, 0)} "

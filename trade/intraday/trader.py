@@ -30,16 +30,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from evaluation.health import (
     PAUSE_ENTRIES,
     RECONNECT,
-    RESUBSCRIBE,
-    RESUME_ENTRIES,
-    HealthThresholds,
 )
 from observability import tracing
 from observability.alerts import events as ev
@@ -49,15 +45,15 @@ from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
 from trade.indicators import IndicatorState
 from trade.intraday.bar_feed import BarFeed
+from trade.intraday.closing import Closing
 from trade.intraday.context import BOOK, BOT, OTHER_BOOKS, AlertSink, TraderContext
 from trade.intraday.day_end import DayEnd, DayEndOptions
 from trade.intraday.entries import EntryDesk, trace_key
 from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
-from trade.intraday.flatten import Holdings, flatten, flatten_refs
 from trade.intraday.health_keeper import HealthKeeper
 from trade.intraday.lots import Lots
-from trade.intraday.ownership import CONFIRM_AFTER_S, QUIET_AFTER_OWN_EXECUTION_S
+from trade.intraday.options import TraderOptions
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
 from trade.intraday.run_log import RunLog
@@ -66,44 +62,15 @@ from trade.intraday.status import snapshot
 from trade.intraday.supervisor import Supervisor
 from trade.intraday.symbol_book import SymbolBook
 from trade.intraday.sync import BrokerSync
+from trade.intraday.upkeep import Upkeep
 from trade.models import Bar, Fill, OrderRef, OrderStatus, OrderTicket, Params
-from trade.refusal import Refused
 from trade.risk import RiskManager
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BOOK", "BOT", "IntradayTrader", "TraderOptions"]
+__all__ = ["BOOK", "BOT", "IntradayTrader", "TraderOptions"]  # TraderOptions: trade/intraday/options.py
 
 STALE_BAR = timedelta(minutes=1)  # a bar older than this when it arrives never opens a position
-
-
-@dataclass(slots=True)
-class TraderOptions:
-    allocation: float
-    variant: str = ""
-    exit_grace_s: float = 2.0  # real seconds a held position may lack its correct exits
-    entry_grace_s: float = 10.0  # real seconds an entry may stay working before it is settled
-    health_interval_s: float = 60.0  # market seconds between health checks
-    resubscribe_every_s: float = 300.0  # market seconds between forced data re-subscriptions
-    tick_s: float = 0.02  # real seconds between clock checks
-    guard_interval_s: float = 0.25  # real seconds between two looks at every position's exits
-    positions_check_s: float = 2.0  # real seconds between two looks at the broker's positions
-    # a sale the bot did not make is believed when seen twice this far apart, and never within
-    # `ownership_quiet_s` of the bot's own execution in the symbol (positions lag executions)
-    ownership_confirm_s: float = CONFIRM_AFTER_S
-    ownership_quiet_s: float = QUIET_AFTER_OWN_EXECUTION_S
-    flush_interval_s: float = 1.0  # real seconds between retries of DB writes that had to wait
-    shutdown_flush_s: float = 30.0  # at the end of the day, how long to wait for a locked DB
-    settle_after_close_s: float = 120.0  # real seconds to wait for the backstop's executions
-    settle_poll_s: float = 1.0  # real seconds between two reconciles while settling
-    progress_every_s: float = 1800.0  # market seconds between two progress lines (0: none)
-    warmup_duration: str = "2 D"
-    broker_backstop: bool = True  # attach the broker-held backstop flatten to every exit group
-    release_backstop: bool = True  # the flatten sells by releasing it (else cancel-confirm-sell)
-    backstop_delay: timedelta = timedelta(minutes=2)  # after the flatten time (15:57 / 12:57)
-    thresholds: HealthThresholds = field(default_factory=HealthThresholds)
-    adopt: dict[str, int | None] = field(default_factory=dict)  # --adopt SYMBOL[:QTY] (None: all)
-    unreachable_alert_s: float = 120.0  # real seconds without IB while holding before an alert
 
 
 class IntradayTrader:
@@ -152,13 +119,16 @@ class IntradayTrader:
         self.entries = EntryDesk(ctx, risk, self.exits, self.fills)
         self.sync = BrokerSync(ctx, self.lots, self.fills, self.exits, self.entries, OTHER_BOOKS,
                                self._on_fill)
+        self.closing = Closing(ctx, self.fills, self.sync,
+                               release_backstop=options.release_backstop)
+        self.upkeep = Upkeep(ctx, self.entries, self.fills, self.health, self.feed,
+                             health_interval_s=options.health_interval_s,
+                             resubscribe_every_s=options.resubscribe_every_s)
         self.day_end = DayEnd(ctx, self.fills, self.entries, self.exits, DayEndOptions(
             options.progress_every_s, options.settle_after_close_s, options.settle_poll_s,
             options.shutdown_flush_s), lambda reason: self.reconcile(reason=reason))
         self._wired = self._replayed = False  # start()'s one-time steps, done
-        self._last_bar_end: datetime | None = None
-        self._next_health: datetime | None = None
-        self._last_resubscribe: datetime | None = None
+        self._flatten_clock_ok = False  # the broker's own clock has reached the flatten time
         self._lost_at: float | None = None  # monotonic time the connection was lost
         self._unreachable_told = False
 
@@ -175,6 +145,7 @@ class IntradayTrader:
             self.broker.add_order_status_handler(self._on_order_status)
             self.broker.add_connection_handler(self._on_connection)
             self.broker.add_data_refused_handler(self._on_data_refused)
+            self.broker.add_position_handler(self._on_position)
             for symbol, value in (daily_atr_pct or {}).items():
                 if symbol in self.books:
                     self.books[symbol].daily_atr_pct = value
@@ -182,14 +153,14 @@ class IntradayTrader:
                 self.lots.restore(position.symbol, position.qty, position.avg_cost)
             self._wired = True
         if not self._replayed:
-            await self._refuse_other_client_orders()
+            await self.sync.refuse_other_client_orders()
             at_broker = await self.broker.executions()
             start_of_day = self.session.open.replace(hour=0, minute=0)
             recorded = self.records.read("executions_since",
                                          lambda: db.executions_since(start_of_day, book=BOOK), [])
             self.fills.replay(recorded, {f.exec_id for f in at_broker})
             self._replayed = True
-        await self._refresh_account()
+        await self.upkeep.refresh_account()
         if self.options.adopt:
             await self.sync.adopt(self.options.adopt)
             self.options.adopt = {}  # once: a retried start must not adopt twice
@@ -205,15 +176,16 @@ class IntradayTrader:
         state, session = self.state, self.session
         self.run_log.started_at = self.broker.now()
         self.health.restart_cpu_window()
-        self._next_health = self.run_log.started_at + timedelta(seconds=self.options.health_interval_s)
+        self.upkeep.next_health = self.run_log.started_at + timedelta(
+            seconds=self.options.health_interval_s)
         next_guard = next_flush = next_positions = 0.0
         closed_unflat = False
         while not state.stopped:
             now = self.broker.now()
             mono = time.monotonic()
             try:
-                if state.flatten_due(now, session.flatten_at):
-                    await self._flatten()
+                if state.flatten_due(now, session.flatten_at) and await self._flatten_time(now):
+                    await self.closing.flatten()
                 if state.phase is Phase.FLAT:
                     break
                 if now >= session.close and await self.broker.server_now() >= session.close:
@@ -232,8 +204,8 @@ class IntradayTrader:
                     next_flush = mono + self.options.flush_interval_s
                     self.day_end.record_bars()
                     self.records.flush()
-                if self._next_health is None or now >= self._next_health:
-                    await self._health_check(now)
+                if self.upkeep.health_due(now):
+                    await self.upkeep.health_check(now)
                 if self.day_end.progress_due(now):
                     self.day_end.progress(now)
                 self._alert_if_unreachable(mono)
@@ -252,27 +224,20 @@ class IntradayTrader:
         await day_end.await_commissions()
         self.broker.remove_handlers(self._on_fill, self.fills.on_commission,
                                     self._on_order_status, self._on_connection,
-                                    self._on_data_refused)
+                                    self._on_data_refused, self._on_position)
         day_end.record_bars()
         await day_end.flush_before_exit()
         day_end.finish_run_log()
         return self.run_log
 
-    async def _refuse_other_client_orders(self) -> None:
-        """IB shows a client only the orders it placed itself: exits a run of today left under
-        another client id would be invisible to this one, which would then add a second group
-        beside them (and miss today's executions, resetting the loss cap). Such a start is
-        refused, naming the id to use."""
-        mine = {o.order_ref for o in await self.broker.open_orders()}
-        daystr = self.refs.daystr
-        for order in await self.broker.all_open_orders():
-            ref = OrderRef.parse(order.order_ref)
-            if ref is None or ref.bot != BOT or ref.day != daystr or order.order_ref in mine:
-                continue
-            who = f"client id {order.client_id}" if order.client_id else "another client id"
-            raise Refused(f"the bot's order {order.order_ref} is working under {who}: this run "
-                          "cannot see or manage it; restart with "
-                          f"--client-id {order.client_id or '<the id of the earlier run>'}")
+    async def _flatten_time(self, now: datetime) -> bool:
+        """The flatten starts on the broker's clock read afresh, not on the estimate of it (a
+        fast simulator's estimate runs ahead: the flatten's fills came stamped 15:54). A
+        person's flatten needs no clock."""
+        if self._flatten_clock_ok or now < self.session.flatten_at:
+            return True
+        self._flatten_clock_ok = await self.broker.server_now() >= self.session.flatten_at
+        return self._flatten_clock_ok
 
     def stop(self, reason: str) -> None:
         """SIGINT/SIGTERM: no new entries; broker-side exits stay in place; `run` returns."""
@@ -311,12 +276,13 @@ class IntradayTrader:
     # == per-bar path (synchronous) =======================================================
     def _process_bar(self, book: SymbolBook, bar: Bar) -> None:
         book.indicators.update(bar)
-        if self._last_bar_end is None or bar.end > self._last_bar_end:
-            self._last_bar_end = bar.end
+        if self.upkeep.last_bar_end is None or bar.end > self.upkeep.last_bar_end:
+            self.upkeep.last_bar_end = bar.end
         self.day_end.keep_bar(bar)
         if self.broker.now() - bar.end > STALE_BAR:
             return  # a backfilled or held bar: indicators only, never a decision on the past
-        if book.busy:
+        if book.busy:  # held, or an entry in flight: said as such in "why no entry"
+            self.entries.count(book.symbol, "held")
             return
         if not self.state.may_enter:
             self.entries.count(book.symbol, "entries paused")
@@ -368,6 +334,13 @@ class IntradayTrader:
             self.ctx.alerts.notify(ev.reconnected(ev.DAY_TRADER, down, at=self.broker.now()))
             self.jobs.run("reconcile", lambda: self.reconcile(reason="reconnect"))
 
+    def _on_position(self, symbol: str) -> None:
+        """IB pushed a changed position: if the bot holds the symbol, look now."""
+        book = self.books.get(symbol)
+        if book is not None and book.qty and self._may_protect(self.broker.now()) \
+                and not self.jobs.running("positions"):
+            self.jobs.run("positions", self.sync.check_positions, retry=False)
+
     def _on_data_refused(self, symbol: str, code: int, reason: str) -> None:
         """IB refused a symbol's market data (354 and friends): it cannot be traded today."""
         self.ctx.alerts.notify(ev.market_data_refused(ev.DAY_TRADER, symbol, code, reason,
@@ -399,102 +372,6 @@ class IntradayTrader:
         await self.sync.reconcile(reason, may_trade=may_trade, flattening=self.state.flattening)
         if reason == "reconnect":
             self.state.resynchronised()
-
-    async def _flatten(self) -> None:
-        first = self.state.flatten_started(self.broker.now(), self.session.flatten_at)
-        if first is not None:
-            log.info("%s: closing own positions (%s)", first,
-                     "a whole exit group by releasing its backstop, the rest cancelled and sold"
-                     if self.options.release_backstop else "every exit cancelled, confirmed "
-                     "gone, then sold at market: no release of the backstop on this account")
-        await self.jobs.drain(2.0)  # let a repair or reprice in progress finish first
-        with tracing.span(SpanNames.FLATTEN):
-            result = await flatten(self.broker, BOT, self._holdings, flatten_refs(self.refs),
-                                   settled=self._settled,
-                                   release_backstop=self.options.release_backstop,
-                                   until=self.session.close, poll=0.005)
-        if result.flat:
-            assert result.flat_at is not None
-            self.state.flat_confirmed(result.flat_at, self.broker.now(), self.session.flatten_at)
-            self.run_log.flat_at = result.flat_at
-            log.info("flat confirmed at %s after %d round(s)", result.flat_at, result.rounds)
-        else:
-            log.error("NOT FLAT after %d rounds: %s still held", result.rounds, result.remaining)
-
-    async def _holdings(self) -> Holdings:
-        """What the bot still owns and may trade now: every execution the broker reports
-        applied first, a confirmed sale the bot did not make taken into account."""
-        await self.fills.catch_up()
-        positions = await self.broker.positions()
-        self.sync.judge(positions)
-        held = {p.symbol: p.qty for p in positions}
-        remaining, tradable = {}, {}
-        for symbol, book in self.books.items():
-            lot = book.qty
-            if lot == 0:
-                continue
-            remaining[symbol] = lot
-            if lot < 0:
-                tradable[symbol] = lot
-            elif (sellable := self.ctx.ownership.sellable(symbol, held.get(symbol, 0), lot)) > 0:
-                tradable[symbol] = sellable
-        return Holdings(remaining, tradable)
-
-    async def _settled(self) -> bool:
-        """No exit of the bot reported filled whose execution has not been applied."""
-        if any(self.fills.unsettled(symbol) for symbol in self.books):
-            await self.fills.catch_up()
-            return not any(self.fills.unsettled(symbol) for symbol in self.books)
-        return True
-
-    # == account, health ===================================================================
-    async def _refresh_account(self) -> None:
-        try:
-            self.entries.account = await self.broker.account()
-        except Exception as exc:  # keep the last known account values
-            log.warning("account refresh failed: %s", exc)
-        if self.entries.day_start_equity is None:
-            self.entries.day_start_equity = self._starting_equity()
-
-    def _starting_equity(self) -> float | None:
-        """Net liquidation at the start of today's trading: today's realised P&L (replayed from
-        the DB after a restart) is added back, so a restart after a loss does not lower the
-        daily loss cap's base. None while the account values are not in (a net liquidation of
-        0 is no base)."""
-        account = self.entries.account
-        if account is None or account.net_liquidation <= 0.0:
-            return None
-        return account.net_liquidation - self.fills.realized_pnl
-
-    async def _health_check(self, now: datetime) -> None:
-        self._next_health = now + timedelta(seconds=self.options.health_interval_s)
-        await self._refresh_account()
-        staleness = 0.0
-        if self._last_bar_end is not None and self.session.open <= now < self.session.close:
-            staleness = max(0.0, (now - self._last_bar_end).total_seconds())
-        reading, verdict = await self.health.measure(now, self.state.connected, staleness)
-        self.health.record(reading, verdict, self._heal(verdict.actions, now))
-
-    def _heal(self, actions: list[str], now: datetime) -> list[str]:
-        taken = []
-        for action in actions:
-            if action == PAUSE_ENTRIES and self.state.health_pause():
-                taken.append(action)
-            elif action == RESUME_ENTRIES and self.state.health_resume():
-                taken.append(action)
-            elif action == RESUBSCRIBE and self._resubscribe_due(now):
-                # a fresh subscription needs a minute or two to complete a bar: never replace
-                # it again before it had that time
-                self._last_resubscribe = now
-                self.jobs.run("resubscribe", self.feed.subscribe)
-                taken.append(action)
-            elif action == RECONNECT:
-                taken.append(action)  # the connection watchdog is already reconnecting
-        return taken
-
-    def _resubscribe_due(self, now: datetime) -> bool:
-        last = self._last_resubscribe
-        return last is None or (now - last).total_seconds() >= self.options.resubscribe_every_s
 
     def _safe_now(self) -> str:
         try:

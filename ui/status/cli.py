@@ -36,7 +36,14 @@ def add_status_flags(parser: argparse.ArgumentParser) -> None:
     cli.add_flag(group, "--status-token-file", type=Path, metavar="PATH",
                  fix="a file holding the control token (chmod 600)",
                  help="control token file: used as is when it exists (must be mode 600), else a "
-                      "new token is written there (default: <logs>/status_token, new each start)")
+                      "new token is written there (default: <logs>/status_token, or "
+                      "<logs>/status_token_<port> for another --status-port; new each start)")
+
+
+def default_token_name(port: int) -> str:
+    """`status_token` for the default port, `status_token_<port>` for another: a second bot on
+    another port never overwrites the first one's token."""
+    return "status_token" if port in (DEFAULT_PORT, 0) else f"status_token_{port}"
 
 
 def status_config(args: argparse.Namespace, logs_dir: Path, parser: argparse.ArgumentParser
@@ -45,7 +52,7 @@ def status_config(args: argparse.Namespace, logs_dir: Path, parser: argparse.Arg
     given = args.status_token_file
     config = StatusPageConfig(
         port=args.status_port, host=args.status_host,
-        token_file=given if given is not None else logs_dir / "status_token",
+        token_file=given if given is not None else logs_dir / default_token_name(args.status_port),
         provisioned=given is not None and given.exists(),
     )
     problem = check_config(config, args.status_remote)

@@ -12,7 +12,8 @@ JSON-ready:
                          "limit", "stop", "status"}],
      "realized_pnl", "unrealized_pnl", "trades": [run-log trade dicts],
      "decisions": {symbol: {"time", "verdict", "reason"}},
-     "health": {"status", "detail", "time"} | None}
+     "health": {"status", "detail", "time"} | None,
+     "foreign_shares": {symbol: shares}}
 """
 
 from __future__ import annotations

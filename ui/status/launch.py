@@ -33,8 +33,6 @@ class StatusPage:
         where = f"{self.config.host}:{self.config.port}"
         try:
             token = read_token(self.config.token_file) if self.config.provisioned else new_token()
-            if not self.config.provisioned:
-                write_token(self.config.token_file, token)
         except (OSError, TokenFileError) as exc:
             self._say(f"status page not started: control token file {self.config.token_file}: "
                       f"{exc}; trading continues")
@@ -42,7 +40,15 @@ class StatusPage:
         try:
             server = StatusServer(controls, token, StatusOptions(self.config.host, self.config.port),
                                   on_control, clock)
-            await server.start()
+            await server.start()  # bound first: a page that cannot start writes no token file
+            if not self.config.provisioned:
+                try:
+                    write_token(self.config.token_file, token)
+                except (OSError, TokenFileError) as exc:
+                    await server.stop()
+                    self._say(f"status page not started: control token file "
+                              f"{self.config.token_file}: {exc}; trading continues")
+                    return None
         except OSError as exc:
             reason = "is in use" if exc.errno in (48, 98) else f"cannot be bound ({exc.strerror or exc})"
             self._say(f"status page not started: {where} {reason}; trading continues "

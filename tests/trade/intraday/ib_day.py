@@ -65,6 +65,7 @@ class IBDay:
         self.task: asyncio.Task[RunLog] | None = None
         self.run_log = RunLog(self.day, 0.25, {})
         self._started = False
+        self._opened: list[tuple[IBConnection, IBBroker]] = []
 
     async def connect(self, client_id: int | None = None) -> IBBroker:
         if not self._started:
@@ -77,6 +78,7 @@ class IBDay:
         broker = IBBroker(connection)
         await broker.start()
         self.connection, self.broker = connection, broker
+        self._opened.append((connection, broker))
         return broker
 
     def make_trader(self, broker: IBBroker) -> IntradayTrader:
@@ -132,9 +134,9 @@ class IBDay:
                 await asyncio.wait_for(self.task, 30)
             except (TimeoutError, asyncio.CancelledError):
                 self.task.cancel()
-        if self.broker is not None:
-            await self.broker.stop()
-        if self.connection is not None:
-            await self.connection.close()
+        for connection, broker in self._opened:
+            await broker.stop()
+            await connection.close()
+        await asyncio.sleep(0.1)  # let the connections' own tasks see the close
         await self.sim.stop()
         self.db.close()

@@ -52,7 +52,7 @@ def test_a_position_lagging_the_bots_own_execution_is_never_a_reduction():
     clock = Clock()
     own = Ownership(clock=clock)
     own.look("SPY", broker_qty=0, lot=0, other_books={})
-    own.own_execution("SPY")  # the bot bought 30: its lot is 30, the broker still shows 0
+    own.own_execution("SPY", 30)  # the bot bought 30: its lot is 30, the broker still shows 0
     for _ in range(3):
         clock.t += CONFIRM_AFTER_S
         assert own.look("SPY", broker_qty=0, lot=30, other_books={}).reduced_to is None
@@ -84,3 +84,28 @@ def test_a_leftover_the_broker_no_longer_holds_is_gone_at_once_when_nothing_can_
     own = Ownership(clock=Clock())
     look = own.look("SPY", broker_qty=0, lot=20, other_books={}, settled=True)
     assert look.reduced_to == 0
+
+
+def test_a_person_selling_right_after_the_bots_buy_is_seen_beyond_the_buy_in_flight():
+    """Issue 20 campaign (seed 8): a person sold half of a position seconds after the bot bought
+    it; the quiet window after the bot's own execution hid the sale until a stop oversold."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("MRNA", broker_qty=0, lot=0, other_books={})
+    own.own_execution("MRNA", 161)
+    # the broker's position already shows the buy and the person's sale of 80
+    assert own.look("MRNA", broker_qty=81, lot=161, other_books={}).reduced_to is None
+    clock.t += CONFIRM_AFTER_S
+    assert own.look("MRNA", broker_qty=81, lot=161, other_books={}).reduced_to is None, \
+        "the 161 may not show yet: 81 + 161 in flight covers the lot"
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S  # the buy can lag no longer: the sale shows
+    assert own.look("MRNA", broker_qty=81, lot=161, other_books={}).reduced_to is None
+    clock.t += CONFIRM_AFTER_S
+    assert own.look("MRNA", broker_qty=81, lot=161, other_books={}).reduced_to == 81
+    # ... or the position still lags the buy and shows only the sale: -80
+    own2 = Ownership(clock=clock)
+    own2.look("MRNA", broker_qty=0, lot=0, other_books={})
+    own2.own_execution("MRNA", 161)
+    assert own2.look("MRNA", broker_qty=-80, lot=161, other_books={}).reduced_to is None
+    clock.t += CONFIRM_AFTER_S
+    assert own2.look("MRNA", broker_qty=-80, lot=161, other_books={}).reduced_to == 81

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 
+from trade.broker import OrderRejected
 from trade.ib.preflight.context import (
     Run,
     ended_unfilled,
@@ -57,7 +58,14 @@ async def oca_group(run: Run, result: StepResult) -> None:
     through = round_to_tick(await desk.last_price() * (1 - options.cross))
     stage(result, f"moving the take-profit to {through:g}, through the market")
     t0 = tape.now()
-    await broker.modify_order(target, limit_price=through)
+    try:  # a price modification: the one IB advises; it waits for IB's acknowledgement
+        await broker.modify_order(target, limit_price=through)
+    except OrderRejected as exc:
+        ev.pop("stage", None)
+        ev["timeline"] = tape.timeline(ids, t0)
+        result.verdict = Verdict.FAIL
+        result.answer = f"moving the take-profit through the market was refused: {exc}"
+        return
     await tape.until(lambda: tape.executed(target) >= 1, math.inf)
     executed_at = tape.first_fill_at(target) or tape.now()
     others = {label: i for label, i in ids.items() if i != target}

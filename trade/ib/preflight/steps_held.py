@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 
+from trade.broker import OrderRejected
 from trade.ib.preflight.context import (
     Run,
     ended_unfilled,
@@ -107,7 +108,10 @@ async def release(run: Run, result: StepResult) -> None:
     ev = result.evidence
     stage(result, "sending the modification that clears goodAfterTime")
     t0 = tape.now()
-    await broker.modify_order(held, release_now=True)
+    try:  # the modification waits for IB's acknowledgement: a refusal raises, with IB's code
+        await broker.modify_order(held, release_now=True)
+    except OrderRejected as exc:
+        ev["modification_raised"] = str(exc)
     stage(result, "waiting for the released order to execute, or for IB to refuse the modification")
     await tape.until(lambda: tape.executed(held) > 0 or bool(tape.refusals(held, t0)),
                      options.release_wait_s)
@@ -132,10 +136,11 @@ async def release(run: Run, result: StepResult) -> None:
     ev.pop("stage", None)
     if lag is None:
         result.verdict = Verdict.FAIL
-        if refusals:
+        refused = refusals[0] if refusals else ev.get("modification_raised")
+        if refused:
             state = f"IB still lists it {working[held].status.value}" if held in working \
                 else "IB no longer lists it"
-            result.answer = f"the modification was refused ({refusals[0]}); {state}"
+            result.answer = f"the modification was refused ({refused}); {state}"
         else:
             state = (f"IB lists it {working[held].status.value}" if held in working
                      else "IB no longer lists it")

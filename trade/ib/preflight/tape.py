@@ -19,7 +19,7 @@ from trade.ib.broker import IBBroker
 from trade.ib.observe import IBMessage
 from trade.models import Fill, OrderTicket, Side
 
-ORDER_MESSAGE = 399  # IB's "Order message error": a warning, the order stays live
+ORDER_MESSAGE = ib_errors.ORDER_HELD_WARNING  # 399: a warning, the order stays live
 # the statuses IB documents for orderStatus (ibapi `EWrapper.orderStatus`); ib_async adds its own
 # (`ValidationError` after a warning), which IB never sent
 IB_STATUSES = frozenset({"ApiPending", "PendingSubmit", "PendingCancel", "PreSubmitted",

@@ -111,6 +111,11 @@ function render(s) {
     if (!(p.exits || []).length) { td.textContent = "NONE"; td.className = "neg"; }
   }, function (p) { return p.symbol; });
 
+  var foreign = s.foreign_shares || {};
+  var names = Object.keys(foreign).sort();
+  $("foreign").textContent = names.length ? "not the bot's, seen and left alone: " +
+    names.map(function (n) { return n + " " + foreign[n]; }).join(", ") : "";
+
   fill("orders", s.working_orders || [], function (row, o) {
     cell(row, o.order_ref); cell(row, o.symbol); cell(row, o.side); cell(row, o.type);
     cell(row, o.qty, "num"); cell(row, o.remaining, "num");
