@@ -44,6 +44,7 @@ from trade.ib import errors as ib_errors
 from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.market_data import IBMarketData
+from trade.ib.modifications import Modifications
 from trade.ib.observe import IBMessage, MessageHandler
 from trade.ib.reads import SharedReads, bounded
 from trade.ib.server_clock import FAST_RATE, ServerClock
@@ -80,9 +81,7 @@ class IBBroker(IBMarketData):
         self._status_handlers: list[OrderStatusHandler] = []
         self._message_handlers: list[MessageHandler] = []
         self._reads = SharedReads()
-        self._modified: dict[int, str] = {}  # order id -> ref of a modification just sent
-        # order id -> the answer to a modification in flight: 0 acknowledged, else IB's code
-        self._acks: dict[int, asyncio.Future[int]] = {}
+        self._modifications = Modifications()
         self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
         self._clock_task: asyncio.Task[None] | None = None
         # one reqCurrentTime in flight at a time: ib_async keys that request by a fixed name, so
@@ -312,16 +311,12 @@ class IBBroker(IBMarketData):
                     order.goodAfterTime = ""  # held no longer: active (a market sell) at once
                 order.transmit = True
                 ref = order.orderRef or f"order {order_id}"
-                self._modified[order_id] = ref
-                ack = asyncio.get_running_loop().create_future()
-                self._acks[order_id] = ack
+                answer = self._modifications.sent(order_id, ref, trade.orderStatus.status)
                 self._ib.placeOrder(trade.contract, order)
                 try:
-                    code = await asyncio.wait_for(asyncio.shield(ack), MODIFY_ACK_S)
+                    code = await asyncio.wait_for(asyncio.shield(answer), MODIFY_ACK_S)
                 except TimeoutError:
                     return  # no word either way: the caller reads the broker as usual
-                finally:
-                    self._acks.pop(order_id, None)
                 if code in ib_errors.MODIFY_OF_A_FINISHED_ORDER:
                     raise OrderRejected(f"{ref}: no longer working, not modified", code)
                 if code:
@@ -347,11 +342,14 @@ class IBBroker(IBMarketData):
         return translate.order_ticket(self._place(self._contract(symbol), order))
 
     async def cancel(self, order_id: int) -> None:
+        """Sent whatever the client library believes: it may hold an order as ended that IB
+        still works (a refusal it misread before the bot could correct it)."""
         self._require_connection()
         for trade in self._ib.openTrades():
             if trade.order.orderId == order_id:
                 self._ib.cancelOrder(trade.order)
                 return
+        self._ib.client.cancelOrder(order_id, "")  # IB answers 10147 if it has no such order
 
     async def cancel_all(self) -> None:
         self._require_connection()
@@ -447,12 +445,9 @@ class IBBroker(IBMarketData):
             handler(report.execId, commission)
 
     def _on_open_order(self, trade: Any) -> None:
-        self._acknowledge(trade.order.orderId, 0)
-
-    def _acknowledge(self, order_id: int, code: int) -> None:
-        ack = self._acks.get(order_id)
-        if ack is not None and not ack.done():
-            ack.set_result(code)
+        # ib_async emits this only for an openOrder outside a reqOpenOrders answer: IB sending
+        # the order back, which is how it applies a modification
+        self._modifications.applied(trade.order.orderId)
 
     def _on_order_status(self, trade: Any) -> None:
         if self._message_handlers:
@@ -461,7 +456,8 @@ class IBBroker(IBMarketData):
                                 float(status.filled), float(status.remaining))
             for observer in self._message_handlers:
                 observer(message)
-        self._acknowledge(trade.order.orderId, 0)
+        if self._modifications.misread_refusal(trade):
+            return  # IB refused a modification; the order is as it was (its error follows)
         ticket = translate.order_ticket(trade)
         for handler in self._status_handlers:
             handler(ticket)
@@ -493,18 +489,12 @@ class IBBroker(IBMarketData):
         elif code == ib_errors.HISTORICAL_PACING:
             self._pacing_violations += 1
             log.warning("%s", ib_errors.describe(code, message))
-        elif req_id in self._acks and (code in ib_errors.ORDER_REJECTED
-                                       or code in ib_errors.MODIFY_OF_A_FINISHED_ORDER):
-            # the answer to a modification in flight: its caller raises and decides
-            log.info("%s: modification not applied (%s)", self._modified.pop(req_id, req_id),
-                     ib_errors.describe(code, message))
-            self._acknowledge(req_id, code)
-        elif code in ib_errors.MODIFY_OF_A_FINISHED_ORDER and req_id in self._modified:
-            # a modification that crossed the order's fill (a take-profit or stop that executed
-            # as the bot moved it): that leg is finished, nothing was rejected; the caller
-            # re-reads the broker. Said once, with its ref, never as a rejection.
-            log.info("%s: modification not applied: the order is no longer working (%s)",
-                     self._modified.pop(req_id) or f"order {req_id}",
+        elif (ref := self._modifications.answered(req_id, code)) is not None:
+            # the answer to a modification: its caller raises and decides (a modification that
+            # crossed the order's fill is no rejection: that leg is finished). Said once.
+            finished = code in ib_errors.MODIFY_OF_A_FINISHED_ORDER
+            log.info("%s: modification not applied%s (%s)", ref,
+                     ": the order is no longer working" if finished else "",
                      ib_errors.describe(code, message))
         elif code in ib_errors.ORDER_REJECTED:
             log.warning("order %s rejected: %s", req_id, ib_errors.describe(code, message))
