@@ -65,10 +65,10 @@ def build_parser() -> cli.OneLineArgumentParser:
     cli.add_flag(
         money,
         "--allocation",
-        required=True,
         metavar="FRACTION",
         fix=fix("allocation"),
-        help="fraction of net liquidation the bot may use, in (0, 1], e.g. 0.25 (required)",
+        help="fraction of net liquidation the bot may use, in (0, 1], e.g. 0.25 (required, "
+        "except with --preflight)",
     )
     cli.add_flag(
         money,
@@ -166,6 +166,19 @@ def build_parser() -> cli.OneLineArgumentParser:
     )
     cli.add_records_flags(parser, fix)
     add_status_flags(parser)
+    cli.add_flag(
+        parser.add_argument_group("paper-account preflight"),
+        "--preflight",
+        nargs="?",
+        const="SPY",
+        metavar="SYMBOL",
+        type=cli.symbol,
+        fix=cli.SYMBOL_FIX,
+        help="instead of trading: prove on the IB paper account, with one share of SYMBOL "
+        "(default SPY) during regular hours, the broker behaviours the bot relies on; one line "
+        "per step, a record in the logs directory that the bot's start reads (client id 9 "
+        "unless --client-id)",
+    )
     cli.add_alert_flags(parser, fix)
     return parser
 
@@ -190,6 +203,11 @@ def parse_args(
             parser.error(f"{flag} needs --sim: add --sim to run against the simulator")
     if args.live and args.sim:
         parser.error("--live cannot be combined with --sim: drop --live to simulate")
+    if args.preflight is not None and (args.sim or args.live):
+        parser.error(f"--preflight cannot be combined with {'--sim' if args.sim else '--live'}: "
+                     "it proves an IB paper account (the simulator needs none): drop it")
+    if args.preflight is None and args.allocation is None:
+        parser.error("the following arguments are required: --allocation")
     if (args.sim_from is None) != (args.sim_to is None):
         parser.error("--sim-from and --sim-to go together: give both dates of the range")
     if args.sim_from is not None:
@@ -245,6 +263,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from observability.alerts.notifier import open_notifier
     from trade import startup
 
+    if args.preflight is not None:  # the paper-account preflight instead of a trading day
+        from trade.ib.preflight.command import run_command
+
+        client_id = settings.ib_client_id if args.client_id is not None else None
+        return startup.guarded(PROG, lambda: run_command(
+            settings, symbol=args.preflight, client_id=client_id, say=_say))
     log_format = startup.install_logging(settings.log_level)  # market time once connected
     # docs/alerts.md; flushed on every way out. Where they go is said once the run has checked
     # its input (a refused argument is one line and nothing else)

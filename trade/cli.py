@@ -142,6 +142,13 @@ def _iso_date(text: str) -> date:
     return date.fromisoformat(text.strip())
 
 
+def _symbol(text: str) -> str:
+    symbol = text.strip().upper()
+    if not re.fullmatch(r"[A-Z][A-Z0-9.]{0,9}", symbol):
+        raise ValueError(text)
+    return symbol
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not 0 < value < float("inf"):
@@ -161,12 +168,14 @@ DATE_FIX = "a date YYYY-MM-DD, e.g. 2025-07-03"
 TIME_FIX = "a New York time HH:MM, e.g. 10:00"
 SPEED_FIX = "a positive number, e.g. 400 (a 390-minute session in about a minute)"
 SEED_FIX = "a whole number >= 0, e.g. 7"
+SYMBOL_FIX = "a ticker such as SPY (a liquid ETF)"
 
 weekday = _type(WEEKDAY_FIX, _weekday)
 iso_date = _type(DATE_FIX, _iso_date)
 hh_mm = _type(TIME_FIX, _hh_mm)
 speed = _type(SPEED_FIX, _positive_float)
 seed = _type(SEED_FIX, _non_negative_int)
+symbol = _type(SYMBOL_FIX, _symbol)
 
 
 SETTINGS_EPILOG = (

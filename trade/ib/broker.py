@@ -45,6 +45,7 @@ from trade.ib import translate
 from trade.ib.connection import IBConnection
 from trade.ib.market_data import IBMarketData
 from trade.ib.modifications import Modifications
+from trade.ib.observe import IBMessage, MessageHandler
 from trade.ib.reads import SharedReads, bounded
 from trade.ib.server_clock import FAST_RATE, ServerClock
 from trade.models import (
@@ -78,6 +79,7 @@ class IBBroker(IBMarketData):
         self._refusal_handlers: list[DataRefusedHandler] = []
         self._position_handlers: list[PositionHandler] = []
         self._status_handlers: list[OrderStatusHandler] = []
+        self._message_handlers: list[MessageHandler] = []
         self._reads = SharedReads()
         self._modifications = Modifications()
         self._unsubscribed: set[str | int] = set()  # told once: no market data subscription
@@ -118,6 +120,10 @@ class IBBroker(IBMarketData):
     @property
     def account_id(self) -> str:
         return self._account
+
+    @property
+    def client_id(self) -> int:
+        return self._conn.client_id
 
     async def _sync_clock(self) -> datetime:
         """One server-time sample, bounded: a lost reply must never hang a caller."""
@@ -208,6 +214,17 @@ class IBBroker(IBMarketData):
         if since is not None:
             result = [f for f in result if f.time >= since]
         return sorted(result, key=lambda f: (f.time, f.exec_id))
+
+    def known_commission(self, exec_id: str) -> float | None:
+        """The commission the client library holds for an execution, without a request. Its
+        report may have come without a commission event: ib_async emits the event only for an
+        order it has had an openOrder of (its wrapper looks the trade up by permId), so a report
+        that overtakes the order's first openOrder is stored silently (the preflight's step 5
+        measures reports this way too)."""
+        for known in self._ib.fills():
+            if known.execution.execId == exec_id:
+                return translate.commission(known.commissionReport)
+        return None
 
     def _in_account(self, account: str) -> bool:
         """Whether a position/order/execution belongs to the trading account ("" = unknown:
@@ -384,6 +401,11 @@ class IBBroker(IBMarketData):
     def add_connection_handler(self, handler: ConnectionHandler) -> None:
         self._conn.add_state_listener(handler)
 
+    def add_message_handler(self, handler: MessageHandler) -> None:
+        """IB's order messages as they come, before this adapter interprets them (trade/ib/
+        observe.py): for a tool that reports what IB said, never for trading decisions."""
+        self._message_handlers.append(handler)
+
     def add_data_refused_handler(self, handler: DataRefusedHandler) -> None:
         self._refusal_handlers.append(handler)
 
@@ -402,6 +424,7 @@ class IBBroker(IBMarketData):
         self._refusal_handlers[:] = [h for h in self._refusal_handlers if h not in handlers]
         self._position_handlers[:] = [h for h in self._position_handlers if h not in handlers]
         self._status_handlers[:] = [h for h in self._status_handlers if h not in handlers]
+        self._message_handlers[:] = [h for h in self._message_handlers if h not in handlers]
         self._conn.remove_state_listeners(*handlers)
 
     def _on_exec_details(self, trade: Any, ib_fill: Any) -> None:
@@ -427,6 +450,12 @@ class IBBroker(IBMarketData):
         self._modifications.applied(trade.order.orderId)
 
     def _on_order_status(self, trade: Any) -> None:
+        if self._message_handlers:
+            status = trade.orderStatus
+            message = IBMessage(trade.order.orderId, 0, "", status.status, status.whyHeld or "",
+                                float(status.filled), float(status.remaining))
+            for observer in self._message_handlers:
+                observer(message)
         if self._modifications.misread_refusal(trade):
             return  # IB refused a modification; the order is as it was (its error follows)
         ticket = translate.order_ticket(trade)
@@ -436,6 +465,8 @@ class IBBroker(IBMarketData):
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         """IB errors at their true weight (the client library logs even a routine OCA cancel,
         202, as ERROR; entry scripts silence it and rely on this)."""
+        for observer in self._message_handlers:
+            observer(IBMessage(req_id, code, message))
         if code == ib_errors.ORDER_HELD_WARNING:
             # 399: accepted and held (the backstop until its goodAfterTime, an order outside
             # regular hours): expected, one quiet line

@@ -28,6 +28,7 @@ from trade.broker import Broker, NotConnected
 from trade.calendar import MarketCalendar, Session
 from trade.config import DEFAULT_DB_PATH, Settings
 from trade.intraday.context import AlertSink
+from trade.intraday.preflight_standing import preflight_standing
 from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
 from trade.models import Account
@@ -100,6 +101,8 @@ async def run_trading_day(
         # unwritable at the end of a day would lose its run log
         check_writable({"the run log's folder (LOGS_DIR)": logs_dir,
                         "the reports folder (REPORTS_DIR)": settings.reports_dir})
+        preflight = preflight_standing(logs_dir, account)  # the flatten's release, or its fallback
+        log.info("%s", preflight.line)
         handle = tracing.current()
         db = HistoryDB.open(db_path, tracer=handle.tracer if handle and handle.enabled else None)
         risk = RiskManager.standard(
@@ -125,6 +128,7 @@ async def run_trading_day(
             },
         )
         run_log.extra["account"] = account.masked_id
+        run_log.extra["preflight"] = preflight.as_dict()
         if alerts is not None:
             alerts.notify(ev.started(ev.DAY_TRADER, account.account_id, settings.allocation,
                                      paper=account.is_paper, kept=[v.symbol for v in kept],
@@ -133,6 +137,7 @@ async def run_trading_day(
         trader = IntradayTrader(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
             risk, TraderOptions(allocation=settings.allocation, variant=variant,
+                                release_backstop=preflight.release_backstop,
                                 adopt=dict(adopt or {})), run_log,
             alerts=alerts,
         )
