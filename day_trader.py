@@ -374,7 +374,7 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
         finally:
             await page.stop()
         if args.improve and result.run_log is not None:
-            if result.run_log.stopped_by is None:  # the day is over: reviewed from all its runs
+            if result.run_log.stopped_by == "close":  # the day is over: reviewed from all its runs
                 from improvement import nightly
 
                 traded.after_day = await nightly.collect_after_close(broker, result.run_log)

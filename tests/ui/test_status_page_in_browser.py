@@ -154,12 +154,13 @@ def _rows(browser: Any, table: str) -> list[list[str]]:
 def test_the_status_page_shows_and_steers_a_running_day_trader(browser: Any, tmp_path: Path) -> None:
     watchlist = write_watchlist(tmp_path, list(OVERRIDES), OVERRIDES)
     db = tmp_path / "sim.db"
+    port = _free_port()
     bot = Bot(tmp_path, "--allocation", "0.25", "--sim", "--sim-data", str(DATA), "--sim-date", DAY,
               "--speed", "240", "--watchlist", str(watchlist), "--db", str(db), "--no-improve",
-              "--status-port", str(_free_port()))
+              "--status-port", str(port))
     try:
         url, token = bot.wait_for_line(_STATUS_LINE, 90).groups()
-        token_file = tmp_path / "logs" / "status_token"
+        token_file = tmp_path / "logs" / f"status_token_{port}"  # named per port: two bots
         assert token_file.read_text().strip() == token and token_file.stat().st_mode & 0o077 == 0
 
         # -- the page shows positions (with their exits at the broker) and the last decisions ----

@@ -60,7 +60,10 @@ def snapshot(ctx: TraderContext, entries: EntryDesk, fills: FillRecorder,
         "reconnects": ctx.run_log.reconnects,
         "entries_paused": ctx.state.pause_shown,
         "flattening": ctx.state.flattening,
-        "flat_at": ctx.run_log.flat_at.isoformat() if ctx.run_log.flat_at else None,
+        # the last flat the broker confirmed (a person's flatten included) while nothing is held
+        # since; the run log keeps only the day's own flatten
+        "flat_at": (ctx.state.flat_at.isoformat() if ctx.state.flat_at and not positions
+                    else None),
         "positions": positions,
         "working_orders": [_order(o) for o in sorted(orders, key=lambda o: o.order_id)
                            if o.status.is_working],

@@ -135,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.backtest.weekly.result import document
     from trade.portfolio.universe import UniverseError
 
-    logging.getLogger("trade").setLevel(logging.ERROR)
+    trade_log = logging.getLogger("trade")
+    level = trade_log.level
+    trade_log.setLevel(logging.ERROR)  # the analyst says "LLM off" each day
     started = clock.perf_counter()
     try:
         config, symbols, rules, label = resolve(args)
@@ -143,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, UniverseError, WeeklyDataError) as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
+    finally:  # called in-process (tests, other tools): the caller's log is left as it was
+        trade_log.setLevel(level)
     doc = document(result, label)
     write_json(dumps(doc), args.json)
     if args.json != "-":

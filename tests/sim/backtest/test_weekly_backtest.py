@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from datetime import date, time
 from pathlib import Path
@@ -239,6 +240,18 @@ def test_a_universe_symbol_without_a_daily_file_is_named(tmp_path, capsys):
     assert main(["--from", "2019-01-01", "--to", "2019-02-01", "--universe", str(path)]) == 2
     err = capsys.readouterr().err
     assert "NOPE has no daily file" in err and err.count("\n") == 1
+
+
+def test_the_command_leaves_its_callers_log_levels_as_it_found_them(tmp_path, capsys):
+    """Called in-process it silenced the "trade" logger for good: a later test of the
+    connection's reconnect warning saw no record (CI, whole suite)."""
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps({"symbols": ["KO", "NOPE"]}))
+    trade_log = logging.getLogger("trade")
+    before = trade_log.level
+    main(["--from", "2019-01-01", "--to", "2019-02-01", "--universe", str(path)])
+    capsys.readouterr()
+    assert trade_log.level == before
 
 
 def test_the_command_prints_the_policy_against_both_benchmarks(market, tmp_path, capsys):
