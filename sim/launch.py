@@ -55,6 +55,12 @@ class SimulatorHandle:
         """Run the clock at `speed` x real time, or hold it (None)."""
         self._thread.call(self._sim.set_speed, speed)
 
+    @property
+    def simulator_id(self) -> str:
+        """The id the simulator announces: a bot files its records under it
+        (trade/records_routing.py)."""
+        return self._sim.simulator_id
+
     def now(self) -> datetime:
         """The simulator's own clock (the bot's estimate of it trails by its last sample)."""
         return self._sim.now()
@@ -130,6 +136,7 @@ def start_simulator(
     second_positions: Mapping[str, float] | None = None,
     master_client_id: int | None = None,
     realism: Realism | None = None,
+    simulator_id: str | None = None,
 ) -> SimulatorHandle:
     """A running simulator replaying `days` (or the one `day`; CSV when `data_dir`, else
     synthetic) on a free port. `speed=None` holds its clock until `set_speed`. `realism`: IB's
@@ -145,7 +152,7 @@ def start_simulator(
         source, plan[0], symbols, days=plan, speed=speed, start=session_bounds(plan[0])[0] - LEAD,
         cash=cash, port=0, skip_nights=skip_nights, lead=LEAD, state_path=state_path,
         second_account=second_account, second_positions=second_positions,
-        master_client_id=master_client_id, realism=realism,
+        master_client_id=master_client_id, realism=realism, simulator_id=simulator_id,
     )
     return SimulatorHandle(sim.start_in_thread(), sim)
 
@@ -183,6 +190,7 @@ def start_daily_simulator(
     data_dir: Path | None = None,
     seed: int = 7,
     cash: float = 100_000.0,
+    simulator_id: str | None = None,
 ) -> SimulatorHandle:
     """A running simulator for the weekly bot: `day` replayed from the daily files as minute
     paths (real minutes where they agree), or a seeded synthetic day; same start as above."""
@@ -191,5 +199,6 @@ def start_daily_simulator(
     )
     sim = GatewaySimulator.build(
         source, day, symbols, speed=speed, start=session_bounds(day)[0] - LEAD, cash=cash, port=0,
+        simulator_id=simulator_id,
     )
     return SimulatorHandle(sim.start_in_thread(), sim)
