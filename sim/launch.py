@@ -23,6 +23,7 @@ from sim.market.daily_path import DailyPathSource
 from sim.market.replay import BarSource
 from sim.market.sessions import is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
+from sim.market.tickers import known_tickers
 from sim.tws.realism import Realism
 from sim.tws.runner import GatewayThread
 from trade.refusal import Refused
@@ -117,8 +118,10 @@ def replay_source(data_dir: Path, days: Sequence[date], symbols: Sequence[str]) 
 
 
 def synthetic_source(seed: int, days: Sequence[date], symbols: Sequence[str]) -> SyntheticMarket:
+    """The seeded synthetic market of real tickers only (sim/market/tickers.py): a watchlist
+    typo is unknown to the simulator, as to IB, and the bot stops on it."""
     history = previous_sessions(days[0], SYNTHETIC_HISTORY_SESSIONS)
-    return SyntheticMarket(seed, symbols, [*history, *days])
+    return SyntheticMarket(seed, symbols, [*history, *days], universe=known_tickers())
 
 
 def start_simulator(
