@@ -117,11 +117,14 @@ def replay_source(data_dir: Path, days: Sequence[date], symbols: Sequence[str]) 
     return source
 
 
-def synthetic_source(seed: int, days: Sequence[date], symbols: Sequence[str]) -> SyntheticMarket:
-    """The seeded synthetic market of real tickers only (sim/market/tickers.py): a watchlist
-    typo is unknown to the simulator, as to IB, and the bot stops on it."""
+def synthetic_source(seed: int, days: Sequence[date], symbols: Sequence[str], *,
+                     real_tickers_only: bool = False) -> SyntheticMarket:
+    """The seeded synthetic days (and their history). `real_tickers_only`: the simulator's
+    market, which knows real tickers only (sim/market/tickers.py), so a watchlist typo is
+    unknown to it, as to IB, and the bot stops on it; a backtest may trade made-up names."""
     history = previous_sessions(days[0], SYNTHETIC_HISTORY_SESSIONS)
-    return SyntheticMarket(seed, symbols, [*history, *days], universe=known_tickers())
+    return SyntheticMarket(seed, symbols, [*history, *days],
+                           universe=known_tickers() if real_tickers_only else None)
 
 
 def start_simulator(
@@ -150,7 +153,8 @@ def start_simulator(
     for d in plan:
         if not is_session(d):
             raise SimulatorSetupError(f"--sim-date {d}: not an NYSE session (weekend or holiday): pick a trading day")
-    source = replay_source(data_dir, plan, symbols) if data_dir else synthetic_source(seed, plan, symbols)
+    source = (replay_source(data_dir, plan, symbols) if data_dir
+              else synthetic_source(seed, plan, symbols, real_tickers_only=True))
     sim = GatewaySimulator.build(
         source, plan[0], symbols, days=plan, speed=speed, start=session_bounds(plan[0])[0] - LEAD,
         cash=cash, port=0, skip_nights=skip_nights, lead=LEAD, state_path=state_path,
@@ -198,7 +202,8 @@ def start_daily_simulator(
     """A running simulator for the weekly bot: `day` replayed from the daily files as minute
     paths (real minutes where they agree), or a seeded synthetic day; same start as above."""
     source: BarSource = (
-        daily_source(data_dir, day, symbols) if data_dir else synthetic_source(seed, [day], symbols)
+        daily_source(data_dir, day, symbols) if data_dir
+        else synthetic_source(seed, [day], symbols, real_tickers_only=True)
     )
     sim = GatewaySimulator.build(
         source, day, symbols, speed=speed, start=session_bounds(day)[0] - LEAD, cash=cash, port=0,

@@ -9,7 +9,7 @@ any symbol on any session, with the shapes a VWAP-momentum bot reacts to:
 - half days are shorter (session close from exchange_calendars XNYS).
 The same seed gives identical bars (each symbol has its own `random.Random(f"{seed}:{symbol}")`).
 Each real ticker's volatility is drawn from the real distribution of the shared data, day by day
-(sim/market/volatility.py: SPY's daily ATR(14) has a median of 1.44% there, as in the data); a
+(sim/market/volatility.py: SPY's daily ATR(14) has a median of 1.00% there, as in the data); a
 made-up name keeps a constant daily sigma drawn uniformly from 1.2-3%.
 Daily bars cover a year of sessions before the first day (for screeners and ATR warm-up), then one
 daily bar per generated session, aggregated from its minutes.

@@ -4,25 +4,27 @@ Why: the day trader's volatility screen keeps a symbol only when its daily ATR(1
 1.5% of the previous close, so a synthetic market that is twice as volatile as the real one
 keeps every symbol every day and trades far more than any real day would (the old generator
 drew a daily sigma uniformly from 1.2-3%: SPY came out at a daily ATR of 2.7%, real SPY's median
-is 1.44%). Each real ticker now moves as it does in the shared data:
+over the last decade is 1.00%). Each real ticker now moves as it does in the shared data:
 
 - **its own profile** when the shared data measures it (`PROFILES`): the median, 10th and 90th
-  percentile of its daily ATR(14) (Wilder) / close over every day of its daily file, or over
-  its contiguous 2026 intraday sessions when it has no daily file. Medians on the shared data
-  (`python -m sim.market.volatility` prints the table): SPY 1.44% (p10 0.78%, p90 2.62%),
-  QQQ 1.24%, IWM 1.72%, AAPL 2.99%, NVDA 2.87%, AMD 4.59%, KO 1.21%; from the 2026 sessions
-  SOXL 9.73%, SMH 3.07%, META 3.50%. 110 symbols: 94 daily files, 16 intraday-only.
+  percentile of its daily ATR(14) (Wilder) / close over the last ten years of its daily file
+  (2,520 sessions: 2011-2021 for the long files, 2015-2020 for most), or over its contiguous
+  2026 intraday sessions when it has no daily file. Medians on the shared data (`python -m
+  sim.market.volatility` prints the table): SPY 1.00% (p10 0.65%, p90 1.92%), QQQ 1.24%,
+  IWM 1.42%, AAPL 2.05%, NVDA 2.87%, AMD 4.59%, KO 1.21%; from the 2026 sessions SOXL 9.73%,
+  SMH 3.07%, META 3.50%. 110 symbols: 94 daily files, 16 intraday-only.
 - **a draw from its kind** for any other real ticker of the shipped list (sim/market/tickers.py):
   the whole profile of one measured ticker of the same kind, chosen by the seed. The 99 stocks'
-  medians run from 1.21% (KO) to 10.52% (IONQ, 2026), median 2.01%; the 10 ETFs' from 1.24%
-  (QQQ) to 3.07% (SMH, 2026), median 1.69%; one leveraged ETF (SOXL) is measured.
+  medians run from 1.21% (KO) to 10.52% (IONQ, 2026), median 2.01%; the 10 ETFs' from 1.00%
+  (SPY) to 3.07% (SMH, 2026), median 1.55%; one leveraged ETF (SOXL) is measured.
 - a made-up name (`AAA`, the tests' and the calibrations' markets) keeps the generator's old
   draw (uniform 1.2-3% daily sigma, constant), so their seeded markets are unchanged.
 
 Within a symbol the level varies from day to day as volatility does: the log of the day's ATR
 level follows an AR(1) (persistence 0.98 a day) around the log median with the spread of the
 p10-p90 range, so quiet and hectic weeks alternate and the 1.5% screen passes SPY on some days
-and not on others (47% of real SPY days pass it, about half of synthetic ones). The generators turn an ATR level into a daily
+and not on others (over 30 seeded years, synthetic SPY: median 1.04%, p10 0.57%, p90 1.66%,
+15% of days pass; real SPY's decade: 19%; AAPL 85% synthetic, 88% real). The generators turn an ATR level into a daily
 return sigma by `ATR_PER_SIGMA` (their measured ratio: 1.62 for the daily history, 1.64 for the
 minute sessions). tests/sim/market/test_volatility.py holds both ends: the table against the
 shared data, and the synthetic market's ATR against the table.
@@ -47,6 +49,7 @@ PERSISTENCE = 0.98  # AR(1) coefficient of the log ATR level, per session
 Z90 = 1.2816  # the standard normal's 90th percentile
 ATR_PERIOD = 14
 MIN_CONTIGUOUS = 15  # sessions in a row an intraday-only symbol needs for one ATR(14)
+RECENT_SESSIONS = 2520  # a daily file's last ten years (most files hold five: 2015-2020)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +71,12 @@ class Profile:
 # contiguous intraday sessions (the 2026-01/02 sets).
 PROFILES: dict[str, Profile] = {
     "AAL": Profile(0.03029, 0.02464, 0.04101),
-    "AAPL": Profile(0.02987, 0.01642, 0.06185),
+    "AAPL": Profile(0.02048, 0.01472, 0.03155),
     "ABT": Profile(0.01622, 0.01245, 0.02383),
     "ACN": Profile(0.01475, 0.01133, 0.02115),
     "ADBE": Profile(0.01981, 0.01405, 0.03006),
     "AGN": Profile(0.02426, 0.01361, 0.03511),
-    "AIG": Profile(0.0243, 0.01406, 0.05517),
+    "AIG": Profile(0.02008, 0.01348, 0.03922),
     "AMAT": Profile(0.02584, 0.01899, 0.03736),
     "AMD": Profile(0.04594, 0.03361, 0.06481),
     "AMGN": Profile(0.01934, 0.0146, 0.02892),
@@ -83,10 +86,10 @@ PROFILES: dict[str, Profile] = {
     "AVGO": Profile(0.02578, 0.01873, 0.03633),
     "AXP": Profile(0.01548, 0.01186, 0.02328),
     "BA": Profile(0.01916, 0.01347, 0.03106),
-    "BAC": Profile(0.02398, 0.01407, 0.04653),
+    "BAC": Profile(0.02249, 0.01552, 0.04093),
     "BIIB": Profile(0.02534, 0.02009, 0.03636),
     "BMY": Profile(0.01984, 0.0153, 0.02899),
-    "BNO": Profile(0.02067, 0.01163, 0.03621),
+    "BNO": Profile(0.02074, 0.01164, 0.03649),
     "C": Profile(0.01998, 0.01525, 0.02826),
     "CAT": Profile(0.02102, 0.01518, 0.03309),
     "CHTR": Profile(0.02308, 0.01674, 0.03193),
@@ -99,7 +102,7 @@ PROFILES: dict[str, Profile] = {
     "DAL": Profile(0.02416, 0.01913, 0.03298),
     "EA": Profile(0.0244, 0.01808, 0.03573),
     "EBAY": Profile(0.02028, 0.01628, 0.02824),
-    "EEM": Profile(0.01553, 0.01038, 0.03012),
+    "EEM": Profile(0.01441, 0.00933, 0.02134),
     "EOG": Profile(0.02636, 0.0189, 0.03786),
     "F": Profile(0.02003, 0.01508, 0.03014),
     "FB": Profile(0.0261, 0.01543, 0.0416),
@@ -112,8 +115,8 @@ PROFILES: dict[str, Profile] = {
     "GS": Profile(0.01918, 0.01511, 0.02715),
     "HD": Profile(0.01504, 0.01162, 0.02452),
     "HON": Profile(0.01395, 0.01005, 0.02128),
-    "IBM": Profile(0.01769, 0.01205, 0.03926),
-    "IWM": Profile(0.01723, 0.01164, 0.02858),
+    "IBM": Profile(0.01487, 0.0111, 0.02446),
+    "IWM": Profile(0.01418, 0.01049, 0.02477),
     "KO": Profile(0.01206, 0.00867, 0.01643),
     "LRCX": Profile(0.02591, 0.01871, 0.03766),
     "MA": Profile(0.01628, 0.0118, 0.02533),
@@ -141,7 +144,7 @@ PROFILES: dict[str, Profile] = {
     "SBUX": Profile(0.01642, 0.01282, 0.02269),
     "SCHW": Profile(0.02319, 0.01839, 0.03305),
     "SLB": Profile(0.02216, 0.01644, 0.03376),
-    "SPY": Profile(0.01438, 0.00777, 0.02614),
+    "SPY": Profile(0.00998, 0.00649, 0.01919),
     "T": Profile(0.01467, 0.01143, 0.02045),
     "TGT": Profile(0.02012, 0.01536, 0.02796),
     "TMO": Profile(0.01656, 0.01226, 0.02399),
@@ -150,14 +153,14 @@ PROFILES: dict[str, Profile] = {
     "UNP": Profile(0.01911, 0.01479, 0.02658),
     "UPS": Profile(0.01497, 0.01069, 0.02289),
     "USB": Profile(0.01526, 0.01233, 0.02193),
-    "USO": Profile(0.02436, 0.0159, 0.04214),
+    "USO": Profile(0.02318, 0.01464, 0.04062),
     "UTX": Profile(0.01545, 0.01064, 0.02333),
     "V": Profile(0.01584, 0.01091, 0.02401),
     "VLO": Profile(0.025, 0.01769, 0.036),
     "VZ": Profile(0.01454, 0.01182, 0.02012),
     "WBA": Profile(0.02009, 0.01445, 0.02792),
     "WFC": Profile(0.01772, 0.01292, 0.02457),
-    "WM": Profile(0.01318, 0.00984, 0.02128),
+    "WM": Profile(0.01287, 0.00962, 0.01983),
     "WMT": Profile(0.01451, 0.01174, 0.02115),
     "WYNN": Profile(0.03282, 0.02293, 0.05452),
     "XOM": Profile(0.01534, 0.01044, 0.023),
@@ -178,6 +181,7 @@ PROFILES: dict[str, Profile] = {
     "XLK": Profile(0.02459, 0.02377, 0.02637),
     "XLV": Profile(0.01284, 0.01221, 0.01362),
 }
+
 
 
 def profile_for(symbol: str, rng: random.Random) -> Profile | None:
@@ -225,7 +229,8 @@ def measure(data_dir: Path) -> dict[str, Profile]:
     daily = data_dir / "daily"
     for path in sorted(daily.glob("*.csv")) if daily.is_dir() else []:
         bars = source.daily_bars(path.stem)
-        out[path.stem.upper()] = _profile(atr_pct([(b.high, b.low, b.close) for b in bars]))
+        values = atr_pct([(b.high, b.low, b.close) for b in bars])
+        out[path.stem.upper()] = _profile(values[-RECENT_SESSIONS:])
     for symbol in sorted(set(source.symbols()) - set(out)):
         days = sorted(source.sessions(symbol))
         if not days:
