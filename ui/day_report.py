@@ -286,7 +286,7 @@ def build_parser() -> cli.OneLineArgumentParser:
     cli.add_flag(parser, "--date", required=True, type=cli.iso_date, metavar="YYYY-MM-DD",
                  fix=cli.DATE_FIX, help="the trading day (New York date)")
     cli.add_flag(parser, "--db", type=Path, default=Path("trading_history.db"), metavar="PATH",
-                 fix="a history DB path, e.g. trading_history.sim.db",
+                 fix="a history DB path, e.g. sim_runs/<simulator id>/trading_history.db",
                  help="history DB (default: trading_history.db)")
     cli.add_flag(parser, "--logs", type=Path, default=None, metavar="DIR",
                  fix="the directory holding day_trader_run_<date>.json",
