@@ -294,17 +294,20 @@ def _run(settings: Settings, args: argparse.Namespace, alerts: Notifier,
     import dataclasses
 
     from improvement import params_store
-    from trade import startup
+    from trade import records_routing, startup
 
     days = _simulated_days(args) if settings.sim else [_today()]
     if not days:
         raise startup.Refused(f"--sim-from {args.sim_from} --sim-to {args.sim_to}: no NYSE "
                               "session in that range: pick trading days")
+    sim_id = records_routing.new_simulator_id() if settings.sim else None
+    if sim_id is not None:  # a fresh simulator starts flat: so do its records (their namespace)
+        settings = records_routing.simulator_records(settings, sim_id).apply(settings)
     today = params_store.day_params(settings.db_path, days[0], settings.params, args.params)
     if today.source != params_store.DEFAULTS:
         print(f"day_trader: parameters for {days[0]}: {today.source}", flush=True)
     run_settings = dataclasses.replace(settings, params=today.params)
-    with startup.tracing("day-trader"), _simulator(run_settings, args, days) as simulator:
+    with startup.tracing("day-trader"), _simulator(run_settings, args, days, sim_id) as simulator:
         if simulator is not None:
             run_settings = dataclasses.replace(run_settings, ib_host=simulator.host,
                                                ib_port=simulator.port)
@@ -314,8 +317,8 @@ def _run(settings: Settings, args: argparse.Namespace, alerts: Notifier,
 
 
 @contextmanager
-def _simulator(settings: Settings, args: argparse.Namespace,
-               days: list[date]) -> Iterator[SimulatorHandle | None]:
+def _simulator(settings: Settings, args: argparse.Namespace, days: list[date],
+               sim_id: str | None = None) -> Iterator[SimulatorHandle | None]:
     """The in-process simulator for `--sim` (its clock held until the bot has started), or
     None; stopped on every way out."""
     if not settings.sim:
@@ -327,7 +330,7 @@ def _simulator(settings: Settings, args: argparse.Namespace,
     watchlist = load_watchlist(settings.watchlist_path, settings.params)
     simulator = start_simulator(watchlist.symbols, days=days, speed=None,
                                 data_dir=settings.sim_data_dir if _replays(args) else None,
-                                seed=args.sim_seed)
+                                seed=args.sim_seed, simulator_id=sim_id)
     try:
         span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{days[0]}"
         source = f"replay of {span}" if _replays(args) else f"synthetic {span}, seed {args.sim_seed}"
@@ -440,8 +443,8 @@ async def _several_days(settings: Settings, defaults: Settings, args: argparse.N
 
 def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace,
                  alerts: Notifier) -> int:
-    """The nightly cycle and the day reports, on the records the day used (a simulator's went
-    to the sim DB and logs/sim)."""
+    """The nightly cycle and the day reports, on the records the day used (a simulator's are in
+    its own namespace, trade/records_routing.py)."""
     import dataclasses
 
     from observability.alerts import events as ev
@@ -450,7 +453,8 @@ def _after_close(settings: Settings, traded: _Traded, args: argparse.Namespace,
     defaults = settings  # the configured parameters: the nightly cycle tunes on top of them
     for done in traded.results:
         defaults = dataclasses.replace(defaults, db_path=done.db_path or defaults.db_path,
-                                       logs_dir=done.logs_dir or defaults.logs_dir)
+                                       logs_dir=done.logs_dir or defaults.logs_dir,
+                                       reports_dir=done.reports_dir or defaults.reports_dir)
     if traded.after_day:
         code = _improve(defaults, traded.after_day, args, alerts)
     for done in traded.results:  # after the cycle, so the report shows what it decided

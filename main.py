@@ -289,6 +289,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
         one_trading_day,
         run_scheduled,
     )
+    from trade.records_routing import records_for
 
     stop = asyncio.Event()
     startup.stop_on_signals(stop)
@@ -299,6 +300,10 @@ async def _serve(settings: Settings, args: argparse.Namespace, universe: Univers
         startup.refuse_live_account(account, settings.live)
         claim = None if account.simulated else AllocationRegistry(settings.logs_dir).claim(
             account.account_id, "weekly bot", settings.allocation or 0.0)
+        # the same rule as the day trader's: a simulator's records never reach the real books
+        records = records_for(settings, account)
+        settings = records.apply(settings)
+        _say(records.describe())
         alerts.notify(ev.started(ev.WEEKLY, account.account_id, settings.allocation or 0.0,
                                  paper=account.is_paper, note=_alert_note(args)))
         tracer = tracing_handle.tracer if tracing_handle.enabled else None

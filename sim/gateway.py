@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -47,6 +47,7 @@ from sim.tws.services import ServiceDesk
 from sim.tws.session import ClientSession
 from sim.tws.state_file import StateFile
 from sim.tws.streams import Streams
+from trade.records_routing import new_simulator_id
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         after_close: timedelta = timedelta(minutes=15),
         state_file: StateFile | None = None,
         realism: Realism | None = None,
+        simulator_id: str | None = None,
     ) -> None:
         self.plan = plan
         self.clock: ReplayClock = plan.clock
@@ -105,6 +107,10 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         self.refusing = False
         self.data_paused = False
         self._routes: dict[type, Route] = self.build_routes()
+        self.request_observers: list[Callable[[ClientSession, rq.Request], None]] = []
+        # who this simulator is, told with the account values: a bot keeps each simulator's
+        # records apart (trade/records_routing.py); a --state file restores its saved id
+        self.accounts.simulator_id = simulator_id or new_simulator_id()
         if state_file is not None:
             state_file.load_into(self)
         self.streams.start_day()
@@ -149,6 +155,16 @@ class GatewaySimulator(GatewayControls, RequestRouter):
     def replay(self) -> MarketReplay:
         """The current session's replay."""
         return self.engine.replay
+
+    @property
+    def has_clients(self) -> bool:
+        """Whether an API client has connected (and is still connected)."""
+        return bool(self._by_client)
+
+    @property
+    def simulator_id(self) -> str:
+        """This simulator's identity (fresh per process, kept by a --state file)."""
+        return str(self.accounts.simulator_id)
 
     # -- lifecycle --------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -295,6 +311,8 @@ class GatewaySimulator(GatewayControls, RequestRouter):
             del self._by_client[session.client_id]
 
     def on_request(self, session: ClientSession, request: rq.Request) -> None:
+        for observe in self.request_observers:  # e.g. sim/clock_hold.py: a client ready to trade
+            observe(session, request)
         route = self._routes.get(type(request))
         if route is not None and self.timing is not None:
             self.timing.handle(session, request, route)

@@ -23,6 +23,7 @@ from sim.market.daily_path import DailyPathSource
 from sim.market.replay import BarSource
 from sim.market.sessions import is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
+from sim.market.tickers import known_tickers
 from sim.tws.realism import Realism
 from sim.tws.runner import GatewayThread
 from trade.refusal import Refused
@@ -54,6 +55,12 @@ class SimulatorHandle:
     def set_speed(self, speed: float | None) -> None:
         """Run the clock at `speed` x real time, or hold it (None)."""
         self._thread.call(self._sim.set_speed, speed)
+
+    @property
+    def simulator_id(self) -> str:
+        """The id the simulator announces: a bot files its records under it
+        (trade/records_routing.py)."""
+        return self._sim.simulator_id
 
     def now(self) -> datetime:
         """The simulator's own clock (the bot's estimate of it trails by its last sample)."""
@@ -110,9 +117,14 @@ def replay_source(data_dir: Path, days: Sequence[date], symbols: Sequence[str]) 
     return source
 
 
-def synthetic_source(seed: int, days: Sequence[date], symbols: Sequence[str]) -> SyntheticMarket:
+def synthetic_source(seed: int, days: Sequence[date], symbols: Sequence[str], *,
+                     real_tickers_only: bool = False) -> SyntheticMarket:
+    """The seeded synthetic days (and their history). `real_tickers_only`: the simulator's
+    market, which knows real tickers only (sim/market/tickers.py), so a watchlist typo is
+    unknown to it, as to IB, and the bot stops on it; a backtest may trade made-up names."""
     history = previous_sessions(days[0], SYNTHETIC_HISTORY_SESSIONS)
-    return SyntheticMarket(seed, symbols, [*history, *days])
+    return SyntheticMarket(seed, symbols, [*history, *days],
+                           universe=known_tickers() if real_tickers_only else None)
 
 
 def start_simulator(
@@ -130,6 +142,7 @@ def start_simulator(
     second_positions: Mapping[str, float] | None = None,
     master_client_id: int | None = None,
     realism: Realism | None = None,
+    simulator_id: str | None = None,
 ) -> SimulatorHandle:
     """A running simulator replaying `days` (or the one `day`; CSV when `data_dir`, else
     synthetic) on a free port. `speed=None` holds its clock until `set_speed`. `realism`: IB's
@@ -140,12 +153,13 @@ def start_simulator(
     for d in plan:
         if not is_session(d):
             raise SimulatorSetupError(f"--sim-date {d}: not an NYSE session (weekend or holiday): pick a trading day")
-    source = replay_source(data_dir, plan, symbols) if data_dir else synthetic_source(seed, plan, symbols)
+    source = (replay_source(data_dir, plan, symbols) if data_dir
+              else synthetic_source(seed, plan, symbols, real_tickers_only=True))
     sim = GatewaySimulator.build(
         source, plan[0], symbols, days=plan, speed=speed, start=session_bounds(plan[0])[0] - LEAD,
         cash=cash, port=0, skip_nights=skip_nights, lead=LEAD, state_path=state_path,
         second_account=second_account, second_positions=second_positions,
-        master_client_id=master_client_id, realism=realism,
+        master_client_id=master_client_id, realism=realism, simulator_id=simulator_id,
     )
     return SimulatorHandle(sim.start_in_thread(), sim)
 
@@ -183,13 +197,16 @@ def start_daily_simulator(
     data_dir: Path | None = None,
     seed: int = 7,
     cash: float = 100_000.0,
+    simulator_id: str | None = None,
 ) -> SimulatorHandle:
     """A running simulator for the weekly bot: `day` replayed from the daily files as minute
     paths (real minutes where they agree), or a seeded synthetic day; same start as above."""
     source: BarSource = (
-        daily_source(data_dir, day, symbols) if data_dir else synthetic_source(seed, [day], symbols)
+        daily_source(data_dir, day, symbols) if data_dir
+        else synthetic_source(seed, [day], symbols, real_tickers_only=True)
     )
     sim = GatewaySimulator.build(
         source, day, symbols, speed=speed, start=session_bounds(day)[0] - LEAD, cash=cash, port=0,
+        simulator_id=simulator_id,
     )
     return SimulatorHandle(sim.start_in_thread(), sim)

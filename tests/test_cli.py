@@ -178,7 +178,8 @@ def test_day_trader_valid_arguments_run_a_simulated_day_and_exit_0(tmp_path: Pat
                  "--watchlist", str(watchlist), "--no-improve", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "seed 3" in result.stdout
-    assert (tmp_path / "trading_history.sim.db").exists()
+    # a fresh simulator's records: its own namespace, never the real DB
+    [db] = (tmp_path / "sim_runs").glob("*/trading_history.db")
     assert not (tmp_path / "trading_history.db").exists()
 
 

@@ -205,8 +205,8 @@ def add_records_flags(parser: argparse.ArgumentParser, fix: Callable[[str], str]
     """`--db` and `--log-level`, shared by both bots."""
     out = parser.add_argument_group("records")
     add_flag(out, "--db", metavar="PATH", fix=fix("db_path"),
-             help="history DB (default: trading_history.db, or DB_PATH; with --sim: "
-             "trading_history.sim.db, or SIM_DB_PATH)")
+             help="history DB (default: trading_history.db, or DB_PATH; a simulated account's: "
+             "its simulator's sim_runs/<id>/trading_history.db, or SIM_DB_PATH)")
     add_flag(out, "--log-level", metavar="LEVEL", fix=fix("log_level"),
              help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO, or LOG_LEVEL)")
 

@@ -93,7 +93,8 @@ class Account:
     buying_power: float
     realized_pnl: float = 0.0
     unrealized_pnl: float = 0.0
-    simulated: bool = False  # the Gateway simulator said so: its records go to the sim DB/logs
+    simulated: bool = False  # the Gateway simulator said so: its records are kept apart
+    simulator_id: str | None = None  # which simulator (trade/records_routing.py: its namespace)
 
     @property
     def is_paper(self) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trade import cli
+from trade.records_routing import records_of_db
 from ui import html
 from ui.day_charts import equity_chart, price_chart
 from ui.day_improvement import improvement_section
@@ -287,14 +288,17 @@ def build_parser() -> cli.OneLineArgumentParser:
     cli.add_flag(parser, "--date", required=True, type=cli.iso_date, metavar="YYYY-MM-DD",
                  fix=cli.DATE_FIX, help="the trading day (New York date)")
     cli.add_flag(parser, "--db", type=Path, default=Path("trading_history.db"), metavar="PATH",
-                 fix="a history DB path, e.g. trading_history.sim.db",
+                 fix="a history DB path, e.g. sim_runs/<simulator id>/trading_history.db",
                  help="history DB (default: trading_history.db)")
-    cli.add_flag(parser, "--logs", type=Path, default=Path("logs"), metavar="DIR",
+    cli.add_flag(parser, "--logs", type=Path, default=None, metavar="DIR",
                  fix="the directory holding day_trader_run_<date>.json",
-                 help="run log directory (default: logs)")
-    cli.add_flag(parser, "--reports", type=Path, default=Path("reports"), metavar="DIR",
+                 help="run log directory (default: the DB's: logs, or a simulator's "
+                 "sim_runs/<id>/logs)")
+    cli.add_flag(parser, "--reports", type=Path, default=None, metavar="DIR",
                  fix="the reports directory, e.g. reports",
-                 help="reports directory: reads improvement/, writes daily/ (default: reports)")
+                 help="reports directory: reads improvement/, writes daily/ (default: the DB's, "
+                 "trade/records_routing.py: reports for trading_history.db, <name>_reports "
+                 "beside another DB, a simulator's sim_runs/<id>/reports)")
     cli.add_flag(parser, "-o", "--out", type=Path, metavar="PATH", fix="an .html file path",
                  help="output file (default: <reports>/daily/day_report_<date>.html)")
     return parser
@@ -302,8 +306,10 @@ def build_parser() -> cli.OneLineArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    beside = records_of_db(args.db)  # the logs and reports that go with this DB
     try:
-        path = build_report(args.date, args.db, args.logs, args.reports, args.out)
+        path = build_report(args.date, args.db, args.logs or beside.logs_dir,
+                            args.reports or beside.reports_dir, args.out)
     except ReportInputError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

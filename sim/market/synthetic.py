@@ -8,6 +8,9 @@ any symbol on any session, with the shapes a VWAP-momentum bot reacts to:
 - occasional opening gaps between sessions;
 - half days are shorter (session close from exchange_calendars XNYS).
 The same seed gives identical bars (each symbol has its own `random.Random(f"{seed}:{symbol}")`).
+Each real ticker's volatility is drawn from the real distribution of the shared data, day by day
+(sim/market/volatility.py: SPY's daily ATR(14) has a median of 1.00% there, as in the data); a
+made-up name keeps a constant daily sigma drawn uniformly from 1.2-3%.
 Daily bars cover a year of sessions before the first day (for screeners and ATR warm-up), then one
 daily bar per generated session, aggregated from its minutes.
 """
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 
+from sim.market import volatility
 from sim.market.history import session_to_daily
 from sim.market.sessions import previous_sessions, session_bounds
 from trade.models import Bar
@@ -35,28 +39,42 @@ class SyntheticMarket:
         symbols: Sequence[str],
         days: Sequence[date],
         base_prices: dict[str, float] | None = None,
+        universe: Collection[str] | None = None,
     ) -> None:
+        """`universe`: the tickers this market knows (sim/market/tickers.py); a symbol outside
+        it has no bars at all, as an unknown ticker has none at IB, and any ticker inside it has
+        history on demand (generated as the replayed ones are). None: every symbol is known."""
         if not days:
             raise ValueError("days is empty: pass at least one session date to generate")
         self.seed = seed
-        self._symbols = [s.upper() for s in symbols]
+        self._universe = None if universe is None else frozenset(u.upper() for u in universe)
+        self._symbols = [s.upper() for s in symbols if self._knows(s.upper())]
         self._days = sorted(set(days))
         self._base = {k.upper(): float(v) for k, v in (base_prices or {}).items()}
         self._cache: dict[str, tuple[list[Bar], dict[date, list[Bar]]]] = {}
 
+    def _knows(self, symbol: str) -> bool:
+        return self._universe is None or symbol in self._universe
+
+    def _serves(self, symbol: str) -> bool:
+        return symbol in self._symbols or (self._universe is not None and symbol in self._universe)
+
     def symbols(self) -> list[str]:
-        return list(self._symbols)
+        """The symbols with data: the requested ones, and with a universe every known ticker."""
+        if self._universe is None:
+            return list(self._symbols)
+        return sorted(self._universe | set(self._symbols))
 
     def sessions(self, symbol: str) -> list[date]:
-        return list(self._days) if symbol.upper() in self._symbols else []
+        return list(self._days) if self._serves(symbol.upper()) else []
 
     def session_bars(self, symbol: str, day: date) -> list[Bar]:
-        if symbol.upper() not in self._symbols:
+        if not self._serves(symbol.upper()):
             return []
         return list(self._generated(symbol.upper())[1].get(day, []))
 
     def daily_bars(self, symbol: str) -> list[Bar]:
-        if symbol.upper() not in self._symbols:
+        if not self._serves(symbol.upper()):
             return []
         return list(self._generated(symbol.upper())[0])
 
@@ -68,32 +86,46 @@ class SyntheticMarket:
     def _generate(self, symbol: str) -> tuple[list[Bar], dict[date, list[Bar]]]:
         rng = random.Random(f"{self.seed}:{symbol}")
         base = self._base.get(symbol) or round(rng.uniform(20.0, 300.0), 2)
-        daily_vol = rng.uniform(0.012, 0.03)
+        daily_vol = rng.uniform(0.012, 0.03)  # a made-up name's constant sigma (the old draw)
         base_volume = rng.uniform(2_000.0, 50_000.0)
-        daily = self._daily_history(rng, symbol, base, daily_vol, base_volume)
+        history = previous_sessions(self._days[0], _HISTORY_SESSIONS)
+        sigmas = self._sigmas(symbol, daily_vol, len(history) + len(self._days))
+        daily = self._daily_history(rng, symbol, base, sigmas[: len(history)], base_volume)
         intraday: dict[date, list[Bar]] = {}
         price = base
-        for day in self._days:
-            bars = _session(rng, symbol, day, price, daily_vol, base_volume)
+        for day, sigma in zip(self._days, sigmas[len(history):], strict=True):
+            bars = _session(rng, symbol, day, price, sigma, base_volume)
             intraday[day] = bars
             price = bars[-1].close
             opened, closed = session_bounds(day)
             daily.append(session_to_daily(bars, opened, closed))
         return daily, intraday
 
+    def _sigmas(self, symbol: str, constant: float, sessions: int) -> list[float]:
+        """Each session's daily return sigma: a real ticker's path drawn from the real
+        distribution (sim/market/volatility.py; its own seeded stream, so the price stream is
+        consumed as before), a made-up name's constant."""
+        vol_rng = random.Random(f"{self.seed}:{symbol}:volatility")
+        profile = volatility.profile_for(symbol, vol_rng)
+        if profile is None:
+            return [constant] * sessions
+        return volatility.sigma_path(profile, vol_rng, sessions)
+
     def _daily_history(
-        self, rng: random.Random, symbol: str, base: float, vol: float, base_volume: float
+        self, rng: random.Random, symbol: str, base: float, sigmas: Sequence[float],
+        base_volume: float
     ) -> list[Bar]:
-        """A year of daily bars whose last close is `base`, so history joins the first session."""
+        """A year of daily bars whose last close is `base`, so history joins the first session
+        (`sigmas`: each day's daily return sigma)."""
         days = previous_sessions(self._days[0], _HISTORY_SESSIONS)
         if not days:
             return []
-        returns = [rng.gauss(0.0003, vol) for _ in days]
-        gaps = [rng.gauss(0.0, 0.3 * vol) for _ in days]
+        returns = [rng.gauss(0.0003, vol) for vol in sigmas]
+        gaps = [rng.gauss(0.0, 0.3 * vol) for vol in sigmas]
         total = sum(returns) + sum(gaps)
         price = base * math.exp(-total)
         out: list[Bar] = []
-        for day, ret, gap in zip(days, returns, gaps, strict=True):
+        for day, ret, gap, vol in zip(days, returns, gaps, sigmas, strict=True):
             opened, closed = session_bounds(day)
             o = price * math.exp(gap)
             c = o * math.exp(ret)

@@ -35,6 +35,7 @@ class AccountDesk:
         self.master_client_id = master_client_id
         # positions as reported (sim/tws/ib_timing.py lags them behind executions); None: the truth
         self.positions_view: Callable[[str], dict[str, tuple[float, float]]] | None = None
+        self.simulator_id = ""  # announced with the account values (account_values.update_rows)
 
     @property
     def account_id(self) -> str:
@@ -61,7 +62,7 @@ class AccountDesk:
 
     def send_account_updates(self, session: Any, account: str | None = None) -> None:
         acct = account or self.account_id
-        for key, value, cur in update_rows(acct, self.engine.account_values(acct)):
+        for key, value, cur in update_rows(acct, self.engine.account_values(acct), self.simulator_id):
             session.send(enc.update_account_value(key, value, cur, acct))
         for symbol, (qty, avg) in self.positions(acct).items():
             mark = self._mark(symbol) or avg
@@ -73,7 +74,7 @@ class AccountDesk:
 
     def send_account_multi(self, session: Any, req_id: int, account: str = "", end: bool = True) -> None:
         for acct in self.resolve(account):
-            for key, value, cur in update_rows(acct, self.engine.account_values(acct)):
+            for key, value, cur in update_rows(acct, self.engine.account_values(acct), self.simulator_id):
                 session.send(enc.account_update_multi(req_id, acct, "", key, value, cur))
         if end:
             session.send(enc.account_update_multi_end(req_id))

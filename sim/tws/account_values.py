@@ -103,12 +103,15 @@ def summary_rows(values: Mapping[str, float], tags: str) -> list[Row]:
 SIMULATOR_TAG = "SimulatedGateway"  # a key no real Gateway sends: the bots route their records
 
 
-def update_rows(account: str, values: Mapping[str, float]) -> list[Row]:
+def update_rows(account: str, values: Mapping[str, float], simulator_id: str = "") -> list[Row]:
     """reqAccountUpdates / reqAccountUpdatesMulti: the account's values, IB's keys, plus one
-    key a real Gateway never sends (`SimulatedGateway`), so a bot can tell it is trading the
-    simulator however the simulator was started and keep those records apart from real ones."""
+    key a real Gateway never sends (`SimulatedGateway`, valued `ib-gateway-sim/<simulator id>`),
+    so a bot can tell it is trading the simulator however the simulator was started, and which
+    one: it keeps those records apart from real ones and from other simulators' (a fresh
+    simulator starts flat; trade/records_routing.py)."""
+    tag_value = f"ib-gateway-sim/{simulator_id}" if simulator_id else "ib-gateway-sim"
     rows: list[Row] = [("AccountCode", account, ""), ("AccountType", "INDIVIDUAL", ""),
-                       ("Currency", "USD", "USD"), (SIMULATOR_TAG, "ib-gateway-sim", "")]
+                       ("Currency", "USD", "USD"), (SIMULATOR_TAG, tag_value, "")]
     rows += [(k, _money(v), "USD") for k, v in values.items()]
     rows += [(tag, v, "BASE") for tag, v, _ in ledger_values(values, "BASE")]
     return rows

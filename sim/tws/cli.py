@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -18,14 +19,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
+from sim.clock_hold import GRACE_S, ClockHold
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
 from sim.market.sessions import NY, is_session, previous_sessions, session_bounds, sessions_between
 from sim.market.synthetic import SyntheticMarket
+from sim.market.tickers import TICKERS_FILE, known_tickers
 from sim.tws.realism import Realism, RealismError
 
 DEFAULT_ACCOUNT = "DU1234567"
 SYNTHETIC_WARMUP_SESSIONS = 5
+HOLD_LEAD = timedelta(minutes=5)  # a held clock waits here before the first open, as at 09:25
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
@@ -90,8 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay this many consecutive sessions ending at --date/--to")
     p.add_argument("--symbols", nargs="*", default=None,
                    help="symbols to replay (CSV default: every symbol with data on the days; synthetic: SPY QQQ AAPL)")
+    p.add_argument("--symbols-from", type=Path, default=None, metavar="JSON",
+                   help="replay the \"symbols\" of a watchlist or universe file, e.g. "
+                        "day_trading_watchlist.json (instead of --symbols)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="N x real time; 0 = a stepping clock moved by the admin 'step' command")
+    p.add_argument("--hold-until-client", action="store_true",
+                   help="hold the clock 5 minutes before the first open until the first API "
+                        "client is ready to trade (asks for live data or places an order, or "
+                        "has been connected 10 s), then run it at --speed: a bot started after "
+                        "the Gateway trades from the open")
     p.add_argument("--skip-nights", action="store_true",
                    help="jump the clock from 15 min after a close to 5 min before the next open")
     p.add_argument("--cash", type=float, default=100_000.0, help="starting cash of each account (USD)")
@@ -114,6 +126,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.speed < 0:
         parser.error(f"--speed {args.speed:g}: must be >= 0 (0 = stepping)")
+    if args.hold_until_client and args.speed == 0:
+        parser.error("--hold-until-client: needs a running clock to release: give --speed N > 0")
     if args.port < 0 or (args.admin_port is not None and args.admin_port < 0):
         parser.error("--port/--admin-port: must be >= 0 (0 = any free port)")
     if args.cash <= 0:
@@ -128,9 +142,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--date: use either --date or --from/--to")
     if bool(args.date_from) != bool(args.date_to) and args.days is None:
         parser.error("--from/--to: give both (or one of them with --days N)")
+    if args.symbols_from is not None:
+        if args.symbols:
+            parser.error("--symbols-from: use either --symbols or --symbols-from")
+        args.symbols = _symbols_from(args.symbols_from, parser)
     if args.state is not None and not args.state.parent.is_dir():
         parser.error(f"--state {args.state}: directory {args.state.parent} does not exist")
     return args
+
+
+def _symbols_from(path: Path, parser: argparse.ArgumentParser) -> list[str]:
+    """The "symbols" list of a watchlist or universe JSON (one line and exit 2 when it has none)."""
+    try:
+        symbols = json.loads(path.read_text()).get("symbols")
+    except (OSError, ValueError, AttributeError) as exc:
+        parser.error(f"--symbols-from {path}: cannot read it ({exc}): point it at a watchlist "
+                     "or universe JSON")
+    if not isinstance(symbols, list) or not symbols or not all(
+            isinstance(s, str) and s for s in symbols):
+        parser.error(f"--symbols-from {path}: no \"symbols\" list of tickers in it: use a "
+                     "watchlist or universe JSON")
+    return [s.upper() for s in symbols]
 
 
 def last_completed_session(now: datetime) -> date:
@@ -172,8 +204,15 @@ def source_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser |
     if args.synthetic:
         days = _days(args, parser, last_completed_session(datetime.now(tz=NY)))
         symbols = [s.upper() for s in (args.symbols or ["SPY", "QQQ", "AAPL"])]
+        known = known_tickers()  # real tickers only, as at IB (sim/market/tickers.py)
+        for symbol in symbols:
+            if symbol not in known:
+                parser.error(f"--symbols {symbol}: not a US stock or ETF the simulator knows "
+                             f"(sim/market/{TICKERS_FILE.name} or the shared data): check the "
+                             "ticker")
         warmup = previous_sessions(days[0], SYNTHETIC_WARMUP_SESSIONS)
-        return SyntheticMarket(args.seed, symbols, [*warmup, *days]), days, symbols
+        market = SyntheticMarket(args.seed, symbols, [*warmup, *days], universe=known)
+        return market, days, symbols
     data = args.data or DEFAULT_DATA
     if not (data / "intraday").is_dir():
         parser.error(f"--data {data}: no intraday/ directory there; pass --data DIR (the shared data) or --synthetic")
@@ -200,9 +239,12 @@ async def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
 
     source, days, symbols = source_from_args(args, parser)
     speed = None if args.speed == 0 else args.speed
+    held = args.hold_until_client  # the clock waits at the pre-open for the first client
+    start = session_bounds(days[0])[0] - HOLD_LEAD if held else None
     try:
         sim = GatewaySimulator.build(
-            source, days[0], symbols, days=days, speed=speed, cash=args.cash, account_id=args.account,
+            source, days[0], symbols, days=days, speed=None if held else speed, start=start,
+            cash=args.cash, account_id=args.account,
             second_account=args.second_account, second_positions=args.second_positions,
             state_path=args.state, host=args.host, port=args.port, admin_port=args.admin_port,
             master_client_id=args.master_client_id, skip_nights=args.skip_nights,
@@ -228,7 +270,18 @@ async def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         f"{','.join(symbols)} at {pace}, account {accounts}, {timing}",
         flush=True,
     )
+    print(f"simulator id {sim.simulator_id}: a bot files its records of this simulator under "
+          f"sim_runs/{sim.simulator_id}/", flush=True)
+    release = None
+    if held and speed is not None:  # sim/clock_hold.py
+        hold = ClockHold(sim, speed, say=lambda line: print(line, flush=True))
+        sim.request_observers.append(hold.observe)
+        print(f"clock held at {sim.now():%Y-%m-%d %H:%M} until the first API client is ready to "
+              f"trade (live data or an order, or {GRACE_S:g} s connected)", flush=True)
+        release = asyncio.get_running_loop().create_task(hold.run())
     await stopped.wait()
+    if release is not None:
+        release.cancel()
     await sim.stop()
 
 

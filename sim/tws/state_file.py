@@ -48,6 +48,9 @@ class StateFile:
         replay = plan.replay_at(clock.now())
         gateway.engine.set_replay(replay)
         gateway.feeds.set_replay(replay)
+        saved_id = data.get("simulator_id")
+        if isinstance(saved_id, str) and saved_id:
+            gateway.accounts.simulator_id = saved_id  # the same simulator: the same records
         try:
             snapshot.restore(gateway.engine, data, clock.now())
             desk = data.get("desk", {})
@@ -61,6 +64,7 @@ class StateFile:
 
     def save(self, gateway: Any) -> None:
         data = snapshot.take(gateway.engine)
+        data["simulator_id"] = gateway.accounts.simulator_id
         data["desk"] = {
             "orders": gateway.orders.mapping(),
             "max_order_ids": {str(k): v for k, v in gateway.orders.max_ids().items()},

@@ -63,10 +63,18 @@ def start_bot(workdir: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def run_log_path(workdir: Path, day: str) -> Path:
-    """The newest run log of `day` (real runs in logs/, simulated ones in logs/sim/)."""
-    found = sorted((workdir / "logs").rglob(f"day_trader_run_{day}*.json"), key=lambda p: p.name)
-    assert found, f"no run log of {day} under {workdir / 'logs'}"
+    """The newest run log of `day` (real runs in logs/, a simulator's in its namespace
+    sim_runs/<id>/logs/, those of a --db of the test's choosing in logs/sim/)."""
+    found = sorted([*(workdir / "logs").rglob(f"day_trader_run_{day}*.json"),
+                    *(workdir / "sim_runs").rglob(f"day_trader_run_{day}*.json")],
+                   key=lambda p: p.name)
+    assert found, f"no run log of {day} under {workdir / 'logs'} or {workdir / 'sim_runs'}"
     return found[-1]
+
+
+def sim_namespaces(workdir: Path) -> list[Path]:
+    """The simulators' record namespaces a run left in `workdir` (trade/records_routing.py)."""
+    return sorted(p for p in (workdir / "sim_runs").glob("*") if p.is_dir())
 
 
 def run_log(workdir: Path, day: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """A newcomer's first day (issue 14), driven through `day_trader.py` as a user runs it.
 
 Records never overwrite or mix (a run id per run; a simulator's records apart from real ones
-however it runs), a login's wrong account is refused, a quiet day explains itself, the DB and the
+however it runs, in the simulator's own namespace), a login's wrong account is refused, a quiet day explains itself, the DB and the
 run log agree on one P&L, and an interrupted simulated day leaves nothing dangling in the DB.
 """
 
@@ -15,7 +15,14 @@ from datetime import date
 from pathlib import Path
 
 from observability.history import HistoryDB
-from tests.e2e.harness import DATA, GatewayProcess, run_bot, start_bot, write_watchlist
+from tests.e2e.harness import (
+    DATA,
+    GatewayProcess,
+    run_bot,
+    sim_namespaces,
+    start_bot,
+    write_watchlist,
+)
 
 DAY = "2025-07-03"  # a half day: the replays are short
 DATE = date.fromisoformat(DAY)
@@ -30,19 +37,20 @@ def _replay(tmp_path: Path, *extra: str, watchlist: Path | None = None, speed: s
 
 
 def _logs(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "logs").rglob(f"day_trader_run_{DAY}*.json"))
+    return sorted([*(tmp_path / "logs").rglob(f"day_trader_run_{DAY}*.json"),
+                   *(tmp_path / "sim_runs").rglob(f"day_trader_run_{DAY}*.json")])
 
 
 def test_two_runs_of_one_date_keep_two_logs_and_their_own_metrics(tmp_path):
-    first = _replay(tmp_path)
-    second = _replay(tmp_path)
+    db = tmp_path / "rehearsal.db"  # one DB of the user's choosing, across two simulators
+    first = _replay(tmp_path, "--db", str(db))
+    second = _replay(tmp_path, "--db", str(db))
     assert first.returncode == second.returncode == 0, second.stderr[-2000:]
     logs = _logs(tmp_path)
     assert len(logs) == 2 and all(p.parent.name == "sim" for p in logs)  # kept apart from real
     runs = [json.loads(p.read_text()) for p in logs]
     assert runs[0]["run_id"] != runs[1]["run_id"] and all(p.name.endswith(f"{r['run_id']}.json")
                                                           for p, r in zip(logs, runs, strict=True))
-    db = tmp_path / "trading_history.sim.db"
     assert db.exists() and not (tmp_path / "trading_history.db").exists()
     with HistoryDB.open(db) as history:
         rows = history.daily_metrics("day_trader", DATE, DATE, run_id=None)
@@ -70,8 +78,9 @@ def test_a_standalone_simulator_never_writes_the_real_db(tmp_path):
         gateway.stop()
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (tmp_path / "trading_history.db").exists(), "simulated trades in the real DB"
-    assert (tmp_path / "trading_history.sim.db").exists()
-    assert _logs(tmp_path) and all(p.parent.name == "sim" for p in _logs(tmp_path))
+    [home] = sim_namespaces(tmp_path)  # the simulator's own records
+    assert (home / "trading_history.db").exists()
+    assert _logs(tmp_path) and all(p.parent == home / "logs" for p in _logs(tmp_path))
 
 
 def test_an_account_the_login_does_not_have_is_refused_naming_the_ones_it_has(tmp_path):
@@ -131,10 +140,10 @@ def test_an_interrupted_simulated_day_leaves_no_open_intent_behind(tmp_path):
     the next start closes the intents no broker position carries any more."""
     # SPY is bought at 10:31 and held to the flatten: at 600x the wait is seconds, the hold 14 s
     watchlist = write_watchlist(tmp_path, ["SPY"], FAST)
+    db = tmp_path / "rehearsal.db"  # one DB of the user's choosing, across two simulators
     bot = start_bot(tmp_path, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
                     "--sim-date", DAY, "--speed", "600", "--watchlist", str(watchlist),
-                    "--no-improve", "--status-port", "0")
-    db = tmp_path / "trading_history.sim.db"
+                    "--no-improve", "--status-port", "0", "--db", str(db))
 
     def held() -> bool:
         if not db.exists():
@@ -155,7 +164,7 @@ def test_an_interrupted_simulated_day_leaves_no_open_intent_behind(tmp_path):
     assert bot.returncode == 0, err[-2000:]
     log = json.loads(_logs(tmp_path)[-1].read_text())
     assert log["stopped_by"] == "signal" and log["open_positions"][0]["symbol"] == "SPY"
-    again = _replay(tmp_path)  # a new simulator: the old positions are gone
+    again = _replay(tmp_path, "--db", str(db))  # a new simulator: the old positions are gone
     assert again.returncode == 0, again.stderr[-2000:]
     with HistoryDB.open(db) as history:
         dangling = [i for i in history.open_intents("intraday") if i.run_id != _run_ids(tmp_path)[-1]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.harness import DATA, run_bot, write_watchlist
+from tests.e2e.harness import DATA, run_bot, sim_namespaces, write_watchlist
 
 FIRST, SECOND = "2025-07-03", "2025-07-07"  # a half day, the 4th of July, a weekend, a full day
 FLAT_BY = {FIRST: "12:56", SECOND: "15:56"}  # flatten time + 60 s
@@ -29,7 +29,8 @@ def test_a_replayed_range_trades_each_session_with_the_previous_nights_parameter
     assert f"replay of {FIRST}..{SECOND}" in out
     assert f"parameters for {SECOND}: scheduled by the cycle of {FIRST}" in out
 
-    logs = sorted((tmp_path / "logs" / "sim").glob("day_trader_run_*.json"))
+    [home] = sim_namespaces(tmp_path)  # one simulator, one namespace for the whole range
+    logs = sorted((home / "logs").glob("day_trader_run_*.json"))
     assert [p.name[len("day_trader_run_"):][:17] for p in logs] == [
         f"{FIRST}_092500", f"{SECOND}_092500"]  # both joined at the pre-open
     runs = {json.loads(p.read_text())["date"]: json.loads(p.read_text()) for p in logs}
@@ -37,7 +38,7 @@ def test_a_replayed_range_trades_each_session_with_the_previous_nights_parameter
         assert run["flat_at"] is not None and run["flat_at"][11:16] <= FLAT_BY[day], run["flat_at"]
         assert f"day_trader: {day}: {len(run['trades'])} trades, realized P&L" in out
 
-    reports = tmp_path / "reports" / "improvement"
+    reports = home / "reports" / "improvement"  # beside the range's own DB
     first = json.loads((reports / f"improvement_report_{FIRST}.json").read_text())
     second = json.loads((reports / f"improvement_report_{SECOND}.json").read_text())
     assert first["next_session"] == SECOND

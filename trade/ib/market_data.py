@@ -72,7 +72,7 @@ class IBMarketData:
         contract = self._contract(symbol)
         seconds = _bar_seconds(bar_size)
         for attempt in range(3):
-            await self._conn.history_pacer.acquire()
+            await self._conn.history_pacer.acquire(f"{symbol} {bar_size} bars", seconds)
             violations = self._pacing_violations
             bars = await self._ib.reqHistoricalDataAsync(
                 contract, endDateTime="", durationStr=duration, barSizeSetting=bar_size,

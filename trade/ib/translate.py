@@ -128,17 +128,19 @@ def position(ib_position: Any) -> Position:
 
 
 SIMULATOR_TAG = "SimulatedGateway"  # sent only by sim/gateway.py (sim/tws/account_values.py)
+# its value: "ib-gateway-sim/<simulator id>" (a simulator that names no id: "ib-gateway-sim")
 
 
 def account(account_id: str, values: list[Any]) -> Account:
     """Account from `accountValues()`; USD (or BASE) rows win over other currencies."""
     fields: dict[str, float] = {}
-    simulated = False
+    simulated, simulator_id = False, None
     for value in values:
         if value.account != account_id or value.currency not in ("USD", "BASE", ""):
             continue
         if value.tag == SIMULATOR_TAG:
             simulated = True
+            simulator_id = str(value.value).partition("/")[2] or None
             continue
         try:
             fields[value.tag] = float(value.value)
@@ -152,6 +154,7 @@ def account(account_id: str, values: list[Any]) -> Account:
         realized_pnl=fields.get("RealizedPnL", 0.0),
         unrealized_pnl=fields.get("UnrealizedPnL", 0.0),
         simulated=simulated,
+        simulator_id=simulator_id,
     )
 
 

@@ -26,12 +26,12 @@ from observability.schema import DailyMetricsRow
 from trade.allocation import AllocationRegistry, Claim
 from trade.broker import Broker, NotConnected
 from trade.calendar import MarketCalendar, Session
-from trade.config import DEFAULT_DB_PATH, Settings
+from trade.config import Settings
 from trade.intraday.context import AlertSink
 from trade.intraday.preflight_standing import preflight_standing
 from trade.intraday.run_log import RunLog, new_run_id
 from trade.intraday.trader import BOOK, IntradayTrader, TraderOptions
-from trade.models import Account
+from trade.records_routing import records_for
 from trade.risk import RiskManager
 from trade.startup import check_writable, refuse_live_account
 from trade.watchlist import Watchlist, analyze_watchlist
@@ -44,19 +44,10 @@ class TradingDayResult:
     run_log: RunLog | None
     log_path: str | None
     message: str
-    db_path: Path | None = None  # where this run's records went (the sim DB for a simulator)
+    db_path: Path | None = None  # where this run's records went (trade/records_routing.py)
     logs_dir: Path | None = None
     unrecorded: int = 0  # records that never reached the DB (listed in the run log)
-
-
-def records_for(settings: Settings, account: Account) -> tuple[Path, Path]:
-    """(history DB, run-log directory) for this run. A simulator's records never mix with real
-    ones, however the simulator was started: its account says it is simulated, and a DB left at
-    the real default moves to the sim DB; its run logs go to `logs/sim/`."""
-    if not account.simulated:
-        return settings.db_path, settings.logs_dir
-    db = settings.sim_db_path if settings.db_path == DEFAULT_DB_PATH else settings.db_path
-    return db, settings.logs_dir / "sim"
+    reports_dir: Path | None = None
 
 
 async def run_trading_day(
@@ -88,19 +79,19 @@ async def run_trading_day(
             nxt = calendar.next_session(today)
             return TradingDayResult(None, None, f"no NYSE session on {today}: next session {nxt.date}")
         session = calendar.session(today)
-        db_path, logs_dir = records_for(settings, account)
+        records = records_for(settings, account)  # one rule for every entry point
+        db_path, logs_dir = records.db_path, records.logs_dir
         run_id = new_run_id(session.date, broker.now())
         with tracing.span("watchlist.analyze"):
             verdicts = await through_reconnects(
                 lambda: analyze_watchlist(broker, watchlist.symbols, params=watchlist.params),
                 "the watchlist analysis")
         kept = [v for v in verdicts if v.kept]
-        log.info("run %s: records in %s, run log in %s%s", run_id, db_path, logs_dir,
-                 " (a simulated account: kept apart from real records)" if account.simulated else "")
+        log.info("run %s: %s", run_id, records.describe())
         # every place the run will write, checked before the first order: a logs/ folder found
         # unwritable at the end of a day would lose its run log
         check_writable({"the run log's folder (LOGS_DIR)": logs_dir,
-                        "the reports folder (REPORTS_DIR)": settings.reports_dir})
+                        "the reports folder (REPORTS_DIR)": records.reports_dir})
         preflight = preflight_standing(logs_dir, account)  # the flatten's release, or its fallback
         log.info("%s", preflight.line)
         handle = tracing.current()
@@ -161,7 +152,7 @@ async def run_trading_day(
                             settings.allocation)
         lost = len(run_log.extra.get("unrecorded", []))
         return TradingDayResult(run_log, str(path), f"run log written to {path}", db_path, logs_dir,
-                                lost)
+                                lost, reports_dir=records.reports_dir)
     finally:
         if db is not None:
             db.close()

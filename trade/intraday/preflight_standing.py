@@ -56,7 +56,7 @@ class PreflightStanding:
 
 def preflight_standing(logs_dir: Path, account: Account) -> PreflightStanding:
     """The standing of `account` from the newest record in `logs_dir` (the directory the day's
-    run log goes to: a simulated account's is `logs/sim`)."""
+    run log goes to: a simulated account's is its simulator's `sim_runs/<id>/logs`)."""
     who = f"account {account.masked_id}"
     fallback = FALLBACKS[RELEASE_STEP]
     if not account.is_paper and not account.simulated:

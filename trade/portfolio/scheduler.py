@@ -29,6 +29,7 @@ from trade.portfolio.scheduling import NY, Action, DayRecord, Decision, RunPlan,
 log = logging.getLogger(__name__)
 
 JOB_ID = "weekly-heartbeat"
+NOTICE_S = 3.0  # a wait this long is announced
 
 Clock = Callable[[], datetime]
 Record = Callable[[date], DayRecord]
@@ -50,6 +51,7 @@ class WeeklyScheduler:
         self._task: asyncio.Task[None] | None = None
         self._first_beat: asyncio.Task[None] | None = None
         self._last_reason = ""
+        self._current: Decision | None = None  # what the running task does
         self.decisions: list[Decision] = []  # every non-wait decision, for the run's summary
 
     def start(self) -> None:
@@ -72,6 +74,7 @@ class WeeklyScheduler:
         if decision.action is Action.WAIT:
             return
         self.decisions.append(decision)
+        self._current = decision
         self._task = asyncio.get_running_loop().create_task(self._run(decision))
 
     async def _run(self, decision: Decision) -> None:
@@ -91,7 +94,14 @@ class WeeklyScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._task is not None and not self._task.done():
+            what = ("re-check" if self._current is not None
+                    and self._current.action is Action.RECHECK else "weekly cycle")
+            if wait_for_cycle > NOTICE_S:  # never a silent pause: say what the stop waits for
+                log.info("stopping: the running %s has up to %g s to finish", what,
+                         wait_for_cycle)
             done, _ = await asyncio.wait([self._task], timeout=wait_for_cycle)
             if not done:
+                log.info("stopping: the %s did not finish in %g s: cancelled", what,
+                         wait_for_cycle)
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
