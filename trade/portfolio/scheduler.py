@@ -52,6 +52,7 @@ class WeeklyScheduler:
         self._first_beat: asyncio.Task[None] | None = None
         self._last_reason = ""
         self._current: Decision | None = None  # what the running task does
+        self._stopped = False  # a beat already queued when the run stops reads nothing (the DB closes)
         self.decisions: list[Decision] = []  # every non-wait decision, for the run's summary
 
     def start(self) -> None:
@@ -63,7 +64,8 @@ class WeeklyScheduler:
         self._first_beat = asyncio.get_running_loop().create_task(self.beat())  # no wait at start
 
     async def beat(self) -> None:
-        if self.running or asyncio.get_running_loop().time() < self._quiet_until:
+        if (self._stopped or self.running
+                or asyncio.get_running_loop().time() < self._quiet_until):
             return
         now = self.clock()
         decision = decide(now, self.plan, self.calendar, self.record(now.astimezone(NY).date()))
@@ -91,6 +93,7 @@ class WeeklyScheduler:
 
     async def shutdown(self, wait_for_cycle: float = 0.0) -> None:
         """Stop beating; give a running cycle `wait_for_cycle` seconds before cancelling it."""
+        self._stopped = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._task is not None and not self._task.done():

@@ -125,6 +125,7 @@ async def run_scheduled(cycle: WeeklyCycle, plan: RunPlan, calendar: MarketCalen
     try:
         while not stop.is_set():
             if until is not None and until() and not scheduler.running:
+                await scheduler.beat()  # the schedule's last word (e.g. no re-check before the close)
                 break
             await asyncio.sleep(min(beat_s, 0.2))
     finally:

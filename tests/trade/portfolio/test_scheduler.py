@@ -4,7 +4,7 @@ starts a cycle only when `decide` says so; a long cycle is never started twice."
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -128,3 +128,37 @@ async def test_a_failing_cycle_does_not_stop_the_schedule_nor_repeat_at_every_be
         assert len(calls) == 2
     finally:
         await scheduler.shutdown()
+
+
+async def test_a_beat_after_the_stop_reads_nothing():
+    """A beat already queued when the run stopped read the day's record from a closed DB
+    ("Job ... raised an exception" at the end of a scheduled simulated day, under load)."""
+    day = FakeDay(datetime(2026, 11, 9, 16, 3, tzinfo=NY))
+    reads: list[date] = []
+
+    def record(when: date) -> DayRecord:
+        reads.append(when)
+        raise RuntimeError("Cannot operate on a closed database.")
+
+    scheduler = WeeklyScheduler(PLAN, MarketCalendar(), day.clock, record, day.run, 0.02)
+    await scheduler.shutdown()
+    await scheduler.beat()
+    assert reads == []
+
+
+async def test_a_run_that_ends_at_the_close_says_the_schedules_last_word(caplog):
+    """`until()` ended the loop before a beat saw the close: the run's last re-check ended at
+    16:01 and "no re-check before the 16:00 close" was never said (1 run in 7 under load)."""
+    import logging
+    from types import SimpleNamespace
+
+    from trade.portfolio.service import run_scheduled
+
+    day = FakeDay(datetime(2026, 11, 9, 16, 1, tzinfo=NY))
+    day.records[day.now.date()] = DayRecord("done", day.now)
+    cycle = SimpleNamespace(broker=SimpleNamespace(now=day.clock))
+    plan = RunPlan(("Monday",), time(10, 0), interval=timedelta(minutes=30))
+    caplog.set_level(logging.INFO, logger="trade.portfolio.scheduler")
+    await run_scheduled(cycle, plan, MarketCalendar(), day, asyncio.Event(), lambda _: None,  # type: ignore[arg-type]  # a cycle is only its broker's clock here
+                        until=lambda: True, beat_s=60.0)
+    assert any("no re-check before the 16:00 close" in r.message for r in caplog.records)
