@@ -108,6 +108,10 @@ class Settings:
     # alerts (apprise URLs hold tokens: `redacted()` shows their schemes only)
     alert_urls: tuple[str, ...] = ()
     alert_mute: tuple[str, ...] = ()  # levels kept off the phone (still logged)
+    # how long a condition lasts before the day trader's critical alert (real seconds): a
+    # position without correct exits at the broker, IB unreachable while holding
+    alert_unprotected_s: float = 30.0
+    alert_unreachable_s: float = 120.0
 
     @property
     def llm_enabled(self) -> bool:
@@ -303,6 +307,12 @@ def _options(bot: str) -> list[_Option]:
                 "one of " + ", ".join(LOG_LEVELS)),
         _Option("alert_urls", "ALERT_URLS", "--alert-url", parse_urls, URLS_FIX),
         _Option("alert_mute", "ALERT_MUTE", "--alert-mute", parse_mute, MUTE_FIX),
+        _Option("alert_unprotected_s", "ALERT_UNPROTECTED_S", None,
+                lambda v: _float(v, 0.0, 3600.0, low_open=True),
+                "seconds in (0, 3600], e.g. 30 (a position without exits before the alert)"),
+        _Option("alert_unreachable_s", "ALERT_UNREACHABLE_S", None,
+                lambda v: _float(v, 0.0, 3600.0, low_open=True),
+                "seconds in (0, 3600], e.g. 120 (IB unreachable while holding before the alert)"),
     ]  # fmt: skip
 
 

@@ -146,6 +146,12 @@ class Endpoint:
             current = getattr(plugin, name, None)
             if isinstance(current, int | float) and current > timeout_s:
                 setattr(plugin, name, timeout_s)
+        # the notifier paces each endpoint (its token bucket, a critical alert never waiting);
+        # apprise's own throttle would sleep on the sending thread before a message that follows
+        # another within `request_rate_per_sec` seconds: 5.5 s for e-mail, which held a critical
+        # alert back behind an info one and let the exit flush (2 s) lose the day's last mail
+        if isinstance(getattr(plugin, "request_rate_per_sec", None), int | float):
+            plugin.request_rate_per_sec = 0
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]
                                       | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None

@@ -65,6 +65,7 @@ class _Outlet:
         self.bucket = TokenBucket(policy.burst, policy.refill_s, now)
         self.backlog: list[_Pending] = []
         self.busy = False
+        self.in_flight = 0  # alerts in the send under way
         self.waiting = False  # for a token
         self.failing = False
         self.failed_in_a_row = 0
@@ -200,7 +201,8 @@ class Notifier:
             failed = sum(e.failures for e in stats.endpoints)
             dropped = sum(stats.dropped.values()) + sum(e.dropped for e in stats.endpoints)
             log.info("alerts: %d notified, %d messages sent, %d failed sends, %d dropped, "
-                     "%d unsent at close", stats.notified, sent, failed, dropped, unsent)
+                     "%d unsent at close", stats.notified, sent, failed, dropped,
+                     stats.unsent_at_close)
 
     async def aclose(self, timeout: float | None = None) -> None:
         """`close()` without blocking the calling loop."""
@@ -266,6 +268,10 @@ class Notifier:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
                 pass
+        cut = sum(o.in_flight for o in self._outlets if o.busy)  # sends the deadline cut off
+        if cut:
+            with self._lock:
+                self._stats.unsent_at_close += cut
         for task in sends:
             task.cancel()
 
@@ -325,6 +331,7 @@ class Notifier:
             batch, outlet.backlog = outlet.backlog, []
             drops, outlet.unreported_drops = outlet.unreported_drops, 0
             outlet.busy = True
+            outlet.in_flight = len(batch)
         title, body, level = self._compose([p.alert for p in batch], drops)
         future = asyncio.wrap_future(outlet.endpoint.submit(title, body, level))
         timeout = self.policy.send_timeout_s
@@ -341,6 +348,7 @@ class Notifier:
         finally:
             with self._lock:
                 outlet.busy = False
+                outlet.in_flight = 0
             self._poke_in_loop()
 
     def _record(self, outlet: _Outlet, batch: list[_Pending], result: SendResult) -> None:

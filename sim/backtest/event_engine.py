@@ -41,6 +41,7 @@ from sim.market.sessions import session_bounds
 from sim.paper_broker import PaperBroker
 from trade.broker import Broker
 from trade.calendar import MarketCalendar, Session
+from trade.intraday.context import AlertSink
 from trade.intraday.ledger import RoundTrip
 from trade.intraday.run_log import RunLog
 from trade.intraday.trader import IntradayTrader, TraderOptions
@@ -89,9 +90,11 @@ def run_event_day(source: BarSource, day: date, symbols: Sequence[str], default:
 
 async def trade_event_day(source: BarSource, day: date, symbols: Sequence[str], default: Params,
                           config: BacktestConfig, overrides: Mapping[str, Params] | None = None,
-                          options: TraderOptions | None = None) -> DayResult:
+                          options: TraderOptions | None = None,
+                          alerts: AlertSink | None = None) -> DayResult:
     """`symbols` in subscription order; those without bars on `day` sit the session out (the
-    day's batch); `overrides`: per-symbol params replacing `default`."""
+    day's batch); `overrides`: per-symbol params replacing `default`; `alerts`: where the
+    trader's alerts go (none by default: nobody waits for a replay's)."""
     symbols = [s for s in symbols if day in source.sessions(s)]
     if not symbols:
         return DayResult(day)
@@ -101,7 +104,7 @@ async def trade_event_day(source: BarSource, day: date, symbols: Sequence[str], 
     broker = PaperBroker(engine)
     own = {s: (overrides or {}).get(s, default) for s in symbols}
     return await trade_day(broker, day, symbols, own, default, config, step=broker.step_to,
-                           options=options)
+                           options=options, alerts=alerts)
 
 
 Step = Callable[[datetime], Awaitable[None]]
@@ -110,7 +113,8 @@ Settle = Callable[[IntradayTrader], Awaitable[None]]
 
 async def trade_day(broker: Broker, day: date, symbols: Sequence[str], own: Mapping[str, Params],
                     default: Params, config: BacktestConfig, *, step: Step,
-                    options: TraderOptions | None = None, settle: Settle | None = None) -> DayResult:
+                    options: TraderOptions | None = None, settle: Settle | None = None,
+                    alerts: AlertSink | None = None) -> DayResult:
     """The day session's sequence over any connected `broker` whose market moves by
     `await step(t)`; `await settle(trader)` (default: `SETTLE_TURNS` event-loop turns) runs
     after `run()` starts and after each minute, so the trader has reacted before the market
@@ -125,7 +129,7 @@ async def trade_day(broker: Broker, day: date, symbols: Sequence[str], own: Mapp
         trader = IntradayTrader(
             broker, db, session, {v.symbol: own[v.symbol] for v in kept},
             risk_for(config, default, len(kept)), options or trader_options(config),
-            RunLog(day, config.allocation, {}),
+            RunLog(day, config.allocation, {}), alerts=alerts,
         )
         await trader.start(warmup={v.symbol: v.bars for v in kept},
                            daily_atr_pct={v.symbol: v.stats["daily_atr_pct"] for v in kept

@@ -89,6 +89,12 @@ class GatewayControls:
         """The next order `only` accepts (default: any) is rejected with IB error `code`."""
         self.orders.armed_reject = ArmedReject(code, only or OrderFilter())
 
+    def reject_orders(self, code: int | None, only: OrderFilter | None = None) -> None:
+        """Every new order `only` accepts is rejected with IB error `code` until lifted (`code`
+        None): an order IB keeps refusing, e.g. exits for a symbol it will not take orders in
+        (a halt, a missing trading permission, a price outside its limits)."""
+        self.orders.standing_reject = None if code is None else ArmedReject(code, only or OrderFilter())
+
     def reject_next_child(self, code: int = errors.ORDER_REJECTED, only: OrderFilter | None = None) -> None:
         base = only or OrderFilter()
         self.reject_next_order(code, OrderFilter("child", base.order_type, base.action, base.symbol, base.ref))

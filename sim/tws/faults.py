@@ -8,6 +8,7 @@ Commands map 1:1 onto `FaultTarget` methods so tests and the admin port exercise
     connectivity restored [lost]    send 1102 (data kept) or 1101 (data lost)
     reject-next CODE [FILTER]       reject the next order (FILTER accepts) with IB error CODE
     reject-next-child CODE [FILTER] the same, only for a child order (parentId set)
+    reject-orders CODE [FILTER]     reject every new order FILTER accepts until `reject-orders off`
     partial-next F [FILTER]         the next fill (of an order FILTER accepts) takes only F of it
     partial-next-child F [FILTER]   the same, only for a child order's fill
     cancel-order ID|REF|SYMBOL      cancel working orders "from TWS": an engine order id (as in
@@ -96,6 +97,7 @@ class FaultTarget(Protocol):
     def connectivity_lost(self) -> None: ...
     def connectivity_restored(self, data_kept: bool = True) -> None: ...
     def reject_next_order(self, code: int, only: OrderFilter = ...) -> None: ...
+    def reject_orders(self, code: int | None, only: OrderFilter = ...) -> None: ...
     def partial_fill_next(self, fraction: float, only: OrderFilter = ...) -> None: ...
     def cancel_order_from_tws(self, target: str) -> list[int]: ...
     def pacing_violation_next(self) -> None: ...
@@ -117,7 +119,8 @@ def _number(text: str, what: str) -> float:
 
 
 HELP = ("OK commands: restart N | connectivity lost|restored [lost] | reject-next CODE [FILTER] | "
-        "reject-next-child CODE [FILTER] | partial-next F [FILTER] | partial-next-child F [FILTER] | "
+        "reject-next-child CODE [FILTER] | reject-orders CODE [FILTER]|off | "
+        "partial-next F [FILTER] | partial-next-child F [FILTER] | "
         "cancel-order ID|REF|SYMBOL | pacing-next | speed N|step | step S | status | state; "
         "FILTER: child|parent type=T action=A symbol=S ref=TEXT")
 
@@ -164,6 +167,14 @@ def _apply(target: FaultTarget, cmd: str, args: list[str]) -> str:
         only = OrderFilter.parse(args[1:], "child" if cmd.endswith("child") else "any")
         target.reject_next_order(code, only)
         return f"OK next order ({only.describe()}) will be rejected with {code}"
+    if cmd == "reject-orders":
+        if args and args[0].lower() == "off":
+            target.reject_orders(None)
+            return "OK orders are no longer rejected"
+        code = int(_number(args[0], "reject-orders code")) if args else 201
+        only = OrderFilter.parse(args[1:])
+        target.reject_orders(code, only)
+        return f"OK every new order ({only.describe()}) is rejected with {code} until 'reject-orders off'"
     if cmd in ("partial-next", "partial-next-child"):
         fraction = _number(args[0], f"{cmd} fraction") if args else 0.5
         if not 0 < fraction < 1:

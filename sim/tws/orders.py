@@ -44,7 +44,8 @@ class OrderKey:
 
 @dataclass(frozen=True, slots=True)
 class ArmedReject:
-    """The `reject-next` fault: reject the next order `only` accepts with IB error `code`."""
+    """The `reject-next` fault: reject the next order `only` accepts with IB error `code` (and
+    the `reject-orders` fault: every one, until it is lifted)."""
 
     code: int
     only: OrderFilter
@@ -69,6 +70,7 @@ class OrderDesk:
         self._next_engine_id = 1
         self._max_order_id: dict[int, int] = {}  # per client: never hand out a used id again
         self.armed_reject: ArmedReject | None = None
+        self.standing_reject: ArmedReject | None = None  # `reject-orders`: until lifted
         self._cancel_requested: set[int] = set()
         self.previews: Any = None  # set by the gateway: what-if figures (sim.tws.preview)
         self._warning_first: tuple[int, str] | None = None  # (engine id, 399 text) of the order being placed
@@ -82,6 +84,18 @@ class OrderDesk:
     @reject_next.setter
     def reject_next(self, code: int | None) -> None:
         self.armed_reject = None if code is None else ArmedReject(code, OrderFilter())
+
+    def _armed_for(self, req: Any) -> ArmedReject | None:
+        """The rejection fault a new order meets: the one-shot `reject-next` first (used up),
+        else the standing `reject-orders`."""
+        armed = self.armed_reject
+        if armed is not None and armed.only.accepts_request(req):
+            self.armed_reject = None
+            return armed
+        standing = self.standing_reject
+        if standing is not None and standing.only.accepts_request(req):
+            return standing
+        return None
 
     # -- ids ------------------------------------------------------------------------------
     def client_key(self, engine_id: int) -> OrderKey:
@@ -159,9 +173,8 @@ class OrderDesk:
             send_error(errors.DUPLICATE_ORDER_ID, errors.message(errors.DUPLICATE_ORDER_ID))
             return
         self._note_id(key)
-        armed = self.armed_reject
-        if existing_id is None and armed is not None and armed.only.accepts_request(req):
-            self.armed_reject = None
+        armed = self._armed_for(req) if existing_id is None else None
+        if armed is not None:
             self._refuse(key, req, armed.code)
             send_error(armed.code, errors.message(armed.code, "simulated rejection (fault injection)"))
             self._transmit_held_parent(client_id, req)

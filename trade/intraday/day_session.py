@@ -129,7 +129,9 @@ async def run_trading_day(
             broker, db, session, {v.symbol: watchlist.params_for(v.symbol) for v in kept},
             risk, TraderOptions(allocation=settings.allocation, variant=variant,
                                 release_backstop=preflight.release_backstop,
-                                adopt=dict(adopt or {})), run_log,
+                                adopt=dict(adopt or {}),
+                                unprotected_alert_s=settings.alert_unprotected_s,
+                                unreachable_alert_s=settings.alert_unreachable_s), run_log,
             alerts=alerts,
         )
         await through_reconnects(lambda: trader.start(

@@ -41,14 +41,14 @@ log = logging.getLogger(__name__)
 
 CANCEL_CONFIRM_S = 5.0
 FINISHED_CODES = (103, 104)  # IB's answer to a modification of an order that has just finished
-UNPROTECTED_ALERT_S = 30.0  # real seconds a position may lack correct exits before a person hears
 
 
 class ExitKeeper:
     """The only writer of each symbol's exit watch (`SymbolBook.exits`)."""
 
     def __init__(self, ctx: TraderContext, fills: FillRecorder, backstop_at: datetime | None, *,
-                 exit_grace_s: float, entry_grace_s: float) -> None:
+                 exit_grace_s: float, entry_grace_s: float,
+                 unprotected_alert_s: float = 30.0) -> None:
         self.ctx = ctx
         self.fills = fills
         self.broker = ctx.broker
@@ -60,6 +60,7 @@ class ExitKeeper:
         self.backstop_at = backstop_at
         self.exit_grace_s = exit_grace_s
         self.entry_grace_s = entry_grace_s
+        self.unprotected_alert_s = unprotected_alert_s  # the repairs failing this long: a person
         self.backstop_refused: set[str] = set()  # symbols whose backstop leg the broker rejected
         self.repairs = 0
         self._covers: dict[str, int] = {}  # cover ref -> shares it asked for (sent this run)
@@ -125,15 +126,16 @@ class ExitKeeper:
                 self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s), critical=True)
 
     def _alert_if_long(self, book: SymbolBook, mono: float) -> None:
-        """A position whose exits stay wrong for `UNPROTECTED_ALERT_S` (the repairs failing):
+        """A position whose exits stay wrong for `unprotected_alert_s` (the repairs failing):
         the owner is told once per incident."""
         watch = book.exits
         if watch.wrong_since is None:
             watch.wrong_since = mono
-        elif not watch.alerted and mono - watch.wrong_since >= UNPROTECTED_ALERT_S:
+        elif not watch.alerted and mono - watch.wrong_since >= self.unprotected_alert_s:
             watch.alerted = True
             self.ctx.alerts.notify(ev.unprotected_position(
-                ev.DAY_TRADER, book.symbol, book.qty, UNPROTECTED_ALERT_S, at=self.broker.now()))
+                ev.DAY_TRADER, book.symbol, book.qty, self.unprotected_alert_s,
+                at=self.broker.now()))
 
     # -- entry follow-up ------------------------------------------------------------------------
     def entry_done(self, book: SymbolBook, legs: BracketTickets, entry: OrderTicket) -> None:

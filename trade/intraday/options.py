@@ -40,3 +40,4 @@ class TraderOptions:
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
     adopt: dict[str, int | None] = field(default_factory=dict)  # --adopt SYMBOL[:QTY] (None: all)
     unreachable_alert_s: float = 120.0  # real seconds without IB while holding before an alert
+    unprotected_alert_s: float = 30.0  # real seconds a position's exits stay wrong before an alert

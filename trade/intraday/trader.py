@@ -123,7 +123,8 @@ class IntradayTrader:
         self.feed = BarFeed(ctx, self._process_bar, options.warmup_duration)
         backstop = backstop_time(session, options) if options.broker_backstop else None
         self.exits = ExitKeeper(ctx, self.fills, backstop, exit_grace_s=options.exit_grace_s,
-                                entry_grace_s=options.entry_grace_s)
+                                entry_grace_s=options.entry_grace_s,
+                                unprotected_alert_s=options.unprotected_alert_s)
         self.entries = EntryDesk(ctx, risk, self.exits, self.fills)
         self.sync = BrokerSync(ctx, self.lots, self.fills, self.exits, self.entries, OTHER_BOOKS,
                                self._on_fill)

@@ -81,6 +81,21 @@ async def test_email_is_sent_through_a_local_smtp_server(servers, notifiers, tls
     assert smtp.password not in mail.raw
 
 
+async def test_mails_in_a_row_are_not_held_back_by_apprises_own_throttle(servers) -> None:
+    """Apprise sleeps 5.5 s on the sending thread between two e-mails of one plugin: the day's
+    last mail (sent right after a round trip's) missed the bot's 2 s flush at exit, and a
+    critical mail waited behind an info one. The notifier's own pacing is the one that holds."""
+    smtp = await servers(FakeSMTP)
+    notifier = Notifier([Endpoint.from_url(smtp.url())], policy=NO_BATCHING).start()
+    notifier.notify(ev.round_trip(ev.DAY_TRADER, "SPY", 80, 27.78, "flatten"))
+    await smtp.wait_for_messages(1)
+    notifier.notify(ev.day_end(ev.DAY_TRADER, date(2025, 7, 3), 27.78, 1, None))
+    await notifier.aclose()  # the bot's exit: at most `flush_s` (2 s)
+    assert [m.subject for m in smtp.messages] == ["INFO day trader: SPY +27.78",
+                                                  "INFO day trader: 2025-07-03: +27.78"]
+    assert notifier.stats().unsent_at_close == 0
+
+
 async def test_a_muted_level_stays_in_the_log_and_off_the_phone(servers, notifiers,
                                                                caplog) -> None:
     caplog.set_level(logging.INFO, logger="alerts")

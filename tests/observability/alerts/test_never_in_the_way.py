@@ -170,5 +170,7 @@ async def test_closing_flushes_a_held_batch_and_is_bounded_by_a_hanging_endpoint
     assert "no market data for TSLA" in flushed.body["message"]
     # ...while the hanging one is still holding its request: close() did not wait for it
     assert hanging.held == 1
+    # the digest the deadline cut off (its 2 alerts) counts as unsent, as a queued alert does
+    assert notifier.stats().unsent_at_close == 2
     notifier.notify(ev.loss_cap_hit(ev.DAY_TRADER, -1.0, 2.0))  # after close: logged, not sent
     assert notifier.stats().notified == 3

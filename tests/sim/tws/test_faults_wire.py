@@ -51,6 +51,33 @@ async def test_admin_rejects_the_next_child_only(gateway_with) -> None:
         ib.disconnect()
 
 
+async def test_admin_rejects_every_matching_order_until_lifted(gateway_with) -> None:
+    """`reject-orders`: IB refusing a symbol's exits again and again (the day trader's repairs
+    fail until a person steps in), where `reject-next` refuses one order only."""
+    gateway = await gateway_with(admin_port=0)
+    ib = await connect(gateway)
+    try:
+        [spy] = await qualified(ib, SPY)
+        codes = error_codes(ib)
+        [reply] = await admin(gateway, "reject-orders 201 action=SELL")
+        assert reply == "OK every new order (action=SELL) is rejected with 201 until 'reject-orders off'"
+        price = gateway.replay.price_at("SPY", gateway.now())
+        sells = [ib.placeOrder(spy, LimitOrder("SELL", 1, round(price * 1.5, 2))) for _ in range(3)]
+        buy = ib.placeOrder(spy, LimitOrder("BUY", 1, round(price * 0.5, 2)))
+        await settle()
+        assert codes == [201, 201, 201]
+        assert [t.orderStatus.status for t in sells] == ["Cancelled"] * 3
+        assert buy.orderStatus.status in ("Submitted", "PreSubmitted")
+        [reply] = await admin(gateway, "reject-orders off")
+        assert reply == "OK orders are no longer rejected"
+        after = ib.placeOrder(spy, LimitOrder("SELL", 1, round(price * 1.5, 2)))
+        await settle()
+        assert codes == [201, 201, 201]
+        assert after.orderStatus.status in ("Submitted", "PreSubmitted")
+    finally:
+        ib.disconnect()
+
+
 async def test_admin_partial_fill_of_the_next_child(gateway_with) -> None:
     gateway = await gateway_with(admin_port=0)
     ib = await connect(gateway)
