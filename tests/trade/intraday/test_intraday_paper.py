@@ -236,7 +236,9 @@ def test_every_exit_is_a_broker_side_child_or_the_flatten(outcome: Outcome):
     for fill in outcome.ours():
         if fill.side is Side.BUY:
             continue
-        leg = OrderRef.parse(fill.order_ref).leg  # type: ignore[union-attr]
+        ref = OrderRef.parse(fill.order_ref)
+        assert ref is not None, fill.order_ref
+        leg = ref.leg
         assert leg in ("TP", "SL", "BKS", "FLAT"), fill.order_ref
         if leg in ("TP", "SL", "BKS"):
             assert by_id[fill.order_id].parent_id != 0, f"{fill.order_ref} is not a bracket child"
