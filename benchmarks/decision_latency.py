@@ -64,7 +64,7 @@ async def measure(
     )
     assert gateway.stdout is not None
     listening = re.search(r"listening on [\d.]+:(\d+)", gateway.stdout.readline())
-    assert listening is not None, "the simulator did not say where it listens"
+    assert listening is not None, "the simulator did not start (its error is above)"
     port = int(listening.group(1))
     connection = IBConnection("127.0.0.1", port, client_id=2)
     await connection.connect()
