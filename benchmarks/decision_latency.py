@@ -63,7 +63,9 @@ async def measure(
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )
     assert gateway.stdout is not None
-    port = int(re.search(r"listening on [\d.]+:(\d+)", gateway.stdout.readline()).group(1))  # type: ignore[union-attr]
+    listening = re.search(r"listening on [\d.]+:(\d+)", gateway.stdout.readline())
+    assert listening is not None, "the simulator did not start (its error is above)"
+    port = int(listening.group(1))
     connection = IBConnection("127.0.0.1", port, client_id=2)
     await connection.connect()
     connection.ib.client.MaxRequests = 0  # see the module docstring
@@ -114,7 +116,7 @@ async def measure(
             bar_handed[bar.symbol] = time.perf_counter()
             original_on_bar(bar)
 
-        trader.feed.on_bar = timed_on_bar  # type: ignore[method-assign]
+        trader.feed.on_bar = timed_on_bar  # type: ignore[method-assign]  # a timing tap on the feed
         await broker.qualify(symbols)
         await trader.start()
         runner = asyncio.get_running_loop().create_task(trader.run())

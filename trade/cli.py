@@ -30,6 +30,7 @@ def add_flag(
     The fix ("use ...") is what a one-line error says when the flag is missing or has no value.
     """
     action = container.add_argument(*flags, **kwargs)
+    # argparse.Action declares no such field: it is read back with getattr in `one_line`
     action.fix = fix  # type: ignore[attr-defined]
     return action
 
@@ -43,6 +44,7 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {self.one_line(message)}\n")
 
+    # typeshed overloads this on a generic namespace type; ours takes and returns a Namespace
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None
                          ) -> tuple[argparse.Namespace, list[str]]:

@@ -270,14 +270,13 @@ class RiskManager:
 
     def check_entry(self, request: EntryRequest) -> RiskResult:
         binding: RiskResult | None = None
+        limit = 0  # binding's max_shares, once a rule binds
         for rule in self.rules:
             result = rule.check(request)
             if not result.allowed:
                 return result
-            if result.max_shares is not None and (
-                binding is None or result.max_shares < binding.max_shares  # type: ignore[operator]
-            ):
-                binding = result
+            if result.max_shares is not None and (binding is None or result.max_shares < limit):
+                binding, limit = result, result.max_shares
         if binding is None:
             return RiskResult(False, "no sizing rule configured: refusing to guess a quantity")
         shares = binding.max_shares

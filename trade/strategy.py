@@ -171,7 +171,7 @@ def decide(
     """
     price = state.close
     qty = position.qty if position is not None else 0
-    if qty == 0:
+    if position is None or qty == 0:
         verdict = entry_verdict(
             price, state.vwap, state.rsi, state.atr, params, now, times, capital, daily_atr_pct
         )
@@ -179,7 +179,7 @@ def decide(
     if qty < 0:
         verdict = Verdict.EXIT_FLATTEN if now >= times.flatten_at else Verdict.HOLD_SHORT_POSITION
         return signal_for(symbol, verdict, state, params, now, times)
-    entry = entry_price if entry_price is not None else position.avg_cost  # type: ignore[union-attr]
+    entry = entry_price if entry_price is not None else position.avg_cost
     take_profit, stop_loss = bracket_prices(entry, params)
     verdict = exit_verdict(price, take_profit, stop_loss, now, times)
     return signal_for(symbol, verdict, state, params, now, times, entry, take_profit, stop_loss)

@@ -121,7 +121,7 @@ def test_killed_bot_restarted_adopts_its_position_keeps_exits_and_is_flat_at_clo
         assert monitor.longest_unprotected < 5.0
         state = _assert_flat_and_recorded_once(tmp_path, gateway)
         assert not state["positions"]
-        legs = {OrderRef.parse(r).leg for r in state["order_refs"] if OrderRef.parse(r)}
+        legs = {ref.leg for r in state["order_refs"] if (ref := OrderRef.parse(r)) is not None}
         assert "PROT" not in legs, "exits were still working: the restarted bot must keep them"
     finally:
         gateway.stop()
@@ -159,7 +159,7 @@ def test_rejected_entry_and_partial_fill_are_handled_and_recorded(tmp_path):
 
 
 def test_position_owned_by_the_weekly_book_is_never_touched(tmp_path):
-    from ib_async import IB, MarketOrder, Stock
+    from ib_async import IB, Contract, MarketOrder, Stock
 
     gateway = _half_day_gateway(900)
     try:
@@ -167,6 +167,7 @@ def test_position_owned_by_the_weekly_book_is_never_touched(tmp_path):
             ib = IB()
             await ib.connectAsync("127.0.0.1", gateway.port, clientId=1, timeout=10)
             contract = (await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD")))[0]
+            assert isinstance(contract, Contract), contract  # one unambiguous contract
             trade = ib.placeOrder(contract, MarketOrder("BUY", 40, orderRef="WK-20250703-SPY-1-ENTRY"))
             while not trade.isDone():
                 await asyncio.sleep(0.01)

@@ -56,8 +56,10 @@ def _assert_entries_obey_rules(db_path, symbol_params: dict[str, Params],
         frame = frames[row.symbol]
         ends = frame["start"] + pd.Timedelta(minutes=1)
         done = frame[ends <= pd.Timestamp(row.entry_time)].tail(10)
-        match = done[(done["rsi"] - row.rsi).abs() <= 1e-6 * max(abs(row.rsi), 1.0)]
-        assert not match.empty, f"no bar before {row.entry_time} has the recorded RSI {row.rsi}"
+        rsi = row.rsi
+        assert rsi is not None, f"{row.order_ref}: the entry's RSI was not recorded"
+        match = done[(done["rsi"] - rsi).abs() <= 1e-6 * max(abs(rsi), 1.0)]
+        assert not match.empty, f"no bar before {row.entry_time} has the recorded RSI {rsi}"
         bar = match.iloc[-1]
         params = symbol_params[row.symbol]
         assert bar["vwap"] == pytest.approx(row.vwap, rel=1e-9)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +50,8 @@ def test_a_missing_or_malformed_universe_stops_before_connecting(tmp_path, conte
     assert not (tmp_path / "w.db").exists() and not (tmp_path / "reports").exists()
 
 
-def _cycle_against_gateway(tmp_path: Path, env: dict[str, str]) -> tuple[object, dict]:
+def _cycle_against_gateway(tmp_path: Path, env: dict[str, str]
+                           ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     universe = write_universe(tmp_path, SYMBOLS, {"top_k": 3, "max_weight": 0.3,
                                                   "min_edge_z": -5, "hold_edge_z": -5})
     gateway = start_gateway(DAY, SYMBOLS)

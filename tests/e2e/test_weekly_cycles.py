@@ -80,6 +80,13 @@ def _weekly_refs(gateway: GatewayProcess) -> list[str]:
     return [r for r in gateway.state()["order_refs"] if WeeklyRef.parse(r)]
 
 
+def _ref(text: str) -> WeeklyRef:
+    """One of `_weekly_refs`, parsed (each of them parses)."""
+    ref = WeeklyRef.parse(text)
+    assert ref is not None, text
+    return ref
+
+
 def test_a_cycle_from_an_empty_book_buys_the_target_portfolio(first):
     assert first.result.returncode == 0, first.result.stderr[-3000:]
     assert f"weekly: {FIRST}: done; 6 orders, 6 fills" in first.result.stdout
@@ -114,7 +121,7 @@ def test_a_second_cycle_after_prices_move_trades_only_names_outside_the_band(fir
     try:
         result = run_weekly(workdir, *_args(workdir, gateway))
         assert result.returncode == 0, result.stderr[-3000:]
-        traded = {WeeklyRef.parse(r).symbol for r in _weekly_refs(gateway)}
+        traded = {_ref(r).symbol for r in _weekly_refs(gateway)}
         positions = gateway.state()["positions"]
     finally:
         gateway.stop()
@@ -186,10 +193,10 @@ def test_sigkill_mid_rebalance_then_restart_completes_it_without_duplicates(firs
         gateway.stop()
     duplicates = [r for r, n in Counter(refs).items() if n > 1]
     assert not duplicates
-    assert all(WeeklyRef.parse(r).seq == 1 for r in refs), refs  # nothing sent a second time
+    assert all(_ref(r).seq == 1 for r in refs), refs  # nothing sent a second time
     rep = report(workdir, SECOND)
     planned = {t["symbol"]: t for t in rep["targets"] if t["planned"]}
-    assert {WeeklyRef.parse(r).symbol for r in refs} == set(planned)
+    assert {_ref(r).symbol for r in refs} == set(planned)
     for symbol, target in planned.items():
         assert state["positions"][symbol] == target["qty"]
     ours = {f.execution.execId for f in fills if WeeklyRef.parse(f.execution.orderRef)}

@@ -44,6 +44,8 @@ def test_both_bots_trade_one_day_on_one_connection_without_touching_each_others_
             "--run-days", "Thursday", "--run-time", "13:45", "--port", str(gateway.port),
             "--universe", str(universe), "--watchlist", str(watchlist),
             "--db", str(tmp_path / "both.db"), "--client-id", "5")
+        assert bot.stderr is not None  # piped by start_weekly
+
         def run_logs() -> list[Path]:
             return sorted((tmp_path / "logs").rglob(f"day_trader_run_{DAY}*.json"))
         weekly = tmp_path / "reports" / "weekly" / f"weekly_report_{DAY}.json"

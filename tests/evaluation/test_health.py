@@ -26,6 +26,7 @@ def reading(**changes: object) -> HealthReading:
     values: dict[str, object] = dict(time=T, cpu_pct=5.0, memory_mb=200.0, connected=True,
                                      event_loop_lag_ms=1.0, data_staleness_s=10.0)
     values.update(changes)
+    # any field may be changed, so the values are only known to be objects here
     return HealthReading(**values)  # type: ignore[arg-type]
 
 

@@ -246,7 +246,7 @@ def test_unknown_bot_is_rejected() -> None:
 def test_settings_are_frozen() -> None:
     settings = load()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.ib_port = 1  # type: ignore[misc]
+        settings.ib_port = 1  # type: ignore[misc]  # the write the test expects to fail
 
 
 def test_config_error_is_a_value_error() -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from observability.alerts import events as ev
-from observability.schema import IntentState
+from observability.schema import IntentRow, IntentState
 from trade.intraday.context import TraderContext
 from trade.intraday.entries import EntryDesk
 from trade.intraday.exits import ExitKeeper
@@ -69,7 +69,9 @@ class DayEnd:
                 f"{s} {q} ({', '.join(legs[s]) or 'no exits yet: protecting'})" for s, q in held))
         db = ctx.records.db
         working = {o.order_ref.rsplit("-", 1)[0] for o in ctx.orders.values()}
-        for intent in ctx.records.read("open_intents", lambda: db.open_intents(ctx.book_name), []):
+        intents: list[IntentRow] = ctx.records.read(
+            "open_intents", lambda: db.open_intents(ctx.book_name), [])
+        for intent in intents:
             group = intent.order_ref.rsplit("-", 1)[0]
             book = ctx.books.get(intent.symbol)
             if intent.trading_date < ctx.session.date or (

@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
 from observability import tracing
 from observability.alerts import events as ev
@@ -104,12 +105,12 @@ class ExitKeeper:
             if book.entry is not None:
                 watch.unprotected_since = None
                 if mono - book.entry.sent_at >= self.entry_grace_s:
-                    self.jobs.run(f"stuck-entry:{symbol}", lambda b=book: self._settle_entry(b))
+                    self.jobs.run(f"stuck-entry:{symbol}", partial(self._settle_entry, book))
                 continue
             if self.fills.unsettled(symbol):
                 continue  # a status said filled before its execution came: the lot will move
             if book.qty < 0:
-                self.jobs.run(f"cover:{symbol}", lambda b=book: self.cover(b), critical=True)
+                self.jobs.run(f"cover:{symbol}", partial(self.cover, book), critical=True)
                 continue
             exits = exit_orders(self.bot, symbol, by_symbol.get(symbol, ()))
             protection = assess(book.qty, exits, need_backstop=self.need_backstop(symbol, now))
@@ -123,7 +124,7 @@ class ExitKeeper:
             elif mono - watch.unprotected_since >= self.exit_grace_s:
                 watch.unprotected_since = mono
                 log.warning("%s: %s; repairing the exits", symbol, protection.reason)
-                self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.repair(s), critical=True)
+                self.jobs.run(f"protect:{symbol}", partial(self.repair, symbol), critical=True)
 
     def _alert_if_long(self, book: SymbolBook, mono: float) -> None:
         """A position whose exits stay wrong for `unprotected_alert_s` (the repairs failing):

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from observability import tracing
-from observability.schema import IntentState
+from observability.schema import IntentRow, IntentState
 from observability.tracing import SpanNames
 from trade.intraday.context import TraderContext
 from trade.intraday.entries import EntryDesk
@@ -66,7 +67,7 @@ class BrokerSync:
         owned: dict[str, int] = {}
         for name in self.other_books:
             rows = self.records.read(f"book_positions({name})",
-                                     lambda n=name: db.book_positions(n), None)
+                                     partial(db.book_positions, name), None)
             if rows is None:
                 return None
             for position in rows:
@@ -123,17 +124,17 @@ class BrokerSync:
             for order in plan.stale_orders:
                 log.info("reconcile: cancelling exit %s: nothing to protect", order.order_ref)
                 self.jobs.run(f"stale:{order.order_id}",
-                              lambda o=order: self.broker.cancel(o.order_id))
+                              partial(self.broker.cancel, order.order_id))
             await self._qualify(set(plan.held) | set(plan.covers))
             if not may_trade or flattening:
                 return
             for repair in plan.repairs:
                 log.warning("reconcile: %s: %s", repair.symbol, repair.protection.reason)
                 self.jobs.run(f"protect:{repair.symbol}",
-                              lambda s=repair.symbol: self.exits.repair(s), critical=True)
+                              partial(self.exits.repair, repair.symbol), critical=True)
             for symbol in plan.covers:
                 book = self.books[symbol]
-                self.jobs.run(f"cover:{symbol}", lambda b=book: self.exits.cover(b),
+                self.jobs.run(f"cover:{symbol}", partial(self.exits.cover, book),
                               critical=True)
 
     async def refuse_other_client_orders(self) -> None:
@@ -214,7 +215,7 @@ class BrokerSync:
                 self.fills.ledger.write_off(symbol, lot - look.reduced_to)
                 if look.reduced_to == 0:
                     self._close_intents(symbol)
-                self.jobs.run(f"protect:{symbol}", lambda s=symbol: self.exits.repair(s),
+                self.jobs.run(f"protect:{symbol}", partial(self.exits.repair, symbol),
                               critical=True)
         self.foreign = foreign
         self.run_log.extra["foreign_shares"] = dict(foreign)
@@ -238,8 +239,9 @@ class BrokerSync:
     def _close_intents(self, symbol: str) -> None:
         """The bot holds nothing of `symbol` any more: its open intents are done."""
         db = self.records.db
-        for intent in self.records.read("open_intents", lambda: db.open_intents(self.ctx.book_name),
-                                        []):
+        intents: list[IntentRow] = self.records.read(
+            "open_intents", lambda: db.open_intents(self.ctx.book_name), [])
+        for intent in intents:
             if intent.symbol == symbol and not any(o.order_ref == intent.order_ref
                                                    for o in self.orders.values()):
                 self.refs.set_state(intent.order_ref, IntentState.CLOSED)

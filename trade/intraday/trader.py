@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from evaluation.health import (
@@ -40,6 +41,7 @@ from evaluation.health import (
 from observability import tracing
 from observability.alerts import events as ev
 from observability.history import HistoryDB
+from observability.schema import BookPosition, ExecutionRow
 from observability.tracing import SpanNames
 from trade.broker import Broker, ConnectionState
 from trade.calendar import Session
@@ -158,15 +160,17 @@ class IntradayTrader:
             for symbol, value in (daily_atr_pct or {}).items():
                 if symbol in self.books:
                     self.books[symbol].daily_atr_pct = value
-            for position in self.records.read("book_positions", lambda: db.book_positions(BOOK), []):
+            positions: list[BookPosition] = self.records.read(
+                "book_positions", lambda: db.book_positions(BOOK), [])
+            for position in positions:
                 self.lots.restore(position.symbol, position.qty, position.avg_cost)
             self._wired = True
         if not self._replayed:
             await self.sync.refuse_other_client_orders()
             at_broker = await self.broker.executions()
             start_of_day = self.session.open.replace(hour=0, minute=0)
-            recorded = self.records.read("executions_since",
-                                         lambda: db.executions_since(start_of_day, book=BOOK), [])
+            recorded: list[ExecutionRow] = self.records.read(
+                "executions_since", lambda: db.executions_since(start_of_day, book=BOOK), [])
             self.fills.replay(recorded, {f.exec_id for f in at_broker})
             self._replayed = True
         await self.upkeep.refresh_account()
@@ -315,7 +319,7 @@ class IntradayTrader:
                 # IB: "not currently working", not necessarily final: cancelled explicitly,
                 # so it can never come back beside whatever replaces it
                 self.jobs.run(f"cancel-inactive:{ticket.order_id}",
-                              lambda i=ticket.order_id: self.exits.cancel_quietly(i), retry=False)
+                              partial(self.exits.cancel_quietly, ticket.order_id), retry=False)
         if ref.leg == "ENTRY":
             self.entries.on_entry_status(ticket)
 

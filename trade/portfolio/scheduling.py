@@ -86,7 +86,7 @@ def next_fire(after: datetime, plan: RunPlan, calendar: MarketCalendar) -> datet
 
 def fire_times(first: date, last: date, plan: RunPlan, calendar: MarketCalendar) -> list[datetime]:
     """Every scheduled cycle between two dates (inclusive), holidays skipped."""
-    out = []
+    out: list[datetime] = []
     moment = datetime.combine(first, time(0, 0), tzinfo=NY)
     while True:
         moment = next_fire(moment, plan, calendar)

@@ -4,7 +4,7 @@ a gap backfill holds back), and the direct CSV reader gives exactly the grid-sna
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from datetime import date
 from pathlib import Path
 
@@ -23,8 +23,9 @@ DAYS = [date(2019, 2, 13), date(2026, 2, 12), date(2025, 7, 3), date(2025, 5, 12
 
 
 def _equal(a: object, b: object) -> list[str]:
+    assert is_dataclass(a), a
     differ = []
-    for f in fields(a):  # type: ignore[arg-type]
+    for f in fields(a):
         if f.name == "token":  # each batch's own cache identity
             continue
         x, y = getattr(a, f.name), getattr(b, f.name)

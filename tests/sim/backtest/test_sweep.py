@@ -37,7 +37,7 @@ def test_grid_is_every_combination_last_parameter_fastest() -> None:
                                   {"profit_target": [2.0]}, [{"cooldown_minutes": 1.5}]])
 def test_bad_grids_name_the_problem(grid: object) -> None:
     with pytest.raises(BacktestInputError):
-        expand_grid(grid)  # type: ignore[arg-type]
+        expand_grid(grid)  # type: ignore[arg-type]  # wrong on purpose: the error is the test
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,7 @@ def test_execution_whose_commission_report_has_not_come_has_no_commission_yet():
     waiting = ib_async.CommissionReport()  # what ib_async attaches until the report arrives
     fill = ib_translate.fill(ib_async.Fill(SPY, execution, waiting, execution.time))
     assert (fill.commission, fill.cost, fill.realized_pnl) == (None, 0.0, None)
+    # ib_async types the report as always present; a fill can carry None before it comes
     fill = ib_translate.fill(ib_async.Fill(SPY, execution, None, execution.time))  # type: ignore[arg-type]
     assert fill.commission is None
 

@@ -101,6 +101,7 @@ async def test_a_gateway_down_over_the_close_still_records_the_backstops_sale(tm
     assert day.held() == {}
     await _until_settling(day, caplog)  # the run waits for the broker's word
     broker.restore()
+    assert day.task is not None
     log = await asyncio.wait_for(day.task, 20)
 
     assert trader.books["SPY"].qty == 0 and log.extra["left_open"] == {}
@@ -126,6 +127,7 @@ async def test_a_position_really_left_open_ends_the_run_once_the_broker_confirms
     broker.drop()
     await day.step_to(16, 1)
     broker.restore()
+    assert day.task is not None
     log = await asyncio.wait_for(day.task, 20)
     assert log.extra["left_open"] == {"SPY": held} == day.held()
     day.close()

@@ -149,7 +149,7 @@ class FlakyBroker(PaperBroker):
 
     failures = 0
 
-    async def positions(self):  # type: ignore[override]
+    async def positions(self):
         if self.failures:
             self.failures -= 1
             raise ConnectionError("Socket disconnect")

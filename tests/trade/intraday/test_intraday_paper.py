@@ -149,7 +149,7 @@ def outcome(request: pytest.FixtureRequest) -> Outcome:
 def round_trips(fills: list[Fill]) -> list[dict[str, float | int | str]]:
     """Round trips rebuilt straight from the engine's executions: buys open, sells close."""
     open_by_symbol: dict[str, list[Fill]] = {}
-    trips = []
+    trips: list[dict[str, float | int | str]] = []
     for fill in sorted(fills, key=lambda f: f.time):
         legs = open_by_symbol.setdefault(fill.symbol, [])
         legs.append(fill)
@@ -158,13 +158,17 @@ def round_trips(fills: list[Fill]) -> list[dict[str, float | int | str]]:
             buys = [f for f in legs if f.side is Side.BUY]
             sells = [f for f in legs if f.side is Side.SELL]
             qty = sum(f.qty for f in buys)
+            commissions = [f.commission for f in legs if f.commission is not None]
+            assert len(commissions) == len(legs), "the engine reports each commission at once"
+            exit_ref = OrderRef.parse(sells[-1].order_ref)
+            assert exit_ref is not None, sells[-1].order_ref
             trips.append({
                 "symbol": fill.symbol, "qty": qty,
                 "entry_price": sum(f.qty * f.price for f in buys) / qty,
                 "exit_price": sum(f.qty * f.price for f in sells) / qty,
                 "pnl": sum(f.qty * f.price for f in sells) - sum(f.qty * f.price for f in buys)
-                - sum(f.commission for f in legs),
-                "exit_reason": LEG_REASON[OrderRef.parse(sells[-1].order_ref).leg],  # type: ignore[union-attr]
+                - sum(commissions),
+                "exit_reason": LEG_REASON[exit_ref.leg],
             })
             del open_by_symbol[fill.symbol]
     return trips
@@ -196,7 +200,7 @@ def test_every_entry_was_decided_on_a_completed_bar_that_met_every_rule(outcome:
         ind = compute_indicators(frame, params.vwap_period, params.rsi_period, params.atr_period)
         bar_start = intent.created_time - timedelta(minutes=1)  # decided when that bar completed
         assert bar_start in ind.index, f"{intent.order_ref}: no bar ended at {intent.created_time}"
-        row, close = ind.loc[bar_start], frame.loc[bar_start, "close"]
+        row, close = ind.loc[bar_start], float(frame["close"][bar_start])
         where = f"{intent.order_ref} on the {bar_start:%H:%M} bar"
         assert intent.entry_price == pytest.approx(close), where
         assert close > row["vwap"], where
@@ -232,7 +236,9 @@ def test_every_exit_is_a_broker_side_child_or_the_flatten(outcome: Outcome):
     for fill in outcome.ours():
         if fill.side is Side.BUY:
             continue
-        leg = OrderRef.parse(fill.order_ref).leg  # type: ignore[union-attr]
+        ref = OrderRef.parse(fill.order_ref)
+        assert ref is not None, fill.order_ref
+        leg = ref.leg
         assert leg in ("TP", "SL", "BKS", "FLAT"), fill.order_ref
         if leg in ("TP", "SL", "BKS"):
             assert by_id[fill.order_id].parent_id != 0, f"{fill.order_ref} is not a bracket child"

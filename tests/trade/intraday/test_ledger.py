@@ -52,7 +52,7 @@ def test_partial_exit_keeps_the_round_trip_open_until_the_rest_sells():
     ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0))
     assert ledger.apply(fill("TP", Side.SELL, 3, 101.0)) is None
-    assert ledger.open_trip("SPY").open_qty == 7  # type: ignore[union-attr]
+    assert (still := ledger.open_trip("SPY")) is not None and still.open_qty == 7
     trip = ledger.apply(fill("TP", Side.SELL, 7, 101.2, minute=5))
     assert trip is not None
     assert trip.exit_price == pytest.approx((3 * 101.0 + 7 * 101.2) / 10)
@@ -87,7 +87,7 @@ def test_exit_reason_is_the_leg_that_sold_most_shares():
 def test_key_names_the_entry_sequence():
     ledger = TripLedger("DT")
     ledger.apply(fill("ENTRY", Side.BUY, 10, 100.0, seq=3))
-    assert ledger.open_trip("SPY").key == "20250703-SPY-3"  # type: ignore[union-attr]
+    assert (still := ledger.open_trip("SPY")) is not None and still.key == "20250703-SPY-3"
 
 
 def test_other_bots_and_foreign_refs_are_ignored():
@@ -104,7 +104,7 @@ def test_symbols_are_tracked_separately():
     ledger.apply(fill("ENTRY", Side.BUY, 5, 20.0, symbol="IONQ"))
     trip = ledger.apply(fill("TP", Side.SELL, 5, 20.5, symbol="IONQ"))
     assert trip is not None and trip.symbol == "IONQ"
-    assert ledger.open_trip("SPY").open_qty == 10  # type: ignore[union-attr]
+    assert (still := ledger.open_trip("SPY")) is not None and still.open_qty == 10
 
 
 def test_second_entry_after_a_closed_trip_starts_a_new_round_trip():

@@ -47,9 +47,9 @@ def never_short(day: PaperDay) -> None:
 async def test_a_cancelled_stop_gets_its_group_replaced_never_a_second_take_profit(tmp_path):
     """Defect 1 (before: a second TP+SL group beside the old TP; two TPs for the full size)."""
     day = PaperDay(tmp_path, SPY_ZIGZAG)
-    await day.start()
+    trader = await day.start()
     await day.step_to(9, 33)
-    assert day.held() == {"SPY": day.trader.books["SPY"].qty} and day.held()["SPY"] > 0
+    assert day.held() == {"SPY": trader.books["SPY"].qty} and day.held()["SPY"] > 0
     (stop,) = day.working("SPY", "STP")
     day.engine.cancel(stop.order_id)  # cancelled "in TWS" by hand
     for _ in range(5):
@@ -113,11 +113,11 @@ class GatewayLostAtTheFlatten(PaperBroker):
         self.down = True
         raise ConnectionError("Socket disconnect")
 
-    async def positions(self):  # type: ignore[no-untyped-def]
+    async def positions(self):
         self._reachable()
         return await super().positions()
 
-    async def open_orders(self):  # type: ignore[no-untyped-def]
+    async def open_orders(self):
         self._reachable()
         return await super().open_orders()
 
@@ -125,10 +125,10 @@ class GatewayLostAtTheFlatten(PaperBroker):
         self._reachable()
         await super().cancel(order_id)
 
-    async def place_market(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def place_market(self, *args, **kwargs):
         self._drop()
 
-    async def modify_order(self, order_id: int, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    async def modify_order(self, order_id: int, **kwargs) -> None:
         if kwargs.get("release_now"):
             self._drop()
         self._reachable()
@@ -144,6 +144,7 @@ async def test_a_gateway_lost_at_the_flatten_leaves_the_backstop_to_sell(tmp_pat
     held = day.held()["SPY"]
     assert held > 0
     await day.step_to(15, 58)
+    assert isinstance(day.broker, GatewayLostAtTheFlatten)
     assert day.broker.down, "the Gateway went away at the flatten"
     assert day.held() == {}, "the broker-held backstop must still have sold at 15:57"
     sold = [f for f in await PaperBroker.executions(day.broker) if f.order_ref.endswith("-BKS")]
@@ -157,14 +158,14 @@ async def test_a_fill_during_a_db_lock_moves_the_book_and_its_row_follows(tmp_pa
     """Defect 3 (before: the exec id was marked seen, the insert raised, the fill was lost for
     the day: book 0, the flatten sold nothing and the position stayed open)."""
     day = PaperDay(tmp_path, SPY_ZIGZAG)
-    await day.start()
+    trader = await day.start()
     await day.step_to(9, 31)
     with locked(tmp_path / "history.db"):
         await day.step()  # the entry decision and its fill happen while the DB is locked
-        assert day.trader.books["SPY"].qty == day.held().get("SPY", 0) > 0
-        assert day.trader.records.pending > 0
+        assert trader.books["SPY"].qty == day.held().get("SPY", 0) > 0
+        assert trader.records.pending > 0
     await day.step()
-    assert day.trader.records.flush(force=True) >= 0 and day.trader.records.pending == 0
+    assert trader.records.flush(force=True) >= 0 and trader.records.pending == 0
     await day.finish()
     assert day.held() == {}
     ours = [f for f in await day.broker.executions() if f.order_ref.startswith("DT-")]
@@ -205,7 +206,7 @@ async def test_a_db_lock_during_health_checks_does_not_stop_the_bot(tmp_path):
     await day.step_to(10, 0)
     with locked(tmp_path / "history.db"):
         await day.step(3)  # health checks every market minute
-        assert not day.task.done()
+        assert day.task is not None and not day.task.done()
     await day.finish()
     assert day.held() == {} and day.run_log.flat_at is not None
     day.close()
@@ -215,7 +216,7 @@ class SlowAckBroker(PaperBroker):
     """Brackets reach the exchange only at the next step (IB's acknowledgement latency), so the
     entries of one minute's burst are all in flight together."""
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, engine) -> None:
         super().__init__(engine)
         self.held_back: list[SimOrder] = []
 
@@ -256,7 +257,7 @@ class SlowHistoryBroker(PaperBroker):
 
     slow = False
 
-    async def history(self, symbol, duration, bar_size="1 min"):  # type: ignore[no-untyped-def]
+    async def history(self, symbol, duration, bar_size="1 min"):
         if self.slow:
             self.slow = False
             start = self.now()
@@ -331,7 +332,7 @@ class GhostBracketBroker(PaperBroker):
 
     reject_next_entry = False
 
-    def submit_bracket(self, symbol, qty, entry_limit, take_profit, stop_loss, order_ref,  # type: ignore[no-untyped-def]
+    def submit_bracket(self, symbol, qty, entry_limit, take_profit, stop_loss, order_ref,
                        backstop_at=None):
         if not self.reject_next_entry:
             return super().submit_bracket(symbol, qty, entry_limit, take_profit, stop_loss,
@@ -406,9 +407,10 @@ async def test_a_missed_final_entry_status_is_settled_by_the_reconnect(tmp_path)
 async def test_a_new_db_never_reuses_a_ref_the_broker_knows(tmp_path):
     """Defect 9 (before: sequences came from the DB alone; a new DB restarted them at 1)."""
     day = PaperDay(tmp_path, SPY_ZIGZAG)
-    await day.start()
+    first = await day.start()
     await day.step_to(9, 40)
-    day.trader.stop("restart")
+    first.stop("restart")
+    assert day.task is not None
     await day.task
     day.db.close()
     (tmp_path / "history.db").unlink()
@@ -429,6 +431,7 @@ async def test_the_daily_loss_base_survives_a_restart(tmp_path):
     await day.step_to(10, 30)
     assert day.run_log.trades and day.run_log.realized_pnl < 0
     first.stop("restart")
+    assert day.task is not None
     await day.task
     second = await day.start()
     assert second.entries.day_start_equity == pytest.approx(start_equity, abs=0.01)
@@ -444,6 +447,7 @@ async def test_a_bot_that_dies_holding_is_flattened_by_the_broker_held_backstop(
     held = day.held()["SPY"]
     (backstop,) = day.working("SPY", "MKT")
     assert backstop.good_after == at(day.day, 15, 57) and backstop.total_qty == held
+    assert day.task is not None
     day.task.cancel()  # the bot dies: no flatten of its own
     await day.broker.step_to(at(day.day, 15, 56))
     assert day.held() == {"SPY": held}
