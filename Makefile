@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# the suite's processes: its tests are isolated (own ports, own temp dirs); 0 runs them in one
+TEST_WORKERS ?= 2
 
 .PHONY: test run lint bench clean
 
@@ -15,7 +17,7 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	touch $@
 
 test: $(VENV)/.dev-installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

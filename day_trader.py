@@ -306,6 +306,8 @@ def _run(settings: Settings, args: argparse.Namespace, alerts: Notifier,
     today = params_store.day_params(settings.db_path, days[0], settings.params, args.params)
     if today.source != params_store.DEFAULTS:
         print(f"day_trader: parameters for {days[0]}: {today.source}", flush=True)
+    if today.losing:  # the last nightly review measured these parameters losing: said first
+        print(f"day_trader: WARNING {today.losing}", flush=True)
     run_settings = dataclasses.replace(settings, params=today.params)
     with startup.tracing("day-trader"), _simulator(run_settings, args, days, sim_id) as simulator:
         if simulator is not None:
@@ -500,6 +502,9 @@ def _improve(defaults: Settings, after_day: dict[str, object], args: argparse.Na
 
         return fail(PROG, f"improvement cycle: {exc}", EXIT_FAILED)
     line = nightly.summary_line(outcome)
+    earned = outcome.report.get("expectancy") or {}
+    if earned.get("line"):  # the report's headline: a losing strategy is said first
+        print(f"day_trader: WARNING {earned['line']}", flush=True)
     print(f"day_trader: {line}", flush=True)
     from observability.alerts import events as ev
 

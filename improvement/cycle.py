@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from evaluation.expectancy import expectancy, losing_line
 from evaluation.insights import NightlyInsights, Recommendation, build_prompt, nightly_insights
 from evaluation.llm import LLMAnswer, LLMEndpoint
 from evaluation.performance import TradeRecord, compute_metrics
@@ -109,6 +110,7 @@ class _Night:
         self.outcomes: list[SuggestionOutcome] = []
         self.in_sample_trades: list[TradeRecord] = []
         self.in_sample_metrics: dict[str, Any] = {}
+        self.window_trades: list[TradeRecord] = []  # what the DB recorded over the window
 
     def run(self) -> CycleOutcome:
         with tracing.span("cycle.metrics"):
@@ -118,6 +120,7 @@ class _Night:
                     self.today.variant, self.calendar)
             except NothingRecorded as exc:
                 raise CycleError(str(exc)) from None
+            self.window_trades = window_trades
         with tracing.span("cycle.regime") as span:
             regime = self._regime()
             tracing.set_attrs(span, {"cycle.regime": regime.name})
@@ -143,6 +146,24 @@ class _Night:
             tracing.set_attrs(span, {"cycle.ab_decision": ab.decision})
         with tracing.span("cycle.report"):
             return self._commit(metrics, regime, window, answer, ab, new_current)
+
+    def _expectancy(self, window: ReplayWindow) -> tuple[str, dict[str, Any]]:
+        """What tonight's current parameters earn per trade, with its interval: from their replay
+        on the window's in-sample sessions, else from the trades the DB recorded over the window.
+        The headline says it plainly when it is negative (docs/strategy.md)."""
+        if self.in_sample_trades or self.in_sample_metrics:
+            trades, where = self.in_sample_trades, (
+                f"the current parameters, replayed on the {len(window.in_sample)} sessions "
+                f"{window.in_sample[0]} to {window.in_sample[-1]},")
+        else:
+            trades, where = self.window_trades, "the current parameters, as traded over the window,"
+        earned = expectancy(trades)
+        line = losing_line(earned, where)
+        headline = line or (f"{where} expectancy {earned.text()}" if earned is not None
+                            else f"{where} made no trade: no expectancy")
+        return headline, {"per_trade": earned.as_dict() if earned else None,
+                          "measured_on": where.rstrip(","), "losing": line is not None,
+                          "line": line}
 
     # -- steps --------------------------------------------------------------------------------
     def _regime(self) -> Regime:
@@ -224,7 +245,9 @@ class _Night:
         changes.extend(ab.changes)
         variant, tuned = ab_decisions.for_session(ab, self.next_day, new_current)
         next_params = apply_tuned(self.inputs.base_params, tuned)
+        headline, earned = self._expectancy(window)
         report: dict[str, Any] = {
+            "headline": headline,  # first: a losing strategy is said before anything else
             "date": self.day.isoformat(),
             "next_session": self.next_day.isoformat(),
             "notes": _notes(regime, window),
@@ -242,6 +265,7 @@ class _Night:
             "tuned": new_current,
             "next_variant": variant,
             "next_params": next_params.as_dict(),
+            "expectancy": earned,
         }
         report_text(report)  # a number JSON cannot hold fails here, before anything is stored
         llm: dict[str, Any] = report["llm"]

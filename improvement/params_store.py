@@ -11,6 +11,7 @@ over, and a running A/B test still assigns the day its variant from the date.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -41,6 +42,8 @@ class DayParams:
     variant: str = ""  # "" outside an A/B test, else "A" or "B"
     tuned: dict[str, Any] = field(default_factory=dict)  # the tuned values applied on the defaults
     source: str = DEFAULTS
+    # the nightly report's plain line when the current parameters' expectancy is negative
+    losing: str | None = None
 
 
 def apply_tuned(base: Params, tuned: Mapping[str, Any]) -> Params:
@@ -53,7 +56,19 @@ def apply_tuned(base: Params, tuned: Mapping[str, Any]) -> Params:
 
 
 def params_for_day(db: HistoryDB, day: date, base: Params) -> DayParams:
-    """What session `day` trades with (see the module docstring)."""
+    """What session `day` trades with (see the module docstring), with the last nightly
+    report's line when those parameters lose (the start line says it)."""
+    found = _scheduled_params(db, day, base)
+    row = db.params_schedule(day) or db.params_schedule_before(day)
+    if row is None:
+        return found
+    report = db.improvement_cycle_report(row.cycle_date) or {}
+    earned = report.get("expectancy")
+    losing = earned.get("line") if isinstance(earned, dict) else None
+    return dataclasses.replace(found, losing=losing if isinstance(losing, str) else None)
+
+
+def _scheduled_params(db: HistoryDB, day: date, base: Params) -> DayParams:
     row = db.params_schedule(day)
     if row is not None:
         label = f" (variant {row.variant})" if row.variant else ""

@@ -158,3 +158,28 @@ def test_python_m_improvement_cycle_writes_the_report(tmp_path: Path,
     assert {"date", "metrics", "llm", "suggestions", "ab_test", "regime",
             "next_params"} <= set(report)
     assert report["metrics"]["day"]["trades"] > 0
+
+
+def test_the_report_says_first_what_the_current_parameters_earn_and_the_next_start_reads_it(
+    tmp_path: Path, replayer: BacktestReplayer
+) -> None:
+    """Issue 21 item 11: the report's first entry is the current parameters' expectancy with its
+    interval, and a negative one is the line the next session's start prints."""
+    path = traded_db(tmp_path, replayer)
+    report = run_cycle(path, cycle_inputs(tmp_path, replayer)).report
+    earned = report["expectancy"]
+    assert list(report)[0] == "headline"
+    assert report["headline"].startswith("the current parameters, replayed on the ")
+    per_trade = earned["per_trade"]
+    assert per_trade["low"] <= per_trade["per_trade"] <= per_trade["high"]
+    assert earned["losing"] == (per_trade["per_trade"] < 0) == (earned["line"] is not None)
+    next_day = MarketCalendar().next_session(TODAY).date
+    scheduled = load_day_params(path, next_day, Params())
+    assert scheduled.losing == earned["line"]
+    # a losing review is what the start says (written as a cycle that measured a loss would)
+    stored = {**report, "expectancy": {**earned, "losing": True,
+                                       "line": "the current parameters lose"}}
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE improvement_cycles SET report = ? WHERE cycle_date = ?",
+                     (json.dumps(stored), TODAY.isoformat()))
+    assert load_day_params(path, next_day, Params()).losing == "the current parameters lose"

@@ -76,10 +76,16 @@ async def test_the_next_session_trades_what_the_cycle_scheduled(
     report = json.loads((tmp_path / "reports" / "improvement" /
                          "improvement_report_2026-02-17.json").read_text())
     assert report["next_session"] == "2026-02-18"
+    assert list(report)[0] == "headline"  # what the current parameters earn, said first
+    assert report["headline"].startswith("the current parameters, replayed on the ")
+    earned = report["expectancy"]
+    assert earned["per_trade"]["trades"] > 0 and earned["losing"] == (earned["line"] is not None)
+    assert ("WARNING the current parameters" in out) == earned["losing"]
 
     code, out, err = await day_trader(tmp_path, "2026-02-18", "--no-improve", env=env)
     assert code == 0, err
     assert "parameters for 2026-02-18: scheduled by the cycle of 2026-02-17 (variant A)" in out
+    assert (f"day_trader: WARNING {earned['line']}" in out) == earned["losing"]  # the start line
     assert "improvement cycle" not in out
     assert run_log(tmp_path, "2026-02-18")["params"]["default"] == report["next_params"]
     assert not (tmp_path / "reports" / "improvement" /
