@@ -45,7 +45,7 @@ class BotProcess:
             [sys.executable, str(script), "--allocation", str(ALLOCATION),
              "--port", str(self.port), "--client-id", str(client_id), "--account", self.account,
              "--db", str(self.db), "--watchlist", str(self.watchlist), "--no-improve",
-             "--log-level", os.environ.get("CHAOS_BOT_LOG_LEVEL", "WARNING"), *extra],
+             "--log-level", os.environ.get("CHAOS_BOT_LOG_LEVEL", "INFO"), *extra],
             cwd=self.workdir, env=env, stdout=out, stderr=err,
         )
         out.close()

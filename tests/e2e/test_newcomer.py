@@ -137,13 +137,15 @@ def test_an_unreachable_collector_is_one_warning_and_a_count(tmp_path):
 
 def test_an_interrupted_simulated_day_leaves_no_open_intent_behind(tmp_path):
     """Ctrl-C with --sim: the positions vanish with the simulator; the run log lists them, and
-    the next start closes the intents no broker position carries any more."""
+    the next start closes the intents no broker position carries any more. The interrupted run
+    gets no nightly review (issue 21 item 2: it reviewed the morning, and a restarted full day
+    then found the date "already ran")."""
     # SPY is bought at 10:31 and held to the flatten: at 600x the wait is seconds, the hold 14 s
     watchlist = write_watchlist(tmp_path, ["SPY"], FAST)
     db = tmp_path / "rehearsal.db"  # one DB of the user's choosing, across two simulators
     bot = start_bot(tmp_path, "--allocation", "0.25", "--sim", "--sim-data", str(DATA),
                     "--sim-date", DAY, "--speed", "600", "--watchlist", str(watchlist),
-                    "--no-improve", "--status-port", "0", "--db", str(db))
+                    "--status-port", "0", "--db", str(db))  # the nightly cycle allowed
 
     def held() -> bool:
         if not db.exists():
@@ -164,6 +166,10 @@ def test_an_interrupted_simulated_day_leaves_no_open_intent_behind(tmp_path):
     assert bot.returncode == 0, err[-2000:]
     log = json.loads(_logs(tmp_path)[-1].read_text())
     assert log["stopped_by"] == "signal" and log["open_positions"][0]["symbol"] == "SPY"
+    assert "nightly cycle not run: an interrupted run is not the whole day" in out, out
+    assert "improvement cycle" not in out.replace("python -m improvement.cycle", "")
+    with HistoryDB.open(db) as history:
+        assert history.improvement_cycle_report(date.fromisoformat(DAY)) is None
     again = _replay(tmp_path, "--db", str(db))  # a new simulator: the old positions are gone
     assert again.returncode == 0, again.stderr[-2000:]
     with HistoryDB.open(db) as history:
