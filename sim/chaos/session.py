@@ -299,7 +299,9 @@ class ChaosSession(FaultInjection):
                 due = wall if now >= self.close + timedelta(minutes=1) else float("inf")
             elif action == "replace_wrong_id" and not bot.running:
                 due = wall  # it refused (or died) before its time was up
-            if wall < due:
+            if wall < due or (action in ("restart", "restart_after_close") and self.sim.refusing):
+                # (a supervisor starts the bot again once the Gateway answers: started into a
+                # refusal it fails in one line and nothing would complete the day's records)
                 keep.append((due, action, arg))
                 continue
             if action == "restore":
