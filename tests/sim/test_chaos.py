@@ -3,9 +3,8 @@ alone (each planted, so a checker that stopped seeing it fails here), the fault 
 reproducible and cover every kind, and a fixed slice of the campaign (the item-10 scenarios plus
 two random seeds) runs the real bot with no violation.
 
-The slice runs the kinds before issue 20 with the simulator's IB timing off: under the timing
-and the new kinds the bot of before issue 20 violates I2, I3, I8 (the point of the issue). When
-the bot is fixed, `SLICE_FAULTS` becomes every kind and `SLICE_REALISM` `Realism.default()`."""
+The slice runs every fault kind with the simulator's IB timing on (`Realism.default()`), as the
+whole campaign does: under them the bot of before issue 20 violated I2, I3, I8."""
 
 from __future__ import annotations
 
@@ -17,13 +16,13 @@ import pytest
 
 from sim.chaos.campaign import run_campaign
 from sim.chaos.invariants import Context, InvariantChecker
-from sim.chaos.schedule import LEGACY, SESSION_WIDE, Fault, random_session, scenario_sessions
+from sim.chaos.schedule import SESSION_WIDE, Fault, random_session, scenario_sessions
 from sim.market.sessions import NY
 from sim.tws.realism import Realism
 from tests.paths import DATA
 
-SLICE_FAULTS = LEGACY  # every Fault once the bot is safe under the new kinds (issue 20)
-SLICE_REALISM = Realism.off()  # Realism.default() once the bot is safe in IB's timing
+SLICE_FAULTS = frozenset(Fault)  # every kind, the issue-20 ones included
+SLICE_REALISM = Realism.default()  # IB's timing, as the campaign runs by default
 
 DAY = datetime(2026, 2, 10, tzinfo=NY)
 FLATTEN, CLOSE = DAY.replace(hour=15, minute=55), DAY.replace(hour=16)
