@@ -30,7 +30,7 @@ from observability.tracing import TracingConfigError, setup_tracing
 from sim.market.bar_sources import CsvBarSource
 from sim.market.replay import BarSource
 from trade.calendar import MarketCalendar
-from trade.config import ConfigError, Settings, load_settings
+from trade.config import MARKET_DATA_FIX, ConfigError, Settings, load_settings, no_market_data
 from trade.intraday.run_log import run_logs_of
 from trade.models import Params
 from trade.watchlist import Watchlist, WatchlistError, load_watchlist
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "trading_history.db; use trading_history.sim.db for --sim days)")
     parser.add_argument("--watchlist", metavar="PATH", help="watchlist (default: WATCHLIST_PATH)")
     parser.add_argument("--data", metavar="DIR", help="market data for the replays and the "
-                        "regime (default: SIM_DATA_DIR, ../shared/data)")
+                        "regime (default: MARKET_DATA_DIR)")
     parser.add_argument("--allocation", type=float, metavar="F",
                         help="the day's allocation (default: from the day's run log)")
     parser.add_argument("--equity", type=float, metavar="N",
@@ -171,17 +171,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.sessions < 4:
         raise CycleError(f"--sessions {args.sessions} is invalid: use at least 4")
     settings = load_settings(cli={"db_path": args.db, "watchlist_path": args.watchlist,
-                                  "sim_data_dir": args.data}, bot="day_trader")
+                                  "market_data_dir": args.data}, bot="day_trader")
     if not Path(settings.db_path).is_file():
         raise CycleError(f"--db {settings.db_path} not found: point --db at the history DB the "
                          "day trader wrote (trading_history.sim.db for --sim days)")
     watchlist = load_watchlist(settings.watchlist_path, settings.params)  # fail early if bad
     allocation = args.allocation if args.allocation is not None else _logged_allocation(
         settings, day)
-    data = Path(settings.sim_data_dir)
+    data = settings.market_data_dir
+    if data is None:
+        raise CycleError(no_market_data())
     if not (data / "intraday").is_dir() and not (data / "daily").is_dir():
-        raise CycleError(f"--data {data} has neither intraday/ nor daily/: point it at the "
-                         "market data (../shared/data)")
+        raise CycleError(f"--data {data} has neither intraday/ nor daily/: use {MARKET_DATA_FIX}")
     source = CsvBarSource(data, watchlist.symbols) if (data / "intraday").is_dir() else None
     regime = regime_bars(CsvBarSource(data), DEFAULT_SYMBOL)
     try:
