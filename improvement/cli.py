@@ -20,7 +20,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from evaluation.llm import LLMEndpoint
-from improvement.cycle import CycleError, CycleInputs, CycleOutcome, run_cycle
+from improvement.cycle import CycleError, CycleInputs, ImprovementOutcome, run_cycle
 from improvement.fast_replay import BacktestReplayer
 from improvement.gate import GateSettings
 from improvement.regime import DEFAULT_SYMBOL, regime_bars
@@ -67,7 +67,7 @@ def watchlist_overrides(watchlist: Watchlist, defaults: Params) -> dict[str, dic
 def after_close(settings: Settings, *, day: date, allocation: float, equity: float,
                 replay_source: BarSource | None, regime: Sequence[Any] = (),
                 env: Mapping[str, str] | None = None, gate: GateSettings | None = None,
-                replayer: Replayer | None = None, data_source: str = "") -> CycleOutcome:
+                replayer: Replayer | None = None, data_source: str = "") -> ImprovementOutcome:
     """The day trader's hand-over after the close: the cycle on the DB the day used.
 
     `settings.params` must be the configured defaults (before tuning: the cycle tunes on top of
@@ -100,7 +100,7 @@ def replayer_for(settings: Settings, source: BarSource, allocation: float,
                             watchlist_overrides(watchlist, settings.params))
 
 
-def summary_line(outcome: CycleOutcome) -> str:
+def summary_line(outcome: ImprovementOutcome) -> str:
     r = outcome.report
     b = [s for s in r["suggestions"] if s.get("challenger")]
     tested = sum(bool(s.get("validation") and s["validation"].get("test"))

@@ -74,7 +74,7 @@ class CycleInputs:
 
 
 @dataclass(frozen=True, slots=True)
-class CycleOutcome:
+class ImprovementOutcome:
     report: dict[str, Any]
     path: Path
     already_ran: bool
@@ -83,7 +83,7 @@ class CycleOutcome:
 _CALENDAR = MarketCalendar()  # one per process: each instance builds its own session tables
 
 
-def run_cycle(db_path: Path | str, inputs: CycleInputs) -> CycleOutcome:
+def run_cycle(db_path: Path | str, inputs: CycleInputs) -> ImprovementOutcome:
     """Run (or, if it already ran, re-report) the cycle for `inputs.day` on the DB at `db_path`."""
     calendar = _CALENDAR
     if not calendar.is_trading_day(inputs.day):
@@ -91,7 +91,7 @@ def run_cycle(db_path: Path | str, inputs: CycleInputs) -> CycleOutcome:
     with HistoryDB.open(db_path) as db, tracing.span("cycle", {"cycle.date": str(inputs.day)}):
         stored = db.improvement_cycle_report(inputs.day)
         if stored is not None:
-            return CycleOutcome(stored, write_report(inputs.reports_dir, stored), True)
+            return ImprovementOutcome(stored, write_report(inputs.reports_dir, stored), True)
         return _Night(db, inputs, calendar).run()
 
 
@@ -110,7 +110,7 @@ class _Night:
         self.in_sample_trades: list[TradeRecord] = []
         self.in_sample_metrics: dict[str, Any] = {}
 
-    def run(self) -> CycleOutcome:
+    def run(self) -> ImprovementOutcome:
         with tracing.span("cycle.metrics"):
             try:
                 metrics, window_trades = night_metrics(
@@ -218,7 +218,7 @@ class _Night:
 
     def _commit(self, metrics: dict[str, Any], regime: Regime, window: ReplayWindow,
                 answer: LLMAnswer[NightlyInsights], ab: ab_decisions.ABNight,
-                new_current: dict[str, Any]) -> CycleOutcome:
+                new_current: dict[str, Any]) -> ImprovementOutcome:
         changes, trials = night_decisions.rows_for(self.outcomes, self.day, self.time,
                                                    self.current)
         changes.extend(ab.changes)
@@ -255,7 +255,7 @@ class _Night:
             ab.started, ab.update))
         stored = self.db.improvement_cycle_report(self.day)
         assert stored is not None
-        return CycleOutcome(stored, write_report(self.inputs.reports_dir, stored), False)
+        return ImprovementOutcome(stored, write_report(self.inputs.reports_dir, stored), False)
 
 
 def _notes(regime: Regime, window: ReplayWindow) -> list[str]:

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from improvement.cli import after_close, summary_line
-from improvement.cycle import CycleOutcome
+from improvement.cycle import ImprovementOutcome
 from improvement.live_data import (
     LOOKBACK_SESSIONS,
     Fetched,
@@ -81,7 +81,7 @@ def _watchlist_symbols(run_log: RunLog) -> list[str]:
 
 
 def run_after_close(settings: Settings, collected: dict[str, Any], *, sim_date: date | None,
-                    sim_seed: int) -> CycleOutcome:
+                    sim_seed: int) -> ImprovementOutcome:
     """The cycle for the day just traded (`settings` with the configured parameters)."""
     day: date = collected["day"]
     source, described = replay_source(settings, day, collected, sim_date=sim_date,
