@@ -386,7 +386,7 @@ async def _trade(settings: Settings, defaults: Settings, args: argparse.Namespac
             else:
                 _say("nightly cycle not run: an interrupted run is not the whole day (it runs "
                      "after the close of a run that reaches it, or by hand: python -m "
-                     "improvement.cycle --date " + str(result.run_log.day) + ")")
+                     "improvement --date " + str(result.run_log.day) + ")")
     if result.run_log is not None:
         for line in [result_line(result.run_log), *open_lines(result.run_log),
                      *no_entry_table(result.run_log)]:

@@ -15,7 +15,8 @@ already on file is not run again: the second run only rewrites the stored report
 
 Callable once per session (the multi-day simulation loops it); synchronous, because the
 replays drive their own event loops: async callers use `asyncio.to_thread(run_cycle, ...)`.
-`python -m improvement.cycle --date YYYY-MM-DD [--db PATH]` runs it by hand (improvement/cli.py).
+`python -m improvement --date YYYY-MM-DD [--db PATH]` runs it by hand (improvement/cli.py, which
+imports this library; this library never imports the command).
 """
 
 from __future__ import annotations
@@ -293,11 +294,6 @@ def _llm_section(answer: LLMAnswer[NightlyInsights],
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from improvement.cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the command's old name: say the new one rather than do nothing
+    sys.exit("python -m improvement.cycle: error: the command is `python -m improvement --date "
+             "YYYY-MM-DD` now (this module is the cycle's library)")

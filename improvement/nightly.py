@@ -18,7 +18,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from improvement.cli import after_close, summary_line
+from improvement.after_close import after_close, summary_line
 from improvement.cycle import ImprovementOutcome
 from improvement.live_data import (
     LOOKBACK_SESSIONS,

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from improvement.cli import after_close, replayer_for
+from improvement.after_close import after_close, replayer_for
 from improvement.gate import GateSettings
 from improvement.params_store import load_day_params
 from improvement.regime import DEFAULT_SYMBOL, regime_bars

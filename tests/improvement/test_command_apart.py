@@ -1,0 +1,38 @@
+"""The nightly cycle's command only wires: the library (improvement/cycle.py, after_close.py,
+nightly.py, ...) never imports improvement/cli.py, which imported `cycle` while `cycle` imported
+it back (issue 19 item 5). The command's old name says the new one instead of doing nothing."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from tests.paths import REPO
+
+
+def _imports(path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_no_library_module_imports_the_command() -> None:
+    importers = sorted(path.name for path in (REPO / "improvement").glob("*.py")
+                       if path.name != "__main__.py" and "improvement.cli" in _imports(path))
+    assert importers == []
+
+
+def test_the_old_command_name_says_the_new_one(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "improvement.cycle", "--date", "2026-02-18"],
+                            cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == ("python -m improvement.cycle: error: the command is "
+                                     "`python -m improvement --date YYYY-MM-DD` now (this module "
+                                     "is the cycle's library)")
