@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from trade import cli
-from trade.config import ConfigError, Settings, load_settings, option_fix
+from trade.config import ConfigError, Settings, load_settings, no_market_data, option_fix
 from ui.status.cli import add_status_flags, status_config
 
 if TYPE_CHECKING:  # heavy modules: imported for real inside run() only
@@ -119,8 +119,8 @@ def build_parser() -> cli.OneLineArgumentParser:
         sim,
         "--sim-data",
         metavar="DIR",
-        fix=fix("sim_data_dir"),
-        help="market data directory (default: ../shared/data, or SIM_DATA_DIR)",
+        fix=fix("market_data_dir"),
+        help="market data directory (default: MARKET_DATA_DIR)",
     )
     cli.add_flag(
         sim,
@@ -226,7 +226,7 @@ def parse_args(
                 "ib_port": args.port,
                 "ib_client_id": args.client_id,
                 "ib_account": args.account,
-                "sim_data_dir": args.sim_data,
+                "market_data_dir": args.sim_data,
                 "db_path": args.db,
                 "log_level": args.log_level,
                 "alert_urls": args.alert_url,
@@ -238,7 +238,9 @@ def parse_args(
         )
     except ConfigError as exc:
         parser.error(str(exc))
-    if args.sim_data is not None and not settings.sim_data_dir.is_dir():
+    if args.sim_date is not None and settings.market_data_dir is None:
+        parser.error(no_market_data("--sim-data DIR"))
+    if args.sim_data is not None and not Path(args.sim_data).expanduser().is_dir():
         parser.error(
             f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
             "intraday/<SYM>/<YYYY-MM-DD>.csv files"
@@ -331,7 +333,7 @@ def _simulator(settings: Settings, args: argparse.Namespace, days: list[date],
 
     watchlist = load_watchlist(settings.watchlist_path, settings.params)
     simulator = start_simulator(watchlist.symbols, days=days, speed=None,
-                                data_dir=settings.sim_data_dir if _replays(args) else None,
+                                data_dir=settings.market_data_dir if _replays(args) else None,
                                 seed=args.sim_seed, simulator_id=sim_id)
     try:
         span = f"{days[0]}..{days[-1]}" if len(days) > 1 else f"{days[0]}"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from trade import allocation, cli
-from trade.config import ConfigError, Settings, load_settings, option_fix
+from trade.config import ConfigError, Settings, load_settings, no_market_data, option_fix
 
 if TYPE_CHECKING:  # heavy modules: imported for real inside run() only
     from observability.alerts.notifier import Notifier
@@ -104,8 +104,8 @@ def build_parser() -> cli.OneLineArgumentParser:
     sim = parser.add_argument_group("simulator")
     cli.add_flag(sim, "--sim", action="store_true", default=None,
                  help="start the built-in IB Gateway simulator in-process and trade against it")
-    cli.add_flag(sim, "--sim-data", metavar="DIR", fix=fix("sim_data_dir"),
-                 help="market data directory (default: ../shared/data, or SIM_DATA_DIR)")
+    cli.add_flag(sim, "--sim-data", metavar="DIR", fix=fix("market_data_dir"),
+                 help="market data directory (default: MARKET_DATA_DIR)")
     cli.add_flag(sim, "--sim-date", metavar="YYYY-MM-DD", type=cli.iso_date, fix=cli.DATE_FIX,
                  help="replay this session from the daily files (default: a synthetic day)")
     cli.add_flag(sim, "--sim-seed", metavar="N", type=cli.seed, fix=cli.SEED_FIX,
@@ -147,7 +147,7 @@ def parse_args(
                 "ib_host": args.host, "ib_port": args.port, "ib_client_id": args.client_id,
                 "ib_account": args.account, "db_path": args.db, "log_level": args.log_level,
                 "universe_path": args.universe, "watchlist_path": args.watchlist,
-                "sim_data_dir": args.sim_data,
+                "market_data_dir": args.sim_data,
                 "alert_urls": args.alert_url, "alert_mute": args.alert_mute,
             },
             env=env, dotenv_path=dotenv_path, bot=BOT,
@@ -162,7 +162,9 @@ def parse_args(
     if args.allocation_day is not None and (too_much := allocation.over_total(
             {"--allocation": settings.allocation, "--allocation-day": args.allocation_day})):
         parser.error(too_much)
-    if args.sim_data is not None and not settings.sim_data_dir.is_dir():
+    if args.sim_date is not None and settings.market_data_dir is None:
+        parser.error(no_market_data("--sim-data DIR"))
+    if args.sim_data is not None and not Path(args.sim_data).expanduser().is_dir():
         parser.error(f"--sim-data {args.sim_data} is invalid: use an existing directory holding "
                      "daily/<SYM>.csv files")
     # one entry per weekday, in calendar order, whatever order or case they were given in
@@ -254,7 +256,7 @@ def _simulator(settings: Settings, args: argparse.Namespace,
     sim_day = args.sim_date or _last_session(args.run_days if not args.once else None)
     simulator = start_daily_simulator(
         list(dict.fromkeys(symbols)), day=sim_day, speed=args.speed,
-        data_dir=settings.sim_data_dir if args.sim_date else None, seed=args.sim_seed)
+        data_dir=settings.market_data_dir if args.sim_date else None, seed=args.sim_seed)
     try:
         source = (f"daily replay of {sim_day}" if args.sim_date
                   else f"synthetic {sim_day}, seed {args.sim_seed}")

@@ -1,4 +1,4 @@
-"""`python -m improvement` is `python -m improvement.cycle`: the nightly improvement cycle."""
+"""`python -m improvement --date YYYY-MM-DD`: the nightly improvement cycle by hand (improvement/cli.py)."""
 
 import sys
 

@@ -15,12 +15,12 @@ already on file is not run again: the second run only rewrites the stored report
 
 Callable once per session (the multi-day simulation loops it); synchronous, because the
 replays drive their own event loops: async callers use `asyncio.to_thread(run_cycle, ...)`.
-`python -m improvement.cycle --date YYYY-MM-DD [--db PATH]` runs it by hand (improvement/cli.py).
+`python -m improvement.cycle --date YYYY-MM-DD [--db PATH]` runs it by hand (improvement/cli.py, which
+imports this library; this library never imports the command).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,7 +75,7 @@ class CycleInputs:
 
 
 @dataclass(frozen=True, slots=True)
-class CycleOutcome:
+class ImprovementOutcome:
     report: dict[str, Any]
     path: Path
     already_ran: bool
@@ -84,7 +84,7 @@ class CycleOutcome:
 _CALENDAR = MarketCalendar()  # one per process: each instance builds its own session tables
 
 
-def run_cycle(db_path: Path | str, inputs: CycleInputs) -> CycleOutcome:
+def run_cycle(db_path: Path | str, inputs: CycleInputs) -> ImprovementOutcome:
     """Run (or, if it already ran, re-report) the cycle for `inputs.day` on the DB at `db_path`."""
     calendar = _CALENDAR
     if not calendar.is_trading_day(inputs.day):
@@ -92,7 +92,7 @@ def run_cycle(db_path: Path | str, inputs: CycleInputs) -> CycleOutcome:
     with HistoryDB.open(db_path) as db, tracing.span("cycle", {"cycle.date": str(inputs.day)}):
         stored = db.improvement_cycle_report(inputs.day)
         if stored is not None:
-            return CycleOutcome(stored, write_report(inputs.reports_dir, stored), True)
+            return ImprovementOutcome(stored, write_report(inputs.reports_dir, stored), True)
         return _Night(db, inputs, calendar).run()
 
 
@@ -112,7 +112,7 @@ class _Night:
         self.in_sample_metrics: dict[str, Any] = {}
         self.window_trades: list[TradeRecord] = []  # what the DB recorded over the window
 
-    def run(self) -> CycleOutcome:
+    def run(self) -> ImprovementOutcome:
         with tracing.span("cycle.metrics"):
             try:
                 metrics, window_trades = night_metrics(
@@ -239,7 +239,7 @@ class _Night:
 
     def _commit(self, metrics: dict[str, Any], regime: Regime, window: ReplayWindow,
                 answer: LLMAnswer[NightlyInsights], ab: ab_decisions.ABNight,
-                new_current: dict[str, Any]) -> CycleOutcome:
+                new_current: dict[str, Any]) -> ImprovementOutcome:
         changes, trials = night_decisions.rows_for(self.outcomes, self.day, self.time,
                                                    self.current)
         changes.extend(ab.changes)
@@ -279,7 +279,7 @@ class _Night:
             ab.started, ab.update))
         stored = self.db.improvement_cycle_report(self.day)
         assert stored is not None
-        return CycleOutcome(stored, write_report(self.inputs.reports_dir, stored), False)
+        return ImprovementOutcome(stored, write_report(self.inputs.reports_dir, stored), False)
 
 
 def _notes(regime: Regime, window: ReplayWindow) -> list[str]:
@@ -317,11 +317,7 @@ def _llm_section(answer: LLMAnswer[NightlyInsights],
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from improvement.cli import main as cli_main
+if __name__ == "__main__":  # `python -m improvement.cycle` (the command's documented name) runs
+    import runpy  # the command (improvement/cli.py), which this library never imports
 
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    runpy.run_module("improvement", run_name="__main__", alter_sys=True)

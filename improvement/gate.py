@@ -120,7 +120,7 @@ def replay_window(replayer: Replayer | None, day: date, settings: GateSettings,
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class ParamCandidate:
     key: str  # the tuned values as canonical JSON: what "distinct" means
     params: Params
     sizing: bool = False
@@ -158,7 +158,7 @@ def _r(x: float | None) -> float | None:
 
 
 def judge(replayer: Replayer, window: ReplayWindow, current: Params,
-          candidates: Sequence[Candidate], earlier: set[str], settings: GateSettings,
+          candidates: Sequence[ParamCandidate], earlier: set[str], settings: GateSettings,
           day: date) -> list[GateVerdict]:
     """Screen every candidate in sample, test the selected ones once (see the docstring).
     `earlier`: the keys of the distinct candidates tested on the look-back's earlier nights."""

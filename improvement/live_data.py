@@ -16,7 +16,7 @@ cached: a new account's window fills within its first weeks, and until then the 
 "data for 12 of 20 sessions" and decides nothing. `RecordedBars` serves the stored sessions; a
 session with fewer than 90% of its minutes is treated as missing (a half-recorded day would
 replay a different market). Its daily bars are IB's, with the stored sessions aggregated where
-IB's are missing. `SIM_DATA_DIR` is for simulated runs only.
+IB's are missing. The market data directory (`MARKET_DATA_DIR`) serves simulated nights only.
 """
 
 from __future__ import annotations

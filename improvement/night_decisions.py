@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from improvement.bounds import screen
-from improvement.gate import Candidate, GateSettings, ReplayWindow, candidate_key, judge
+from improvement.gate import GateSettings, ParamCandidate, ReplayWindow, candidate_key, judge
 from improvement.params_store import apply_tuned
 from improvement.replay import Replayer
 from improvement.report import SuggestionOutcome
@@ -76,8 +76,8 @@ def validate(outcomes: Sequence[SuggestionOutcome], replayer: Replayer, window: 
     candidates = []
     for o in pending:
         tuned = {**current, o.suggestion.parameter: o.suggestion.new}
-        candidates.append(Candidate(candidate_key(tuned), apply_tuned(base, tuned),
-                                    sizing=o.suggestion.parameter == "position_pct"))
+        candidates.append(ParamCandidate(candidate_key(tuned), apply_tuned(base, tuned),
+                                         sizing=o.suggestion.parameter == "position_pct"))
     for o, verdict in zip(pending, judge(replayer, window, current_params, candidates, earlier,
                                          settings, day), strict=True):
         o.verdict = verdict

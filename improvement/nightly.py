@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from improvement.cli import after_close, summary_line
-from improvement.cycle import CycleOutcome
+from improvement.after_close import after_close, summary_line
+from improvement.cycle import ImprovementOutcome
 from improvement.live_data import (
     LOOKBACK_SESSIONS,
     Fetched,
@@ -82,7 +81,7 @@ def _watchlist_symbols(run_log: RunLog) -> list[str]:
 
 
 def run_after_close(settings: Settings, collected: dict[str, Any], *, sim_date: date | None,
-                    sim_seed: int) -> CycleOutcome:
+                    sim_seed: int) -> ImprovementOutcome:
     """The cycle for the day just traded (`settings` with the configured parameters)."""
     day: date = collected["day"]
     source, described = replay_source(settings, day, collected, sim_date=sim_date,
@@ -90,8 +89,8 @@ def run_after_close(settings: Settings, collected: dict[str, Any], *, sim_date: 
     candidates = [list(collected["regime_bars"])]
     if source is not None and settings.sim:
         candidates.append(regime_bars(source, DEFAULT_SYMBOL))
-    data = Path(settings.sim_data_dir)
-    if settings.sim and (data / "daily").is_dir():
+    data = settings.market_data_dir
+    if settings.sim and data is not None and (data / "daily").is_dir():
         candidates.append(regime_bars(CsvBarSource(data), DEFAULT_SYMBOL))
     # the freshest history, then the longest (the broker's, the replay data's, the data dir's)
     regime = max(candidates, key=lambda bars: (
@@ -117,7 +116,7 @@ def replay_source(settings: Settings, day: date, collected: dict[str, Any] | Non
         while len(days) < SYNTHETIC_SESSIONS:
             days.append(calendar.previous_session(days[-1]).date)
         return SyntheticMarket(sim_seed, symbols, days), f"synthetic market, seed {sim_seed}"
-    data = Path(settings.sim_data_dir)
-    if not (data / "intraday").is_dir():
+    data = settings.market_data_dir
+    if data is None or not (data / "intraday").is_dir():
         return None, ""
     return CsvBarSource(data, symbols), f"the simulator's data folder {data}"

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from improvement.cli import after_close, replayer_for
+from improvement.after_close import after_close, replayer_for
 from improvement.gate import GateSettings
 from improvement.params_store import load_day_params
 from improvement.regime import DEFAULT_SYMBOL, regime_bars
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder.mkdir(parents=True)
         settings = load_settings(
             cli={"allocation": args.allocation, "db_path": folder / "history.db",
-                 "watchlist_path": args.watchlist, "sim_data_dir": args.data},
+                 "watchlist_path": args.watchlist, "market_data_dir": args.data},
             env={"LOGS_DIR": str(folder / "logs"), "REPORTS_DIR": str(folder / "reports")},
             dotenv_path=None)
         runs[name] = asyncio.run(trade_paper_days(settings, source, days, equity=args.equity,

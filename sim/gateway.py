@@ -38,7 +38,7 @@ from sim.tws.control import GatewayControls
 from sim.tws.faults import serve_admin
 from sim.tws.feeds import MarketFeeds
 from sim.tws.ib_timing import IBTiming
-from sim.tws.orders import OrderDesk
+from sim.tws.orders import GatewayOrderDesk
 from sim.tws.preview import Previews
 from sim.tws.realism import Realism
 from sim.tws.router import RequestRouter, Route
@@ -87,7 +87,7 @@ class GatewaySimulator(GatewayControls, RequestRouter):
         self.state_file = state_file
         self._sessions: set[ClientSession] = set()
         self._by_client: dict[int, ClientSession] = {}
-        self.orders = OrderDesk(engine, self._sessions_of, self.now)
+        self.orders = GatewayOrderDesk(engine, self._sessions_of, self.now)
         self.accounts = AccountDesk(engine, self.orders, self.now, master_client_id)
         self.feeds = MarketFeeds(engine.replay, self.now)
         self.streams = Streams(engine, self.now)

@@ -8,6 +8,7 @@ other settings (speed, start time, symbols, day).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +16,10 @@ from typing import Any
 import pytest
 
 from tests.paths import DATA as DATA_DIR
+
+# What a user's .env holds (docs/backtests.md): commands run without --data read the real bars.
+# Set at import, before any test starts a subprocess, so the subprocesses inherit it too.
+os.environ.setdefault("MARKET_DATA_DIR", str(DATA_DIR))
 
 TEST_DAY = date(2019, 2, 13)
 TEST_SYMBOLS = ("SPY", "QQQ", "MSFT")

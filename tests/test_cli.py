@@ -99,6 +99,8 @@ DAY_TRADER_ERRORS = [
       "--sim-to", "2025-07-07"], "--sim-date cannot be combined with --sim-from/--sim-to"),
     (["--allocation", "0.25", "--sim", "--sim-from", "2025-07-04", "--sim-to", "2025-07-06"],
      "--sim-from 2025-07-04 --sim-to 2025-07-06: no NYSE session in that range: pick trading days"),
+    (["--allocation", "0.25", "--sim", "--sim-date", "2019-02-13"],
+     "no market data directory: pass --sim-data DIR or set MARKET_DATA_DIR"),
     (["--allocation", "0.25", "--log-level", "loud"], "--log-level loud is invalid: use one of"),
     (["--allocation", "0.25", "--bogus"], "unrecognized argument --bogus"),
 ]
@@ -122,6 +124,8 @@ WEEKLY_ERRORS = [
      "--allocation 0.7 plus --allocation-day 0.4 is 1.1: the two books must fit in net "
      "liquidation: lower one so they sum to at most 1"),
     (["--allocation", "0.5", "--sim-date", "2019-02-11"], "--sim-date needs --sim"),
+    (["--allocation", "0.5", "--sim", "--sim-date", "2019-02-11"],
+     "no market data directory: pass --sim-data DIR or set MARKET_DATA_DIR"),
     (["--allocation", "0.5", "--alert-url", "json://127.0.0.1:8089/a", "--alert-url",
       "tgram://secret-token-shape/1"], "--alert-url entry 2 (tgram://…) is invalid: use apprise"),
     (["--allocation", "0.5", "--alert-mute", "loud"], "--alert-mute loud is invalid: use levels"),

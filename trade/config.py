@@ -51,8 +51,12 @@ DEFAULT_SIM_DB_PATH = Path("trading_history.sim.db")
 # TraderOptions.backstop_delay) and must still be before the close, with a minute to spare.
 MIN_FLATTEN_MINUTES = 3
 
-# The shared market data sits beside the checkout (`../shared/data`), not inside it.
-DEFAULT_SIM_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The market data (1-minute and daily bars) is never inside the checkout: its directory is one
+# setting, MARKET_DATA_DIR, that a command's --data/--sim-data flag overrides (docs/backtests.md).
+MARKET_DATA_ENV = "MARKET_DATA_DIR"
+MARKET_DATA_FIX = "a directory holding intraday/<SYM>/<YYYY-MM-DD>.csv and daily/<SYM>.csv"
+# Renamed variables: still set, they stop a bot with one line instead of being silently ignored.
+RENAMED_ENV = {"SIM_DATA_DIR": MARKET_DATA_ENV}
 
 
 class ConfigError(ValueError):
@@ -78,7 +82,7 @@ class Settings:
     watchlist_path: Path = Path("day_trading_watchlist.json")
     db_path: Path = DEFAULT_DB_PATH  # already the sim DB when sim=True
     sim_db_path: Path = DEFAULT_SIM_DB_PATH
-    sim_data_dir: Path = DEFAULT_SIM_DATA_DIR
+    market_data_dir: Path | None = None  # real bars for replays and backtests; None: none set
     logs_dir: Path = Path("logs")
     reports_dir: Path = Path("reports")
     kill_switch_path: Path = Path("KILL_SWITCH")
@@ -264,7 +268,8 @@ def _options(bot: str) -> list[_Option]:
         _Option("watchlist_path", "WATCHLIST_PATH", "--watchlist", _path, "a file path"),
         _Option("db_path", "DB_PATH", "--db", _path, "a file path, e.g. trading_history.db"),
         _Option("sim_db_path", "SIM_DB_PATH", None, _path, "a file path"),
-        _Option("sim_data_dir", "SIM_DATA_DIR", "--sim-data", _path, "a directory path"),
+        _Option("market_data_dir", MARKET_DATA_ENV, "--sim-data", _optional(_path),
+                MARKET_DATA_FIX),
         _Option("logs_dir", "LOGS_DIR", None, _path, "a directory path"),
         _Option("reports_dir", "REPORTS_DIR", None, _path, "a directory path"),
         _Option("kill_switch_path", "KILL_SWITCH_PATH", None, _path, "a file path"),
@@ -357,6 +362,7 @@ def load_settings(
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}: use one of {', '.join(sorted(known))}")
 
+    _refuse_renamed(environ, dotenv, dotenv_path)
     values: dict[str, Any] = {"bot": bot, "ib_client_id": DEFAULT_CLIENT_IDS[bot]}
     for option in options:
         raw, where = _lookup(option, cli, environ, dotenv, dotenv_path)
@@ -379,6 +385,59 @@ def load_settings(
             f"FLATTEN_MINUTES ({settings.flatten_minutes}), so entries stop before the flatten time"
         )
     return settings
+
+
+def market_data_dir(
+    given: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = Path(".env"),
+) -> Path | None:
+    """The market data directory: `given` (a command's --data or --sim-data), else
+    MARKET_DATA_DIR from the environment, else from `.env`; None when none is set.
+
+    The one reader of that setting for the commands that build no `Settings` (backtests, the
+    standalone simulator, the chaos campaign); the bots read the same option in `load_settings`.
+    """
+    if given is not None and str(given).strip():
+        return Path(given).expanduser()
+    option = next(o for o in _options("day_trader") if o.name == "market_data_dir")
+    environ: Mapping[str, str] = os.environ if env is None else env
+    dotenv: dict[str, str | None] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        dotenv = dict(dotenv_values(dotenv_path, interpolate=False))
+    raw, where = _lookup(option, {}, environ, dotenv, dotenv_path)
+    return None if where is None else Path(str(raw).strip()).expanduser()
+
+
+def no_market_data(flag: str = "--data DIR") -> str:
+    """The one line a command prints (exit 2) when it needs real bars and no directory is set."""
+    return (f"no market data directory: pass {flag} or set {MARKET_DATA_ENV} (in the "
+            f"environment or .env) to {MARKET_DATA_FIX}")
+
+
+def require_market_data(
+    given: Path | str | None = None,
+    flag: str = "--data DIR",
+    *,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = Path(".env"),
+) -> Path:
+    """`market_data_dir(...)`, or `ConfigError` with `no_market_data(flag)` when none is set."""
+    found = market_data_dir(given, env=env, dotenv_path=dotenv_path)
+    if found is None:
+        raise ConfigError(no_market_data(flag))
+    return found
+
+
+def _refuse_renamed(
+    environ: Mapping[str, str], dotenv: Mapping[str, str | None], dotenv_path: Path | None
+) -> None:
+    for old, new in RENAMED_ENV.items():
+        for source, where in ((environ, "the environment"), (dotenv, str(dotenv_path))):
+            raw = source.get(old)
+            if raw is not None and raw.strip():
+                raise ConfigError(f"{old} is renamed {new}: rename it (set in {where})")
 
 
 def _lookup(

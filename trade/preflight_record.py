@@ -51,7 +51,7 @@ class RecordError(ValueError):
     """A record that cannot be used; the message names the file and what is wrong."""
 
 
-class Verdict(StrEnum):
+class StepVerdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"  # IB answered, and the answer is not what the bot relies on
     TIMEOUT = "timeout"  # no answer within the step's deadline
@@ -64,7 +64,7 @@ class StepResult:
     """One step's verdict, its one-line answer, and the evidence (messages and timings seen)."""
 
     step: int
-    verdict: Verdict = Verdict.ERROR  # until the step says otherwise
+    verdict: StepVerdict = StepVerdict.ERROR  # until the step says otherwise
     answer: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -76,7 +76,7 @@ class StepResult:
 
     @property
     def passed(self) -> bool:
-        return self.verdict is Verdict.PASS
+        return self.verdict is StepVerdict.PASS
 
     def line(self) -> str:
         """The console line: `step 2 release ...: PASS - executed 0.02 s after the modification`."""
@@ -93,10 +93,10 @@ class StepResult:
         if not isinstance(body, dict) or not isinstance(body.get("step"), int):
             raise RecordError(f"{where}: a step is not an object with a step number")
         try:
-            verdict = Verdict(str(body.get("verdict")))
+            verdict = StepVerdict(str(body.get("verdict")))
         except ValueError:
             raise RecordError(f"{where}: step {body['step']} has verdict {body.get('verdict')!r}; "
-                              f"expected one of {', '.join(v.value for v in Verdict)}") from None
+                              f"expected one of {', '.join(v.value for v in StepVerdict)}") from None
         return cls(body["step"], verdict, str(body.get("answer", "")),
                    dict(body.get("evidence") or {}), float(body.get("seconds") or 0.0),
                    str(body.get("cleanup", "")))

@@ -72,7 +72,7 @@ class Backtest:
 
 
 @dataclass(frozen=True, slots=True)
-class SweepRow:
+class SweepCell:
     params: dict[str, Any]
     metrics: dict[str, Any]
 
@@ -83,7 +83,7 @@ class Sweep:
     symbols: list[str]
     first: str
     last: str
-    rows: list[SweepRow]
+    rows: list[SweepCell]
 
     @property
     def parameters(self) -> list[str]:
@@ -192,7 +192,7 @@ def _sweep(path: Path, data: dict[str, Any]) -> Sweep:
         if not isinstance(params, dict) or not isinstance(metrics, dict):
             raise TearsheetInputError(
                 f"{path}: rows[{i}] needs \"params\" and \"metrics\" objects: fix the sweep file")
-        rows.append(SweepRow(params, metrics))
+        rows.append(SweepCell(params, metrics))
     if not rows:
         raise TearsheetInputError(f"{path}: rows is empty: a sweep needs at least one result")
     sessions = data.get("sessions")

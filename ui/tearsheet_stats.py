@@ -18,19 +18,19 @@ from ui.backtest_inputs import Backtest, BacktestTrade, Sweep
 
 
 @dataclass(frozen=True, slots=True)
-class EquityPoint:
+class DailyEquityPoint:
     day: date
     equity: float
     drawdown: float  # <= 0, fraction of the running peak
 
 
-def equity_curve(backtest: Backtest) -> list[EquityPoint]:
+def equity_curve(backtest: Backtest) -> list[DailyEquityPoint]:
     equity = peak = backtest.starting_equity
     points = []
     for day in backtest.days:
         equity += day.pnl
         peak = max(peak, equity)
-        points.append(EquityPoint(day.day, equity, equity / peak - 1.0 if peak > 0 else 0.0))
+        points.append(DailyEquityPoint(day.day, equity, equity / peak - 1.0 if peak > 0 else 0.0))
     return points
 
 

@@ -1,9 +1,10 @@
 """`python -m sim.backtest`: replay sessions with the live trader (event) or its compiled twin (fast).
 
-    python -m sim.backtest --data ../shared/data --symbols SPY QQQ --from 2026-01-22 \\
+    python -m sim.backtest [--data DIR | --seed N] --symbols SPY QQQ --from 2026-01-22 \\
         --to 2026-02-27 [--engine fast|event] [--params FILE.json] [--allocation F] \\
         [--equity N] [--json OUT] [--workers N]
 
+`--data` defaults to MARKET_DATA_DIR (trade/config.py); with neither, one line says so (exit 2).
 Prints the metrics (and a progress bar on a terminal) and writes the JSON the tearsheet reads
 (`python -m ui.tearsheet OUT -o OUT.html`). Bad input (a missing or malformed date, an unknown
 symbol, an empty range, a bad parameter) is one line on stderr and exit 2.
@@ -18,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from trade import allocation, cli
-from trade.config import DEFAULT_SIM_DATA_DIR
+from trade.config import MARKET_DATA_ENV, MARKET_DATA_FIX, ConfigError, require_market_data
 
 PROG = "python -m sim.backtest"
-DATA_FIX = "a data root holding intraday/<SYM>/<date>.csv, e.g. ../shared/data"
+DATA_FIX = MARKET_DATA_FIX
 
 
 def add_market_flags(parser: argparse.ArgumentParser) -> None:
     """The flags a backtest and a sweep share: the market, the sessions, money, engine, output."""
     market = parser.add_mutually_exclusive_group()
     cli.add_flag(market, "--data", metavar="DIR", fix=DATA_FIX,
-                 help=f"data root in the shared format (default: {DEFAULT_SIM_DATA_DIR})")
+                 help=f"the market data directory (default: {MARKET_DATA_ENV})")
     cli.add_flag(market, "--seed", type=cli.seed, metavar="N", fix=cli.SEED_FIX,
                  help="trade seeded synthetic sessions instead of recorded data")
     cli.add_flag(parser, "--symbols", nargs="+", required=True, metavar="SYM",
@@ -72,7 +73,11 @@ def resolve(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     if args.seed is not None:
         market = Market(seed=args.seed)
     else:
-        market = Market(data=str(Path(args.data) if args.data else DEFAULT_SIM_DATA_DIR))
+        try:
+            data = require_market_data(args.data, "--data DIR (or --seed N)")
+        except ConfigError as exc:
+            raise BacktestInputError(str(exc)) from None
+        market = Market(data=str(data))
     sessions = resolve_sessions(market, args.symbols, args.first, args.last)
     params = params_from_json(args.params) if args.params else None
     config = BacktestConfig(allocation=args.allocation, equity=args.equity)

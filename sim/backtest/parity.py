@@ -21,7 +21,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from sim.backtest.bars import BarStore
 from sim.backtest.config import BacktestConfig
@@ -31,7 +30,7 @@ from sim.backtest.prepare import prepare_day
 from sim.backtest.result import DayResult
 from sim.market.bar_sources import CsvBarSource
 from sim.market.grid import TickGridSource, on_grid
-from trade.config import DEFAULT_SIM_DATA_DIR
+from trade.config import ConfigError, require_market_data
 from trade.models import Params
 
 ONE_MINUTE = Params(atr_timeframe="1 min", atr_min_pct=0.001)
@@ -90,10 +89,14 @@ def compare_day(source: TickGridSource, store: BarStore, day: date, symbols: Seq
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.backtest.parity",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=str(DEFAULT_SIM_DATA_DIR), metavar="DIR")
+    parser.add_argument("--data", metavar="DIR", help="market data (default: MARKET_DATA_DIR)")
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     args = parser.parse_args(argv)
-    source = on_grid(CsvBarSource(Path(args.data)))
+    try:
+        data = require_market_data(args.data)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    source = on_grid(CsvBarSource(data))
     store = BarStore(source)
     symbols = shared_universe(source)
     days = all_days(source, symbols)

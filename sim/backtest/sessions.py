@@ -24,6 +24,7 @@ from sim.market.bar_sources import CsvBarSource
 from sim.market.grid import TickGridSource, on_grid
 from sim.market.replay import BarSource
 from sim.market.sessions import sessions_between
+from trade.config import MARKET_DATA_FIX
 
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 _sources: dict[tuple[object, ...], TickGridSource] = {}
@@ -104,8 +105,8 @@ def resolve_sessions(market: Market, symbols: Sequence[str], first: date | None,
     if market.data is not None:
         root = Path(market.data)
         if not (root / "intraday").is_dir():
-            raise BacktestInputError(f"--data {root}: no intraday/ directory there: point it at "
-                                     "a data root in the shared format (e.g. ../shared/data)")
+            raise BacktestInputError(f"--data {root}: no intraday/ directory there: use "
+                                     f"{MARKET_DATA_FIX}")
         for symbol in clean:
             if not (root / "intraday" / symbol).is_dir():
                 raise BacktestInputError(f"unknown symbol {symbol}: no {root}/intraday/{symbol}/ "

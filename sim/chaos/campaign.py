@@ -28,9 +28,7 @@ from typing import Any
 from sim.chaos.schedule import LEGACY, Fault, SessionSetup, random_session, scenario_sessions
 from sim.chaos.session import ChaosSession
 from sim.tws.realism import Realism, RealismError
-
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
+from trade.config import ConfigError, require_market_data
 
 INVARIANTS = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "X0", "X1", "X2", "X3")
 
@@ -146,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="sessions in parallel (default 2)")
     p.add_argument("--scenarios", action="store_true",
                    help="run the fixed item-10 scenarios instead of random seeds")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
+    p.add_argument("--data", type=Path, default=None,
+                   help="the market data directory (default: MARKET_DATA_DIR)")
     p.add_argument("--json", type=Path, default=None, help="write every session's result here")
     p.add_argument("--keep", action="store_true", help="keep every session's working directory")
     p.add_argument("--realism", type=_realism, default="default",
@@ -155,8 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seeds < 1 or args.workers < 1:
         p.error("--seeds and --workers must be at least 1")
+    try:
+        args.data = require_market_data(args.data)
+    except ConfigError as exc:
+        p.error(str(exc))
     if not (args.data / "intraday").is_dir():
-        p.error(f"--data {args.data}: no intraday/ directory there; point it at ../shared/data")
+        p.error(f"--data {args.data}: no intraday/ directory there: point it at the market data")
     if args.scenarios:
         setups = list(scenario_sessions().values())
     else:

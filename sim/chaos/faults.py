@@ -30,7 +30,7 @@ from typing import Any
 from observability.history import HistoryDB
 from sim.chaos.bot import CLIENT_ID, BotProcess
 from sim.chaos.invariants import RECONNECT_GRACE_S, RESTORE_GRACE_S
-from sim.chaos.ownership import Ownership
+from sim.chaos.ownership import OwnershipTruth
 from sim.chaos.schedule import Fault, FaultEvent
 from sim.tws.faults import OrderFilter
 from sim.tws.runner import GatewayThread
@@ -54,7 +54,7 @@ class FaultInjection:
     sim: Any
     setup: Any
     result: Any
-    ownership: Ownership
+    ownership: OwnershipTruth
     close: datetime
     pending: list[tuple[float, str, Any]]
     reachable_from: float

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sim.chaos.ownership import Ownership, OwnershipCheck
+from sim.chaos.ownership import OwnershipCheck, OwnershipTruth
 
 BOT_PREFIX = "DT-"
 EXIT_LEGS = ("TP", "SL", "BKS")
@@ -73,7 +73,7 @@ class InvariantChecker:
     backstop_at: datetime
     weekly: Mapping[str, int] = field(default_factory=dict)
     others_at_start: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    ownership: Ownership | None = None  # default: the weekly book's shares are the foreign ones
+    ownership: OwnershipTruth | None = None  # default: the weekly book's shares are the foreign ones
     violations: list[str] = field(default_factory=list)
     condemned: set[tuple[str, str]] = field(default_factory=set)  # (I3|I8, symbol) found already
     observations: int = 0
@@ -90,7 +90,7 @@ class InvariantChecker:
 
     def __post_init__(self) -> None:
         if self.ownership is None:
-            self.ownership = Ownership(self.account, foreign=dict(self.weekly))
+            self.ownership = OwnershipTruth(self.account, foreign=dict(self.weekly))
         self._i8 = OwnershipCheck(self.ownership, PROTECTION_DEADLINE_S, self.violate)
 
     def violate(self, code: str, text: str) -> None:

@@ -30,7 +30,7 @@ WORKING = ("PreSubmitted", "Submitted")
 
 
 @dataclass
-class Ownership:
+class OwnershipTruth:
     """The campaign's record of the account's shares that are not the bot's, and of the bot's."""
 
     account: str
@@ -74,7 +74,7 @@ class Ownership:
 class OwnershipCheck:
     """I8 over a run: `observe` every state of the broker's truth."""
 
-    ownership: Ownership
+    ownership: OwnershipTruth
     deadline_s: float
     violate: Any  # InvariantChecker.violate(code, text)
     _lots: dict[str, int] = field(default_factory=dict)

@@ -37,7 +37,7 @@ from sim.chaos.invariants import (
     Context,
     InvariantChecker,
 )
-from sim.chaos.ownership import Ownership
+from sim.chaos.ownership import OwnershipTruth
 from sim.chaos.schedule import SECOND_ACCOUNT_ID, SESSION_WIDE, FaultEvent, SessionSetup
 from sim.gateway import GatewaySimulator
 from sim.market.bar_sources import CsvBarSource
@@ -95,7 +95,7 @@ class ChaosSession(FaultInjection):
         self.paced_by_fault = False  # a fault set the clock's speed on the simulator's thread
         self.reachable_from = 0.0  # wall time the Gateway accepts connections again
         self.settled_from = 0.0  # wall time from which the bot is expected to have acted
-        self.ownership = Ownership(MAIN_ACCOUNT, foreign={**setup.weekly}, start_lot=dict(setup.leftover))
+        self.ownership = OwnershipTruth(MAIN_ACCOUNT, foreign={**setup.weekly}, start_lot=dict(setup.leftover))
         for symbol, qty in setup.owner.items():
             self.ownership.add_foreign(symbol, qty)
         self.bot_started_wall = 0.0  # when the bot (re)started

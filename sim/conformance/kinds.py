@@ -23,7 +23,7 @@ FAR_BELOW = 0.5  # the walk's one live order: a 1-share buy limit at half the pr
 
 
 @dataclass
-class Context:
+class WalkState:
     """What the walk learns on its way (the symbol's conId, the order it placed)."""
 
     symbol: str
@@ -33,7 +33,7 @@ class Context:
     order_id: int = 0
 
 
-Send = Callable[[Any, int, Context], None]
+Send = Callable[[Any, int, WalkState], None]
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,16 @@ class Kind:
         return self.label or self.name
 
 
-def _stk(ctx: Context) -> Any:
+def _stk(ctx: WalkState) -> Any:
     return ctx.contract or Contract(symbol=ctx.symbol, secType="STK", exchange="SMART", currency="USD")
 
 
-def _place(c: Any, r: int, ctx: Context) -> None:
+def _place(c: Any, r: int, ctx: WalkState) -> None:
     ctx.order_id = r
     c.placeOrder(r, _stk(ctx), LimitOrder("BUY", 1, max(0.01, round(ctx.price * FAR_BELOW, 2)), tif="DAY"))
 
 
-def _cancel(c: Any, r: int, ctx: Context) -> None:
+def _cancel(c: Any, r: int, ctx: WalkState) -> None:
     c.cancelOrder(ctx.order_id or r)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ib_async import IB, Contract
 
-from sim.conformance.kinds import KINDS, Context, Kind
+from sim.conformance.kinds import KINDS, Kind, WalkState
 
 INFORMATIONAL = range(2100, 2200)  # farm notices: never an answer
 DECODER_LOGGER = "ib_async.Decoder"
@@ -60,7 +60,7 @@ class Walker:
     def __init__(self, ib: IB, symbol: str, timeout: float = 5.0) -> None:
         self.ib = ib
         self.timeout = timeout
-        self.ctx = Context(symbol.upper())
+        self.ctx = WalkState(symbol.upper())
         self._seen: list[list[str]] = []
         self._arrived = asyncio.Event()
 

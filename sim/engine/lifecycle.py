@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sim.engine import hours
-from sim.engine.matching import Outcome, Segment, auction_fill, match, match_trail, trail_offset
+from sim.engine.matching import (
+    MatchOutcome,
+    Segment,
+    auction_fill,
+    match,
+    match_trail,
+    trail_offset,
+)
 from sim.engine.orders import AUCTION_TYPES, STOP_TYPES, OrderReject, SimOrder, validate_fields
 from sim.market.ticks import to_tick
 
@@ -125,7 +132,7 @@ class OrderLifecycle:
             self._activate(order, at)
 
     # -- matching one order -------------------------------------------------------------------
-    def _outcome_now(self, order: SimOrder, now: datetime) -> Outcome | None:
+    def _outcome_now(self, order: SimOrder, now: datetime) -> MatchOutcome | None:
         """Against the price now: in the session, or in the extended hours for an order that
         works there (`sim/engine/hours.py`)."""
         if not hours.tradable(order, self.replay, now) or order.order_type in AUCTION_TYPES:
@@ -160,7 +167,7 @@ class OrderLifecycle:
         if outcome is not None:
             self._apply(order, outcome)
 
-    def _apply(self, order: SimOrder, outcome: Outcome) -> None:
+    def _apply(self, order: SimOrder, outcome: MatchOutcome) -> None:
         if outcome.triggered:
             order.triggered = True
         if outcome.fill:

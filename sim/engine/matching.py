@@ -22,7 +22,7 @@ MATCH_PRIORITY = {"MKT": 0, "STP": 1, "STP LMT": 1, "TRAIL": 1, "LMT": 2, "MOC":
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class MatchOutcome:
     """`fill` at `price` at epoch `at` (removing liquidity or not), or just `triggered`."""
 
     price: float = 0.0
@@ -38,7 +38,7 @@ def slipped(price: float, buy: bool, slippage_bps: float) -> float:
     return worse_for(price + move if buy else price - move, buy)
 
 
-def match(order: SimOrder, segment: Segment, slippage_bps: float) -> Outcome | None:
+def match(order: SimOrder, segment: Segment, slippage_bps: float) -> MatchOutcome | None:
     """The outcome of `order` over `segment`, or None when nothing happens.
 
     MKT: the segment's first price, slipped. STP: touched when the path reaches the stop; fills
@@ -52,7 +52,7 @@ def match(order: SimOrder, segment: Segment, slippage_bps: float) -> Outcome | N
     buy = order.is_buy
     kind = order.order_type
     if kind == "MKT":
-        return Outcome(slipped(first, buy, slippage_bps), start, True)
+        return MatchOutcome(slipped(first, buy, slippage_bps), start, True)
     if kind in ("MOC", "LOC", "TRAIL"):
         return None
     if kind in ("STP", "STP LMT") and not order.triggered:
@@ -65,11 +65,11 @@ def match(order: SimOrder, segment: Segment, slippage_bps: float) -> Outcome | N
             return None
         at = start if trigger == first else end
         if kind == "STP":
-            return Outcome(slipped(trigger, buy, slippage_bps), at, True)
+            return MatchOutcome(slipped(trigger, buy, slippage_bps), at, True)
         limit = float(order.lmt_price or 0.0)
         if (buy and trigger <= limit) or (not buy and trigger >= limit):
-            return Outcome(_within(worse_for(trigger, buy), limit, buy), at, True, triggered=True)
-        return Outcome(at=at, fill=False, triggered=True)
+            return MatchOutcome(_within(worse_for(trigger, buy), limit, buy), at, True, triggered=True)
+        return MatchOutcome(at=at, fill=False, triggered=True)
     limit = float(order.lmt_price or 0.0)
     if buy and low <= limit:
         price = min(first, limit)
@@ -77,8 +77,8 @@ def match(order: SimOrder, segment: Segment, slippage_bps: float) -> Outcome | N
         price = max(first, limit)
     else:
         return None
-    return Outcome(_within(worse_for(price, buy), limit, buy), start if price == first else end,
-                   price == first)
+    return MatchOutcome(_within(worse_for(price, buy), limit, buy), start if price == first else end,
+                        price == first)
 
 
 def _within(price: float, limit: float, buy: bool) -> float:
@@ -94,7 +94,7 @@ def trail_offset(order: SimOrder, extreme: float) -> float:
 
 def match_trail(
     order: SimOrder, points: Sequence[tuple[float, float]], slippage_bps: float
-) -> Outcome | None:
+) -> MatchOutcome | None:
     """Walk a TRAIL order along the path's vertices [(epoch, price), ...] in time order.
 
     A sell trail's stop follows the highest price seen minus the trailing amount (or percent)
@@ -112,7 +112,7 @@ def match_trail(
             else:
                 trigger = stop
                 at = t0 + (t - t0) * ((stop - p0) / (price - p0) if price != p0 else 1.0)
-            return Outcome(slipped(trigger, buy, slippage_bps), at, True, triggered=True)
+            return MatchOutcome(slipped(trigger, buy, slippage_bps), at, True, triggered=True)
         candidate = to_tick(price + trail_offset(order, price) if buy else price - trail_offset(order, price))
         if stop is None or (buy and candidate < stop) or (not buy and candidate > stop):
             stop = candidate

@@ -63,7 +63,7 @@ class CsvBarSource:
         if not (self.data_dir / "intraday").is_dir() and not (self.data_dir / "daily").is_dir():
             raise FileNotFoundError(
                 f"data_dir {self.data_dir} has neither intraday/ nor daily/: "
-                "point it at the shared data directory (../shared/data)"
+                "point it at the market data directory (MARKET_DATA_DIR)"
             )
         self._only = {s.upper() for s in symbols} if symbols else None
         self._session_bars = lru_cache(maxsize=512)(self._load_session)

@@ -4,8 +4,8 @@ Why: a rehearsal must catch what the paper account would refuse. A synthetic mar
 bars for any name would trade a watchlist typo (`XYZQ`) all day, where IB answers error 200 (no
 security definition) and the bot stops with one line. So the synthetic market serves only
 real tickers: those of the shipped list `us_tickers.txt` (well-known US stocks and ETFs, each
-with its kind: `stock`, `etf` or `leveraged`) and, when the shared data is there, every symbol
-it holds (some were real once and are no longer listed, e.g. FB, UTX). Anything else is unknown
+with its kind: `stock`, `etf` or `leveraged`) and, when a market data directory is set
+(MARKET_DATA_DIR), every symbol it holds (some were real once and are no longer listed, e.g. FB, UTX). Anything else is unknown
 to the simulator, which answers it as IB does.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from trade.config import DEFAULT_SIM_DATA_DIR
+from trade.config import market_data_dir
 
 TICKERS_FILE = Path(__file__).with_name("us_tickers.txt")
 KINDS = ("stock", "etf", "leveraged")
@@ -54,9 +54,10 @@ def data_symbols(data_dir: Path | None) -> frozenset[str]:
     return frozenset(found)
 
 
-def known_tickers(data_dir: Path | None = DEFAULT_SIM_DATA_DIR) -> frozenset[str]:
-    """The tickers a synthetic market serves: the shipped list and the shared data's."""
-    return frozenset(shipped()) | data_symbols(data_dir)
+def known_tickers(data_dir: Path | None = None) -> frozenset[str]:
+    """The tickers a synthetic market serves: the shipped list and the market data's
+    (`data_dir`, else the configured MARKET_DATA_DIR, if any)."""
+    return frozenset(shipped()) | data_symbols(data_dir or market_data_dir())
 
 
 def kind_of(symbol: str) -> str | None:

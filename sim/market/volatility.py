@@ -290,15 +290,20 @@ def _longest_run(days: Sequence[date], calendar: Sequence[date]) -> list[date]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from trade.config import DEFAULT_SIM_DATA_DIR
+    from trade.config import ConfigError, require_market_data
 
     parser = argparse.ArgumentParser(
         prog="python -m sim.market.volatility",
         description="Measure each symbol's daily ATR(14)/close profile on the shared data "
                     "(the table the synthetic market draws from).")
-    parser.add_argument("--data", type=Path, default=DEFAULT_SIM_DATA_DIR,
-                        help="the shared data directory (daily/, intraday/)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the market data directory (daily/, intraday/; default: "
+                             "MARKET_DATA_DIR)")
     args = parser.parse_args(argv)
+    try:
+        args.data = require_market_data(args.data)
+    except ConfigError as exc:
+        parser.error(str(exc))
     if not (args.data / "daily").is_dir() and not (args.data / "intraday").is_dir():
         parser.error(f"--data {args.data}: no daily/ or intraday/ there: point it at the shared "
                      "data")

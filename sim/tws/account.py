@@ -18,7 +18,7 @@ from sim.tws import errors
 from sim.tws import order_messages as om
 from sim.tws.account_values import AccountTagError, summary_rows, update_rows
 from sim.tws.contracts import stock
-from sim.tws.orders import OrderDesk
+from sim.tws.orders import GatewayOrderDesk
 from sim.tws.requests import AccountSummaryRequest, ExecutionsRequest
 from sim.tws.times import IBTimeError, parse_ib_time
 
@@ -27,7 +27,7 @@ class AccountDesk:
     """Answers the account side of the connect sequence and pushes updates after fills."""
 
     def __init__(
-        self, engine: Any, desk: OrderDesk, now: Callable[[], datetime], master_client_id: int | None = None
+        self, engine: Any, desk: GatewayOrderDesk, now: Callable[[], datetime], master_client_id: int | None = None
     ) -> None:
         self.engine = engine
         self.desk = desk

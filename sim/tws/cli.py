@@ -26,11 +26,11 @@ from sim.market.sessions import NY, is_session, previous_sessions, session_bound
 from sim.market.synthetic import SyntheticMarket
 from sim.market.tickers import TICKERS_FILE, known_tickers
 from sim.tws.realism import Realism, RealismError
+from trade.config import ConfigError, require_market_data
 
 DEFAULT_ACCOUNT = "DU1234567"
 SYNTHETIC_WARMUP_SESSIONS = 5
 HOLD_LEAD = timedelta(minutes=5)  # a held clock waits here before the first open, as at 09:25
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="line-based fault/clock control port (0 = any free port; none when omitted)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", type=Path, default=None,
-                     help=f"shared data directory with intraday/<SYM>/<DATE>.csv (default {DEFAULT_DATA})")
+                     help="market data directory with intraday/<SYM>/<DATE>.csv (default: MARKET_DATA_DIR)")
     src.add_argument("--synthetic", action="store_true", help="a seeded synthetic market instead of CSV data")
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic market")
     p.add_argument("--date", type=_iso_date, default=None,
@@ -213,7 +213,10 @@ def source_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser |
         warmup = previous_sessions(days[0], SYNTHETIC_WARMUP_SESSIONS)
         market = SyntheticMarket(args.seed, symbols, [*warmup, *days], universe=known)
         return market, days, symbols
-    data = args.data or DEFAULT_DATA
+    try:
+        data = require_market_data(args.data, "--data DIR (or --synthetic)")
+    except ConfigError as exc:
+        parser.error(str(exc))
     if not (data / "intraday").is_dir():
         parser.error(f"--data {data}: no intraday/ directory there; pass --data DIR (the shared data) or --synthetic")
     days = _days(args, parser, None)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sim.engine.exchange import MatchingEngine
     from sim.market.clock import ReplayClock
     from sim.tws.feeds import MarketFeeds
-    from sim.tws.orders import OrderDesk
+    from sim.tws.orders import GatewayOrderDesk
     from sim.tws.session import ClientSession
 
 
@@ -30,7 +30,7 @@ class GatewayControls:
     stepping and the broker's truth."""
 
     engine: MatchingEngine
-    orders: OrderDesk
+    orders: GatewayOrderDesk
     feeds: MarketFeeds
     clock: ReplayClock
     refusing: bool

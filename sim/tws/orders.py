@@ -51,7 +51,7 @@ class ArmedReject:
     only: OrderFilter
 
 
-class OrderDesk:
+class GatewayOrderDesk:
     """Owns the id map and turns engine callbacks into messages for the owning client."""
 
     def __init__(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sim.engine.exchange import MatchingEngine
     from sim.tws.account import AccountDesk
     from sim.tws.feeds import MarketFeeds
-    from sim.tws.orders import OrderDesk
+    from sim.tws.orders import GatewayOrderDesk
     from sim.tws.services import ServiceDesk
     from sim.tws.session import ClientSession
 
@@ -30,7 +30,7 @@ class RequestRouter:
     """Maps request types (and the argument-less `Simple` ids) onto the desks."""
 
     engine: MatchingEngine
-    orders: OrderDesk
+    orders: GatewayOrderDesk
     accounts: AccountDesk
     feeds: MarketFeeds
     services: ServiceDesk

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.paths import DATA as DATA  # re-exported: the e2e tests take it from here
 from tests.paths import REPO
 
-DATA = (REPO / ".." / "shared" / "data").resolve()
 PYTHON = sys.executable
 _LISTENING = re.compile(r"listening on [\d.]+:(\d+)(?: \(admin [\d.]+:(\d+)\))?")
 

@@ -22,7 +22,7 @@ from tests.e2e.harness import (
     wait_until,
     write_watchlist,
 )
-from trade.preflight_record import STEPS, PreflightRecord, StepResult, Verdict
+from trade.preflight_record import STEPS, PreflightRecord, StepResult, StepVerdict
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NY = ZoneInfo("America/New_York")
@@ -77,16 +77,16 @@ def test_a_live_account_is_refused_in_one_line_before_any_order(tmp_path):
     assert not list(tmp_path.rglob("preflight_*.json"))
 
 
-def _record(release: Verdict) -> PreflightRecord:
+def _record(release: StepVerdict) -> PreflightRecord:
     at = datetime(2025, 7, 2, 10, 5, tzinfo=NY)
-    steps = [StepResult(n, release if n == 2 else Verdict.PASS, f"answer {n}") for n in STEPS]
-    if release is not Verdict.PASS:
+    steps = [StepResult(n, release if n == 2 else StepVerdict.PASS, f"answer {n}") for n in STEPS]
+    if release is not StepVerdict.PASS:
         steps[1].answer = "the modification was refused (IB 201: Order rejected); IB still lists it PreSubmitted"
     return PreflightRecord("DU1234567", True, "SPY", date(2025, 7, 2), at, at, 9, steps)
 
 
-@pytest.mark.parametrize("release", [Verdict.FAIL, Verdict.PASS], ids=["step 2 failed", "passed"])
-def test_the_day_trader_flattens_as_the_record_says(tmp_path: Path, release: Verdict):
+@pytest.mark.parametrize("release", [StepVerdict.FAIL, StepVerdict.PASS], ids=["step 2 failed", "passed"])
+def test_the_day_trader_flattens_as_the_record_says(tmp_path: Path, release: StepVerdict):
     """The same day twice: with a record whose step 2 failed the backstop is never modified (it
     ends Cancelled with its goodAfterTime, the position sold by a FLAT market order); with a
     passed record the flatten releases it (it executes with goodAfterTime cleared)."""
@@ -110,8 +110,8 @@ def test_the_day_trader_flattens_as_the_record_says(tmp_path: Path, release: Ver
     assert backstops, "the bot never protected a position"
     log = run_log(tmp_path, HALF_DAY)
     assert log["flat_at"] is not None and not state["positions"]
-    assert log["preflight"]["release_backstop"] is (release is Verdict.PASS)
-    if release is Verdict.PASS:
+    assert log["preflight"]["release_backstop"] is (release is StepVerdict.PASS)
+    if release is StepVerdict.PASS:
         assert "passed a preflight on 2025-07-02 10:05" in err and "no fallback in force" in err
         released = [o for o in backstops if o["status"] == "Filled"]
         assert released and all(o["good_after"] is None for o in released), "released by modify"

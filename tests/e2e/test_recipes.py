@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import REPO
+from tests.paths import DATA, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 _RECIPE = re.compile(r"<!-- recipe: (?P<name>[\w-]+)[^>]*-->\n```bash\n(?P<body>.*?)```", re.S)
@@ -40,8 +40,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A directory like the repository a user runs from, and a user's shell environment."""
+def _checkout(tmp_path: Path, *, with_data: bool = False) -> tuple[Path, dict[str, str]]:
+    """A directory like the repository a user runs from, and a user's shell environment
+    (`with_data`: MARKET_DATA_DIR names the real bars; without it, none is set)."""
     work = tmp_path / "repo"
     work.mkdir()
     for script in ("day_trader.py", "main.py"):
@@ -54,8 +55,11 @@ def _checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     python.chmod(0o755)
     ours = ("OTEL_", "ALERT_", "DB_PATH", "SIM_DB_PATH", "LOGS_DIR", "REPORTS_DIR", "IB_",
-            "WATCHLIST_PATH", "DEEPSEEK_", "FMP_", "LOCAL_LLM_", "STRATEGY_", "WEEKLY_")
+            "WATCHLIST_PATH", "DEEPSEEK_", "FMP_", "LOCAL_LLM_", "STRATEGY_", "WEEKLY_",
+            "MARKET_DATA_DIR")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    if with_data:  # the user has set it as docs/backtests.md says
+        env["MARKET_DATA_DIR"] = str(DATA)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(REPO)  # `python -m sim.gateway` from the repository directory
     return work, env
@@ -127,7 +131,7 @@ def _shape(text: str) -> str:
 
 def test_the_strategy_pages_results_are_what_its_commands_print(tmp_path: Path) -> None:
     page = (REPO / "docs" / "strategy.md").read_text()
-    work, env = _checkout(tmp_path)
+    work, env = _checkout(tmp_path, with_data=True)
     result = _bash(work, env, recipe(REPO / "docs" / "strategy.md", "strategy-results"),
                    timeout=300.0)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from improvement.after_close import summary_line
 from improvement.cli import main as cli_main
-from improvement.cli import summary_line
 from improvement.cycle import run_cycle
 from improvement.fast_replay import BacktestReplayer
 from improvement.params_store import ParamsFileError, load_day_params, params_from_file
@@ -140,14 +140,14 @@ def test_command_line_errors_are_one_line_and_exit_2(
     assert not (tmp_path / "missing.db").exists()
 
 
-def test_python_m_improvement_cycle_writes_the_report(tmp_path: Path,
+def test_python_m_improvement_writes_the_report(tmp_path: Path,
                                                       replayer: BacktestReplayer) -> None:
     path = traded_db(tmp_path, replayer)
     (tmp_path / "wl.json").write_text('{"symbols": ["AAA"]}')
     (tmp_path / "daily").mkdir()
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "REPORTS_DIR": str(tmp_path / "r")}
     result = subprocess.run(
-        [sys.executable, "-m", "improvement.cycle", "--date", "2026-02-18", "--db", str(path),
+        [sys.executable, "-m", "improvement", "--date", "2026-02-18", "--db", str(path),
          "--watchlist", str(tmp_path / "wl.json"), "--data", str(tmp_path), "--allocation",
          "0.5"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from improvement.cycle import CycleOutcome, run_cycle
+from improvement.cycle import ImprovementOutcome, run_cycle
 from improvement.fast_replay import BacktestReplayer
 from improvement.params_store import load_day_params
 from observability import tracing
@@ -36,7 +36,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 async def cycle(path: Path, tmp_path: Path, replayer: BacktestReplayer,
-                server: FakeOpenAIServer | None, timeout_s: float = 5.0) -> CycleOutcome:
+                server: FakeOpenAIServer | None, timeout_s: float = 5.0) -> ImprovementOutcome:
     llm = endpoint(server, timeout_s) if server is not None else None
     return await asyncio.to_thread(run_cycle, path, cycle_inputs(tmp_path, replayer, llm=llm))
 

@@ -7,7 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from improvement.cli import replayer_for
+from improvement.after_close import replayer_for
 from improvement.fast_replay import BacktestReplayer
 from improvement.replay import ReplayConfig
 from tests.improvement.conftest import ALLOCATION, DAYS, EQUITY, OVERRIDES, SYMBOLS

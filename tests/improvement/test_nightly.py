@@ -89,7 +89,7 @@ def test_a_half_recorded_session_is_not_replayed(tmp_path: Path) -> None:
 
 def test_a_live_night_replays_the_db_cache_not_the_data_folder(tmp_path: Path) -> None:
     """Outside --sim the replay data is the history DB's cache (what IB gave tonight plus
-    earlier nights and the bot's own bars); SIM_DATA_DIR is for simulated runs only."""
+    earlier nights and the bot's own bars); MARKET_DATA_DIR is for simulated runs only."""
     from improvement.nightly import replay_source
     from sim.market.bar_sources import CsvBarSource
     from tests.paths import DATA
@@ -98,7 +98,7 @@ def test_a_live_night_replays_the_db_cache_not_the_data_folder(tmp_path: Path) -
     watchlist = tmp_path / "watchlist.json"
     watchlist.write_text('{"symbols": ["QQQ"]}')
     settings = load_settings(cli={"allocation": 0.5, "db_path": tmp_path / "live.db",
-                                  "watchlist_path": watchlist, "sim_data_dir": DATA},
+                                  "watchlist_path": watchlist, "market_data_dir": DATA},
                              env={}, dotenv_path=None)
     assert not settings.sim
     bars = CsvBarSource(DATA, ["QQQ"]).session_bars("QQQ", date(2019, 2, 12))

@@ -16,7 +16,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from improvement.cli import after_close
+from improvement.after_close import after_close
 from improvement.paper_days import trade_paper_day
 from observability.history import HistoryDB
 from tests.fakes.openai_server import FakeOpenAIServer

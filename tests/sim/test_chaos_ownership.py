@@ -18,7 +18,7 @@ import pytest
 from sim.chaos.bot import BotProcess
 from sim.chaos.campaign import summary
 from sim.chaos.invariants import SETTLE_BOUND_S, Context, InvariantChecker
-from sim.chaos.ownership import Ownership
+from sim.chaos.ownership import OwnershipTruth
 from sim.chaos.schedule import Fault, SessionSetup, random_session
 from sim.chaos.session import ChaosSession
 from sim.market.sessions import NY
@@ -50,7 +50,7 @@ def state(at: datetime, held: dict[str, float], orders: list[dict[str, Any]],
                                 "net_liquidation": 100_000.0}}}
 
 
-def checker(ownership: Ownership) -> InvariantChecker:
+def checker(ownership: OwnershipTruth) -> InvariantChecker:
     return InvariantChecker(MAIN, 0.25, FLATTEN, CLOSE, FLATTEN + timedelta(minutes=2),
                             ownership=ownership)
 
@@ -76,20 +76,20 @@ def run(check: InvariantChecker, held: dict[str, float], orders: list[dict[str, 
 
 def test_the_bots_lot_beside_the_owners_shares_is_clean():
     """The owner holds 100, the bot bought 50 and protects them: one OCA group of 50 each."""
-    check = checker(Ownership(MAIN, foreign={"SPY": 100}))
+    check = checker(OwnershipTruth(MAIN, foreign={"SPY": 100}))
     run(check, {"SPY": 150}, EXITS, BOUGHT, range(12))
     assert check.violations == []
 
 
 def test_selling_foreign_shares_is_i8():
-    check = checker(Ownership(MAIN, foreign={"SPY": 100}))
+    check = checker(OwnershipTruth(MAIN, foreign={"SPY": 100}))
     run(check, {"SPY": 70}, [], BOUGHT + [fill("DT-20260210-SPY-1-FLAT", "SLD", 80)], range(1))
     assert codes(check) == ["I8"] and "foreign shares sold" in check.violations[0]
 
 
 def test_exits_resting_on_the_owners_shares_past_the_deadline_are_i8():
     """Adoption by subtraction: exits for the owner's 100 shares the bot never bought."""
-    check = checker(Ownership(MAIN, foreign={"SPY": 100}))
+    check = checker(OwnershipTruth(MAIN, foreign={"SPY": 100}))
     adopted = [order(2, "DT-20260210-SPY-A-TP", "LMT", 100), order(3, "DT-20260210-SPY-A-SL", "STP", 100)]
     run(check, {"SPY": 100}, adopted, [], range(5))
     assert check.violations == []  # within the deadline
@@ -98,7 +98,7 @@ def test_exits_resting_on_the_owners_shares_past_the_deadline_are_i8():
 
 
 def test_a_manual_sale_gets_a_grace_then_oversized_exits_are_i8():
-    ownership = Ownership(MAIN)
+    ownership = OwnershipTruth(MAIN)
     check = checker(ownership)
     run(check, {"SPY": 50}, EXITS, BOUGHT, range(3))
     ownership.take("SPY", 20)  # a person sold 20 of the bot's 50 in TWS
@@ -107,13 +107,13 @@ def test_a_manual_sale_gets_a_grace_then_oversized_exits_are_i8():
     run(check, {"SPY": 30}, EXITS, BOUGHT, range(8, 16))
     assert "I8" in codes(check)  # (and I3: exits for 50 on a position of 30)
     shrunk = [{**o, "remaining": 30.0, "qty": 30.0} for o in EXITS]
-    fresh = checker(Ownership(MAIN, taken={"SPY": 20}))
+    fresh = checker(OwnershipTruth(MAIN, taken={"SPY": 20}))
     run(fresh, {"SPY": 30}, shrunk, BOUGHT, range(12))
     assert fresh.violations == []
 
 
 def test_sells_outside_a_group_add_up_and_children_of_an_unfilled_parent_do_not_count():
-    check = checker(Ownership(MAIN))
+    check = checker(OwnershipTruth(MAIN))
     flats = [order(7, "DT-20260210-SPY-F1-FLAT", "MKT", 50, oca=""),
              order(8, "DT-20260210-SPY-F2-FLAT", "MKT", 50, oca="")]
     run(check, {"SPY": 50}, flats, BOUGHT, range(14))
@@ -122,13 +122,13 @@ def test_sells_outside_a_group_add_up_and_children_of_an_unfilled_parent_do_not_
         "they rest on foreign shares"]
     waiting = [order(9, "DT-20260210-SPY-2-TP", "LMT", 40, oca="G2", parent=8,
                      held="waiting for parent fill", status="PreSubmitted")]
-    clean = checker(Ownership(MAIN))
+    clean = checker(OwnershipTruth(MAIN))
     run(clean, {"SPY": 50}, EXITS + waiting, BOUGHT, range(12))
     assert clean.violations == []
 
 
 def test_no_i8_deadline_runs_while_the_bot_is_down():
-    check = checker(Ownership(MAIN, foreign={"SPY": 100}))
+    check = checker(OwnershipTruth(MAIN, foreign={"SPY": 100}))
     adopted = [order(2, "DT-20260210-SPY-A-TP", "LMT", 100)]
     for i in range(10):
         down = Context(float(i), bot_up=False, reachable=True, quiet_since=0.0)
@@ -137,7 +137,7 @@ def test_no_i8_deadline_runs_while_the_bot_is_down():
 
 
 def test_a_leftover_is_the_bots_until_its_db_is_lost():
-    ownership = Ownership(MAIN, start_lot={"AFRM": 20})
+    ownership = OwnershipTruth(MAIN, start_lot={"AFRM": 20})
     sold = [fill("DT-20260210-AFRM-L-FLAT", "SLD", 5, "AFRM")]
     assert ownership.bot_lots([]) == {"AFRM": 20} and ownership.bot_lots(sold) == {"AFRM": 15}
     assert ownership.disown_leftover(sold) == {"AFRM": 15}  # the bot cannot prove them its own
@@ -149,11 +149,11 @@ def test_a_bot_still_running_past_the_bound_after_the_close_is_i9_and_is_ended(t
     session = ChaosSession(random_session(3), tmp_path, DATA)
     bot = BotProcess(tmp_path, 0, tmp_path / "watchlist.json", MAIN)
     bot.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    check = checker(Ownership(MAIN))
+    check = checker(OwnershipTruth(MAIN))
     session.closed_wall = time.monotonic() - SETTLE_BOUND_S - 1
     session._judge_the_end(bot, check, session.close + timedelta(seconds=30))
     assert codes(check) == ["I9"] and not bot.running
-    ended = checker(Ownership(MAIN))
+    ended = checker(OwnershipTruth(MAIN))
     session._judge_the_end(bot, ended, session.close + timedelta(seconds=40))
     assert ended.violations == [] and "the bot ended" in session.result.notes[-1]
 

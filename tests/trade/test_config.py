@@ -274,3 +274,35 @@ def test_env_example_documents_every_variable_with_a_comment() -> None:
 @pytest.mark.parametrize("bot", ["day_trader", "weekly"])
 def test_env_example_as_is_gives_the_defaults(bot: str) -> None:
     assert load(dotenv_path=REPO / ".env.example", bot=bot) == load(bot=bot)
+
+
+def test_the_market_data_directory_is_one_setting_the_flag_overrides(tmp_path: Path) -> None:
+    """MARKET_DATA_DIR (environment over .env), --sim-data over both; none set: None, and
+    the commands that need real bars say so in one line naming the flag and the variable."""
+    from trade.config import market_data_dir, no_market_data, require_market_data
+
+    assert load().market_data_dir is None
+    dotenv = write_env(tmp_path, "MARKET_DATA_DIR=/from/dotenv\n")
+    assert load(dotenv_path=dotenv).market_data_dir == Path("/from/dotenv")
+    env = {"MARKET_DATA_DIR": "/from/env"}
+    assert load(env=env, dotenv_path=dotenv).market_data_dir == Path("/from/env")
+    assert load({"market_data_dir": "/from/flag"}, env=env).market_data_dir == Path("/from/flag")
+    assert market_data_dir(env={}, dotenv_path=dotenv) == Path("/from/dotenv")
+    assert market_data_dir("/given", env=env) == Path("/given")
+    assert market_data_dir(env={"MARKET_DATA_DIR": " "}, dotenv_path=None) is None
+    with pytest.raises(ConfigError) as raised:
+        require_market_data(None, "--data DIR", env={}, dotenv_path=None)
+    assert str(raised.value) == no_market_data("--data DIR") == (
+        "no market data directory: pass --data DIR or set MARKET_DATA_DIR (in the environment "
+        "or .env) to a directory holding intraday/<SYM>/<YYYY-MM-DD>.csv and daily/<SYM>.csv")
+
+
+def test_the_renamed_sim_data_dir_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    """An old .env's SIM_DATA_DIR would otherwise be silently ignored."""
+    with pytest.raises(ConfigError, match=r"^SIM_DATA_DIR is renamed MARKET_DATA_DIR: rename "
+                       r"it \(set in the environment\)$"):
+        load(env={"SIM_DATA_DIR": "/data"})
+    dotenv = write_env(tmp_path, "SIM_DATA_DIR=/data\n")
+    with pytest.raises(ConfigError, match=r"\(set in .*\.env\)$"):
+        load(dotenv_path=dotenv)
+    assert load(env={"SIM_DATA_DIR": ""}).market_data_dir is None  # an empty line sets nothing

@@ -35,7 +35,7 @@ DATA = SHARED_DATA / "intraday"
 NY = ZoneInfo("America/New_York")
 RTOL = 1e-9
 
-# A spread of awkward real sessions (see ../shared/data/VALIDATION.md):
+# A spread of awkward real sessions (see VALIDATION.md in the market data directory):
 SESSIONS = [
     "MELI/2026-01-29",  # alert_overlay, 7 zero-volume IBKR padding bars
     "MELI/2026-02-18",  # alert_overlay, 4 zero-volume bars

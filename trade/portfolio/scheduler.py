@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from trade.calendar import MarketCalendar
-from trade.portfolio.scheduling import NY, Action, DayRecord, Decision, RunPlan, decide
+from trade.portfolio.scheduling import NY, Action, DayRecord, RunPlan, ScheduleDecision, decide
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ NOTICE_S = 3.0  # a wait this long is announced
 
 Clock = Callable[[], datetime]
 Record = Callable[[date], DayRecord]
-Runner = Callable[[Decision], Awaitable[None]]
+Runner = Callable[[ScheduleDecision], Awaitable[None]]
 
 
 class WeeklyScheduler:
@@ -51,9 +51,9 @@ class WeeklyScheduler:
         self._task: asyncio.Task[None] | None = None
         self._first_beat: asyncio.Task[None] | None = None
         self._last_reason = ""
-        self._current: Decision | None = None  # what the running task does
+        self._current: ScheduleDecision | None = None  # what the running task does
         self._stopped = False  # a beat already queued when the run stops reads nothing (the DB closes)
-        self.decisions: list[Decision] = []  # every non-wait decision, for the run's summary
+        self.decisions: list[ScheduleDecision] = []  # every non-wait decision, for the run's summary
 
     def start(self) -> None:
         """Add the heartbeat job and start the scheduler on the running event loop."""
@@ -79,7 +79,7 @@ class WeeklyScheduler:
         self._current = decision
         self._task = asyncio.get_running_loop().create_task(self._run(decision))
 
-    async def _run(self, decision: Decision) -> None:
+    async def _run(self, decision: ScheduleDecision) -> None:
         try:
             await self.run(decision)
         except Exception:  # a failed cycle must not stop the schedule, nor be retried in a loop

@@ -60,7 +60,7 @@ class DayRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class ScheduleDecision:
     action: Action
     reason: str
     scheduled: datetime | None = None  # the fire time this decision is about
@@ -95,51 +95,51 @@ def fire_times(first: date, last: date, plan: RunPlan, calendar: MarketCalendar)
         out.append(moment)
 
 
-def decide(now: datetime, plan: RunPlan, calendar: MarketCalendar, today: DayRecord) -> Decision:
+def decide(now: datetime, plan: RunPlan, calendar: MarketCalendar, today: DayRecord) -> ScheduleDecision:
     """What to do at `now` (a tz-aware time) given what already happened today."""
     local = now.astimezone(NY)
     day = local.date()
     name = WEEKDAYS[day.weekday()]
     if not plan.runs_on(day):
-        return Decision(Action.WAIT, f"{name} is not a run day; next cycle "
-                        f"{next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}")
+        return ScheduleDecision(Action.WAIT, f"{name} is not a run day; next cycle "
+                                f"{next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}")
     if not calendar.is_trading_day(day):
-        return Decision(Action.WAIT, f"{name} {day} is not an NYSE session (holiday): skipped; "
-                        f"next cycle {next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}")
+        return ScheduleDecision(Action.WAIT, f"{name} {day} is not an NYSE session (holiday): skipped; "
+                                f"next cycle {next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}")
     session = calendar.session(day)
     fire = scheduled_at(day, plan)
     if fire >= session.close:
-        return Decision(Action.WAIT, f"run time {plan.run_time:%H:%M} is after the "
-                        f"{session.close:%H:%M} close on {day}: skipped", fire)
+        return ScheduleDecision(Action.WAIT, f"run time {plan.run_time:%H:%M} is after the "
+                                f"{session.close:%H:%M} close on {day}: skipped", fire)
     status = today.cycle_status
     if status == "failed":
-        return Decision(Action.WAIT, f"today's cycle failed before any order: not retried "
-                        f"today; next cycle {next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}",
-                        fire)
+        return ScheduleDecision(Action.WAIT, f"today's cycle failed before any order: not retried "
+                                f"today; next cycle {next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}",
+                                fire)
     if status in (None, "trading"):
         if local < fire:
-            return Decision(Action.WAIT, f"cycle at {fire:%H:%M}", fire)
+            return ScheduleDecision(Action.WAIT, f"cycle at {fire:%H:%M}", fire)
         if local >= session.close:
-            return Decision(Action.WAIT, f"missed the {fire:%H:%M} cycle on {day}: the session "
-                            f"closed at {session.close:%H:%M} (never run after the close)", fire)
+            return ScheduleDecision(Action.WAIT, f"missed the {fire:%H:%M} cycle on {day}: the session "
+                                    f"closed at {session.close:%H:%M} (never run after the close)", fire)
         if status == "trading":
-            return Decision(Action.CYCLE, "resuming today's unfinished cycle", fire)
+            return ScheduleDecision(Action.CYCLE, "resuming today's unfinished cycle", fire)
         late = local - fire > ON_TIME
         reason = (f"misfire: running late at {local:%H:%M} (scheduled {fire:%H:%M}), within the "
                   f"session" if late else f"scheduled cycle at {fire:%H:%M}")
-        return Decision(Action.CYCLE, reason, fire, late)
+        return ScheduleDecision(Action.CYCLE, reason, fire, late)
     # done: re-checks only
     if plan.interval is None or today.last_run_end is None:
-        return Decision(Action.WAIT, f"today's cycle is done; next cycle "
-                        f"{next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}", fire)
+        return ScheduleDecision(Action.WAIT, f"today's cycle is done; next cycle "
+                                f"{next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}", fire)
     due = today.last_run_end.astimezone(NY) + plan.interval
     if due >= session.close or local >= session.close:
-        return Decision(Action.WAIT, f"today's cycle is done, no re-check before the "
-                        f"{session.close:%H:%M} close; next cycle "
-                        f"{next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}", fire)
+        return ScheduleDecision(Action.WAIT, f"today's cycle is done, no re-check before the "
+                                f"{session.close:%H:%M} close; next cycle "
+                                f"{next_fire(local, plan, calendar):%a %Y-%m-%d %H:%M}", fire)
     if local < due:
-        return Decision(Action.WAIT, f"re-check at {due:%H:%M}", due)
-    return Decision(Action.RECHECK, f"re-check (every {_minutes(plan.interval)} min)", due)
+        return ScheduleDecision(Action.WAIT, f"re-check at {due:%H:%M}", due)
+    return ScheduleDecision(Action.RECHECK, f"re-check (every {_minutes(plan.interval)} min)", due)
 
 
 def _minutes(interval: timedelta) -> str:

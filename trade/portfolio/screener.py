@@ -50,7 +50,7 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class ScreenVerdict:
     symbol: str
     kept: bool
     reason: str
@@ -65,16 +65,16 @@ class Verdict:
 class ScreenResult:
     source: str  # "ib" | "fmp+ib"
     candidates: list[Candidate]
-    verdicts: list[Verdict]
+    verdicts: list[ScreenVerdict]
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "verdicts": [v.as_dict() for v in self.verdicts]}
 
 
-def judge(symbol: str, bars: Sequence[Bar], rules: PortfolioRules, today: date) -> Verdict:
+def judge(symbol: str, bars: Sequence[Bar], rules: PortfolioRules, today: date) -> ScreenVerdict:
     """Pure verdict over a symbol's daily bars: enough history, fresh, priced, liquid."""
     if len(bars) < rules.min_history_days:
-        return Verdict(symbol, False, f"dropped: {len(bars)} daily bars (< "
+        return ScreenVerdict(symbol, False, f"dropped: {len(bars)} daily bars (< "
                        f"{rules.min_history_days} needed for momentum and the Monte Carlo)")
     last = bars[-1]
     recent = bars[-LIQUIDITY_DAYS:]
@@ -83,35 +83,35 @@ def judge(symbol: str, bars: Sequence[Bar], rules: PortfolioRules, today: date) 
              "avg_dollar_volume": round(dollar_volume, 2)}
     age = (today - last.start.date()).days
     if age > STALE_AFTER_DAYS:
-        return Verdict(symbol, False, f"dropped: stale data, last daily bar "
-                       f"{last.start.date()} ({age} days old)", stats)
+        return ScreenVerdict(symbol, False, f"dropped: stale data, last daily bar "
+                             f"{last.start.date()} ({age} days old)", stats)
     if last.close < rules.min_price:
-        return Verdict(symbol, False, f"dropped: price {last.close:.2f} < "
-                       f"{rules.min_price:.2f}", stats)
+        return ScreenVerdict(symbol, False, f"dropped: price {last.close:.2f} < "
+                             f"{rules.min_price:.2f}", stats)
     if dollar_volume < rules.min_dollar_volume:
-        return Verdict(symbol, False, f"dropped: {LIQUIDITY_DAYS}-day avg dollar volume "
-                       f"{dollar_volume:,.0f} < {rules.min_dollar_volume:,.0f}", stats)
-    return Verdict(symbol, True, f"kept: {len(bars)} daily bars, avg dollar volume "
-                   f"{dollar_volume:,.0f}", stats)
+        return ScreenVerdict(symbol, False, f"dropped: {LIQUIDITY_DAYS}-day avg dollar volume "
+                             f"{dollar_volume:,.0f} < {rules.min_dollar_volume:,.0f}", stats)
+    return ScreenVerdict(symbol, True, f"kept: {len(bars)} daily bars, avg dollar volume "
+                         f"{dollar_volume:,.0f}", stats)
 
 
 async def screen(broker: Broker, symbols: Sequence[str], rules: PortfolioRules, today: date,
                  fmp: FmpClient | None = None) -> ScreenResult:
     """Candidates from the universe; raises `FmpError` (FMP failed) or `NoCandidates`."""
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[str, ScreenVerdict] = {}
     known = await broker.qualify(list(symbols))
     alive = [s for s in symbols if known.get(s)]
     for symbol in symbols:
         if not known.get(symbol):
-            verdicts[symbol] = Verdict(symbol, False, "dropped: unknown to the broker (no contract)")
+            verdicts[symbol] = ScreenVerdict(symbol, False, "dropped: unknown to the broker (no contract)")
     if fmp is not None:
         listed = {str(r.get("symbol", "")).upper() for r in
                   await fmp.screener(rules.fmp_min_market_cap)}
         for symbol in list(alive):
             if symbol not in listed:
-                verdicts[symbol] = Verdict(symbol, False, "dropped: not in FMP's screener "
-                                           f"(market cap >= {rules.fmp_min_market_cap:,.0f}, "
-                                           "actively trading)")
+                verdicts[symbol] = ScreenVerdict(symbol, False, "dropped: not in FMP's screener "
+                                                 f"(market cap >= {rules.fmp_min_market_cap:,.0f}, "
+                                                 "actively trading)")
                 alive.remove(symbol)
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -135,14 +135,14 @@ async def screen(broker: Broker, symbols: Sequence[str], rules: PortfolioRules, 
 
 
 def judge_histories(histories: Mapping[str, Sequence[Bar] | str], rules: PortfolioRules,
-                    today: date, verdicts: dict[str, Verdict]) -> dict[str, Candidate]:
+                    today: date, verdicts: dict[str, ScreenVerdict]) -> dict[str, Candidate]:
     """The kept candidates among `histories` (symbol -> daily bars, or why there are none);
     every symbol's verdict goes into `verdicts`. Pure: the weekly backtest calls it with the
     daily files' bars, the live screen with the broker's."""
     candidates: dict[str, Candidate] = {}
     for symbol, result in histories.items():
         if isinstance(result, str):
-            verdicts[symbol] = Verdict(symbol, False, f"dropped: no daily history ({result})")
+            verdicts[symbol] = ScreenVerdict(symbol, False, f"dropped: no daily history ({result})")
             continue
         # completed sessions only: during the session IB's daily history ends with today's
         # partial bar
@@ -154,7 +154,7 @@ def judge_histories(histories: Mapping[str, Sequence[Bar] | str], rules: Portfol
     return candidates
 
 
-def assemble(source: str, symbols: Sequence[str], verdicts: Mapping[str, Verdict],
+def assemble(source: str, symbols: Sequence[str], verdicts: Mapping[str, ScreenVerdict],
              candidates: Mapping[str, Candidate]) -> ScreenResult:
     """The screen's result in the universe's order (the analyst's Monte Carlo rows follow it,
     so the same universe gives the same paths); raises `NoCandidates` when none was kept."""

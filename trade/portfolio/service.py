@@ -25,7 +25,7 @@ from trade.intraday.day_session import run_trading_day
 from trade.portfolio.cycle import CycleFailed, CycleOutcome, WeeklyCycle
 from trade.portfolio.execution import wait_until
 from trade.portfolio.scheduler import WeeklyScheduler
-from trade.portfolio.scheduling import NY, Action, DayRecord, Decision, RunPlan
+from trade.portfolio.scheduling import NY, Action, DayRecord, RunPlan, ScheduleDecision
 from trade.watchlist import Watchlist
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ async def run_scheduled(cycle: WeeklyCycle, plan: RunPlan, calendar: MarketCalen
                         until: Callable[[], bool] | None = None, beat_s: float = 1.0) -> None:
     """The APScheduler heartbeat until `stop` (or until `until()` says the run is over, e.g. the
     simulated session has closed), letting a running cycle finish first."""
-    async def run(decision: Decision) -> None:
+    async def run(decision: ScheduleDecision) -> None:
         await run_cycle(cycle, memory, report, recheck=decision.action is Action.RECHECK)
 
     scheduler = WeeklyScheduler(plan, calendar, cycle.broker.now, memory.record, run, beat_s)

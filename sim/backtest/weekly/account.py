@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sim.backtest.weekly.fills import Fill
+from sim.backtest.weekly.fills import SimulatedFill
 from sim.market.sessions import session_bounds
 from trade.models import Side
 
 
 @dataclass(slots=True)
-class Lot:
+class TaxLot:
     qty: int
     price: float
     day: date
@@ -29,7 +29,7 @@ class Lot:
 
 
 @dataclass(frozen=True, slots=True)
-class Execution:
+class BacktestExecution:
     day: date
     symbol: str
     side: Side
@@ -47,7 +47,7 @@ class Execution:
 
 
 @dataclass(frozen=True, slots=True)
-class RoundTrip:
+class ClosedLot:
     symbol: str
     qty: int
     entry_day: date
@@ -77,26 +77,26 @@ def _open_of(day: date) -> datetime:
 
 
 @dataclass(slots=True)
-class Account:
+class BacktestAccount:
     cash: float
     positions: dict[str, int] = field(default_factory=dict)
-    lots: dict[str, deque[Lot]] = field(default_factory=dict)
-    executions: list[Execution] = field(default_factory=list)
-    trips: list[RoundTrip] = field(default_factory=list)
+    lots: dict[str, deque[TaxLot]] = field(default_factory=dict)
+    executions: list[BacktestExecution] = field(default_factory=list)
+    trips: list[ClosedLot] = field(default_factory=list)
 
     def value(self, prices: Mapping[str, float]) -> float:
         """Net liquidation: cash plus the positions at `prices`."""
         return self.cash + sum(q * prices[s] for s, q in self.positions.items())
 
-    def buy(self, day: date, symbol: str, qty: int, ref: float, done: Fill) -> None:
+    def buy(self, day: date, symbol: str, qty: int, ref: float, done: SimulatedFill) -> None:
         self.cash -= qty * done.price + done.commission
         self.positions[symbol] = self.positions.get(symbol, 0) + qty
         self.lots.setdefault(symbol, deque()).append(
-            Lot(qty, done.price, day, done.commission / qty))
-        self.executions.append(Execution(day, symbol, Side.BUY, qty, done.price, ref,
-                                         done.commission, done.slippage))
+            TaxLot(qty, done.price, day, done.commission / qty))
+        self.executions.append(BacktestExecution(day, symbol, Side.BUY, qty, done.price, ref,
+                                                 done.commission, done.slippage))
 
-    def sell(self, day: date, symbol: str, qty: int, ref: float, done: Fill,
+    def sell(self, day: date, symbol: str, qty: int, ref: float, done: SimulatedFill,
              reason: str) -> None:
         held = self.positions.get(symbol, 0)
         if not 0 < qty <= held:
@@ -107,15 +107,15 @@ class Account:
             self.positions[symbol] = left
         else:
             del self.positions[symbol]
-        self.executions.append(Execution(day, symbol, Side.SELL, qty, done.price, ref,
-                                         done.commission, done.slippage))
+        self.executions.append(BacktestExecution(day, symbol, Side.SELL, qty, done.price, ref,
+                                                 done.commission, done.slippage))
         exit_share = done.commission / qty
         lots = self.lots[symbol]
         while qty:
             lot = lots[0]
             take = min(qty, lot.qty)
             commission = take * (lot.commission_per_share + exit_share)
-            self.trips.append(RoundTrip(symbol, take, lot.day, lot.price, day, done.price,
+            self.trips.append(ClosedLot(symbol, take, lot.day, lot.price, day, done.price,
                                         reason, commission, take * (done.price - lot.price)))
             lot.qty -= take
             qty -= take

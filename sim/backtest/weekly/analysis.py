@@ -23,7 +23,7 @@ from pathlib import Path
 from sim.backtest.weekly.data import SymbolBars, history, load
 from trade.models import Bar
 from trade.portfolio.analyst import Analysis, analyse
-from trade.portfolio.screener import NoCandidates, Verdict, assemble, judge_histories
+from trade.portfolio.screener import NoCandidates, ScreenVerdict, assemble, judge_histories
 from trade.portfolio.universe import PortfolioRules
 
 LLM_OFF = "LLM off in backtests (the quantitative score alone decides)"
@@ -49,7 +49,7 @@ def analyse_day(data: Mapping[str, SymbolBars], symbols: Sequence[str], rules: P
     histories: dict[str, Sequence[Bar] | str] = {
         s: history(data[s], day, run_time) if data[s].on(day) is not None else
         f"no bar on {day}: the daily file has not started or has ended" for s in symbols}
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[str, ScreenVerdict] = {}
     kept = judge_histories(histories, rules, day, verdicts)
     try:
         screened = assemble(SOURCE, symbols, verdicts, kept)

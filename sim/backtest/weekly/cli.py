@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trade import cli
-from trade.config import DEFAULT_SIM_DATA_DIR
+from trade.config import MARKET_DATA_ENV, ConfigError, require_market_data
 
 if TYPE_CHECKING:  # imported lazily at run time: --help and argument errors stay instant
     from sim.backtest.weekly.engine import RunConfig
@@ -47,8 +47,8 @@ def build_parser() -> cli.OneLineArgumentParser:
         prog=PROG, description="Backtest the weekly rebalancer's policy (screener, analyst with "
         "the LLM off, Monte Carlo, manager: the live code) over the shared daily data.")
     cli.add_flag(parser, "--data", metavar="DIR", type=Path,
-                 fix="a data root holding daily/<SYM>.csv, e.g. ../shared/data",
-                 help=f"data root (default: {DEFAULT_SIM_DATA_DIR})")
+                 fix="a market data directory holding daily/<SYM>.csv",
+                 help=f"the market data directory (default: {MARKET_DATA_ENV})")
     cli.add_flag(parser, "--from", dest="first", type=cli.iso_date, required=True,
                  metavar="YYYY-MM-DD", fix=cli.DATE_FIX, help="first session (inclusive)")
     cli.add_flag(parser, "--to", dest="last", type=cli.iso_date, required=True,
@@ -109,7 +109,10 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, list[str], PortfolioRu
     if weekend:
         raise InputError(f"--run-days {weekend[0]} is invalid: the market is closed on "
                          "weekends: use Monday to Friday")
-    data_dir = Path(args.data) if args.data else DEFAULT_SIM_DATA_DIR
+    try:
+        data_dir = require_market_data(args.data)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
     if args.universe is not None:
         universe = load_universe(args.universe)
         symbols, rules, label = list(universe.symbols), universe.rules, str(args.universe)

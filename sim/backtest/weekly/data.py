@@ -67,8 +67,8 @@ def daily_symbols(data_dir: Path) -> list[str]:
     """Every symbol with a daily file under `data_dir/daily`."""
     folder = data_dir / "daily"
     if not folder.is_dir():
-        raise WeeklyDataError(f"--data {data_dir} has no daily/ folder: use the shared data root "
-                              "holding daily/<SYM>.csv, e.g. ../shared/data")
+        raise WeeklyDataError(f"--data {data_dir} has no daily/ folder: use the market data "
+                              "directory holding daily/<SYM>.csv (MARKET_DATA_DIR)")
     return sorted(name[:-4] for name in os.listdir(folder) if name.endswith(".csv"))
 
 

@@ -25,7 +25,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from sim.backtest.weekly.account import Account
+from sim.backtest.weekly.account import BacktestAccount
 from sim.backtest.weekly.analysis import DayAnalysis, analyse_days
 from sim.backtest.weekly.data import SymbolBars, WeeklyDataError, load
 from sim.backtest.weekly.fills import LOOKBACK, SlippageModel, fill
@@ -87,7 +87,7 @@ class WeeklyRun:
     rebalance_days: list[date]
     marks: list[tuple[date, float]]  # equity at each session's close
     cycles: list[CycleRecord]
-    account: Account
+    account: BacktestAccount
     data: dict[str, SymbolBars]
     analyses: list[DayAnalysis]
 
@@ -111,7 +111,7 @@ def run(config: RunConfig, symbols: Sequence[str], rules: PortfolioRules) -> Wee
     analyses = analyse_days(config.data_dir, data, list(symbols), rules, days,
                             config.run_time, config.workers)
     by_day = {a.day: a for a in analyses}
-    account = Account(config.equity)
+    account = BacktestAccount(config.equity)
     marks: list[tuple[date, float]] = []
     cycles: list[CycleRecord] = []
     for day in sessions:
@@ -143,7 +143,7 @@ def _reference(series: SymbolBars, day: date) -> tuple[float, bool]:
     return last.close, False
 
 
-def _rebalance(account: Account, data: dict[str, SymbolBars], analysed: DayAnalysis,
+def _rebalance(account: BacktestAccount, data: dict[str, SymbolBars], analysed: DayAnalysis,
                rules: PortfolioRules, config: RunConfig) -> CycleRecord:
     day = analysed.day
     held = dict(account.positions)
@@ -170,7 +170,7 @@ def _rebalance(account: Account, data: dict[str, SymbolBars], analysed: DayAnaly
     return record
 
 
-def _trade(account: Account, data: dict[str, SymbolBars], decision: Decision,
+def _trade(account: BacktestAccount, data: dict[str, SymbolBars], decision: Decision,
            quotes: dict[str, tuple[float, bool]], rules: PortfolioRules, config: RunConfig,
            record: CycleRecord) -> None:
     """Sells, then buys within the cash, as the live cycle sends them."""

@@ -54,7 +54,7 @@ class SlippageModel:
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class SimulatedFill:
     price: float
     commission: float
     slippage: float  # dollars paid against the reference price (>= 0)
@@ -63,9 +63,9 @@ class Fill:
 COMMISSION = IBTieredCommission()
 
 
-def fill(side: Side, shares: int, reference: float, slippage: float) -> Fill:
+def fill(side: Side, shares: int, reference: float, slippage: float) -> SimulatedFill:
     """The execution of `shares` at `reference` moved by the `slippage` fraction."""
     move = 1.0 + slippage if side is Side.BUY else 1.0 - slippage
     price = reference * move
     commission = COMMISSION.commission(shares, price, side.value, removes_liquidity=True)
-    return Fill(price, commission, abs(price - reference) * shares)
+    return SimulatedFill(price, commission, abs(price - reference) * shares)

@@ -47,6 +47,17 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
     assert says in capsys.readouterr().err
 
 
+def test_without_a_data_directory_the_backtest_names_the_flag_and_the_variable(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.delenv("MARKET_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    err = _fails(capsys, *SYMBOLS, *RANGE)
+    assert "no market data directory: pass --data DIR (or --seed N) or set MARKET_DATA_DIR" in err
+    monkeypatch.setenv("MARKET_DATA_DIR", str(DATA))
+    assert "unknown symbol ZZZZ" in _fails(capsys, "--symbols", "ZZZZ", *RANGE)  # read from there
+
+
 def test_bad_params_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "p.json"
     bad.write_text('{"profit_target": "high"}')

@@ -301,7 +301,7 @@ def test_csv_with_a_wrong_header_names_the_file_and_the_expected_header(tmp_path
 
 
 def test_csv_source_refuses_a_directory_without_data(tmp_path):
-    with pytest.raises(FileNotFoundError, match="shared data directory"):
+    with pytest.raises(FileNotFoundError, match=r"neither intraday/ nor daily/: point it at the market data directory \(MARKET_DATA_DIR\)"):
         CsvBarSource(tmp_path)
 
 

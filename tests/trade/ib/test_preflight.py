@@ -30,7 +30,7 @@ from trade.ib.preflight.runner import run_preflight
 from trade.ib.session import ib_broker
 from trade.intraday.preflight_standing import preflight_standing
 from trade.models import Account, Side
-from trade.preflight_record import Verdict, load_record
+from trade.preflight_record import StepVerdict, load_record
 from trade.refusal import AccountRefused, Refused
 
 NY = ZoneInfo("America/New_York")
@@ -70,7 +70,7 @@ async def test_the_preflight_passes_every_step_and_leaves_the_account_as_found(t
         state = sim.state()
     finally:
         await sim.stop()
-    assert [s.verdict for s in record.steps] == [Verdict.PASS] * 6, [s.line() for s in record.steps]
+    assert [s.verdict for s in record.steps] == [StepVerdict.PASS] * 6, [s.line() for s in record.steps]
     assert record.passed and record.left_nothing and record.account_check["left_as_found"]
     assert after == before == ({}, [])  # the simulator's truth, not the preflight's belief
     ours = [o for o in state["orders"] if o["ref"].startswith("PF-")]
@@ -178,8 +178,8 @@ async def test_a_step_that_cannot_complete_times_out_and_is_cleaned_up(tmp_path)
     finally:
         await sim.stop()
     verdicts = {s.step: s.verdict for s in record.steps}
-    assert verdicts == {1: Verdict.PASS, 2: Verdict.PASS, 3: Verdict.PASS, 4: Verdict.TIMEOUT,
-                        5: Verdict.PASS, 6: Verdict.PASS}
+    assert verdicts == {1: StepVerdict.PASS, 2: StepVerdict.PASS, 3: StepVerdict.PASS, 4: StepVerdict.TIMEOUT,
+                        5: StepVerdict.PASS, 6: StepVerdict.PASS}
     step4 = record.step(4)
     assert step4 is not None and "no answer within 1.5 s while waiting for the parent's fill" in step4.answer
     assert step4.cleanup.startswith("cancelled PF-20190213-SPY-") and "sold" not in step4.cleanup
@@ -211,7 +211,7 @@ async def test_a_signal_stops_the_run_after_its_step_and_undoes_everything(tmp_p
         after = _truth(sim)
     finally:
         await sim.stop()
-    assert [s.verdict for s in record.steps] == [Verdict.PASS] + [Verdict.SKIPPED] * 5
+    assert [s.verdict for s in record.steps] == [StepVerdict.PASS] + [StepVerdict.SKIPPED] * 5
     assert all("stopped by a signal" in s.answer for s in record.steps[1:])
     assert "cancelled" in record.account_check["final_cleanup"]
     assert "sold 1 SPY" in record.account_check["final_cleanup"]
@@ -243,9 +243,9 @@ async def test_a_gateway_restart_mid_step_is_an_error_and_the_cleanup_still_undo
         await sim.stop()
     assert trigger.done
     step3 = record.step(3)
-    assert step3 is not None and step3.verdict in (Verdict.ERROR, Verdict.TIMEOUT), step3.line()
+    assert step3 is not None and step3.verdict in (StepVerdict.ERROR, StepVerdict.TIMEOUT), step3.line()
     assert "cancelled PF-20190213-SPY-4-" in step3.cleanup and "sold 1 SPY" in step3.cleanup
-    assert [s.verdict for s in record.steps if s.step != 3] == [Verdict.PASS] * 5
+    assert [s.verdict for s in record.steps if s.step != 3] == [StepVerdict.PASS] * 5
     assert after == ({}, []) and record.left_nothing, record.account_check
 
 
@@ -263,9 +263,9 @@ async def test_a_refused_release_is_a_no_with_evidence_and_puts_the_fallback_in_
     finally:
         await sim.stop()
     step2 = record.step(2)
-    assert step2 is not None and step2.verdict is Verdict.FAIL
+    assert step2 is not None and step2.verdict is StepVerdict.FAIL
     assert f"refused (IB {code}" in step2.answer and step2.evidence["still_listed"] is True
-    assert [s.verdict for s in record.steps if s.step != 2] == [Verdict.PASS] * 5
+    assert [s.verdict for s in record.steps if s.step != 2] == [StepVerdict.PASS] * 5
     assert after == before and record.left_nothing
     standing = preflight_standing(path.parent, Account("DU1234567", 0, 0, 0, simulated=True))
     assert not standing.release_backstop
@@ -288,7 +288,7 @@ async def test_under_ibs_timing_model_every_step_passes_and_shows_what_the_campa
         after = _truth(sim)
     finally:
         await sim.stop()
-    assert [s.verdict for s in record.steps] == [Verdict.PASS] * 6, [s.line() for s in record.steps]
+    assert [s.verdict for s in record.steps] == [StepVerdict.PASS] * 6, [s.line() for s in record.steps]
     assert after == before and record.left_nothing
     held, _, _, bracket, lags, _ = (s.evidence for s in record.steps)
     assert held["warning_399"].startswith("Order Message: SELL 1 SPY ARCA Warning: Your order will "

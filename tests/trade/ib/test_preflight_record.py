@@ -16,7 +16,7 @@ from trade.preflight_record import (
     PreflightRecord,
     RecordError,
     StepResult,
-    Verdict,
+    StepVerdict,
     latest_record_path,
     load_record,
 )
@@ -27,11 +27,11 @@ LIVE = Account("U7654567", 100_000.0, 100_000.0, 400_000.0)  # same last 4 as PA
 SIMULATED = Account("DU1234567", 100_000.0, 100_000.0, 400_000.0, simulated=True)
 
 
-def record(day: date = date(2025, 7, 3), failed: dict[int, Verdict] | None = None,
+def record(day: date = date(2025, 7, 3), failed: dict[int, StepVerdict] | None = None,
            left_nothing: bool = True) -> PreflightRecord:
     failed = failed or {}
     at = datetime(day.year, day.month, day.day, 10, 12, tzinfo=NY)
-    steps = [StepResult(n, failed.get(n, Verdict.PASS), f"answer {n}", {"n": n}, 0.5)
+    steps = [StepResult(n, failed.get(n, StepVerdict.PASS), f"answer {n}", {"n": n}, 0.5)
              for n in STEPS]
     return PreflightRecord("DU1234567", False, "SPY", day, at, at, 9, steps,
                            {"left_as_found": left_nothing}, left_nothing)
@@ -51,7 +51,7 @@ def test_a_record_round_trips_with_the_account_masked_and_ib_texts_scrubbed(tmp_
 
 
 def test_a_failed_release_puts_the_fallback_in_force_and_other_steps_are_reported():
-    failed = record(failed={2: Verdict.FAIL, 5: Verdict.TIMEOUT})
+    failed = record(failed={2: StepVerdict.FAIL, 5: StepVerdict.TIMEOUT})
     assert not failed.passed and not failed.release_confirmed
     assert failed.fallbacks() == ["step 2 did not pass: the flatten cancels the exits, confirms "
                                   "and sells at market instead of releasing the broker-held backstop"]
@@ -60,7 +60,7 @@ def test_a_failed_release_puts_the_fallback_in_force_and_other_steps_are_reporte
 
 
 def test_the_newest_record_of_the_account_is_the_one_read(tmp_path):
-    record(date(2025, 7, 1), failed={2: Verdict.FAIL}).write(tmp_path)
+    record(date(2025, 7, 1), failed={2: StepVerdict.FAIL}).write(tmp_path)
     record(date(2025, 7, 3)).write(tmp_path)
     (tmp_path / "preflight_9999_2025-07-09.json").write_text("{}")  # another account's
     found = latest_record_path(tmp_path, "DU1234567")
@@ -77,7 +77,7 @@ def test_the_start_line_of_an_account_that_passed(tmp_path):
 
 
 def test_the_start_line_of_an_account_whose_release_failed(tmp_path):
-    record(failed={2: Verdict.FAIL, 4: Verdict.TIMEOUT}).write(tmp_path)
+    record(failed={2: StepVerdict.FAIL, 4: StepVerdict.TIMEOUT}).write(tmp_path)
     standing = preflight_standing(tmp_path, PAPER)
     assert not standing.release_backstop and not standing.passed
     assert "the preflight of 2025-07-03 10:12 did not pass (step 2, step 4;" in standing.line
@@ -105,7 +105,7 @@ def test_a_live_account_never_inherits_its_paper_twins_record(tmp_path):
 
 def test_a_simulated_account_needs_none_but_follows_a_record_it_has(tmp_path):
     assert preflight_standing(tmp_path, SIMULATED).release_backstop
-    record(failed={2: Verdict.FAIL}).write(tmp_path)
+    record(failed={2: StepVerdict.FAIL}).write(tmp_path)
     assert not preflight_standing(tmp_path, SIMULATED).release_backstop
 
 
@@ -123,7 +123,7 @@ def test_an_unusable_record_is_no_record(tmp_path, body):
 
 
 def test_a_step_line_is_one_line(tmp_path: Path):
-    step = StepResult(1, Verdict.PASS, "accepted; 399 warning 'Order Message:\nSELL 1 SPY ARCA'",
+    step = StepResult(1, StepVerdict.PASS, "accepted; 399 warning 'Order Message:\nSELL 1 SPY ARCA'",
                       seconds=1.25)
     assert step.line() == ("step 1 held market order (goodAfterTime): PASS - accepted; 399 warning "
                            "'Order Message: SELL 1 SPY ARCA' (1.2 s)")

@@ -10,7 +10,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from trade.calendar import MarketCalendar
 from trade.portfolio.scheduler import JOB_ID, WeeklyScheduler
-from trade.portfolio.scheduling import NY, Action, DayRecord, Decision, RunPlan
+from trade.portfolio.scheduling import NY, Action, DayRecord, RunPlan, ScheduleDecision
 
 PLAN = RunPlan(("Monday", "Thursday"), time(10, 0))
 
@@ -21,7 +21,7 @@ class FakeDay:
     def __init__(self, now: datetime) -> None:
         self.now = now
         self.records: dict[date, DayRecord] = {}
-        self.runs: list[tuple[datetime, Decision]] = []
+        self.runs: list[tuple[datetime, ScheduleDecision]] = []
         self.cycle_seconds = 0.0
 
     def clock(self) -> datetime:
@@ -30,7 +30,7 @@ class FakeDay:
     def record(self, day: date) -> DayRecord:
         return self.records.get(day, DayRecord())
 
-    async def run(self, decision: Decision) -> None:
+    async def run(self, decision: ScheduleDecision) -> None:
         self.runs.append((self.now, decision))
         await asyncio.sleep(self.cycle_seconds)
         self.records[self.now.date()] = DayRecord("done", self.now)
@@ -112,9 +112,9 @@ async def test_a_long_cycle_is_not_started_again_by_later_beats():
 
 async def test_a_failing_cycle_does_not_stop_the_schedule_nor_repeat_at_every_beat():
     day = FakeDay(datetime(2026, 11, 9, 10, 0, tzinfo=NY))
-    calls: list[Decision] = []
+    calls: list[ScheduleDecision] = []
 
-    async def broken(decision: Decision) -> None:
+    async def broken(decision: ScheduleDecision) -> None:
         calls.append(decision)
         raise RuntimeError("boom")
 

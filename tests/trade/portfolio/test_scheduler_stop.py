@@ -9,7 +9,7 @@ from datetime import datetime, time
 
 from trade.calendar import MarketCalendar
 from trade.portfolio.scheduler import WeeklyScheduler
-from trade.portfolio.scheduling import NY, Action, Decision, RunPlan
+from trade.portfolio.scheduling import NY, Action, RunPlan, ScheduleDecision
 
 PLAN = RunPlan(("Monday",), time(10, 0))
 
@@ -20,7 +20,7 @@ async def test_a_stop_during_a_cycle_announces_the_wait_and_the_cancel(caplog, m
     now = datetime(2026, 11, 9, 10, 0, tzinfo=NY)
     started = asyncio.Event()
 
-    async def run(decision: Decision) -> None:
+    async def run(decision: ScheduleDecision) -> None:
         assert decision.action is Action.CYCLE
         started.set()
         await asyncio.Event().wait()  # a cycle stuck on something: only a cancel ends it

@@ -37,7 +37,7 @@ from trade.ib.preflight.steps_groups import bracket, oca_group
 from trade.ib.preflight.steps_held import held_order, release
 from trade.ib.preflight.steps_reads import concurrent_reads, lags
 from trade.ib.preflight.tape import Tape
-from trade.preflight_record import RELEASE_STEP, PreflightRecord, StepResult, Verdict
+from trade.preflight_record import RELEASE_STEP, PreflightRecord, StepResult, StepVerdict
 from trade.refusal import AccountRefused, Refused
 
 log = logging.getLogger(__name__)
@@ -143,13 +143,13 @@ async def _steps(run: Run, say: Say, stop: asyncio.Event) -> list[StepResult]:
         if why_not is None and stop.is_set():
             why_not = "stopped by a signal"
         if why_not is not None:
-            result.verdict, result.answer = Verdict.SKIPPED, f"not run: {why_not}"
+            result.verdict, result.answer = StepVerdict.SKIPPED, f"not run: {why_not}"
         elif number == RELEASE_STEP and (run.held is None or not results[-1].passed):
-            result.verdict, result.answer = Verdict.SKIPPED, "not run: step 1's held order did not stand"
+            result.verdict, result.answer = StepVerdict.SKIPPED, "not run: step 1's held order did not stand"
         else:
             await _one(run, number, body, result, stop)
         keep_group = number == 1 and result.passed  # step 2 releases it
-        if result.verdict is not Verdict.SKIPPED and not keep_group and number not in ORDERLESS_STEPS:
+        if result.verdict is not StepVerdict.SKIPPED and not keep_group and number not in ORDERLESS_STEPS:
             if not await _cleanup(run, result):
                 why_not = f"the cleanup after step {number} did not finish"
         results.append(result)
@@ -176,16 +176,16 @@ async def _one(run: Run, number: int, body: StepBody, result: StepResult,
                 if not isinstance(exc, BrokerError | ConnectionError | OSError | TimeoutError
                                   | LookupError):
                     log.exception("preflight step %d failed", number)
-                result.verdict = Verdict.ERROR
+                result.verdict = StepVerdict.ERROR
                 result.answer = f"{type(exc).__name__}: {exc}"
         else:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             where = result.evidence.get("stage", "")
             if stopper in done:
-                result.verdict, result.answer = Verdict.ERROR, "interrupted by a signal"
+                result.verdict, result.answer = StepVerdict.ERROR, "interrupted by a signal"
             else:
-                result.verdict = Verdict.TIMEOUT
+                result.verdict = StepVerdict.TIMEOUT
                 result.answer = f"no answer within {deadline:g} s"
             if where:
                 result.answer += f" while {where}"

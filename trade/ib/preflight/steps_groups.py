@@ -32,7 +32,7 @@ from trade.ib.preflight.context import (
     stage,
 )
 from trade.models import OrderStatus
-from trade.preflight_record import StepResult, Verdict
+from trade.preflight_record import StepResult, StepVerdict
 from trade.ticks import round_to_tick
 
 
@@ -63,7 +63,7 @@ async def oca_group(run: Run, result: StepResult) -> None:
     except OrderRejected as exc:
         ev.pop("stage", None)
         ev["timeline"] = tape.timeline(ids, t0)
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = f"moving the take-profit through the market was refused: {exc}"
         return
     await tape.until(lambda: tape.executed(target) >= 1, math.inf)
@@ -88,16 +88,16 @@ async def oca_group(run: Run, result: StepResult) -> None:
     ev.pop("stage", None)
     left = [label for label, i in others.items() if not ended_unfilled(run, i, working)]
     if sold != 1:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = f"the group sold {sold} shares of a one-share position"
     elif left:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = (f"the take-profit executed, but {', '.join(left)} stayed working "
                          f"{options.settle_s:g} s later: the group did not cancel them")
     else:
         slowest = max((v for v in cancel_at.values() if v is not None), default=None)
         when = f" within {slowest:.2f} s" if slowest is not None else ""
-        result.verdict = Verdict.PASS
+        result.verdict = StepVerdict.PASS
         result.answer = (f"the take-profit executed; the stop and the held backstop were "
                          f"cancelled{when}, nothing else sold")
 
@@ -149,19 +149,19 @@ async def bracket(run: Run, result: StepResult) -> None:
                   if isinstance(row, dict) and row["working_qty"] != filled]
     not_working = [label for label, row in after.items() if not isinstance(row, dict)]
     if early or executed:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = f"a child executed ({', '.join(early or executed)}) at a one-share bracket"
     elif not_working:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = f"after the parent's fill {', '.join(not_working)} not working"
     elif wrong_size:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = (f"after the parent's fill {', '.join(wrong_size)} work for a quantity "
                          f"other than the {filled} filled")
     else:
         seen = sorted({s for statuses in before.values() for s in statuses})
         held = ("/".join(seen) if seen else "no status reported") + " before the parent's fill"
-        result.verdict = Verdict.PASS
+        result.verdict = StepVerdict.PASS
         now = ", ".join(f"{label} {row['status']}" for label, row in after.items()
                         if isinstance(row, dict))
         result.answer = f"children {held}; after it all three work for the filled {filled} ({now})"

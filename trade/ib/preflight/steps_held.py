@@ -33,7 +33,7 @@ from trade.ib.preflight.context import (
 )
 from trade.ib.preflight.options import RELEASE_AT_ONCE_S
 from trade.ib.preflight.tape import ORDER_MESSAGE
-from trade.preflight_record import StepResult, Verdict
+from trade.preflight_record import StepResult, StepVerdict
 
 
 async def held_order(run: Run, result: StepResult) -> None:
@@ -80,19 +80,19 @@ async def held_order(run: Run, result: StepResult) -> None:
     ev.pop("stage", None)
     missing = [label for label, i in ids.items() if i not in working]
     if refusals:
-        result.verdict, result.answer = Verdict.FAIL, f"refused: {_first(refusals)}"
+        result.verdict, result.answer = StepVerdict.FAIL, f"refused: {_first(refusals)}"
     elif tape.executed(held):
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = "executed at once: goodAfterTime did not hold the market order"
     elif missing:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = (f"IB does not list {', '.join(missing)} as working {options.hold_s:g} s "
                          f"after placing (statuses {ev['statuses']})")
     else:
         assert ticket is not None
         warning = f"399 warning {warnings[0]!r}" if warnings else "no 399 warning"
         why = f", whyHeld {', '.join(repr(w) for w in why_held)}" if why_held else ", no whyHeld"
-        result.verdict = Verdict.PASS
+        result.verdict = StepVerdict.PASS
         result.answer = (f"accepted and held: IB lists it {ticket.status.value} "
                          f"(statuses {' > '.join(ev['statuses']) or 'none'}{why}); {warning}")
 
@@ -135,7 +135,7 @@ async def release(run: Run, result: StepResult) -> None:
     )
     ev.pop("stage", None)
     if lag is None:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         refused = refusals[0] if refusals else ev.get("modification_raised")
         if refused:
             state = f"IB still lists it {working[held].status.value}" if held in working \
@@ -147,16 +147,16 @@ async def release(run: Run, result: StepResult) -> None:
             result.answer = (f"neither executed nor refused within {options.release_wait_s:g} s "
                              f"of the modification; {state}")
     elif lag > RELEASE_AT_ONCE_S:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = (f"executed {lag:.2f} s after the modification: later than the "
                          f"{RELEASE_AT_ONCE_S:g} s the flatten waits before selling itself")
     elif len(cancelled) < len(siblings):
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         left = [label for label in siblings if label not in cancelled]
         result.answer = (f"executed {lag:.2f} s after the modification, but {', '.join(left)} "
                          f"stayed working: its OCA group did not cancel them")
     else:
-        result.verdict = Verdict.PASS
+        result.verdict = StepVerdict.PASS
         result.answer = (f"executed {lag:.2f} s after the modification"
                          + (f" (with {refusals[0]})" if refusals else "")
                          + "; its OCA group cancelled the take-profit and the stop")

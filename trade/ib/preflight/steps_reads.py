@@ -28,7 +28,7 @@ from typing import Any
 from trade.ib.preflight.context import Run, stage
 from trade.ib.preflight.options import POSITION_LAG_TOLERATED_S
 from trade.models import Side
-from trade.preflight_record import StepResult, Verdict
+from trade.preflight_record import StepResult, StepVerdict
 
 
 async def lags(run: Run, result: StepResult) -> None:
@@ -76,11 +76,11 @@ async def lags(run: Run, result: StepResult) -> None:
         answer += (f"; {len(silent)} report(s) came without the client library's commission "
                    "event (stored on the execution: the bot books them from the executions later)")
     if position and max(position) > POSITION_LAG_TOLERATED_S:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = (f"{answer}: longer than the {POSITION_LAG_TOLERATED_S:g} s the bot "
                          "allows a position to lag its own execution")
     else:
-        result.verdict, result.answer = Verdict.PASS, answer
+        result.verdict, result.answer = StepVerdict.PASS, answer
 
 
 async def concurrent_reads(run: Run, result: StepResult) -> None:
@@ -109,13 +109,13 @@ async def concurrent_reads(run: Run, result: StepResult) -> None:
     failed = [row["read"] for row in rows if not row["answered"]]
     slowest = max(row["seconds"] for row in rows)
     if failed:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = f"{', '.join(failed)} did not answer ({rows[0].get('error') or 'see the evidence'})"
     elif rows[0]["answer"] != rows[1]["answer"] or rows[2]["answer"] != rows[3]["answer"]:
-        result.verdict = Verdict.FAIL
+        result.verdict = StepVerdict.FAIL
         result.answer = "all answered, but two reads of the same kind disagree"
     else:
-        result.verdict = Verdict.PASS
+        result.verdict = StepVerdict.PASS
         result.answer = f"all five answered within {slowest:.2f} s, the pairs alike"
 
 
