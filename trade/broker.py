@@ -41,7 +41,7 @@ BarHandler = Callable[[Bar], None]
 FillHandler = Callable[[Fill], None]
 CommissionHandler = Callable[[str, float], None]  # (exec id, commission) when its report comes
 DataRefusedHandler = Callable[[str, int, str], None]  # (symbol, IB code, reason) of refused data
-PositionHandler = Callable[[str], None]  # the broker pushed a changed position of this symbol
+PositionHandler = Callable[[str, int], None]  # the broker pushed this symbol's position (shares)
 OrderStatusHandler = Callable[[OrderTicket], None]
 
 

@@ -117,6 +117,8 @@ class FaultInjection:
         elif kind is Fault.CANCEL_ALL:
             return bool(gw.call(self._cancel_all))
         elif kind is Fault.MANUAL_SALE:
+            if not bot.running:  # nothing but the bot can shrink its exits (docs/safety.md)
+                return False
             return bool(gw.call(self._manual_sale, args["fraction"]))
         elif kind is Fault.WEEKLY_UNBOOKED:
             return self._weekly_fill(gw, bot, args)

@@ -84,7 +84,7 @@ class IBEventRouting(IBMarketData):
     def _on_position(self, position: Any) -> None:
         if self._in_account(position.account):
             for handler in self._position_handlers:
-                handler(position.contract.symbol)
+                handler(position.contract.symbol, int(position.position))
 
     def remove_handlers(self, *handlers: object) -> None:
         self._fill_handlers[:] = [h for h in self._fill_handlers if h not in handlers]

@@ -32,6 +32,7 @@ from trade.models import Fill, OrderRef, OrderTicket, Position
 from trade.refusal import Refused
 
 log = logging.getLogger(__name__)
+LOOK_MARGIN_S = 0.05  # a look scheduled for a shortfall's decision comes just after it is due
 
 SNAPSHOT_ATTEMPTS = 3
 
@@ -181,11 +182,13 @@ class BrokerSync:
 
     async def check_positions(self) -> None:
         """The periodic look (every few seconds, and at once when IB pushes a position): a
-        reduction the bot did not make (a person selling in TWS) is noticed intraday, and its
-        second look follows `confirm_s` later, so the exits shrink before a stop oversells."""
+        reduction the bot did not make (a person selling in TWS) is noticed intraday, and the
+        look that decides it comes as soon as it can (`confirm_s` after the first, and once no
+        buy of the bot's can be in flight), so the exits shrink before a stop oversells."""
         self.judge(await self.broker.positions())
-        if any(self.ownership.pending(s) for s in self.books):
-            await asyncio.sleep(self.ownership.confirm_s)
+        due = [w for s in self.books if (w := self.ownership.next_look_in(s)) is not None]
+        if due:  # the next look when a shortfall can be decided, not at the next round
+            await asyncio.sleep(min(due) + LOOK_MARGIN_S)
             self.judge(await self.broker.positions())
 
     def judge(self, positions: list[Position], settled: set[str] | None = None) -> None:

@@ -349,9 +349,11 @@ class IntradayTrader:
             self.ctx.alerts.notify(ev.reconnected(ev.DAY_TRADER, down, at=self.broker.now()))
             self.jobs.run("reconcile", lambda: self.reconcile(reason="reconnect"))
 
-    def _on_position(self, symbol: str) -> None:
+    def _on_position(self, symbol: str, broker_qty: int) -> None:
         """IB pushed a changed position: if the bot holds the symbol, look now."""
         book = self.books.get(symbol)
+        if book is not None:
+            self.sync.ownership.position_pushed(symbol, broker_qty, book.qty)
         if book is not None and book.qty and self._may_protect(self.broker.now()) \
                 and not self.jobs.running("positions"):
             self.jobs.run("positions", self.sync.check_positions, retry=False)
