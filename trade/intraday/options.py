@@ -7,9 +7,10 @@ polls); market seconds where it is about the market (health checks, progress lin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from evaluation.health import HealthThresholds
+from trade.calendar import Session
 from trade.intraday.ownership import CONFIRM_AFTER_S, QUIET_AFTER_OWN_EXECUTION_S
 
 
@@ -41,3 +42,9 @@ class TraderOptions:
     adopt: dict[str, int | None] = field(default_factory=dict)  # --adopt SYMBOL[:QTY] (None: all)
     unreachable_alert_s: float = 120.0  # real seconds without IB while holding before an alert
     unprotected_alert_s: float = 30.0  # real seconds a position's exits stay wrong before an alert
+
+
+def backstop_time(session: Session, options: TraderOptions) -> datetime:
+    """When the broker-held backstop sells: `backstop_delay` after the flatten time, and always
+    a minute before the close at the latest (a later one would never execute: no net at all)."""
+    return min(session.flatten_at + options.backstop_delay, session.close - timedelta(minutes=1))

@@ -55,7 +55,7 @@ from trade.intraday.exits import ExitKeeper
 from trade.intraday.fill_recorder import FillRecorder
 from trade.intraday.health_keeper import HealthKeeper
 from trade.intraday.lots import Lots
-from trade.intraday.options import TraderOptions
+from trade.intraday.options import TraderOptions, backstop_time
 from trade.intraday.protection import EXIT_LEGS
 from trade.intraday.records import SafeRecords
 from trade.intraday.refs import RefBook
@@ -396,8 +396,3 @@ class IntradayTrader:
         except RuntimeError:
             return ""
 
-
-def backstop_time(session: Session, options: TraderOptions) -> datetime:
-    """When the broker-held backstop sells: `backstop_delay` after the flatten time, and always
-    a minute before the close at the latest (a later one would never execute: no net at all)."""
-    return min(session.flatten_at + options.backstop_delay, session.close - timedelta(minutes=1))
