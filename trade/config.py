@@ -56,7 +56,7 @@ MIN_FLATTEN_MINUTES = 3
 MARKET_DATA_ENV = "MARKET_DATA_DIR"
 MARKET_DATA_FIX = "a directory holding intraday/<SYM>/<YYYY-MM-DD>.csv and daily/<SYM>.csv"
 # Renamed variables: still set, they stop a bot with one line instead of being silently ignored.
-RENAMED_ENV = {"SIM_DATA_DIR": MARKET_DATA_ENV}
+ALIASED_ENV = {"SIM_DATA_DIR": MARKET_DATA_ENV}  # the older name, still read
 
 
 class ConfigError(ValueError):
@@ -362,7 +362,7 @@ def load_settings(
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r}: use one of {', '.join(sorted(known))}")
 
-    _refuse_renamed(environ, dotenv, dotenv_path)
+    environ, dotenv = _with_aliases(environ, dotenv)
     values: dict[str, Any] = {"bot": bot, "ib_client_id": DEFAULT_CLIENT_IDS[bot]}
     for option in options:
         raw, where = _lookup(option, cli, environ, dotenv, dotenv_path)
@@ -406,6 +406,7 @@ def market_data_dir(
     dotenv: dict[str, str | None] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
         dotenv = dict(dotenv_values(dotenv_path, interpolate=False))
+    environ, dotenv = _with_aliases(environ, dotenv)
     raw, where = _lookup(option, {}, environ, dotenv, dotenv_path)
     return None if where is None else Path(str(raw).strip()).expanduser()
 
@@ -430,14 +431,19 @@ def require_market_data(
     return found
 
 
-def _refuse_renamed(
-    environ: Mapping[str, str], dotenv: Mapping[str, str | None], dotenv_path: Path | None
-) -> None:
-    for old, new in RENAMED_ENV.items():
-        for source, where in ((environ, "the environment"), (dotenv, str(dotenv_path))):
+def _with_aliases(
+    environ: Mapping[str, str], dotenv: Mapping[str, str | None]
+) -> tuple[Mapping[str, str], dict[str, str | None]]:
+    """SIM_DATA_DIR, the simulated runs' data folder before MARKET_DATA_DIR, still sets it where
+    MARKET_DATA_DIR is not set in the same place (issue 22: it stays for simulated runs; real
+    nights never replay a data folder, `improvement/nightly.py`)."""
+    env_out, dot_out = dict(environ), dict(dotenv)
+    for old, new in ALIASED_ENV.items():
+        for source in (env_out, dot_out):
             raw = source.get(old)
-            if raw is not None and raw.strip():
-                raise ConfigError(f"{old} is renamed {new}: rename it (set in {where})")
+            if raw is not None and str(raw).strip() and not str(source.get(new) or "").strip():
+                source[new] = raw
+    return env_out, dot_out
 
 
 def _lookup(

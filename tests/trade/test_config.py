@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.paths import REPO
-from trade.config import ConfigError, Settings, environment_variables, load_settings
+from trade.config import ConfigError, Settings, environment_variables, load_settings, market_data_dir
 from trade.models import Params
 
 
@@ -297,12 +297,13 @@ def test_the_market_data_directory_is_one_setting_the_flag_overrides(tmp_path: P
         "or .env) to a directory holding intraday/<SYM>/<YYYY-MM-DD>.csv and daily/<SYM>.csv")
 
 
-def test_the_renamed_sim_data_dir_stops_the_bot_with_one_line(tmp_path: Path) -> None:
-    """An old .env's SIM_DATA_DIR would otherwise be silently ignored."""
-    with pytest.raises(ConfigError, match=r"^SIM_DATA_DIR is renamed MARKET_DATA_DIR: rename "
-                       r"it \(set in the environment\)$"):
-        load(env={"SIM_DATA_DIR": "/data"})
+def test_sim_data_dir_still_names_the_simulated_runs_data(tmp_path: Path) -> None:
+    """Issue 22: SIM_DATA_DIR stays for simulated runs; MARKET_DATA_DIR, where set beside it,
+    wins (an old .env keeps working)."""
+    assert load(env={"SIM_DATA_DIR": "/data"}).market_data_dir == Path("/data")
+    assert load(env={"SIM_DATA_DIR": "/old", "MARKET_DATA_DIR": "/new"}).market_data_dir \
+        == Path("/new")
     dotenv = write_env(tmp_path, "SIM_DATA_DIR=/data\n")
-    with pytest.raises(ConfigError, match=r"\(set in .*\.env\)$"):
-        load(dotenv_path=dotenv)
+    assert load(dotenv_path=dotenv).market_data_dir == Path("/data")
+    assert market_data_dir(env={"SIM_DATA_DIR": "/data"}, dotenv_path=None) == Path("/data")
     assert load(env={"SIM_DATA_DIR": ""}).market_data_dir is None  # an empty line sets nothing
