@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.paths import REPO
-from trade.config import ConfigError, Settings, environment_variables, load_settings, market_data_dir
+from trade.config import (
+    ConfigError,
+    Settings,
+    environment_variables,
+    load_settings,
+    market_data_dir,
+)
 from trade.models import Params
 
 
