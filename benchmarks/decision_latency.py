@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from observability.history import HistoryDB  # noqa: E402
+from sim.market.tickers import shipped  # noqa: E402
 from trade.calendar import MarketCalendar  # noqa: E402
 from trade.ib.broker import IBBroker  # noqa: E402
 from trade.ib.connection import IBConnection  # noqa: E402
@@ -56,7 +57,8 @@ def _percentile(values: list[float], q: float) -> float:
 async def measure(
     n_symbols: int, seconds: float, settle: float, speed: float
 ) -> tuple[list[float], list[float]]:
-    symbols = [f"SYM{i:02d}" for i in range(n_symbols)]
+    # real tickers: the simulator's synthetic market refuses made-up ones, as IB would (error 200)
+    symbols = sorted(s for s, listing in shipped().items() if listing.kind == "stock")[:n_symbols]
     gateway = subprocess.Popen(
         [sys.executable, "-m", "sim.gateway", "--port", "0", "--synthetic", "--seed", "11",
          "--date", DAY.isoformat(), "--speed", str(speed), "--cash", "10000000", "--symbols", *symbols],
