@@ -160,6 +160,12 @@ class EntryDesk:
             return
         if ticket.status.is_working and ticket.filled < ticket.qty:
             return
+        if ticket.filled > self.fills.executed(ticket.order_ref):
+            # done at the broker, its executions not here yet: the shares are not in the lot,
+            # so the entry stays in flight (seed 26: a Filled status before execDetails freed
+            # the symbol and a second entry doubled the position past the allocation)
+            entry.final = ticket
+            return
         book.entry = None
         if ticket.filled == 0:
             refused = ticket.status is OrderStatus.INACTIVE
@@ -174,6 +180,19 @@ class EntryDesk:
             self.exits.entry_done(book, entry.legs, ticket)
         elif not entry.resumed:
             entry.result = ticket  # still inside submit_bracket: `_send` finishes the job
+
+    def on_entry_executions(self, symbol: str) -> None:
+        """Executions of `symbol` were applied: an entry whose final status waited for them is
+        done now."""
+        book = self.books.get(symbol)
+        entry = book.entry if book is not None else None
+        if entry is not None and entry.final is not None \
+                and self.fills.executed(entry.ref) >= entry.final.filled:
+            self.on_entry_status(entry.final)
+
+    def settle_executed(self) -> None:
+        for symbol in self.books:
+            self.on_entry_executions(symbol)
 
     def resume_working(self, own_orders: list[OrderTicket]) -> None:
         """A restarted run finds one of its entries still working at the broker: it is taken up

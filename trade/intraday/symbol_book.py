@@ -42,6 +42,9 @@ class EntryInFlight:
     legs: BracketTickets | None = None  # its legs, once the broker took them
     result: OrderTicket | None = None  # its final status, when that came during the send
     resumed: bool = False  # found working at the broker by a restarted run (not sent by it)
+    # its final status, come before its executions (IB promises no order): the entry stays in
+    # flight, counted and blocking a second one, until they are applied
+    final: OrderTicket | None = None
 
 
 @dataclass(slots=True)

@@ -206,6 +206,7 @@ class IntradayTrader:
                     break
                 if mono >= next_guard:
                     next_guard = mono + self.options.guard_interval_s
+                    self.entries.settle_executed()  # executions a reconcile's catch-up applied
                     if self._may_protect(now):
                         self.exits.guard(now)
                 if mono >= next_positions:
@@ -332,6 +333,7 @@ class IntradayTrader:
                                 price=fill.price, order_ref=fill.order_ref,
                                 variant=self.options.variant):
             self.fills.record(fill, ref)
+            self.entries.on_entry_executions(fill.symbol)  # an entry's may end it
 
     def _on_connection(self, state: ConnectionState) -> None:
         if state == ConnectionState.LOST:

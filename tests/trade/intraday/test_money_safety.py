@@ -457,3 +457,48 @@ async def test_a_bot_that_dies_holding_is_flattened_by_the_broker_held_backstop(
     assert [f.order_ref for f in sold] == [backstop.order_ref]
     assert sold[0].time >= at(day.day, 15, 57)
     day.close()
+
+
+class LateExecutionBroker(PaperBroker):
+    """An order's Filled status reaches the bot before its executions (IB promises no order
+    between orderStatus and execDetails)."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self.late: list = []
+        self.holding = True
+
+    def on_execution(self, execution) -> None:
+        if self.holding:
+            self.late.append(execution)
+            return
+        super().on_execution(execution)
+
+    def release(self) -> None:
+        self.holding = False
+        for execution in self.late:
+            super().on_execution(execution)
+        self.late.clear()
+
+
+async def test_an_entry_filled_before_its_executions_stays_in_flight(tmp_path):
+    """Campaign seed 26 (before: the Filled status ended the entry while the lot was still 0,
+    so the next bar's signal sent a second entry and the position doubled past the allocation:
+    I2, 29,698 against a cap of 24,979)."""
+    day = PaperDay(tmp_path, SPY_ZIGZAG, broker_cls=LateExecutionBroker)
+    broker = day.broker
+    assert isinstance(broker, LateExecutionBroker)
+    trader = await day.start()
+    await day.step_to(9, 31)
+    await day.step()
+    assert broker.late, "the entry executed; its execution is held back"
+    book = trader.books["SPY"]
+    assert book.qty == 0 and book.entry is not None, "done at the broker, not yet in the lot"
+    for _ in range(3):  # bars go on while the execution is on its way: no second entry
+        await day.step()
+    entries = [i for i in day.db.intents_on(day.day) if i.order_ref.endswith("-ENTRY")]
+    assert len(entries) == 1
+    broker.release()
+    await day.settle()
+    assert book.entry is None and book.qty == day.held()["SPY"] > 0
+    day.close()
