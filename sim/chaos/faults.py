@@ -216,6 +216,13 @@ class FaultInjection:
         return any(action.startswith(("restart", "start_wrong_id", "replace_wrong_id"))
                    for _, action, _ in self.pending)
 
+    def _working_under(self, client_id: int) -> Callable[[], bool]:
+        def working() -> bool:
+            return any(o["client_id"] == client_id and o["ref"].startswith("DT-")
+                       and o["status"] in ("PreSubmitted", "Submitted")
+                       for o in self.sim.state()["orders"])
+        return working
+
     def _wrong_id_orders(self, since: datetime) -> Callable[[], list[str]]:
         def placed() -> list[str]:
             return [o["ref"] for o in self.sim.state()["orders"]

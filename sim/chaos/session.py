@@ -173,7 +173,13 @@ class ChaosSession(FaultInjection):
             bot.stop()
             final = gw.call(self.sim.state)
             checker.observe(final, self._context(bot))
-            checker.finish(final, self._recorded(bot.db))
+            checker.finish(final, self._recorded(bot.db), pending=self._pending(bot.db),
+                           last_client_id=bot.client_id)
+            if checker.unknowable:
+                self.result.notes.append(
+                    f"commission pending for {len(checker.unknowable)} execution(s) of another "
+                    f"client id than the last run's ({bot.client_id}): IB reports it only to "
+                    "the client that placed the order")
             self.result.violations = checker.violations + [f"X1 {c}" for c in bot.crashes()]
             self.result.trades = self._trades(bot.db)
         except Exception as exc:  # the campaign reports a broken session, it does not crash
@@ -334,7 +340,11 @@ class ChaosSession(FaultInjection):
                 f"client id {CLIENT_ID} instead of refusing: {placed[:3]}")
         self.result.notes.append(f"restart_other_client: the bot under id {WRONG_ID} "
                                  f"{'ended by itself' if refused else 'was still running'}")
-        self._launch(bot, CLIENT_ID)
+        # Its exits may now work under the wrong id: with nothing of the bot's working under the
+        # right one (a "Cancel all" before it), it rightly took over. A person then restarts it
+        # under the id its refusal names, the one that owns the working exits (seed 64).
+        owner = WRONG_ID if gw.call(self._working_under(WRONG_ID)) else CLIENT_ID
+        self._launch(bot, owner)
 
     def _fresh_db(self, bot: BotProcess, now: datetime) -> None:
         """The bot restarts on an empty DB (the file was lost); the weekly bot's book is
@@ -360,6 +370,14 @@ class ChaosSession(FaultInjection):
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
             return [(r[0], float(r[1])) for r in conn.execute(
                 "SELECT exec_id, commission FROM executions WHERE book = 'intraday'")]
+
+    @staticmethod
+    def _pending(db_path: Path) -> set[str]:
+        if not db_path.exists():
+            return set()
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+            return {r[0] for r in conn.execute(
+                "SELECT exec_id FROM executions WHERE book = 'intraday' AND commission_pending")}
 
     @staticmethod
     def _trades(db_path: Path) -> int:

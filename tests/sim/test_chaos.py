@@ -156,6 +156,24 @@ def test_db_records_must_match_the_broker_executions_once_with_commission_i5():
     assert codes(check) == ["I5"] and "missing" in check.violations[0]
 
 
+def test_a_commission_only_another_client_id_could_get_is_noted_not_judged():
+    """Seed 64: the bot was killed before two commission reports came, and every later run used
+    the client id that owned its working exits; IB reports a commission only to the client that
+    placed the order, so no run could complete the rows (left `commission_pending`)."""
+    fills = [{"exec_id": "e1", "ref": "DT-20260210-SPY-1-ENTRY", "account": MAIN,
+              "commission": 1.0, "client_id": 2}]
+    check = checker()
+    check.observe(state(CLOSE, {}, []), up(0.0))
+    check.finish(state(CLOSE, {}, [], fills=fills), [("e1", 0.0)], pending={"e1"},
+                 last_client_id=3)
+    assert check.violations == [] and check.unknowable == ["e1"]
+    check = checker()  # the same client id could have completed it: a violation
+    check.observe(state(CLOSE, {}, []), up(0.0))
+    check.finish(state(CLOSE, {}, [], fills=fills), [("e1", 0.0)], pending={"e1"},
+                 last_client_id=2)
+    assert codes(check) == ["I5"]
+
+
 def test_a_ref_sent_twice_is_i6():
     check = checker()
     check.observe(state(CLOSE, {}, []), up(0.0))
