@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from observability.history import HistoryDB
+from observability.history import HistoryDB, HistoryDBError
 from sim.chaos.bot import ALLOCATION, BOT_REPO, CLIENT_ID, BotProcess
 from sim.chaos.faults import REAL_PACE, WRONG_ID, WRONG_ID_S, FaultInjection
 from sim.chaos.invariants import (
@@ -324,7 +324,10 @@ class ChaosSession(FaultInjection):
                 self.settled_from = wall + RESTART_GRACE_S
             elif action == "book_weekly":
                 symbol, qty = arg
-                self._book_weekly(bot.db, symbol, qty, now)
+                try:
+                    self._book_weekly(bot.db, symbol, qty, now)
+                except HistoryDBError:  # the DB is locked (a db_lock fault): the weekly bot
+                    keep.append((wall + 0.5, action, arg))  # writes its book a moment later
         self.pending = keep
 
     def _replace_wrong_id(self, gw: GatewayThread, bot: BotProcess) -> None:
