@@ -293,7 +293,8 @@ class ExitKeeper:
         await self.fills.catch_up()
         in_flight = sum(max(0, qty - self.fills.executed(ref)) for ref, qty in self._covers.items()
                         if _for(ref, symbol) and not self.fills.is_final(ref))
-        short = -book.qty - in_flight
+        held = {p.symbol: p.qty for p in await self.broker.positions()}.get(symbol, 0)
+        short = self.fills.lots.coverable(symbol, held) - in_flight
         if short > 0 and not self.fills.unsettled(symbol):
             ref = self.refs.next_ref(symbol, "COVER", "BUY", short, 0.0, None, None,
                                      IntentState.WORKING)
@@ -303,7 +304,7 @@ class ExitKeeper:
             self._remember([ticket])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CANCEL_CONFIRM_S
-        while book.qty < 0 and loop.time() < deadline:
+        while book.qty < 0 and (short > 0 or in_flight > 0) and loop.time() < deadline:
             await asyncio.sleep(0.05)
         if book.qty < 0:
             raise BrokerError(f"{symbol}: the cover has not filled yet ({-book.qty} short)")

@@ -88,6 +88,32 @@ class Lots:
                 book.lot.avg_cost = 0.0
             self._record(book, self.now())
 
+    def coverable(self, symbol: str, broker_qty: int) -> int:
+        """What the bot may buy back of an oversold (negative) lot now: never more than the
+        account misses below the foreign baseline (`Ownership.missing`).
+
+        A short the account does not show is a gap in the bot's records, not a short: its sales
+        sold shares whose purchase it no longer knows (seed 232: yesterday's leftover sold by
+        its take-profit, then the DB lost; the restart replayed today's sales onto an empty
+        book, read -20 and bought 20 shares nobody owned, held past the close). Once no
+        execution of the bot's is recent (the position may lag one), the lot is raised to what
+        the account misses, loudly; buying the rest "back" would buy shares nobody owns."""
+        book = self.book(symbol)
+        lot = book.lot
+        if lot.qty >= 0:
+            return 0
+        missing = self.ownership.missing(symbol, broker_qty)
+        if -lot.qty > missing and self.ownership.quiet(symbol):
+            log.critical("%s: the bot's book is %d but the account misses only %d share(s) "
+                         "(the broker holds %d): its records lack the purchase of what it sold "
+                         "(a lost history DB?); its lot is now %d, nothing bought for the rest",
+                         symbol, lot.qty, missing, broker_qty, -missing)
+            lot.qty = -missing
+            if lot.qty == 0:
+                lot.avg_cost = 0.0
+            self._record(book, self.now())
+        return min(-lot.qty, missing)
+
     def _record(self, book: SymbolBook, when: datetime) -> None:
         db, symbol, qty, cost = self.records.db, book.symbol, book.lot.qty, book.lot.avg_cost
         self.records.write("set_book_position",

@@ -234,6 +234,13 @@ class Ownership:
         floor = self.baseline.get(symbol, 0)
         return max(0, min(lot, broker_qty - floor))
 
+    def missing(self, symbol: str, broker_qty: int) -> int:
+        """Shares the account lacks below the foreign baseline: what an oversale of the bot's
+        can have taken (a short at the broker, or the owner's shares sold). Before any look
+        the baseline is what the broker holds (nothing is missing unless it is short)."""
+        floor = self.baseline.get(symbol, max(0, broker_qty))
+        return max(0, floor - broker_qty)
+
     def tell_foreign(self, symbol: str, qty: int) -> str | None:
         """The line to report foreign shares, once per symbol and size (None: already told)."""
         if qty <= 0 or self.reported.get(symbol) == qty:
