@@ -56,6 +56,7 @@ FLATTEN_PACE = 10.0
 FLATTEN_FROM, FLATTEN_UNTIL = timedelta(seconds=-5), timedelta(seconds=61)
 POLL_S = 0.05
 TIMEOUT_S = 240.0
+TRACE_FROM = timedelta(seconds=-60)
 
 
 @dataclass
@@ -102,6 +103,9 @@ class ChaosSession(FaultInjection):
         self.closed_wall: float | None = None  # when the market clock reached the close
         self.ended_after_close: float | None = None
         self.wrong_since: datetime | None = None  # market time the bot started under WRONG_ID
+        # (wall, market time, what) around the flatten: the pace set and the bot's requests, so a
+        # kept session shows when the bot acted on the simulator's clock (its log has its estimate)
+        self.trace: list[tuple[float, datetime, str]] = []
 
     # -- set-up ---------------------------------------------------------------------------------
     def _gateway(self) -> GatewayThread:
@@ -118,6 +122,7 @@ class ChaosSession(FaultInjection):
             second_positions=dict(setup.second_account) or None, realism=realism,
         )
         self.sim = sim
+        sim.request_observers.append(self._trace_request)
         return sim.start_in_thread()
 
     def _seed_books(self, gw: GatewayThread) -> None:
@@ -187,6 +192,7 @@ class ChaosSession(FaultInjection):
         finally:
             bot.kill()
             gw.stop()
+            self._write_trace()
         self.result.wall_s = time.monotonic() - started
         return self.result
 
@@ -265,6 +271,7 @@ class ChaosSession(FaultInjection):
             if wanted != speed:
                 speed = wanted
                 gw.call(self.sim.set_speed, speed)
+                self._trace(now, f"pace {speed:g}x")
             step_at, last_step = time.monotonic(), step_at
             if speed == SLOW and checker.exposed:
                 self.result.exposed_s += step_at - last_step
@@ -278,6 +285,19 @@ class ChaosSession(FaultInjection):
             self._run_pending(gw, bot, now)
             checker.observe(gw.call(self.sim.state), self._context(bot, now))
             time.sleep(POLL_S)
+
+    def _trace(self, now: datetime, what: str) -> None:
+        if now >= self.flatten_at + TRACE_FROM:
+            self.trace.append((time.monotonic(), now, what))
+
+    def _trace_request(self, session: Any, request: Any) -> None:
+        """On the simulator's thread: one of the bot's requests, on the simulator's clock."""
+        self._trace(self.sim.now(), f"client {session.client_id}: {type(request).__name__}"
+                                    f"{' ' + str(getattr(request, 'msg_id', '')) if hasattr(request, 'msg_id') else ''}")
+
+    def _write_trace(self) -> None:
+        lines = [f"{wall:.3f} {now:%H:%M:%S.%f} {what}" for wall, now, what in list(self.trace)]
+        (self.workdir / "flatten_trace.txt").write_text("\n".join(lines) + "\n")
 
     def _judge_the_end(self, bot: BotProcess, checker: InvariantChecker, now: datetime) -> None:
         """I9: a bot running after the close ends within SETTLE_BOUND_S (else it is killed)."""
