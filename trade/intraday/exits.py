@@ -306,6 +306,9 @@ class ExitKeeper:
         deadline = loop.time() + CANCEL_CONFIRM_S
         while book.qty < 0 and (short > 0 or in_flight > 0) and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if book.qty < 0 and not (short > 0 or in_flight > 0):
+            raise BrokerError(f"{symbol}: the book is {book.qty}; the account's position does "
+                              "not show that short yet (a recent execution): looking again")
         if book.qty < 0:
             raise BrokerError(f"{symbol}: the cover has not filled yet ({-book.qty} short)")
 
