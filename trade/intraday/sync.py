@@ -145,9 +145,13 @@ class BrokerSync:
         refused, naming the id to use."""
         mine = {o.order_ref for o in await self.broker.open_orders()}
         daystr = self.refs.daystr
-        for order in await self.broker.all_open_orders():
-            ref = OrderRef.parse(order.order_ref)
-            if ref is None or ref.bot != self.bot or ref.day != daystr or order.order_ref in mine:
+        every = await self.broker.all_open_orders()
+        ours = [o for o in every if (ref := OrderRef.parse(o.order_ref)) is not None
+                and ref.bot == self.bot and ref.day == daystr]
+        log.info("start: %d working order(s) of the bot at the broker, %d of them under this "
+                 "client id (%d working in the account)", len(ours), len(mine), len(every))
+        for order in ours:
+            if order.order_ref in mine:
                 continue
             who = f"client id {order.client_id}" if order.client_id else "another client id"
             raise Refused(f"the bot's order {order.order_ref} is working under {who}: this run "
