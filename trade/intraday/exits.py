@@ -263,7 +263,19 @@ class ExitKeeper:
             await asyncio.sleep(0.05)
 
     async def _place_group(self, book: SymbolBook, now: datetime) -> None:
-        qty, cost = book.qty, book.avg_cost
+        """One exit group for what the bot holds: its lot as far as the broker's position shows
+        it (a sale the bot did not make is confirmed by the next looks; until then the exits
+        cover what is still there, and the guard sizes them again once the lot follows)."""
+        held = {p.symbol: p.qty for p in await self.broker.positions()}.get(book.symbol, 0)
+        qty, cost = self.ctx.ownership.exit_size(book.symbol, held, book.qty), book.avg_cost
+        if qty <= 0:
+            raise BrokerError(f"{book.symbol}: the broker holds {held}, none of the bot's "
+                              f"{book.qty} beyond the shares that are not its own: no exits "
+                              "until the position is judged")
+        if qty < book.qty:
+            log.warning("%s: exits for %d of the bot's %d shares: the broker holds only %d "
+                        "(a sale the bot did not make? the next look decides)", book.symbol,
+                        qty, book.qty, held)
         if cost <= 0:
             cost = self.broker.last_price(book.symbol) or 0.0
         if cost <= 0:

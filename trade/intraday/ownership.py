@@ -234,6 +234,24 @@ class Ownership:
         floor = self.baseline.get(symbol, 0)
         return max(0, min(lot, broker_qty - floor))
 
+    def exit_size(self, symbol: str, broker_qty: int, lot: int) -> int:
+        """What a new exit group may sell: the lot, never more than the broker shows beyond the
+        foreign baseline. A person's sale not yet confirmed must not leave exits for shares that
+        are gone: a repaired stop for the whole lot filled at once and shorted the 62 a person
+        had sold (seed 237). The one shortfall read as the position lagging is exactly the
+        bot's latest buys (a position from before them); anything else is sized as shown."""
+        if lot <= 0:
+            return 0
+        shown = broker_qty - self.baseline.get(symbol, 0)
+        if shown >= lot:
+            return lot
+        unshown = 0
+        for _, bought in reversed(self._recent(symbol)):
+            unshown += bought
+            if bought and shown + unshown == lot:
+                return lot
+        return max(0, shown)
+
     def missing(self, symbol: str, broker_qty: int) -> int:
         """Shares the account lacks below the foreign baseline: what an oversale of the bot's
         can have taken (a short at the broker, or the owner's shares sold). Before any look

@@ -281,3 +281,18 @@ def test_a_short_the_account_does_not_show_is_a_records_gap_never_bought(tmp_pat
     assert lots.coverable("MRNA", broker_qty=0) == 0 and lots.book("MRNA").qty == -20
     clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
     assert lots.coverable("MRNA", broker_qty=0) == 0 and lots.book("MRNA").qty == 0
+
+
+def test_exits_are_sized_from_the_position_unless_it_lags_exactly_the_latest_buys():
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("IONQ", broker_qty=30, lot=0, other_books={})  # the owner's 30
+    own.own_execution("IONQ", 200)
+    own.own_execution("IONQ", 46)
+    assert own.exit_size("IONQ", broker_qty=276, lot=246) == 246  # all shown
+    assert own.exit_size("IONQ", broker_qty=230, lot=246) == 246  # lags the last buy (46)
+    assert own.exit_size("IONQ", broker_qty=30, lot=246) == 246  # lags both
+    assert own.exit_size("IONQ", broker_qty=214, lot=246) == 184  # seed 237: a person sold 62
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
+    assert own.exit_size("IONQ", broker_qty=230, lot=246) == 200  # no buy in flight any more
+    assert own.exit_size("IONQ", broker_qty=20, lot=246) == 0  # never into the owner's 30

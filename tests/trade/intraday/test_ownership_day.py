@@ -154,3 +154,25 @@ async def test_an_entry_still_working_after_a_restart_is_taken_up_not_doubled(tm
     entries = [o for o in day.engine.orders() if o.order_ref.endswith("-ENTRY")]
     assert [o.order_ref for o in entries] == ["DT-20240305-SPY-1-ENTRY"]
     day.close()
+
+
+async def test_a_repair_right_after_a_persons_sale_places_exits_only_for_what_is_left(tmp_path):
+    """Campaign seed 237 (before: a person sold 62 of the bot's 246, the stop was cancelled in
+    TWS a moment later, and the repair placed a group for the whole lot before the sale was
+    confirmed; its stop was marketable at once, sold 246 and shorted the 62)."""
+    day = PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)})  # the sale's own confirmation takes time
+    trader = await day.start()
+    await day.step_to(9, 35)
+    lot = trader.books["SPY"].qty
+    assert lot > 4
+    (stop,) = day.working("SPY", "STP")
+    await sell_by_hand(day, "SPY", 4)
+    assert day.held() == {"SPY": lot - 4}, day.held()
+    day.engine.cancel(stop.order_id)  # "in TWS", before the bot has judged the sale
+    await day.settle()
+    assert day.working("SPY", "STP"), "repaired"
+    assert all(o.remaining <= lot - 4 for o in day.working("SPY")), \
+        [(o.order_type, o.remaining, o.order_ref) for o in day.working("SPY")]
+    await day.finish()
+    assert day.held() == {} and all(q >= 0 for seen in day.positions_seen for q in seen.values())
+    day.close()
