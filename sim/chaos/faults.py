@@ -64,6 +64,7 @@ class FaultInjection:
     # provided by ChaosSession
     def _settle(self, grace_s: float) -> None: ...
     def _fresh_db(self, bot: BotProcess, now: datetime) -> None: ...
+    def _trace(self, now: datetime, what: str) -> None: ...
 
     def _inject(self, gw: GatewayThread, bot: BotProcess, event: FaultEvent, now: datetime) -> bool:
         """Apply `event`; False when it has nothing to act on yet (tried again later)."""
@@ -210,6 +211,8 @@ class FaultInjection:
                 self.result.notes.append(f"{event.label()}: nothing to act on before the close")
             elif not self._inject(gw, bot, event, now):
                 still.append(event)
+            else:
+                self._trace(now, f"fault {event.kind.value} {event.args}")
         self.waiting = still
 
     def _restart_pending(self) -> bool:

@@ -58,7 +58,6 @@ FLATTEN_FROM = timedelta(seconds=-5)
 # over 15:55) finishing at 1500x would see the close come within a real second (seed 287)
 POLL_S = 0.05
 TIMEOUT_S = 240.0
-TRACE_FROM = timedelta(seconds=-60)
 STARTS = ("restart", "restart_after_close", "start_wrong_id", "replace_wrong_id")  # launch a bot
 
 
@@ -106,8 +105,8 @@ class ChaosSession(FaultInjection):
         self.closed_wall: float | None = None  # when the market clock reached the close
         self.ended_after_close: float | None = None
         self.wrong_since: datetime | None = None  # market time the bot started under WRONG_ID
-        # (wall, market time, what) around the flatten: the pace set and the bot's requests, so a
-        # kept session shows when the bot acted on the simulator's clock (its log has its estimate)
+        # (wall, market time, what): the pace set, the faults and the bot's requests, so a kept
+        # session shows when the bot acted on the simulator's clock (its log has its estimate)
         self.trace: list[tuple[float, datetime, str]] = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -270,6 +269,8 @@ class ChaosSession(FaultInjection):
         deadline = time.monotonic() + TIMEOUT_S
         end = self.close + timedelta(minutes=3)
         step_at = time.monotonic()
+        exposed: set[str] = set()
+        at_risk: set[str] = set()
         while True:
             now = gw.call(self.sim.now)
             self._judge_the_end(bot, checker, now)
@@ -291,16 +292,20 @@ class ChaosSession(FaultInjection):
                 event = events.pop(0)
                 if not self._inject(gw, bot, event, now):
                     self.waiting.append(event)
+                else:
+                    self._trace(now, f"fault {event.kind.value} {event.args}")
             self._retry_waiting(gw, bot, now)
             if self.paced_by_fault:  # a fault set the pace itself (a person's sale)
                 self.paced_by_fault, speed = False, REAL_PACE
             self._run_pending(gw, bot, now, speed)
             checker.observe(gw.call(self.sim.state), self._context(bot, now))
+            if checker.exposed != exposed or checker.at_risk != at_risk:
+                exposed, at_risk = set(checker.exposed), set(checker.at_risk)
+                self._trace(now, f"exposed {sorted(exposed)} at risk {sorted(at_risk)}")
             time.sleep(POLL_S)
 
     def _trace(self, now: datetime, what: str) -> None:
-        if now >= self.flatten_at + TRACE_FROM:
-            self.trace.append((time.monotonic(), now, what))
+        self.trace.append((time.monotonic(), now, what))
 
     def _trace_request(self, session: Any, request: Any) -> None:
         """On the simulator's thread: one of the bot's requests, on the simulator's clock."""
@@ -309,7 +314,7 @@ class ChaosSession(FaultInjection):
 
     def _write_trace(self) -> None:
         lines = [f"{wall:.3f} {now:%H:%M:%S.%f} {what}" for wall, now, what in list(self.trace)]
-        (self.workdir / "flatten_trace.txt").write_text("\n".join(lines) + "\n")
+        (self.workdir / "trace.txt").write_text("\n".join(lines) + "\n")
 
     def _judge_the_end(self, bot: BotProcess, checker: InvariantChecker, now: datetime) -> None:
         """I9: a bot running after the close ends within SETTLE_BOUND_S (else it is killed)."""
