@@ -43,6 +43,9 @@ WEEKLY_CLIENT_ID = 1
 # own pace. At the campaign's fast pace one real second was 25 market minutes and the
 # take-profit won every race (seed 128).
 REAL_PACE = 1.0
+# real seconds the bot needs to confirm shares that appeared as foreign (its quiet window of
+# 2.5 s, a confirming look, the positions' lag)
+FOREIGN_SEEN_S = 4.0
 EXIT_LEGS = ("TP", "SL", "BKS")
 WAITING_KINDS = (Fault.CANCEL_FROM_TWS, Fault.CANCEL_ALL, Fault.MANUAL_SALE,
                  Fault.WEEKLY_UNBOOKED, Fault.RESTART_OTHER_CLIENT)
@@ -60,6 +63,8 @@ class FaultInjection:
     reachable_from: float
     waiting: list[FaultEvent]
     paced_by_fault: bool
+    foreign_changed: tuple[float, datetime] | None  # (wall, market) the last foreign shares came
+    real_pace_until: float  # wall time until which the clock runs at the real pace
 
     # provided by ChaosSession
     def _settle(self, grace_s: float) -> None: ...
@@ -120,6 +125,8 @@ class FaultInjection:
         elif kind is Fault.MANUAL_SALE:
             if not bot.running:  # nothing but the bot can shrink its exits (docs/safety.md)
                 return False
+            if self._foreign_change_unseen(now):
+                return False
             return bool(gw.call(self._manual_sale, args["fraction"]))
         elif kind is Fault.WEEKLY_UNBOOKED:
             return self._weekly_fill(gw, bot, args)
@@ -179,10 +186,26 @@ class FaultInjection:
         symbol = symbols[min(int(args["pick"] * len(symbols)), len(symbols) - 1)]
         if not gw.call(self._weekly_buy, symbol, args["qty"]):
             return False
+        self.foreign_changed = (time.monotonic(), gw.call(self.sim.now))
         if args["booked_after_s"] is not None:
             self.pending.append((time.monotonic() + args["booked_after_s"], "book_weekly",
                                  (symbol, args["qty"])))
         return True
+
+    def _foreign_change_unseen(self, now: datetime) -> bool:
+        """A person's sale waits while shares that appeared (a weekly fill) are older in market
+        time than the bot needs to see them stay, but not yet in real time: at 1500x a fill
+        five market minutes before the sale came 0.2 real seconds before it, while the bot
+        confirms appeared shares as foreign after `FOREIGN_SEEN_S` real seconds (seed 154).
+        Closer than that in market time it is the race a real account can have, and stays."""
+        if self.foreign_changed is None:
+            return False
+        wall, market = self.foreign_changed
+        unseen = (time.monotonic() - wall < FOREIGN_SEEN_S
+                  and (now - market).total_seconds() >= FOREIGN_SEEN_S)
+        if unseen:  # the clock waits with it (at the real pace), the sale keeps its market time
+            self.real_pace_until = wall + FOREIGN_SEEN_S
+        return unseen
 
     def _book_weekly(self, db_path: Any, symbol: str, qty: int, now: datetime) -> None:
         """The weekly bot records its fill in its book (seconds after the execution)."""

@@ -96,6 +96,8 @@ class ChaosSession(FaultInjection):
         self.pending: list[tuple[float, str, Any]] = []  # (wall time, action, argument)
         self.waiting: list[FaultEvent] = []  # faults with nothing to act on yet
         self.paced_by_fault = False  # a fault set the clock's speed on the simulator's thread
+        self.foreign_changed: tuple[float, datetime] | None = None  # (wall, market): a weekly fill
+        self.real_pace_until = 0.0  # a fault waits for real seconds to pass (wall time)
         self.reachable_from = 0.0  # wall time the Gateway accepts connections again
         self.settled_from = 0.0  # wall time from which the bot is expected to have acted
         self.ownership = OwnershipTruth(MAIN_ACCOUNT, foreign={**setup.weekly}, start_lot=dict(setup.leftover))
@@ -239,7 +241,7 @@ class ChaosSession(FaultInjection):
         keeps down: nothing it could do is being judged)."""
         if not self._bot_up(bot, now):
             return self._speed_at(now)
-        if checker.at_risk:
+        if checker.at_risk or time.monotonic() < self.real_pace_until:
             return REAL_PACE
         if checker.holding and self.flatten_at + FLATTEN_FROM <= now < self.close:
             return FLATTEN_PACE

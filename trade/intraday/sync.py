@@ -33,6 +33,7 @@ from trade.refusal import Refused
 
 log = logging.getLogger(__name__)
 LOOK_MARGIN_S = 0.05  # a look scheduled for a shortfall's decision comes just after it is due
+FOLLOW_UP_LOOKS = 6  # looks one periodic check may add while a shortfall waits for its decision
 
 SNAPSHOT_ATTEMPTS = 3
 
@@ -190,8 +191,11 @@ class BrokerSync:
         look that decides it comes as soon as it can (`confirm_s` after the first, and once no
         buy of the bot's can be in flight), so the exits shrink before a stop oversells."""
         self.judge(await self.broker.positions())
-        due = [w for s in self.books if (w := self.ownership.next_look_in(s)) is not None]
-        if due:  # the next look when a shortfall can be decided, not at the next round
+        for _ in range(FOLLOW_UP_LOOKS):  # a position that moved between two looks (its lag
+            # ended) needs its own second look: at the next round that came 2 s late (seed 376)
+            due = [w for s in self.books if (w := self.ownership.next_look_in(s)) is not None]
+            if not due:  # the next look when a shortfall can be decided, not at the next round
+                return
             await asyncio.sleep(min(due) + LOOK_MARGIN_S)
             self.judge(await self.broker.positions())
 

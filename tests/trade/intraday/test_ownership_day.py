@@ -176,3 +176,23 @@ async def test_a_repair_right_after_a_persons_sale_places_exits_only_for_what_is
     await day.finish()
     assert day.held() == {} and all(q >= 0 for seen in day.positions_seen for q in seen.values())
     day.close()
+
+
+async def test_a_sale_that_grows_between_two_looks_is_decided_by_the_same_check(tmp_path):
+    """Campaign seed 376: the first look saw one position, the follow-up another (its lag had
+    ended): the shortfall needed a second look at the new size, which waited for the next
+    periodic check, 2 s later, and the exits for the whole lot outlived the sale past 5 s."""
+    day = PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)})
+    day.options = replace(day.options, ownership_quiet_s=0.0, ownership_confirm_s=0.3,
+                          positions_check_s=600.0)  # no periodic look would come in time
+    trader = await day.start()
+    await day.step_to(9, 35)
+    lot = trader.books["SPY"].qty
+    assert lot > 6
+    await sell_by_hand(day, "SPY", 4)
+    check = asyncio.create_task(trader.sync.check_positions())
+    await asyncio.sleep(0.1)
+    await sell_by_hand(day, "SPY", 2)  # before the follow-up look: it sees another size
+    await asyncio.wait_for(check, 10)
+    assert trader.books["SPY"].qty == lot - 6
+    day.close()
