@@ -117,7 +117,8 @@ class Ownership:
         return symbol in self._shortfalls
 
     def look(self, symbol: str, broker_qty: int, lot: int,
-             other_books: Mapping[str, int] | None, *, settled: bool = False) -> Look:
+             other_books: Mapping[str, int] | None, *, settled: bool = False,
+             buying: bool = False) -> Look:
         """Judge one symbol from a broker position read now. `other_books`: the other books'
         recorded shares (None: unreadable, so every share beyond the lot counts as foreign).
         `settled`: the broker reports no execution of the bot's in this symbol today, so the
@@ -125,7 +126,13 @@ class Ownership:
 
         The broker's position may not show the bot's own buys of the last `quiet_s` seconds yet:
         those shares count as there; only a shortfall beyond them is a sale the bot did not
-        make, and only once a second look `confirm_s` later still shows it."""
+        make, and only once a second look `confirm_s` later still shows it.
+
+        `buying`: an order of the bot that buys this symbol is in flight (an entry, until its
+        executions are applied). Positions may show its fill before its execution reaches the
+        bot: shares that appear then are no baseline and no foreign surplus (seed 327: the
+        first look at a symbol saw the bot's own 95 before their execution, took them for the
+        owner's, and a later look "confirmed a sale" of the whole lot and dropped its exits)."""
         now = self.clock()
         recent = self._recent(symbol)
         if self._buys_shown(symbol, broker_qty, lot):
@@ -136,14 +143,16 @@ class Ownership:
         floor = self.baseline.get(symbol)
         if floor is None:
             floor = max(0, seen_broker - max(lot, 0), self.recorded.get(symbol, 0))
-            if not recent:  # a position that may still lag a sale of the bot's is no baseline
+            if buying:  # shares appearing may be the bot's own, not yet executed as far as it knows
+                floor = max(0, self.recorded.get(symbol, 0))
+            elif not recent:  # a position that may still lag a sale of the bot's is no baseline
                 self._note(symbol, floor)
                 if others is not None:
                     self._others_ref[symbol] = others
         else:
             floor = self._follow_other_books(symbol, floor, others)
             floor = self._follow_surplus(symbol, floor, seen_broker - max(lot, 0), broker_qty,
-                                         quiet=not recent)
+                                         quiet=not recent and not buying)
         room = seen_broker - floor  # what the bot could sell without touching foreign shares
         foreign = max(0, broker_qty - max(lot, 0))
         if lot <= 0 or room >= lot:

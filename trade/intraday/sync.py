@@ -208,9 +208,12 @@ class BrokerSync:
         foreign: dict[str, int] = {}
         for symbol in sorted(set(broker) | {s for s, b in self.books.items() if b.qty}):
             lot = self.books[symbol].qty if symbol in self.books else 0
+            book = self.books.get(symbol)
+            buying = book is not None and book.entry is not None
             look = self.ownership.look(symbol, broker.get(symbol, 0), lot, others,
-                                       settled=settled is not None and symbol in settled)
-            if look.foreign:
+                                       settled=settled is not None and symbol in settled,
+                                       buying=buying)
+            if look.foreign and not buying:  # its entry's shares may show before its execution
                 foreign[symbol] = look.foreign
                 if self.ownership.quiet(symbol):  # a lagging position is no foreign share
                     line = self.ownership.tell_foreign(symbol, look.foreign)

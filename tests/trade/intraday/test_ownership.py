@@ -296,3 +296,23 @@ def test_exits_are_sized_from_the_position_unless_it_lags_exactly_the_latest_buy
     clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
     assert own.exit_size("IONQ", broker_qty=230, lot=246) == 200  # no buy in flight any more
     assert own.exit_size("IONQ", broker_qty=20, lot=246) == 0  # never into the owner's 30
+
+
+def test_shares_that_show_while_the_bots_entry_is_in_flight_are_no_baseline():
+    """Campaign seed 327: the first look at SOXL saw the bot's own 95 (the entry filled, its
+    execution not yet in): they became the owner's baseline, and a later look read the lot as
+    sold by a person and dropped its exits."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    assert own.look("SOXL", broker_qty=95, lot=0, other_books={}, buying=True).reduced_to is None
+    assert "SOXL" not in own.baseline
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1  # the surplus never turns foreign meanwhile
+    own.look("SOXL", broker_qty=95, lot=0, other_books={}, buying=True)
+    assert "SOXL" not in own.baseline
+    own.own_execution("SOXL", 95)  # the execution comes: the lot is 95
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
+    for _ in range(3):
+        clock.t += CONFIRM_AFTER_S
+        look = own.look("SOXL", broker_qty=95, lot=95, other_books={})
+        assert look.reduced_to is None and look.sellable == 95
+    assert own.baseline["SOXL"] == 0
