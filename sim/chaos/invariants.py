@@ -271,7 +271,9 @@ class InvariantChecker:
             self.violate("I5", f"executions recorded twice: {twice[:3]}")
         missing = sorted(set(fills) - set(ids))
         if missing:
-            self.violate("I5", f"{len(missing)} broker execution(s) missing from the DB: {missing[:3]}")
+            shown = [f"{i} ({fills[i]['ref']} {fills[i].get('side', '')} {fills[i].get('shares', '')})"
+                     for i in missing[:3]]
+            self.violate("I5", f"{len(missing)} broker execution(s) missing from the DB: {shown}")
         for exec_id, commission in recorded:
             fill = fills.get(exec_id)
             if fill is not None and exec_id in pending and last_client_id is not None \

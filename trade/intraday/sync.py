@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from observability import tracing
-from observability.schema import IntentRow, IntentState
+from observability.schema import ExecutionRow, IntentRow, IntentState
 from observability.tracing import SpanNames
 from trade.intraday.context import TraderContext
 from trade.intraday.entries import EntryDesk
@@ -158,6 +158,22 @@ class BrokerSync:
             raise Refused(f"the bot's order {order.order_ref} is working under {who}: this run "
                           "cannot see or manage it; restart with "
                           f"--client-id {order.client_id or '<the id of the earlier run>'}")
+
+    def refuse_unseen_executions(self, recorded: Iterable[ExecutionRow], at_broker: set[str]) -> None:
+        """IB reports an execution only to the client that placed its order. When executions an
+        earlier run of today recorded are not reported to this one, that run used another
+        client id, and what its orders did while the bot was down (a stop that sold the lot) is
+        invisible here: this run would read the sale as a person's and lose its record for good
+        (seed 336). Refused, like working orders under another id, until the bot runs under the
+        earlier id again."""
+        daystr = self.refs.daystr
+        unseen = [r for r in recorded if r.exec_id not in at_broker
+                  and (ref := OrderRef.parse(r.order_ref)) is not None and ref.day == daystr]
+        if unseen:
+            raise Refused(f"{len(unseen)} execution(s) an earlier run recorded today (e.g. "
+                          f"{unseen[0].order_ref}) are not reported to this client id: that "
+                          "run used another client id, and this one cannot see what its orders "
+                          "did; restart with the client id of today's earlier runs")
 
     async def adopt(self, requests: dict[str, int | None]) -> None:
         """`--adopt SYMBOL[:QTY]`: a person gives the bot shares it cannot prove are its own (all

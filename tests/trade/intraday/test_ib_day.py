@@ -117,3 +117,27 @@ async def test_a_refused_exit_leg_is_replaced_without_waiting_out_the_grace(tmp_
             30.0), "a fresh group with its stop, long before the minute's grace"
     finally:
         await day.close()
+
+
+async def test_a_restart_under_another_client_id_after_its_orders_finished_is_refused(tmp_path):
+    """Campaign seed 336 (before: nothing worked under the earlier id any more, so the run
+    under another id started; IB reported it none of the earlier run's executions, it read the
+    stop's sale while it was down as a person's, and that execution was never recorded)."""
+    day = IBDay(tmp_path, DAY, SYMBOLS)
+    try:
+        await day.start()
+        day.run_clock()
+        assert await day.until(lambda: bool(day.db.executions_since(
+            day.session.open.replace(hour=0))), 30.0)
+        day.hold_clock()
+        assert day.trader is not None and day.task is not None
+        day.trader.stop("restart")
+        await asyncio.wait_for(day.task, 30)
+        working = [o["order_id"] for o in day.truth()["open_orders"]]
+        day.sim.orders.cancel_from_tws(working)  # nothing of the bot works under id 2 any more
+        broker = await day.connect(client_id=7)
+        second = day.make_trader(broker)
+        with pytest.raises(Refused, match="not reported to this client id"):
+            await second.start()
+    finally:
+        await day.close()
