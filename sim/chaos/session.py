@@ -304,7 +304,28 @@ class ChaosSession(FaultInjection):
             if checker.exposed != exposed or checker.at_risk != at_risk:
                 exposed, at_risk = set(checker.exposed), set(checker.at_risk)
                 self._trace(now, f"exposed {sorted(exposed)} at risk {sorted(at_risk)}")
+            # what this round did or saw (a fault, an exposure) sets the pace before the nap: at
+            # 1500x the 50 ms nap ran 75 market seconds past a fault and through the flatten
+            # time (seed 359)
+            wanted = self._pace(checker, bot, now)
+            if wanted != speed:
+                speed = wanted
+                gw.call(self.sim.set_speed, speed)
+                self._trace(now, f"pace {speed:g}x")
+            self._arm_brake(gw, now, speed, checker)
             time.sleep(POLL_S)
+
+    def _arm_brake(self, gw: GatewayThread, now: datetime, speed: float,
+                   checker: InvariantChecker) -> None:
+        """The slower pace ahead starts exactly on the simulator's clock, not at the next
+        round: 30 s before the flatten (SLOW) and, while the bot holds, 5 s before it
+        (FLATTEN_PACE)."""
+        marks = [(self.flatten_at + SLOW_FROM, SLOW)]
+        if checker.holding:
+            marks.append((self.flatten_at + FLATTEN_FROM, FLATTEN_PACE))
+        ahead = [(at, pace) for at, pace in marks if at > now and pace < speed]
+        if ahead:
+            gw.call(self.sim.brake_at, *min(ahead))
 
     def _trace(self, now: datetime, what: str) -> None:
         self.trace.append((time.monotonic(), now, what))
