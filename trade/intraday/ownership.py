@@ -143,6 +143,13 @@ class Ownership:
         floor = self.baseline.get(symbol)
         if floor is None:
             floor = max(0, seen_broker - max(lot, 0), self.recorded.get(symbol, 0))
+            if others and seen_broker < lot:
+                # a shortfall at the first look of the day: nothing seen or recorded says what
+                # is foreign (a restart on a lost DB), and the other books' records are all
+                # there is. Taken at their word, an overstated one leaves some of the bot's own
+                # shares alone; ignored, a true one had its shares sold (seed 410: the weekly
+                # book's 40 taken into the lot after a person's sale, and a stop sold them)
+                floor = max(floor, min(others, broker_qty))
             if buying:  # shares appearing may be the bot's own, not yet executed as far as it knows
                 floor = max(0, self.recorded.get(symbol, 0))
             elif not recent:  # a position that may still lag a sale of the bot's is no baseline

@@ -316,3 +316,20 @@ def test_shares_that_show_while_the_bots_entry_is_in_flight_are_no_baseline():
         look = own.look("SOXL", broker_qty=95, lot=95, other_books={})
         assert look.reduced_to is None and look.sellable == 95
     assert own.baseline["SOXL"] == 0
+
+
+def test_a_shortfall_at_the_first_look_of_the_day_keeps_the_other_books_shares_foreign():
+    """Campaign seed 410: the weekly book's 40 IONQ; the bot bought 135 and a person sold 101 of
+    them; the bot restarted on an empty DB (no baseline of the day) and read 74 as its own lot,
+    so its exits, and then its stop, sold the weekly book's 40."""
+    own = Ownership(clock=Clock())
+    look = own.look("IONQ", broker_qty=74, lot=135, other_books={"IONQ": 40}, settled=True)
+    assert look.reduced_to == 34 and own.baseline["IONQ"] == 40
+
+
+def test_without_a_shortfall_the_other_books_claims_enlarge_nothing():
+    """Defect 7 stays fixed: a weekly claim of 50 that its sale made untrue, first looked at
+    after the bot's own buy of 100 (the broker holds exactly those 100)."""
+    own = Ownership(clock=Clock())
+    look = own.look("IONQ", broker_qty=100, lot=100, other_books={"IONQ": 50})
+    assert look.reduced_to is None and look.sellable == 100 and own.baseline["IONQ"] == 0
