@@ -159,21 +159,35 @@ class BrokerSync:
                           "cannot see or manage it; restart with "
                           f"--client-id {order.client_id or '<the id of the earlier run>'}")
 
-    def refuse_unseen_executions(self, recorded: Iterable[ExecutionRow], at_broker: set[str]) -> None:
-        """IB reports an execution only to the client that placed its order. When executions an
-        earlier run of today recorded are not reported to this one, that run used another
-        client id, and what its orders did while the bot was down (a stop that sold the lot) is
-        invisible here: this run would read the sale as a person's and lose its record for good
-        (seed 336). Refused, like working orders under another id, until the bot runs under the
-        earlier id again."""
+    def refuse_unseen_executions(self, recorded: Iterable[ExecutionRow], at_broker: Iterable[Fill],
+                                 finished: Iterable[OrderTicket]) -> None:
+        """IB reports an execution only to the client that placed its order. When today's
+        orders of the bot executed more than the executions reported to this run (IB's
+        completed orders, read before the executions, say so), or executions an earlier run
+        recorded are missing from them, an earlier run used another client id: what its
+        orders did while the bot was down (an entry that filled, a stop that sold the lot) is
+        invisible here. This run would read those shares as the owner's, or the sale as a
+        person's, and lose their records for good (seeds 336, 449). Refused, like working
+        orders under another id, until the bot runs under the earlier id again."""
         daystr = self.refs.daystr
-        unseen = [r for r in recorded if r.exec_id not in at_broker
-                  and (ref := OrderRef.parse(r.order_ref)) is not None and ref.day == daystr]
+
+        def today(order_ref: str) -> bool:
+            ref = OrderRef.parse(order_ref)
+            return ref is not None and ref.bot == self.bot and ref.day == daystr
+
+        fills = list(at_broker)
+        seen = {f.exec_id for f in fills}
+        executed: dict[str, int] = {}
+        for fill in fills:
+            executed[fill.order_ref] = executed.get(fill.order_ref, 0) + fill.qty
+        unseen = [r.order_ref for r in recorded if r.exec_id not in seen and today(r.order_ref)]
+        unseen += [o.order_ref for o in finished if today(o.order_ref)
+                   and o.filled > executed.get(o.order_ref, 0)]
         if unseen:
-            raise Refused(f"{len(unseen)} execution(s) an earlier run recorded today (e.g. "
-                          f"{unseen[0].order_ref}) are not reported to this client id: that "
-                          "run used another client id, and this one cannot see what its orders "
-                          "did; restart with the client id of today's earlier runs")
+            raise Refused(f"today's order {unseen[0]} executed, but IB reports its executions "
+                          "not to this client id: an earlier run used another client id, and "
+                          "this one cannot see what its orders did; restart with the client id "
+                          "of today's earlier runs")
 
     async def adopt(self, requests: dict[str, int | None]) -> None:
         """`--adopt SYMBOL[:QTY]`: a person gives the bot shares it cannot prove are its own (all
