@@ -242,12 +242,15 @@ class FaultInjection:
         return any(action.startswith(("restart", "start_wrong_id", "replace_wrong_id"))
                    for _, action, _ in self.pending)
 
-    def _working_under(self, client_id: int) -> Callable[[], bool]:
-        def working() -> bool:
+    def _used_under(self, client_id: int) -> Callable[[], bool]:
+        """The bot has orders of today under `client_id` that work or executed: only a run
+        under that id sees them (their executions), so that is the id a person restarts it
+        with, as its refusal says (seeds 64, 449)."""
+        def used() -> bool:
             return any(o["client_id"] == client_id and o["ref"].startswith("DT-")
-                       and o["status"] in ("PreSubmitted", "Submitted")
+                       and (o["status"] in ("PreSubmitted", "Submitted") or o["filled"] > 0)
                        for o in self.sim.state()["orders"])
-        return working
+        return used
 
     def _wrong_id_orders(self, since: datetime) -> Callable[[], list[str]]:
         def placed() -> list[str]:

@@ -405,10 +405,11 @@ class ChaosSession(FaultInjection):
                 f"client id {CLIENT_ID} instead of refusing: {placed[:3]}")
         self.result.notes.append(f"restart_other_client: the bot under id {WRONG_ID} "
                                  f"{'ended by itself' if refused else 'was still running'}")
-        # Its exits may now work under the wrong id: with nothing of the bot's working under the
-        # right one (a "Cancel all" before it), it rightly took over. A person then restarts it
-        # under the id its refusal names, the one that owns the working exits (seed 64).
-        owner = WRONG_ID if gw.call(self._working_under(WRONG_ID)) else CLIENT_ID
+        # Its orders may now work, or have executed, under the wrong id: with nothing of the bot's
+        # working or executed under the right one (a "Cancel all" before it), it rightly took
+        # over. A person then restarts it under the id its refusal names, the one whose orders
+        # it can see (seeds 64, 449).
+        owner = WRONG_ID if gw.call(self._used_under(WRONG_ID)) else CLIENT_ID
         self._held_launch(gw, bot, owner, then=speed)
 
     def _fresh_db(self, bot: BotProcess, now: datetime) -> None:
