@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from trade.intraday.ownership import Ownership
 from trade.intraday.records import SafeRecords
@@ -33,6 +33,10 @@ class Lots:
         self.book_name = book_name
         self.now = now
         self.ownership = ownership
+        # when this run began: executions from before it (replayed at its start) are no recent
+        # ones the position may lag; taken for recent, they kept the start's look from noting
+        # the owner's shares, and a person's sale 2 s later was charged to them (seed 551)
+        self.began: datetime | None = None
 
     def book(self, symbol: str) -> SymbolBook:
         """The symbol's book, created for a symbol off the watchlist (managed, never entered)."""
@@ -66,7 +70,9 @@ class Lots:
             elif lot.qty < 0:
                 log.critical("%s: the bot's book is %d after %s: it sold more than it held; "
                              "covering", fill.symbol, lot.qty, fill.order_ref)
-        self.ownership.own_execution(fill.symbol, fill.qty if fill.side is Side.BUY else 0)
+        if self.began is None or fill.time >= self.began - timedelta(
+                seconds=self.ownership.quiet_s):  # recent enough that the position may lag it
+            self.ownership.own_execution(fill.symbol, fill.qty if fill.side is Side.BUY else 0)
         self._record(book, fill.time)
         return book
 

@@ -150,6 +150,8 @@ class IntradayTrader:
         analyst already fetched them), then subscribe to live bars. Safe to call again when a
         dropped connection interrupted it: what was done is not done twice."""
         db = self.records.db
+        if self.lots.began is None:
+            self.lots.began = self.broker.now()
         if not self._wired:
             self.broker.add_fill_handler(self._on_fill)
             self.broker.add_commission_handler(self.fills.on_commission)

@@ -196,3 +196,30 @@ async def test_a_sale_that_grows_between_two_looks_is_decided_by_the_same_check(
     await asyncio.wait_for(check, 10)
     assert trader.books["SPY"].qty == lot - 6
     day.close()
+
+
+async def test_a_restart_on_an_empty_db_notes_the_owners_shares_at_its_first_look(tmp_path):
+    """Campaign seed 551 (before: the executions replayed at the start counted as recent, so
+    the start's look noted no baseline; a person's sale of 3 of the bot's shares 2 s later was
+    then charged to the owner, and the bot's exits for its whole lot rested on 3 of his)."""
+    from observability.history import HistoryDB
+
+    day = PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)})
+    day.options = replace(day.options, ownership_quiet_s=30.0)  # a start well inside it
+    buy_by_hand(day, "SPY", 30, 100.0)
+    first = await day.start()
+    await day.step_to(9, 35)
+    lot = first.books["SPY"].qty
+    assert lot > 3
+    first.stop("restart")
+    assert day.task is not None
+    await day.task
+    day.db.close()
+    (tmp_path / "history.db").unlink()  # the DB is lost
+    day.db = HistoryDB.open(tmp_path / "history.db")
+    trader = await day.start()
+    assert trader.books["SPY"].qty == lot  # from the broker's executions
+    assert trader.sync.ownership.baseline.get("SPY") == 30, "noted at the start's look"
+    await sell_by_hand(day, "SPY", 3)
+    assert await until(lambda: trader.books["SPY"].qty == lot - 3, day, 8.0)
+    day.close()
