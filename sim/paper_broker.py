@@ -152,6 +152,11 @@ class PaperBroker:
         """One client in-process: every open order is this client's."""
         return await self.open_orders()
 
+    async def completed_orders(self) -> list[OrderTicket]:
+        """One client in-process: every finished order is this client's."""
+        working = {o.order_id for o in self.engine.open_orders()}
+        return [to_ticket(o) for o in self.engine.orders() if o.order_id not in working]
+
     async def executions(self, since: datetime | None = None) -> list[Fill]:
         return [
             to_fill(e) for e in self.engine.executions() if since is None or e.time >= since

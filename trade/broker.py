@@ -111,6 +111,13 @@ class Broker(Protocol):
         started under another client id finds the exits an earlier run left."""
         ...
 
+    async def completed_orders(self) -> list[OrderTicket]:
+        """Today's finished orders of the account (filled or cancelled), of every API client (IB
+        reqCompletedOrders), each with its filled quantity: IB shows an execution only to the
+        client that placed its order, so this is how a run under another client id learns that
+        an earlier run's order executed."""
+        ...
+
     async def executions(self, since: datetime | None = None) -> list[Fill]:
         """Executions since `since`, or all the broker still reports; each with its commission
         when the report has come (None otherwise)."""

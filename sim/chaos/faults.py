@@ -43,6 +43,9 @@ WEEKLY_CLIENT_ID = 1
 # own pace. At the campaign's fast pace one real second was 25 market minutes and the
 # take-profit won every race (seed 128).
 REAL_PACE = 1.0
+# real seconds the bot needs to confirm shares that appeared as foreign (its quiet window of
+# 2.5 s, a confirming look, the positions' lag)
+FOREIGN_SEEN_S = 4.0
 EXIT_LEGS = ("TP", "SL", "BKS")
 WAITING_KINDS = (Fault.CANCEL_FROM_TWS, Fault.CANCEL_ALL, Fault.MANUAL_SALE,
                  Fault.WEEKLY_UNBOOKED, Fault.RESTART_OTHER_CLIENT)
@@ -60,10 +63,13 @@ class FaultInjection:
     reachable_from: float
     waiting: list[FaultEvent]
     paced_by_fault: bool
+    foreign_changed: tuple[float, datetime] | None  # (wall, market) the last foreign shares came
+    real_pace_until: float  # wall time until which the clock runs at the real pace
 
     # provided by ChaosSession
     def _settle(self, grace_s: float) -> None: ...
     def _fresh_db(self, bot: BotProcess, now: datetime) -> None: ...
+    def _trace(self, now: datetime, what: str) -> None: ...
 
     def _inject(self, gw: GatewayThread, bot: BotProcess, event: FaultEvent, now: datetime) -> bool:
         """Apply `event`; False when it has nothing to act on yet (tried again later)."""
@@ -118,6 +124,8 @@ class FaultInjection:
             return bool(gw.call(self._cancel_all))
         elif kind is Fault.MANUAL_SALE:
             if not bot.running:  # nothing but the bot can shrink its exits (docs/safety.md)
+                return False
+            if self._foreign_change_unseen(now):
                 return False
             return bool(gw.call(self._manual_sale, args["fraction"]))
         elif kind is Fault.WEEKLY_UNBOOKED:
@@ -178,10 +186,26 @@ class FaultInjection:
         symbol = symbols[min(int(args["pick"] * len(symbols)), len(symbols) - 1)]
         if not gw.call(self._weekly_buy, symbol, args["qty"]):
             return False
+        self.foreign_changed = (time.monotonic(), gw.call(self.sim.now))
         if args["booked_after_s"] is not None:
             self.pending.append((time.monotonic() + args["booked_after_s"], "book_weekly",
                                  (symbol, args["qty"])))
         return True
+
+    def _foreign_change_unseen(self, now: datetime) -> bool:
+        """A person's sale waits while shares that appeared (a weekly fill) are older in market
+        time than the bot needs to see them stay, but not yet in real time: at 1500x a fill
+        five market minutes before the sale came 0.2 real seconds before it, while the bot
+        confirms appeared shares as foreign after `FOREIGN_SEEN_S` real seconds (seed 154).
+        Closer than that in market time it is the race a real account can have, and stays."""
+        if self.foreign_changed is None:
+            return False
+        wall, market = self.foreign_changed
+        unseen = (time.monotonic() - wall < FOREIGN_SEEN_S
+                  and (now - market).total_seconds() >= FOREIGN_SEEN_S)
+        if unseen:  # the clock waits with it (at the real pace), the sale keeps its market time
+            self.real_pace_until = wall + FOREIGN_SEEN_S
+        return unseen
 
     def _book_weekly(self, db_path: Any, symbol: str, qty: int, now: datetime) -> None:
         """The weekly bot records its fill in its book (seconds after the execution)."""
@@ -210,18 +234,23 @@ class FaultInjection:
                 self.result.notes.append(f"{event.label()}: nothing to act on before the close")
             elif not self._inject(gw, bot, event, now):
                 still.append(event)
+            else:
+                self._trace(now, f"fault {event.kind.value} {event.args}")
         self.waiting = still
 
     def _restart_pending(self) -> bool:
         return any(action.startswith(("restart", "start_wrong_id", "replace_wrong_id"))
                    for _, action, _ in self.pending)
 
-    def _working_under(self, client_id: int) -> Callable[[], bool]:
-        def working() -> bool:
+    def _used_under(self, client_id: int) -> Callable[[], bool]:
+        """The bot has orders of today under `client_id` that work or executed: only a run
+        under that id sees them (their executions), so that is the id a person restarts it
+        with, as its refusal says (seeds 64, 449)."""
+        def used() -> bool:
             return any(o["client_id"] == client_id and o["ref"].startswith("DT-")
-                       and o["status"] in ("PreSubmitted", "Submitted")
+                       and (o["status"] in ("PreSubmitted", "Submitted") or o["filled"] > 0)
                        for o in self.sim.state()["orders"])
-        return working
+        return used
 
     def _wrong_id_orders(self, since: datetime) -> Callable[[], list[str]]:
         def placed() -> list[str]:

@@ -53,9 +53,12 @@ SLOW_FROM, SLOW_UNTIL = timedelta(seconds=-30), timedelta(minutes=2, seconds=30)
 # take tens to hundreds of milliseconds each); at SLOW the minute was 1 real second and a flatten
 # of 1.2 s failed I4 that in a real market would finish in its first seconds.
 FLATTEN_PACE = 10.0
-FLATTEN_FROM, FLATTEN_UNTIL = timedelta(seconds=-5), timedelta(seconds=61)
+FLATTEN_FROM = timedelta(seconds=-5)
+# ... and on until the close while it still holds: a flatten delayed by a fault (a Gateway down
+# over 15:55) finishing at 1500x would see the close come within a real second (seed 287)
 POLL_S = 0.05
 TIMEOUT_S = 240.0
+STARTS = ("restart", "restart_after_close", "start_wrong_id", "replace_wrong_id")  # launch a bot
 
 
 @dataclass
@@ -93,6 +96,8 @@ class ChaosSession(FaultInjection):
         self.pending: list[tuple[float, str, Any]] = []  # (wall time, action, argument)
         self.waiting: list[FaultEvent] = []  # faults with nothing to act on yet
         self.paced_by_fault = False  # a fault set the clock's speed on the simulator's thread
+        self.foreign_changed: tuple[float, datetime] | None = None  # (wall, market): a weekly fill
+        self.real_pace_until = 0.0  # a fault waits for real seconds to pass (wall time)
         self.reachable_from = 0.0  # wall time the Gateway accepts connections again
         self.settled_from = 0.0  # wall time from which the bot is expected to have acted
         self.ownership = OwnershipTruth(MAIN_ACCOUNT, foreign={**setup.weekly}, start_lot=dict(setup.leftover))
@@ -102,6 +107,9 @@ class ChaosSession(FaultInjection):
         self.closed_wall: float | None = None  # when the market clock reached the close
         self.ended_after_close: float | None = None
         self.wrong_since: datetime | None = None  # market time the bot started under WRONG_ID
+        # (wall, market time, what): the pace set, the faults and the bot's requests, so a kept
+        # session shows when the bot acted on the simulator's clock (its log has its estimate)
+        self.trace: list[tuple[float, datetime, str]] = []
 
     # -- set-up ---------------------------------------------------------------------------------
     def _gateway(self) -> GatewayThread:
@@ -118,6 +126,7 @@ class ChaosSession(FaultInjection):
             second_positions=dict(setup.second_account) or None, realism=realism,
         )
         self.sim = sim
+        sim.request_observers.append(self._trace_request)
         return sim.start_in_thread()
 
     def _seed_books(self, gw: GatewayThread) -> None:
@@ -187,13 +196,25 @@ class ChaosSession(FaultInjection):
         finally:
             bot.kill()
             gw.stop()
+            self._write_trace()
         self.result.wall_s = time.monotonic() - started
         return self.result
 
     def _start_bot(self, gw: GatewayThread, bot: BotProcess) -> None:
         """Start the bot with the clock held, run it once it subscribed (or gave up)."""
+        self._held_launch(gw, bot, CLIENT_ID, then=None)
+        self.result.startup_s = time.monotonic() - self.bot_started_wall
+        self._settle(STARTUP_GRACE_S)
+
+    def _held_launch(self, gw: GatewayThread, bot: BotProcess, client_id: int,
+                     then: float | None) -> None:
+        """(Re)start the bot with the market clock held until it has subscribed its bars (or
+        ended), then run the clock at `then` (None: the pace for the time of day). A supervisor
+        restarts a bot in real seconds; at the campaign's pace those would be market minutes,
+        and a restart at 15:56 found the close already passed (seed 101): nothing it did could
+        be judged fairly."""
         gw.call(self.sim.set_speed, None)
-        self._launch(bot, CLIENT_ID)
+        self._launch(bot, client_id)
         deadline = time.monotonic() + 40.0
         last, stable_since = -1, time.monotonic()
         while time.monotonic() < deadline and bot.running:
@@ -203,9 +224,7 @@ class ChaosSession(FaultInjection):
             elif count > 0 and time.monotonic() - stable_since > 0.3:
                 break
             time.sleep(0.05)
-        gw.call(self.sim.set_speed, self._speed_at(gw.call(self.sim.now)))
-        self.result.startup_s = time.monotonic() - self.bot_started_wall
-        self._settle(STARTUP_GRACE_S)
+        gw.call(self.sim.set_speed, then if then is not None else self._speed_at(gw.call(self.sim.now)))
 
     def _launch(self, bot: BotProcess, client_id: int) -> None:
         bot.start(client_id)
@@ -222,9 +241,9 @@ class ChaosSession(FaultInjection):
         keeps down: nothing it could do is being judged)."""
         if not self._bot_up(bot, now):
             return self._speed_at(now)
-        if checker.at_risk:
+        if checker.at_risk or time.monotonic() < self.real_pace_until:
             return REAL_PACE
-        if checker.holding and self.flatten_at + FLATTEN_FROM <= now < self.flatten_at + FLATTEN_UNTIL:
+        if checker.holding and self.flatten_at + FLATTEN_FROM <= now < self.close:
             return FLATTEN_PACE
         if checker.exposed:
             return SLOW
@@ -252,6 +271,8 @@ class ChaosSession(FaultInjection):
         deadline = time.monotonic() + TIMEOUT_S
         end = self.close + timedelta(minutes=3)
         step_at = time.monotonic()
+        exposed: set[str] = set()
+        at_risk: set[str] = set()
         while True:
             now = gw.call(self.sim.now)
             self._judge_the_end(bot, checker, now)
@@ -265,6 +286,7 @@ class ChaosSession(FaultInjection):
             if wanted != speed:
                 speed = wanted
                 gw.call(self.sim.set_speed, speed)
+                self._trace(now, f"pace {speed:g}x")
             step_at, last_step = time.monotonic(), step_at
             if speed == SLOW and checker.exposed:
                 self.result.exposed_s += step_at - last_step
@@ -272,12 +294,50 @@ class ChaosSession(FaultInjection):
                 event = events.pop(0)
                 if not self._inject(gw, bot, event, now):
                     self.waiting.append(event)
+                else:
+                    self._trace(now, f"fault {event.kind.value} {event.args}")
             self._retry_waiting(gw, bot, now)
             if self.paced_by_fault:  # a fault set the pace itself (a person's sale)
                 self.paced_by_fault, speed = False, REAL_PACE
-            self._run_pending(gw, bot, now)
+            self._run_pending(gw, bot, now, speed)
             checker.observe(gw.call(self.sim.state), self._context(bot, now))
+            if checker.exposed != exposed or checker.at_risk != at_risk:
+                exposed, at_risk = set(checker.exposed), set(checker.at_risk)
+                self._trace(now, f"exposed {sorted(exposed)} at risk {sorted(at_risk)}")
+            # what this round did or saw (a fault, an exposure) sets the pace before the nap: at
+            # 1500x the 50 ms nap ran 75 market seconds past a fault and through the flatten
+            # time (seed 359)
+            wanted = self._pace(checker, bot, now)
+            if wanted != speed:
+                speed = wanted
+                gw.call(self.sim.set_speed, speed)
+                self._trace(now, f"pace {speed:g}x")
+            self._arm_brake(gw, now, speed, checker)
             time.sleep(POLL_S)
+
+    def _arm_brake(self, gw: GatewayThread, now: datetime, speed: float,
+                   checker: InvariantChecker) -> None:
+        """The slower pace ahead starts exactly on the simulator's clock, not at the next
+        round: 30 s before the flatten (SLOW) and, while the bot holds, 5 s before it
+        (FLATTEN_PACE)."""
+        marks = [(self.flatten_at + SLOW_FROM, SLOW)]
+        if checker.holding:
+            marks.append((self.flatten_at + FLATTEN_FROM, FLATTEN_PACE))
+        ahead = [(at, pace) for at, pace in marks if at > now and pace < speed]
+        if ahead:
+            gw.call(self.sim.brake_at, *min(ahead))
+
+    def _trace(self, now: datetime, what: str) -> None:
+        self.trace.append((time.monotonic(), now, what))
+
+    def _trace_request(self, session: Any, request: Any) -> None:
+        """On the simulator's thread: one of the bot's requests, on the simulator's clock."""
+        self._trace(self.sim.now(), f"client {session.client_id}: {type(request).__name__}"
+                                    f"{' ' + str(getattr(request, 'msg_id', '')) if hasattr(request, 'msg_id') else ''}")
+
+    def _write_trace(self) -> None:
+        lines = [f"{wall:.3f} {now:%H:%M:%S.%f} {what}" for wall, now, what in list(self.trace)]
+        (self.workdir / "trace.txt").write_text("\n".join(lines) + "\n")
 
     def _judge_the_end(self, bot: BotProcess, checker: InvariantChecker, now: datetime) -> None:
         """I9: a bot running after the close ends within SETTLE_BOUND_S (else it is killed)."""
@@ -297,7 +357,8 @@ class ChaosSession(FaultInjection):
             bot.kill()
 
     # -- pending actions ------------------------------------------------------------------------
-    def _run_pending(self, gw: GatewayThread, bot: BotProcess, now: datetime) -> None:
+    def _run_pending(self, gw: GatewayThread, bot: BotProcess, now: datetime, speed: float) -> None:
+        """Due actions; a (re)start holds the clock while the bot starts, then runs it at `speed`."""
         wall = time.monotonic()
         keep = []
         for due, action, arg in self.pending:
@@ -305,23 +366,24 @@ class ChaosSession(FaultInjection):
                 due = wall if now >= self.close + timedelta(minutes=1) else float("inf")
             elif action == "replace_wrong_id" and not bot.running:
                 due = wall  # it refused (or died) before its time was up
-            if wall < due or (action in ("restart", "restart_after_close") and self.sim.refusing):
+            if wall < due or (action in STARTS and self.sim.refusing):
                 # (a supervisor starts the bot again once the Gateway answers: started into a
-                # refusal it fails in one line and nothing would complete the day's records)
+                # refusal it fails in one line and nothing would complete the day's records;
+                # seed 145: both starts of the wrong-id fault did, the backstop's sales unrecorded)
                 keep.append((due, action, arg))
                 continue
             if action == "restore":
                 gw.call(self.sim.connectivity_restored, arg)
             elif action in ("restart", "restart_after_close"):
-                self._launch(bot, CLIENT_ID)
-                self.settled_from = wall + RESTART_GRACE_S
+                self._held_launch(gw, bot, CLIENT_ID, then=speed)
+                self.settled_from = time.monotonic() + RESTART_GRACE_S
             elif action == "start_wrong_id":
                 self.wrong_since = now
-                self._launch(bot, WRONG_ID)
+                self._held_launch(gw, bot, WRONG_ID, then=speed)
                 keep.append((wall + WRONG_ID_S, "replace_wrong_id", None))
             elif action == "replace_wrong_id":
-                self._replace_wrong_id(gw, bot)
-                self.settled_from = wall + RESTART_GRACE_S
+                self._replace_wrong_id(gw, bot, speed)
+                self.settled_from = time.monotonic() + RESTART_GRACE_S
             elif action == "book_weekly":
                 symbol, qty = arg
                 try:
@@ -330,7 +392,7 @@ class ChaosSession(FaultInjection):
                     keep.append((wall + 0.5, action, arg))  # writes its book a moment later
         self.pending = keep
 
-    def _replace_wrong_id(self, gw: GatewayThread, bot: BotProcess) -> None:
+    def _replace_wrong_id(self, gw: GatewayThread, bot: BotProcess, speed: float) -> None:
         """The bot under the wrong client id had its time: it must not have traded (X3); the
         campaign starts it again under the right one."""
         refused = not bot.running
@@ -343,11 +405,12 @@ class ChaosSession(FaultInjection):
                 f"client id {CLIENT_ID} instead of refusing: {placed[:3]}")
         self.result.notes.append(f"restart_other_client: the bot under id {WRONG_ID} "
                                  f"{'ended by itself' if refused else 'was still running'}")
-        # Its exits may now work under the wrong id: with nothing of the bot's working under the
-        # right one (a "Cancel all" before it), it rightly took over. A person then restarts it
-        # under the id its refusal names, the one that owns the working exits (seed 64).
-        owner = WRONG_ID if gw.call(self._working_under(WRONG_ID)) else CLIENT_ID
-        self._launch(bot, owner)
+        # Its orders may now work, or have executed, under the wrong id: with nothing of the bot's
+        # working or executed under the right one (a "Cancel all" before it), it rightly took
+        # over. A person then restarts it under the id its refusal names, the one whose orders
+        # it can see (seeds 64, 449).
+        owner = WRONG_ID if gw.call(self._used_under(WRONG_ID)) else CLIENT_ID
+        self._held_launch(gw, bot, owner, then=speed)
 
     def _fresh_db(self, bot: BotProcess, now: datetime) -> None:
         """The bot restarts on an empty DB (the file was lost); the weekly bot's book is

@@ -34,11 +34,29 @@ class ReplayClock:
         self._anchor = time.monotonic()
         self._speed = speed
         self._paused = False
+        self._brake: tuple[datetime, float] | None = None
 
     def now(self) -> datetime:
         if self._speed is None or self._paused:
             return self._base
-        return self._base + timedelta(seconds=(time.monotonic() - self._anchor) * self._speed)
+        mono = time.monotonic()
+        value = self._base + timedelta(seconds=(mono - self._anchor) * self._speed)
+        if self._brake is not None and value >= self._brake[0]:
+            at, slower = self._brake
+            self._brake = None  # from `at` on, the slower speed: as if set exactly then
+            self._anchor += (at - self._base).total_seconds() / self._speed
+            self._base, self._speed = at, slower
+            value = self._base + timedelta(seconds=(mono - self._anchor) * self._speed)
+        return value
+
+    def brake_at(self, at: datetime, speed: float) -> None:
+        """Run at `speed` from the moment the clock reaches `at`, exactly: a controller that
+        polls a fast clock (1500x: 50 ms are 75 market seconds) cannot slow it down on time
+        itself. Replaced by the next call; cleared by a change of speed."""
+        _require_aware(at, "at")
+        if speed <= 0:
+            raise ValueError(f"speed={speed!r} is invalid: use a positive factor")
+        self._brake = (at.astimezone(NY), speed)
 
     @property
     def is_stepping(self) -> bool:
@@ -58,6 +76,7 @@ class ReplayClock:
             raise ValueError(f"speed={value!r} is invalid: use None (stepping) or a positive factor")
         self._rebase()
         self._speed = value
+        self._brake = None
 
     def advance_to(self, t: datetime) -> None:
         """Jump forward to `t` (in any mode; running clocks continue from there). Never backwards."""

@@ -124,6 +124,10 @@ class GatewayControls:
     def set_speed(self, speed: float | None) -> None:
         self.clock.speed = speed
 
+    def brake_at(self, at: datetime, speed: float) -> None:
+        """Slow the clock to `speed` exactly when it reaches `at` (sim/market/clock.py)."""
+        self.clock.brake_at(at, speed)
+
     def state(self) -> dict[str, Any]:
         """The broker's truth (`sim/tws/truth.py`): accounts, every order, every execution."""
         return broker_truth(self.engine, lambda eid: self.orders.client_key(eid).order_id, self.now(),

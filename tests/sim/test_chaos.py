@@ -102,6 +102,25 @@ def test_exits_missing_a_leg_for_more_than_five_seconds_is_i3():
     assert codes(check) == ["I3"] and "LMT" in check.violations[0]
 
 
+def test_a_repair_cancelled_between_two_looks_restarts_the_deadline():
+    """Seed 237: the bot replaced its exits 3 s after a "Cancel all"; a person cancelled the new
+    stop 27 ms later, between two looks. The position was protected for that moment: the
+    second fault's 5 s start afresh (judged from the first, it was a violation at 5.7 s)."""
+    check = checker()
+    at = DAY.replace(hour=14)
+    for i in range(4):  # "Cancel all": the bracket's legs gone
+        check.observe(state(at, {"SPY": 100}, [ENTRY]), up(float(i)))
+    repaired = [order(5, "DT-20260210-SPY-2-TP", "LMT", 100, oca="G2"),
+                order(6, "DT-20260210-SPY-2-SL", "STP", 100, oca="G2", status="Cancelled"),
+                order(7, "DT-20260210-SPY-2-BKS", "MKT", 100, oca="G2", status="PreSubmitted")]
+    for i in range(4, 8):  # the repaired group's stop already cancelled when first seen
+        check.observe(state(at, {"SPY": 100}, [ENTRY, *repaired]), up(float(i)))
+    assert check.violations == []
+    for i in range(8, 11):  # and never repaired again: the 5 s count from the first look at it
+        check.observe(state(at, {"SPY": 100}, [ENTRY, *repaired]), up(float(i)))
+    assert codes(check) == ["I3"]
+
+
 def test_two_groups_or_a_wrong_quantity_is_i3_but_not_while_the_bot_is_down():
     check = checker()
     second = [order(9, "DT-20260210-SPY-2-TP", "LMT", 100, oca="G2")]

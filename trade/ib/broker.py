@@ -166,6 +166,19 @@ class IBBroker(IBEventRouting):
                                         self._ib.reqAllOpenOrdersAsync)
         return self._working(trades)
 
+    async def completed_orders(self) -> list[OrderTicket]:
+        self._require_connection()
+        trades = await self._reads.read("completedOrders", "completed orders",
+                                        lambda: self._ib.reqCompletedOrdersAsync(True))
+        tickets = []
+        for trade in trades:
+            if not self._in_account(trade.order.account):
+                continue
+            ticket = translate.order_ticket(trade)
+            ticket.filled = translate.quantity(trade.order.filledQuantity)  # not in its status
+            tickets.append(ticket)
+        return tickets
+
     def _working(self, trades: list[Any]) -> list[OrderTicket]:
         tickets = []
         for trade in trades:

@@ -8,6 +8,7 @@ and `trade/ib/market_data.py`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,16 @@ def _price(value: float | None) -> float | None:
     if value is None or value >= UNSET_DOUBLE or value != value:
         return None
     return float(value)
+
+
+def quantity(value: float | Decimal | None) -> int:
+    """A share count IB may leave unset (its max double): 0 then."""
+    if value is None:
+        return 0
+    number = float(value)
+    if number >= UNSET_DOUBLE or number != number:
+        return 0
+    return int(number)
 
 
 def to_ny(value: datetime) -> datetime:

@@ -65,10 +65,15 @@ class Closing:
             lot = book.qty
             if lot == 0:
                 continue
+            if lot < 0:  # bought back only as far as the account misses the shares
+                coverable = self.sync.lots.coverable(symbol, held.get(symbol, 0))
+                if book.qty:
+                    remaining[symbol] = book.qty
+                if coverable:
+                    tradable[symbol] = -coverable
+                continue
             remaining[symbol] = lot
-            if lot < 0:
-                tradable[symbol] = lot
-            elif (sellable := self.ctx.ownership.sellable(symbol, held.get(symbol, 0), lot)) > 0:
+            if (sellable := self.ctx.ownership.sellable(symbol, held.get(symbol, 0), lot)) > 0:
                 tradable[symbol] = sellable
         return Holdings(remaining, tradable)
 

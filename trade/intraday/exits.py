@@ -263,7 +263,19 @@ class ExitKeeper:
             await asyncio.sleep(0.05)
 
     async def _place_group(self, book: SymbolBook, now: datetime) -> None:
-        qty, cost = book.qty, book.avg_cost
+        """One exit group for what the bot holds: its lot as far as the broker's position shows
+        it (a sale the bot did not make is confirmed by the next looks; until then the exits
+        cover what is still there, and the guard sizes them again once the lot follows)."""
+        held = {p.symbol: p.qty for p in await self.broker.positions()}.get(book.symbol, 0)
+        qty, cost = self.ctx.ownership.exit_size(book.symbol, held, book.qty), book.avg_cost
+        if qty <= 0:
+            raise BrokerError(f"{book.symbol}: the broker holds {held}, none of the bot's "
+                              f"{book.qty} beyond the shares that are not its own: no exits "
+                              "until the position is judged")
+        if qty < book.qty:
+            log.warning("%s: exits for %d of the bot's %d shares: the broker holds only %d "
+                        "(a sale the bot did not make? the next look decides)", book.symbol,
+                        qty, book.qty, held)
         if cost <= 0:
             cost = self.broker.last_price(book.symbol) or 0.0
         if cost <= 0:
@@ -293,7 +305,8 @@ class ExitKeeper:
         await self.fills.catch_up()
         in_flight = sum(max(0, qty - self.fills.executed(ref)) for ref, qty in self._covers.items()
                         if _for(ref, symbol) and not self.fills.is_final(ref))
-        short = -book.qty - in_flight
+        held = {p.symbol: p.qty for p in await self.broker.positions()}.get(symbol, 0)
+        short = self.fills.lots.coverable(symbol, held) - in_flight
         if short > 0 and not self.fills.unsettled(symbol):
             ref = self.refs.next_ref(symbol, "COVER", "BUY", short, 0.0, None, None,
                                      IntentState.WORKING)
@@ -303,8 +316,11 @@ class ExitKeeper:
             self._remember([ticket])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CANCEL_CONFIRM_S
-        while book.qty < 0 and loop.time() < deadline:
+        while book.qty < 0 and (short > 0 or in_flight > 0) and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        if book.qty < 0 and not (short > 0 or in_flight > 0):
+            raise BrokerError(f"{symbol}: the book is {book.qty}; the account's position does "
+                              "not show that short yet (a recent execution): looking again")
         if book.qty < 0:
             raise BrokerError(f"{symbol}: the cover has not filled yet ({-book.qty} short)")
 

@@ -117,7 +117,8 @@ class Ownership:
         return symbol in self._shortfalls
 
     def look(self, symbol: str, broker_qty: int, lot: int,
-             other_books: Mapping[str, int] | None, *, settled: bool = False) -> Look:
+             other_books: Mapping[str, int] | None, *, settled: bool = False,
+             buying: bool = False) -> Look:
         """Judge one symbol from a broker position read now. `other_books`: the other books'
         recorded shares (None: unreadable, so every share beyond the lot counts as foreign).
         `settled`: the broker reports no execution of the bot's in this symbol today, so the
@@ -125,7 +126,13 @@ class Ownership:
 
         The broker's position may not show the bot's own buys of the last `quiet_s` seconds yet:
         those shares count as there; only a shortfall beyond them is a sale the bot did not
-        make, and only once a second look `confirm_s` later still shows it."""
+        make, and only once a second look `confirm_s` later still shows it.
+
+        `buying`: an order of the bot that buys this symbol is in flight (an entry, until its
+        executions are applied). Positions may show its fill before its execution reaches the
+        bot: shares that appear then are no baseline and no foreign surplus (seed 327: the
+        first look at a symbol saw the bot's own 95 before their execution, took them for the
+        owner's, and a later look "confirmed a sale" of the whole lot and dropped its exits)."""
         now = self.clock()
         recent = self._recent(symbol)
         if self._buys_shown(symbol, broker_qty, lot):
@@ -136,14 +143,23 @@ class Ownership:
         floor = self.baseline.get(symbol)
         if floor is None:
             floor = max(0, seen_broker - max(lot, 0), self.recorded.get(symbol, 0))
-            if not recent:  # a position that may still lag a sale of the bot's is no baseline
+            if others and seen_broker < lot:
+                # a shortfall at the first look of the day: nothing seen or recorded says what
+                # is foreign (a restart on a lost DB), and the other books' records are all
+                # there is. Taken at their word, an overstated one leaves some of the bot's own
+                # shares alone; ignored, a true one had its shares sold (seed 410: the weekly
+                # book's 40 taken into the lot after a person's sale, and a stop sold them)
+                floor = max(floor, min(others, broker_qty))
+            if buying:  # shares appearing may be the bot's own, not yet executed as far as it knows
+                floor = max(0, self.recorded.get(symbol, 0))
+            elif not recent:  # a position that may still lag a sale of the bot's is no baseline
                 self._note(symbol, floor)
                 if others is not None:
                     self._others_ref[symbol] = others
         else:
             floor = self._follow_other_books(symbol, floor, others)
             floor = self._follow_surplus(symbol, floor, seen_broker - max(lot, 0), broker_qty,
-                                         quiet=not recent)
+                                         quiet=not recent and not buying)
         room = seen_broker - floor  # what the bot could sell without touching foreign shares
         foreign = max(0, broker_qty - max(lot, 0))
         if lot <= 0 or room >= lot:
@@ -233,6 +249,31 @@ class Ownership:
         """At most what the bot may sell now: its lot, never into the foreign baseline."""
         floor = self.baseline.get(symbol, 0)
         return max(0, min(lot, broker_qty - floor))
+
+    def exit_size(self, symbol: str, broker_qty: int, lot: int) -> int:
+        """What a new exit group may sell: the lot, never more than the broker shows beyond the
+        foreign baseline. A person's sale not yet confirmed must not leave exits for shares that
+        are gone: a repaired stop for the whole lot filled at once and shorted the 62 a person
+        had sold (seed 237). The one shortfall read as the position lagging is exactly the
+        bot's latest buys (a position from before them); anything else is sized as shown."""
+        if lot <= 0:
+            return 0
+        shown = broker_qty - self.baseline.get(symbol, 0)
+        if shown >= lot:
+            return lot
+        unshown = 0
+        for _, bought in reversed(self._recent(symbol)):
+            unshown += bought
+            if bought and shown + unshown == lot:
+                return lot
+        return max(0, shown)
+
+    def missing(self, symbol: str, broker_qty: int) -> int:
+        """Shares the account lacks below the foreign baseline: what an oversale of the bot's
+        can have taken (a short at the broker, or the owner's shares sold). Before any look
+        the baseline is what the broker holds (nothing is missing unless it is short)."""
+        floor = self.baseline.get(symbol, max(0, broker_qty))
+        return max(0, floor - broker_qty)
 
     def tell_foreign(self, symbol: str, qty: int) -> str | None:
         """The line to report foreign shares, once per symbol and size (None: already told)."""

@@ -150,6 +150,8 @@ class IntradayTrader:
         analyst already fetched them), then subscribe to live bars. Safe to call again when a
         dropped connection interrupted it: what was done is not done twice."""
         db = self.records.db
+        if self.lots.began is None:
+            self.lots.began = self.broker.now()
         if not self._wired:
             self.broker.add_fill_handler(self._on_fill)
             self.broker.add_commission_handler(self.fills.on_commission)
@@ -167,10 +169,14 @@ class IntradayTrader:
             self._wired = True
         if not self._replayed:
             await self.sync.refuse_other_client_orders()
-            at_broker = await self.broker.executions()
+            finished = await self.broker.completed_orders()  # before the executions: an order
+            at_broker = await self.broker.executions()  # finishing between the reads is in both
             start_of_day = self.session.open.replace(hour=0, minute=0)
             recorded: list[ExecutionRow] = self.records.read(
                 "executions_since", lambda: db.executions_since(start_of_day, book=BOOK), [])
+            log.info("start: %d execution(s) of today at the broker for this client id, %d "
+                     "recorded before", len(at_broker), len(recorded))
+            self.sync.refuse_unseen_executions(recorded, at_broker, finished)
             self.fills.replay(recorded, {f.exec_id for f in at_broker})
             self._replayed = True
         await self.upkeep.refresh_account()

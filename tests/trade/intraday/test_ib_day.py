@@ -12,6 +12,7 @@ import pytest
 from sim.tws.faults import OrderFilter
 from sim.tws.realism import Delay, Realism
 from tests.trade.intraday.ib_day import IBDay
+from trade.models import Side
 from trade.refusal import Refused
 
 DAY = date(2026, 2, 2)  # IONQ, SOXL and COIN trade all session in the shared data
@@ -115,5 +116,51 @@ async def test_a_refused_exit_leg_is_replaced_without_waiting_out_the_grace(tmp_
         assert await day.until(
             lambda: sorted(o["type"] for o in day.bot_orders("COIN")) == ["LMT", "MKT", "STP"],
             30.0), "a fresh group with its stop, long before the minute's grace"
+    finally:
+        await day.close()
+
+
+async def test_a_restart_under_another_client_id_after_its_orders_finished_is_refused(tmp_path):
+    """Campaign seed 336 (before: nothing worked under the earlier id any more, so the run
+    under another id started; IB reported it none of the earlier run's executions, it read the
+    stop's sale while it was down as a person's, and that execution was never recorded)."""
+    day = IBDay(tmp_path, DAY, SYMBOLS)
+    try:
+        await day.start()
+        day.run_clock()
+        assert await day.until(lambda: bool(day.db.executions_since(
+            day.session.open.replace(hour=0))), 30.0)
+        day.hold_clock()
+        assert day.trader is not None and day.task is not None
+        day.trader.stop("restart")
+        await asyncio.wait_for(day.task, 30)
+        working = [o["order_id"] for o in day.truth()["open_orders"]]
+        day.sim.orders.cancel_from_tws(working)  # nothing of the bot works under id 2 any more
+        broker = await day.connect(client_id=7)
+        second = day.make_trader(broker)
+        with pytest.raises(Refused, match="not to this client id"):
+            await second.start()
+    finally:
+        await day.close()
+
+
+async def test_a_run_under_another_client_id_after_an_unrecorded_fill_is_refused(tmp_path):
+    """Campaign seed 449 (before: the bot was killed before its entry's fill reached it; a run
+    under another id saw 29 shares it could not see bought, took them for the owner's and kept
+    that for the day, so the run under the right id then dropped its own lot and exits). IB's
+    completed orders show the entry filled; this client's executions do not."""
+    day = IBDay(tmp_path, DAY, SYMBOLS)
+    try:
+        first = await day.connect(client_id=2)
+        await first.qualify(["SOXL"])
+        day.run_clock()
+        ref = f"DT-{DAY:%Y%m%d}-SOXL-1-ENTRY"
+        await first.place_market("SOXL", Side.BUY, 10, ref)  # nothing recorded: killed at once
+        assert await day.until(lambda: any(f["ref"] == ref for f in day.truth()["fills"]), 20.0)
+        day.hold_clock()
+        broker = await day.connect(client_id=7)
+        second = day.make_trader(broker)
+        with pytest.raises(Refused, match=f"{ref} executed, but IB reports its executions not"):
+            await second.start()
     finally:
         await day.close()

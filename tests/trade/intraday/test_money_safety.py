@@ -383,6 +383,26 @@ async def test_an_oversold_book_is_covered_at_once(tmp_path):
     day.close()
 
 
+async def test_a_sale_of_a_leftover_the_lost_db_knew_is_never_bought_back(tmp_path):
+    """Issue 20, seed 232 (before: the bot restarted on an empty DB replayed today's sale of
+    yesterday's 10 shares onto an empty book, read -10, "covered" and bought 10 shares nobody
+    owned, held past the close). The account misses nothing: the book's short is a records
+    gap, not a short at the broker."""
+    day = PaperDay(tmp_path, {"SPY": flat(DAY_ROWS, 100.0)})
+    day.engine.ledger.apply("SPY", 10.0, 100.0, 0.0)  # yesterday's leftover (its DB is lost)
+    await day.broker.step_to(at(day.day, 10, 0))
+    await day.broker.place_market("SPY", Side.SELL, 10, "DT-20240305-SPY-1-TP")  # its target
+    assert day.held() == {}
+    trader = await day.start()
+    await day.step(2)
+    await day.finish()
+    covers = [o for o in day.engine.orders() if o.order_ref.endswith("-COVER")]
+    assert covers == [] and day.held() == {}, (covers, day.held())
+    assert trader.books["SPY"].qty == 0
+    never_short(day)
+    day.close()
+
+
 async def test_a_missed_final_entry_status_is_settled_by_the_reconnect(tmp_path):
     """Defect 9 (before: pending_entry stayed set for ever when the entry's final status was
     missed while disconnected: the symbol never traded or got its exits repriced again)."""

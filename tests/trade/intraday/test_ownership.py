@@ -3,7 +3,14 @@ did not make confirmed only when it persists and no execution of the bot's is re
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from observability.history import HistoryDB
+from trade.intraday.lots import Lots
 from trade.intraday.ownership import CONFIRM_AFTER_S, QUIET_AFTER_OWN_EXECUTION_S, Ownership
+from trade.intraday.records import SafeRecords
 
 
 class Clock:
@@ -239,3 +246,90 @@ def test_shares_that_appeared_just_before_a_persons_sale_stay_foreign():
     clock.t += CONFIRM_AFTER_S  # ... when the person's sale of 185 is confirmed
     assert own.look("IONQ", broker_qty=107, lot=247, other_books={}).reduced_to == 62
     assert own.baseline["IONQ"] == 45
+
+
+def _lots(own: Ownership, tmp_path: Any, qty: int) -> Lots:
+    db = HistoryDB.open(tmp_path / "history.db")
+    lots = Lots({}, SafeRecords(db), "intraday",
+                lambda: datetime(2026, 2, 17, 15, 0, tzinfo=ZoneInfo("America/New_York")), own)
+    lots.restore("MRNA", qty, 0.0)
+    return lots
+
+
+def test_an_oversale_into_the_owners_shares_is_bought_back_in_full(tmp_path):
+    """The owner's 50 shares (the baseline), the bot's lot oversold by 20: the account misses
+    20 below the baseline, and the bot buys back all 20."""
+    own = Ownership(clock=Clock())
+    own.look("MRNA", broker_qty=50, lot=0, other_books={})
+    lots = _lots(own, tmp_path, -20)
+    assert lots.coverable("MRNA", broker_qty=30) == 20 and lots.book("MRNA").qty == -20
+
+
+def test_a_short_at_the_broker_is_bought_back_before_any_look(tmp_path):
+    lots = _lots(Ownership(clock=Clock()), tmp_path, -7)
+    assert lots.coverable("MRNA", broker_qty=-7) == 7
+
+
+def test_a_short_the_account_does_not_show_is_a_records_gap_never_bought(tmp_path):
+    """Campaign seed 232: today's sale of a leftover the lost DB knew, replayed onto an empty
+    book (-20), while the account misses nothing: nothing is bought, and once no execution of
+    the bot's is recent (the position may lag it) the lot is set to what the account misses."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    lots = _lots(own, tmp_path, -20)
+    own.own_execution("MRNA")  # the sale, just applied: the position may not show it yet
+    assert lots.coverable("MRNA", broker_qty=0) == 0 and lots.book("MRNA").qty == -20
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
+    assert lots.coverable("MRNA", broker_qty=0) == 0 and lots.book("MRNA").qty == 0
+
+
+def test_exits_are_sized_from_the_position_unless_it_lags_exactly_the_latest_buys():
+    clock = Clock()
+    own = Ownership(clock=clock)
+    own.look("IONQ", broker_qty=30, lot=0, other_books={})  # the owner's 30
+    own.own_execution("IONQ", 200)
+    own.own_execution("IONQ", 46)
+    assert own.exit_size("IONQ", broker_qty=276, lot=246) == 246  # all shown
+    assert own.exit_size("IONQ", broker_qty=230, lot=246) == 246  # lags the last buy (46)
+    assert own.exit_size("IONQ", broker_qty=30, lot=246) == 246  # lags both
+    assert own.exit_size("IONQ", broker_qty=214, lot=246) == 184  # seed 237: a person sold 62
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
+    assert own.exit_size("IONQ", broker_qty=230, lot=246) == 200  # no buy in flight any more
+    assert own.exit_size("IONQ", broker_qty=20, lot=246) == 0  # never into the owner's 30
+
+
+def test_shares_that_show_while_the_bots_entry_is_in_flight_are_no_baseline():
+    """Campaign seed 327: the first look at SOXL saw the bot's own 95 (the entry filled, its
+    execution not yet in): they became the owner's baseline, and a later look read the lot as
+    sold by a person and dropped its exits."""
+    clock = Clock()
+    own = Ownership(clock=clock)
+    assert own.look("SOXL", broker_qty=95, lot=0, other_books={}, buying=True).reduced_to is None
+    assert "SOXL" not in own.baseline
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1  # the surplus never turns foreign meanwhile
+    own.look("SOXL", broker_qty=95, lot=0, other_books={}, buying=True)
+    assert "SOXL" not in own.baseline
+    own.own_execution("SOXL", 95)  # the execution comes: the lot is 95
+    clock.t += QUIET_AFTER_OWN_EXECUTION_S + 0.1
+    for _ in range(3):
+        clock.t += CONFIRM_AFTER_S
+        look = own.look("SOXL", broker_qty=95, lot=95, other_books={})
+        assert look.reduced_to is None and look.sellable == 95
+    assert own.baseline["SOXL"] == 0
+
+
+def test_a_shortfall_at_the_first_look_of_the_day_keeps_the_other_books_shares_foreign():
+    """Campaign seed 410: the weekly book's 40 IONQ; the bot bought 135 and a person sold 101 of
+    them; the bot restarted on an empty DB (no baseline of the day) and read 74 as its own lot,
+    so its exits, and then its stop, sold the weekly book's 40."""
+    own = Ownership(clock=Clock())
+    look = own.look("IONQ", broker_qty=74, lot=135, other_books={"IONQ": 40}, settled=True)
+    assert look.reduced_to == 34 and own.baseline["IONQ"] == 40
+
+
+def test_without_a_shortfall_the_other_books_claims_enlarge_nothing():
+    """Defect 7 stays fixed: a weekly claim of 50 that its sale made untrue, first looked at
+    after the bot's own buy of 100 (the broker holds exactly those 100)."""
+    own = Ownership(clock=Clock())
+    look = own.look("IONQ", broker_qty=100, lot=100, other_books={"IONQ": 50})
+    assert look.reduced_to is None and look.sellable == 100 and own.baseline["IONQ"] == 0

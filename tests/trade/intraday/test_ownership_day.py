@@ -154,3 +154,72 @@ async def test_an_entry_still_working_after_a_restart_is_taken_up_not_doubled(tm
     entries = [o for o in day.engine.orders() if o.order_ref.endswith("-ENTRY")]
     assert [o.order_ref for o in entries] == ["DT-20240305-SPY-1-ENTRY"]
     day.close()
+
+
+async def test_a_repair_right_after_a_persons_sale_places_exits_only_for_what_is_left(tmp_path):
+    """Campaign seed 237 (before: a person sold 62 of the bot's 246, the stop was cancelled in
+    TWS a moment later, and the repair placed a group for the whole lot before the sale was
+    confirmed; its stop was marketable at once, sold 246 and shorted the 62)."""
+    day = PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)})  # the sale's own confirmation takes time
+    trader = await day.start()
+    await day.step_to(9, 35)
+    lot = trader.books["SPY"].qty
+    assert lot > 4
+    (stop,) = day.working("SPY", "STP")
+    await sell_by_hand(day, "SPY", 4)
+    assert day.held() == {"SPY": lot - 4}, day.held()
+    day.engine.cancel(stop.order_id)  # "in TWS", before the bot has judged the sale
+    await day.settle()
+    assert day.working("SPY", "STP"), "repaired"
+    assert all(o.remaining <= lot - 4 for o in day.working("SPY")), \
+        [(o.order_type, o.remaining, o.order_ref) for o in day.working("SPY")]
+    await day.finish()
+    assert day.held() == {} and all(q >= 0 for seen in day.positions_seen for q in seen.values())
+    day.close()
+
+
+async def test_a_sale_that_grows_between_two_looks_is_decided_by_the_same_check(tmp_path):
+    """Campaign seed 376: the first look saw one position, the follow-up another (its lag had
+    ended): the shortfall needed a second look at the new size, which waited for the next
+    periodic check, 2 s later, and the exits for the whole lot outlived the sale past 5 s."""
+    day = PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)})
+    day.options = replace(day.options, ownership_quiet_s=0.0, ownership_confirm_s=0.3,
+                          positions_check_s=600.0)  # no periodic look would come in time
+    trader = await day.start()
+    await day.step_to(9, 35)
+    lot = trader.books["SPY"].qty
+    assert lot > 6
+    await sell_by_hand(day, "SPY", 4)
+    check = asyncio.create_task(trader.sync.check_positions())
+    await asyncio.sleep(0.1)
+    await sell_by_hand(day, "SPY", 2)  # before the follow-up look: it sees another size
+    await asyncio.wait_for(check, 10)
+    assert trader.books["SPY"].qty == lot - 6
+    day.close()
+
+
+async def test_a_restart_on_an_empty_db_notes_the_owners_shares_at_its_first_look(tmp_path):
+    """Campaign seed 551 (before: the executions replayed at the start counted as recent, so
+    the start's look noted no baseline; a person's sale of 3 of the bot's shares 2 s later was
+    then charged to the owner, and the bot's exits for its whole lot rested on 3 of his)."""
+    from observability.history import HistoryDB
+
+    day = PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)})
+    day.options = replace(day.options, ownership_quiet_s=30.0)  # a start well inside it
+    buy_by_hand(day, "SPY", 30, 100.0)
+    first = await day.start()
+    await day.step_to(9, 35)
+    lot = first.books["SPY"].qty
+    assert lot > 3
+    first.stop("restart")
+    assert day.task is not None
+    await day.task
+    day.db.close()
+    (tmp_path / "history.db").unlink()  # the DB is lost
+    day.db = HistoryDB.open(tmp_path / "history.db")
+    trader = await day.start()
+    assert trader.books["SPY"].qty == lot  # from the broker's executions
+    assert trader.sync.ownership.baseline.get("SPY") == 30, "noted at the start's look"
+    await sell_by_hand(day, "SPY", 3)
+    assert await until(lambda: trader.books["SPY"].qty == lot - 3, day, 8.0)
+    day.close()
