@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from observability import tracing
-from observability.schema import ExecutionRow, IntentRow, IntentState
+from observability.schema import IntentRow, IntentState
 from observability.tracing import SpanNames
 from trade.intraday.context import TraderContext
 from trade.intraday.entries import EntryDesk
@@ -159,30 +159,23 @@ class BrokerSync:
                           "cannot see or manage it; restart with "
                           f"--client-id {order.client_id or '<the id of the earlier run>'}")
 
-    def refuse_unseen_executions(self, recorded: Iterable[ExecutionRow], at_broker: Iterable[Fill],
+    def refuse_unseen_executions(self, at_broker: Iterable[Fill],
                                  finished: Iterable[OrderTicket]) -> None:
-        """IB reports an execution only to the client that placed its order. When today's
-        orders of the bot executed more than the executions reported to this run (IB's
-        completed orders, read before the executions, say so), or executions an earlier run
-        recorded are missing from them, an earlier run used another client id: what its
+        """IB reports an execution only to the client that placed its order. When IB's completed
+        orders (read before the executions) say today's orders of the bot executed more than
+        the executions reported to this run, an earlier run used another client id: what its
         orders did while the bot was down (an entry that filled, a stop that sold the lot) is
         invisible here. This run would read those shares as the owner's, or the sale as a
         person's, and lose their records for good (seeds 336, 449). Refused, like working
-        orders under another id, until the bot runs under the earlier id again."""
+        orders under another id, until the bot runs under the earlier id again. (The DB's own
+        rows are no evidence: a simulator started afresh knows none of an earlier one's.)"""
         daystr = self.refs.daystr
-
-        def today(order_ref: str) -> bool:
-            ref = OrderRef.parse(order_ref)
-            return ref is not None and ref.bot == self.bot and ref.day == daystr
-
-        fills = list(at_broker)
-        seen = {f.exec_id for f in fills}
         executed: dict[str, int] = {}
-        for fill in fills:
+        for fill in at_broker:
             executed[fill.order_ref] = executed.get(fill.order_ref, 0) + fill.qty
-        unseen = [r.order_ref for r in recorded if r.exec_id not in seen and today(r.order_ref)]
-        unseen += [o.order_ref for o in finished if today(o.order_ref)
-                   and o.filled > executed.get(o.order_ref, 0)]
+        unseen = [o.order_ref for o in finished
+                  if (ref := OrderRef.parse(o.order_ref)) is not None and ref.bot == self.bot
+                  and ref.day == daystr and o.filled > executed.get(o.order_ref, 0)]
         if unseen:
             raise Refused(f"today's order {unseen[0]} executed, but IB reports its executions "
                           "not to this client id: an earlier run used another client id, and "

@@ -176,7 +176,7 @@ class IntradayTrader:
                 "executions_since", lambda: db.executions_since(start_of_day, book=BOOK), [])
             log.info("start: %d execution(s) of today at the broker for this client id, %d "
                      "recorded before", len(at_broker), len(recorded))
-            self.sync.refuse_unseen_executions(recorded, at_broker, finished)
+            self.sync.refuse_unseen_executions(at_broker, finished)
             self.fills.replay(recorded, {f.exec_id for f in at_broker})
             self._replayed = True
         await self.upkeep.refresh_account()
