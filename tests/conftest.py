@@ -8,9 +8,11 @@ other settings (speed, start time, symbols, day).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,40 @@ from tests.paths import DATA as DATA_DIR
 os.environ.setdefault("MARKET_DATA_DIR", str(DATA_DIR))
 
 TEST_DAY = date(2019, 2, 13)
+# What each test longer than a second took (setup + call + teardown, in seconds), recorded by
+# `pytest -n 4 --record-durations`; read only to start the long tests first (`make test`).
+DURATIONS = Path(__file__).with_name("durations.json")
+RECORD_FROM = 1.0  # seconds: shorter tests keep their place in the collection order
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", action="store_true",
+                     help=f"rewrite {DURATIONS.name} with what each test longer than "
+                          f"{RECORD_FROM:g} s took in this run")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests first: most of them wait on a simulated day in real time, so started
+    last they would keep the run going long after the other workers are done. Only the order
+    changes, the same on every xdist worker (they must agree); tests never timed stay in place."""
+    recorded = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    items.sort(key=lambda item: -recorded.get(item.nodeid, 0.0))
+
+
+_took: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _took[report.nodeid] = _took.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not session.config.getoption("record_durations") or hasattr(session.config, "workerinput"):
+        return  # only the process that saw every report (xdist's controller, or the only one)
+    slow = {nodeid.split("@")[0]: round(took, 1) for nodeid, took in sorted(_took.items())
+            if took >= RECORD_FROM}
+    DURATIONS.write_text(json.dumps(slow, indent=0) + "\n")
+
 TEST_SYMBOLS = ("SPY", "QQQ", "MSFT")
 
 
