@@ -19,7 +19,8 @@ from tests.ui.backtest_fixtures import make_backtest, make_sweep, write
 from tests.ui.browser import image_stats, save_for_docs
 from ui.tearsheet import build_tearsheet
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# one worker replays the day for every test of the module (`replayed_day`)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("replayed_day")]
 
 DAY = date(2026, 2, 27)
 OVERRIDES = {"SPY": {"atr_min_pct": 0.0003, "atr_timeframe": "1 min"},
