@@ -145,10 +145,8 @@ class BrokerSync:
         beside them (and miss today's executions, resetting the loss cap). Such a start is
         refused, naming the id to use."""
         mine = {o.order_ref for o in await self.broker.open_orders()}
-        daystr = self.refs.daystr
         every = await self.broker.all_open_orders()
-        ours = [o for o in every if (ref := OrderRef.parse(o.order_ref)) is not None
-                and ref.bot == self.bot and ref.day == daystr]
+        ours = [o for o in every if self._todays(o.order_ref)]
         log.info("start: %d working order(s) of the bot at the broker, %d of them under this "
                  "client id (%d working in the account)", len(ours), len(mine), len(every))
         for order in ours:
@@ -169,18 +167,21 @@ class BrokerSync:
         person's, and lose their records for good (seeds 336, 449). Refused, like working
         orders under another id, until the bot runs under the earlier id again. (The DB's own
         rows are no evidence: a simulator started afresh knows none of an earlier one's.)"""
-        daystr = self.refs.daystr
         executed: dict[str, int] = {}
         for fill in at_broker:
             executed[fill.order_ref] = executed.get(fill.order_ref, 0) + fill.qty
-        unseen = [o.order_ref for o in finished
-                  if (ref := OrderRef.parse(o.order_ref)) is not None and ref.bot == self.bot
-                  and ref.day == daystr and o.filled > executed.get(o.order_ref, 0)]
+        unseen = [o.order_ref for o in finished if self._todays(o.order_ref)
+                  and o.filled > executed.get(o.order_ref, 0)]
         if unseen:
             raise Refused(f"today's order {unseen[0]} executed, but IB reports its executions "
                           "not to this client id: an earlier run used another client id, and "
                           "this one cannot see what its orders did; restart with the client id "
                           "of today's earlier runs")
+
+    def _todays(self, order_ref: str) -> bool:
+        """An order of this bot sent today (its ref says so)."""
+        ref = OrderRef.parse(order_ref)
+        return ref is not None and ref.bot == self.bot and ref.day == self.refs.daystr
 
     async def adopt(self, requests: dict[str, int | None]) -> None:
         """`--adopt SYMBOL[:QTY]`: a person gives the bot shares it cannot prove are its own (all
@@ -230,8 +231,8 @@ class BrokerSync:
         others = self.others()
         foreign: dict[str, int] = {}
         for symbol in sorted(set(broker) | {s for s, b in self.books.items() if b.qty}):
-            lot = self.books[symbol].qty if symbol in self.books else 0
             book = self.books.get(symbol)
+            lot = book.qty if book is not None else 0
             buying = book is not None and book.entry is not None
             look = self.ownership.look(symbol, broker.get(symbol, 0), lot, others,
                                        settled=settled is not None and symbol in settled,

@@ -5,6 +5,7 @@ lagging. Each test failed against the code before the fix (noted per test)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -12,11 +13,28 @@ import pytest
 from sim.tws.faults import OrderFilter
 from sim.tws.realism import Delay, Realism
 from tests.trade.intraday.ib_day import IBDay
+from trade.intraday.trader import IntradayTrader
 from trade.models import Side
 from trade.refusal import Refused
 
 DAY = date(2026, 2, 2)  # IONQ, SOXL and COIN trade all session in the shared data
 SYMBOLS = ("SOXL", "IONQ")
+
+
+async def first_run_until(day: IBDay, ready: Callable[[], bool]) -> None:
+    """The bot under client id 2 trades until `ready`, then stops (its exits stay)."""
+    await day.start()
+    day.run_clock()
+    assert await day.until(ready, 30.0)
+    day.hold_clock()
+    assert day.trader is not None and day.task is not None
+    day.trader.stop("restart")
+    await asyncio.wait_for(day.task, 30)
+
+
+async def under_another_client_id(day: IBDay) -> IntradayTrader:
+    """A trader started by hand under client id 7, the earlier runs' id being 2."""
+    return day.make_trader(await day.connect(client_id=7))
 
 
 async def test_concurrent_reads_of_one_kind_all_answer(tmp_path):
@@ -84,15 +102,8 @@ async def test_a_restart_under_another_client_id_is_refused_naming_the_right_one
     left, added a second group beside them and lost today's executions)."""
     day = IBDay(tmp_path, DAY, SYMBOLS)
     try:
-        await day.start()
-        day.run_clock()
-        assert await day.until(lambda: len(day.bot_orders()) >= 3, 30.0)
-        day.hold_clock()
-        assert day.trader is not None and day.task is not None
-        day.trader.stop("restart")
-        await asyncio.wait_for(day.task, 30)
-        broker = await day.connect(client_id=7)
-        second = day.make_trader(broker)
+        await first_run_until(day, lambda: len(day.bot_orders()) >= 3)
+        second = await under_another_client_id(day)
         with pytest.raises(Refused, match="restart with --client-id 2"):
             await second.start()
     finally:
@@ -126,18 +137,11 @@ async def test_a_restart_under_another_client_id_after_its_orders_finished_is_re
     stop's sale while it was down as a person's, and that execution was never recorded)."""
     day = IBDay(tmp_path, DAY, SYMBOLS)
     try:
-        await day.start()
-        day.run_clock()
-        assert await day.until(lambda: bool(day.db.executions_since(
-            day.session.open.replace(hour=0))), 30.0)
-        day.hold_clock()
-        assert day.trader is not None and day.task is not None
-        day.trader.stop("restart")
-        await asyncio.wait_for(day.task, 30)
+        await first_run_until(day, lambda: bool(day.db.executions_since(
+            day.session.open.replace(hour=0))))
         working = [o["order_id"] for o in day.truth()["open_orders"]]
         day.sim.orders.cancel_from_tws(working)  # nothing of the bot works under id 2 any more
-        broker = await day.connect(client_id=7)
-        second = day.make_trader(broker)
+        second = await under_another_client_id(day)
         with pytest.raises(Refused, match="not to this client id"):
             await second.start()
     finally:
@@ -158,8 +162,7 @@ async def test_a_run_under_another_client_id_after_an_unrecorded_fill_is_refused
         await first.place_market("SOXL", Side.BUY, 10, ref)  # nothing recorded: killed at once
         assert await day.until(lambda: any(f["ref"] == ref for f in day.truth()["fills"]), 20.0)
         day.hold_clock()
-        broker = await day.connect(client_id=7)
-        second = day.make_trader(broker)
+        second = await under_another_client_id(day)
         with pytest.raises(Refused, match=f"{ref} executed, but IB reports its executions not"):
             await second.start()
     finally:
