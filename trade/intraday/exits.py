@@ -225,6 +225,9 @@ class ExitKeeper:
         if protection.ok:
             self._remember(exits)
             return
+        if protection.shrink and await self._shrink(book, exits):
+            self.repairs += 1
+            return
         with tracing.span("order.repair_exits", symbol=symbol, qty=book.qty,
                           attrs={"trading.reason": protection.reason}):
             await self._cancel_confirmed(protection.cancel)
@@ -239,6 +242,34 @@ class ExitKeeper:
             elif book.qty > 0:
                 await self._place_group(book, now)
         self.repairs += 1
+
+    async def _shrink(self, book: SymbolBook, exits: list[OrderTicket]) -> bool:
+        """Lower every leg of the symbol's one exit group to what the bot holds, in place (a
+        modification of size only, which IB allows on a working order). False when it cannot
+        be done that way (nothing of the bot's left, a leg refused or finished as it was
+        modified): the caller cancels and replaces."""
+        symbol = book.symbol
+        held = {p.symbol: p.qty for p in await self.broker.positions()}.get(symbol, 0)
+        qty = min(book.qty, self.ctx.ownership.exit_size(symbol, held, book.qty))
+        if qty <= 0 or self.ctx.state.flattening or book.entry is not None:
+            return False
+        with tracing.span("order.shrink_exits", symbol=symbol, qty=qty,
+                          attrs={"trading.reason": "exits above what is held"}):
+            results = await asyncio.gather(
+                *(self.broker.modify_order(leg.order_id, qty=qty + leg.filled)
+                  for leg in exits if leg.remaining > qty),
+                return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for error in failed:
+            if not isinstance(error, BrokerError):
+                raise error
+            log.info("%s: shrinking an exit leg: %s", symbol, error)
+        if failed:
+            return False
+        book.exits.unprotected_since = None
+        log.warning("%s: exits shrunk in place to %d shares (the bot holds %d; the broker %d)",
+                    symbol, qty, book.qty, held)
+        return True
 
     async def _cancel_confirmed(self, orders: Iterable[OrderTicket]) -> None:
         ids = {o.order_id for o in orders}

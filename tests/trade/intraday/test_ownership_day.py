@@ -223,3 +223,24 @@ async def test_a_restart_on_an_empty_db_notes_the_owners_shares_at_its_first_loo
     await sell_by_hand(day, "SPY", 3)
     assert await until(lambda: trader.books["SPY"].qty == lot - 3, day, 8.0)
     day.close()
+
+
+async def test_a_persons_sale_shrinks_the_exits_in_place_with_no_moment_without_them(tmp_path):
+    """Campaign seed 265 (before: the confirmed sale was met by cancel, confirm, place: five
+    round trips to IB while the legs still sold the whole lot, and 5.25 s after the sale the
+    exits were right, past the 5 s deadline). The same legs now sell what is left."""
+    day = quick(PaperDay(tmp_path, {"SPY": zigzag(DAY_ROWS)}))
+    trader = await day.start()
+    await day.step_to(9, 35)
+    lot = trader.books["SPY"].qty
+    assert lot > 4
+    before = {o.order_id for o in day.working("SPY")}
+    assert len(before) == 3
+    await sell_by_hand(day, "SPY", 4)
+    assert await until(lambda: sorted(o.remaining for o in day.working("SPY")) == [lot - 4] * 3,
+                       day)
+    assert {o.order_id for o in day.working("SPY")} == before, "the same legs, resized"
+    assert trader.exits.repairs == 1
+    await day.finish()
+    assert day.held() == {} and all(q >= 0 for seen in day.positions_seen for q in seen.values())
+    day.close()

@@ -81,6 +81,14 @@ def test_a_leg_for_the_wrong_quantity_is_replaced():
     assert not verdict.ok and "wrong quantity" in verdict.reason
 
 
+def test_a_complete_group_above_what_is_held_is_shrunk_in_place_never_raised():
+    oversized = assess(6, [stop("SPY", 10), target("SPY", 10)], need_backstop=False)
+    assert not oversized.ok and oversized.shrink
+    assert not assess(10, [stop("SPY", 6), target("SPY", 10)], need_backstop=False).shrink
+    two_groups = [stop("SPY", 10), target("SPY", 10), stop("SPY", 10, seq=2, oca="other")]
+    assert not assess(6, two_groups, need_backstop=False).shrink
+
+
 def test_after_a_partial_target_fill_the_reduced_group_still_protects_what_is_left():
     # IB "reduce with block": the take-profit filled 4 of 10, the stop was cut to 6
     assert assess(6, [target("SPY", 10, filled=4), stop("SPY", 6)], need_backstop=False).ok
