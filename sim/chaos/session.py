@@ -5,10 +5,10 @@ The simulator runs in this process (its own event loop in a thread: faults and t
 are direct calls); the bot is the unmodified entry script in its own process, talking TWS over
 loopback, so a SIGKILL is a real SIGKILL and a DB lock is held by another connection. The clock
 waits while the bot starts (as a bot started before the open would), runs fast through the
-afternoon and slowly (one market minute per real second) around the flatten, where "flat by
-flatten + 60 s" must be judged fairly, and whenever a position of the bot lacks its correct exits:
-the bot reacts in real seconds, so the 5-second protection deadline is judged at a pace where 5
-real seconds are 5 market minutes, not two market hours.
+afternoon and slowly (one market minute per real second) around the flatten while the bot holds
+anything, where "flat by flatten + 60 s" must be judged fairly, and whenever a position of the
+bot lacks its correct exits: the bot reacts in real seconds, so the 5-second protection deadline
+is judged at a pace where 5 real seconds are 5 market minutes, not two market hours.
 
 With `realism` (on in `python -m sim.chaos`, `--realism off` to disable) the simulator answers
 with IB's timing (`sim/tws/realism.py`) and the session's drawn variants of it. A bot up at the
@@ -46,7 +46,7 @@ from sim.tws.realism import Realism
 from sim.tws.runner import GatewayThread
 
 MAIN_ACCOUNT = "DU1234567"
-FAST, SLOW = 1500.0, 60.0
+FAST, SLOW = 3000.0, 60.0
 SLOW_FROM, SLOW_UNTIL = timedelta(seconds=-30), timedelta(minutes=2, seconds=30)  # around flatten
 # The flatten's minute while the bot holds anything: 60 market seconds are 6 real ones. The bot's
 # flatten takes real time (reads, a modification's answer, cancels, a sale's fill: IB's replies
@@ -240,17 +240,20 @@ class ChaosSession(FaultInjection):
         """The clock's speed for what can be judged now (never slowed for a bot the campaign
         keeps down: nothing it could do is being judged)."""
         if not self._bot_up(bot, now):
-            return self._speed_at(now)
+            return self._speed_at(now, holding=checker.holding)
         if checker.at_risk or time.monotonic() < self.real_pace_until:
             return REAL_PACE
         if checker.holding and self.flatten_at + FLATTEN_FROM <= now < self.close:
             return FLATTEN_PACE
         if checker.exposed:
             return SLOW
-        return self._speed_at(now)
+        return self._speed_at(now, holding=checker.holding)
 
-    def _speed_at(self, now: datetime) -> float:
-        slow = self.flatten_at + SLOW_FROM <= now < self.flatten_at + SLOW_UNTIL
+    def _speed_at(self, now: datetime, holding: bool = True) -> float:
+        """SLOW around the flatten while the bot holds shares or has working orders (its
+        flatten and the backstop are judged there); FAST otherwise: entries stop 30 minutes
+        before the close, so a bot holding nothing then has nothing left to flatten."""
+        slow = holding and self.flatten_at + SLOW_FROM <= now < self.flatten_at + SLOW_UNTIL
         return SLOW if slow else FAST
 
     def _context(self, bot: BotProcess, now: datetime | None = None) -> Context:
@@ -318,11 +321,11 @@ class ChaosSession(FaultInjection):
     def _arm_brake(self, gw: GatewayThread, now: datetime, speed: float,
                    checker: InvariantChecker) -> None:
         """The slower pace ahead starts exactly on the simulator's clock, not at the next
-        round: 30 s before the flatten (SLOW) and, while the bot holds, 5 s before it
+        round: while the bot holds, 30 s before the flatten (SLOW) and 5 s before it
         (FLATTEN_PACE)."""
-        marks = [(self.flatten_at + SLOW_FROM, SLOW)]
+        marks = []
         if checker.holding:
-            marks.append((self.flatten_at + FLATTEN_FROM, FLATTEN_PACE))
+            marks += [(self.flatten_at + SLOW_FROM, SLOW), (self.flatten_at + FLATTEN_FROM, FLATTEN_PACE)]
         ahead = [(at, pace) for at, pace in marks if at > now and pace < speed]
         if ahead:
             gw.call(self.sim.brake_at, *min(ahead))
