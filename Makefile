@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # the suite's processes: its tests are isolated (own ports, own temp dirs); 0 runs them in one.
-# 4 on 2 cores: most long tests wait on a simulated day in real time, so 2 more workers fill
-# the waits with the CPU-bound tests (docs/testing.md)
-TEST_WORKERS ?= 4
+# 6 on 2 cores: most long tests wait on a simulated day in real time, so more workers than
+# cores fill the waits with the CPU-bound tests (docs/testing.md)
+TEST_WORKERS ?= 6
 
 .PHONY: test run lint bench clean
 
