@@ -109,7 +109,7 @@ class FaultInjection:
             else:
                 if mode == "empty_db":
                     self._fresh_db(bot, now)
-                self.pending.append((wall + args["down_s"], "restart", None))
+                self.pending.append((wall + args["down_s"], "restart", mode))
         self.result.faults.append(kind.value)
         return True
 

@@ -19,7 +19,7 @@ from sim.chaos.bot import BotProcess
 from sim.chaos.campaign import summary
 from sim.chaos.invariants import SETTLE_BOUND_S, Context, InvariantChecker
 from sim.chaos.ownership import OwnershipTruth
-from sim.chaos.schedule import Fault, SessionSetup, random_session
+from sim.chaos.schedule import Fault, FaultEvent, SessionSetup, random_session
 from sim.chaos.session import ChaosSession
 from sim.market.sessions import NY
 from sim.tws.realism import Realism
@@ -261,3 +261,20 @@ def test_a_weekly_fill_is_foreign_and_reaches_its_book_later(chaos, tmp_path: Pa
         assert [(p.symbol, p.qty) for p in db.book_positions("weekly")] == [("QQQ", 15)]
     finally:
         db.close()
+
+
+def test_an_empty_db_restart_disowns_the_leftover_when_the_bot_starts_not_at_the_kill(chaos, tmp_path: Path):
+    """Campaign seed 156 at 3000x (before: the leftover became foreign at the kill; the 1.3 real
+    seconds the bot was down were 65 market minutes, and the stop it had placed while the shares
+    were provably its own sold them: judged I8, "foreign shares sold")."""
+    session, gw = chaos
+    session.ownership.start_lot["AFRM"] = 20  # yesterday's leftover, in the DB about to be lost
+    bot = BotProcess(tmp_path, gw.port, tmp_path / "watchlist.json", MAIN)
+    kill = FaultEvent(T.timetz().replace(tzinfo=None), Fault.KILL_RESTART,
+                      {"mode": "empty_db", "down_s": 1.0})
+    assert session._inject(gw, bot, kill, T)
+    assert session.ownership.foreign == {}, "still the bot's while its exits protect them"
+    assert [(action, arg) for _, action, arg in session.pending] == [("restart", "empty_db")]
+    session._disown_leftover(gw)  # the run on the empty DB starts
+    assert session.ownership.foreign == {"AFRM": 20}
+    assert session.result.notes == ["empty_db: leftover {'AFRM': 20} no longer provably the bot's"]
