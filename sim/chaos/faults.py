@@ -9,7 +9,8 @@ The new kinds of issue 20 act as a person or another program would, never throug
 - `cancel_all`: TWS "Cancel all" - every working order of the account, each owner told
   Cancelled and 202;
 - `manual_sale`: a person sells part of the bot's position in TWS (client id 0, no orderRef);
-  the campaign notes how many shares it took from the bot's lot (I8);
+  the campaign notes how many shares it took from the bot's lot (I8); never from 10 s before
+  the flatten time on (`SALE_CLEAR_OF_FLATTEN`: the bot's flatten sale races it);
 - `weekly_unbooked`: the weekly bot's market buy fills at the broker (client id 1, its ref) and
   reaches its book in the DB only seconds later, or not this session: foreign shares (I8);
 - `restart_other_client`: the bot is killed and started under another --client-id, where it
@@ -46,6 +47,13 @@ REAL_PACE = 1.0
 # real seconds the bot needs to confirm shares that appeared as foreign (its quiet window of
 # 2.5 s, a confirming look, the positions' lag)
 FOREIGN_SEEN_S = 4.0
+# A person's sale this close to the flatten time (or after it) races the bot's own flatten
+# sale: the bot sells the lot it knows, the person's shares come out of the foreign ones, and
+# no bot can see a sale in the fraction of a second before its own order goes out (seed 242 at
+# 3000x: a sale 0.18 real seconds before the release of the backstop). From the sale on the
+# clock runs at the real pace, so a sale earlier than this leaves the bot these real seconds
+# to confirm it and shrink its exits (about 4) before it flattens.
+SALE_CLEAR_OF_FLATTEN = timedelta(seconds=10)
 EXIT_LEGS = ("TP", "SL", "BKS")
 WAITING_KINDS = (Fault.CANCEL_FROM_TWS, Fault.CANCEL_ALL, Fault.MANUAL_SALE,
                  Fault.WEEKLY_UNBOOKED, Fault.RESTART_OTHER_CLIENT)
@@ -59,6 +67,7 @@ class FaultInjection:
     result: Any
     ownership: OwnershipTruth
     close: datetime
+    flatten_at: datetime
     pending: list[tuple[float, str, Any]]
     reachable_from: float
     waiting: list[FaultEvent]
@@ -124,6 +133,8 @@ class FaultInjection:
             return bool(gw.call(self._cancel_all))
         elif kind is Fault.MANUAL_SALE:
             if not bot.running:  # nothing but the bot can shrink its exits (docs/safety.md)
+                return False
+            if now >= self.flatten_at - SALE_CLEAR_OF_FLATTEN:  # a race no bot can win
                 return False
             if self._foreign_change_unseen(now):
                 return False

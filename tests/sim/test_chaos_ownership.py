@@ -278,3 +278,22 @@ def test_an_empty_db_restart_disowns_the_leftover_when_the_bot_starts_not_at_the
     session._disown_leftover(gw)  # the run on the empty DB starts
     assert session.ownership.foreign == {"AFRM": 20}
     assert session.result.notes == ["empty_db: leftover {'AFRM': 20} no longer provably the bot's"]
+
+
+def test_no_persons_sale_is_drawn_in_the_seconds_before_the_flatten(chaos, tmp_path: Path):
+    """Campaign seed 242 at 3000x (before: a person sold 2 of the bot's 10 COIN 0.18 real
+    seconds before the flatten released the backstop for the 10; the 2 came out of the weekly
+    book's 15, judged I7/I8: a race no bot can see in time)."""
+    session, gw = chaos
+    bot_buys(session, gw, "SPY", 40)
+    bot = BotProcess(tmp_path, gw.port, tmp_path / "watchlist.json", MAIN)
+    bot.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        sale = FaultEvent(T.timetz().replace(tzinfo=None), Fault.MANUAL_SALE, {"fraction": 0.25})
+        late = session.flatten_at - timedelta(seconds=5)
+        assert not session._inject(gw, bot, sale, late), "waits: nothing to act on before the close"
+        assert session.ownership.taken == {}
+        assert session._inject(gw, bot, sale, session.flatten_at - timedelta(seconds=30))
+        assert session.ownership.taken == {"SPY": 10}
+    finally:
+        bot.kill()
